@@ -1,0 +1,607 @@
+"""Terrain-aware locomotion synthesis: the shipped flat-ground mocap cycles driven along a path over terrain.
+
+The engine (in the spirit of PFNN's terrain fitting) works in five passes over the frames of an episode:
+
+1. Timeline. A gait phase advances at a cadence derived from the requested speed; the root's arc length
+   along the path advances at the speed. Walk, the turning walks (and their mirrors) and run are gait cycles
+   with phase 0 at the left foot's touchdown, blended by the path's curvature and the walk/run mix.
+2. Nominal pose. The blended cycle gives the pose relative to the heading frame; the root is put on the path
+   with its heading along the smoothed tangent.
+3. Footsteps. Each stance of the blended contact schedule becomes one foothold: where the nominal pose puts
+   the foot at mid-stance, moved along the foot (up to `max_foot_shift`) until the whole sole rests on one
+   plane of the terrain (a full stair tread, never across an edge), lifted so that no sole point is below
+   the surface, and tilted with the surface.
+4. Feet and pelvis. Stance feet stay exactly on their footholds; swing feet follow the clip's swing timing
+   and lift between footholds, raised further wherever the terrain under the sole (plus a margin) demands.
+   The pelvis follows a smoothed ground height from the footholds and drops where a leg could not reach.
+5. Leg IK. Analytic two-bone IK (hip ball joint, knee hinge) puts each ankle where its sole must be and the
+   ankle joint turns the sole to the foothold's orientation. Torso and arms keep the clip's motion.
+
+World frame: Z up, metres, seconds; +X is the character's forward at rest. Quaternions xyzw.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d, maximum_filter1d
+
+from motion_model import quaternion as quat
+from motion_model.clips import Q_Y2Z, load_clip, mirror
+from motion_model.motion import Motion
+from motion_model.skeleton import JOINT_INDEX, LEFT_FOOT, RIGHT_FOOT, Skeleton
+
+FEET = ("left", "right")
+FOOT_LINKS = (LEFT_FOOT, RIGHT_FOOT)
+HIP_JOINTS = (JOINT_INDEX["left_hip"], JOINT_INDEX["right_hip"])
+KNEE_JOINTS = (JOINT_INDEX["left_knee"], JOINT_INDEX["right_knee"])
+ANKLE_JOINTS = (JOINT_INDEX["left_ankle"], JOINT_INDEX["right_ankle"])
+HIP_LINKS = (9, 3)
+KNEE_LINKS = (10, 4)
+
+# Foot box (FACTS.md): the sole is 0.05 m below the ankle; the box is centred 0.045 m ahead of it. In the
+# foot's Z-up frame (x toe-ward, y left, z up) the sole centre sits at SOLE_CENTRE from the ankle joint.
+SOLE_CENTRE = np.array([0.045, 0.0, -0.05])
+SOLE_HALF = np.array([0.0885, 0.045])  # half length, half width of the sole (m)
+
+WALK_SPEEDS = (0.6, 1.5)  # m/s
+RUN_SPEEDS = (2.5, 3.8)  # m/s
+WALK_TURNS = ("walker/turn_right0", "walker/turn_left1", "walker/turn_left0")  # mirrored for the other way
+
+
+@dataclass(frozen=True)
+class SynthesisConfig:
+    fps: float = 30.0
+    heading_smoothing: float = 0.3  # m of arc length (Gaussian sigma) over which the path tangent is smoothed
+    cadence_exponent: float = 0.5  # cadence ~ speed**e: the rest of a speed change goes into stride length
+    max_foot_shift: float = 0.16  # m a foothold may move along the foot to rest on one plane
+    flat_tolerance: float = 0.006  # m of sole-point deviation from a plane that still counts as flat
+    swing_margin: float = 0.04  # m of clearance the swinging sole keeps above the terrain
+    pelvis_smoothing: float = 0.2  # s (Gaussian sigma) for the pelvis's ground height
+    max_reach: float = 0.975  # fraction of thigh + shin a leg may stretch to
+    gait_blend_time: float = 0.8  # s for a walk/run transition
+    speed_ramp: float = 1.0  # s to reach the requested speed from the start
+
+
+# --------------------------------------------------------------------------------------------------------
+# Gait cycles
+
+
+@dataclass(frozen=True)
+class GaitCycle:
+    """One periodic gait cycle in the heading frame, sampled at the clip's frames; phase 0 = left touchdown.
+
+    root_height (N,) m above the ground; root_offset (N, 2) m of sway/surge from the path point in the
+    heading frame; root_rel (N, 4) the root rotation relative to the heading yaw; joints (N, 12, 4);
+    stance (2, 2) [on, off] phases of [left, right] (off may exceed 1); lift (2, S) and progress (2, S) the
+    sole-centre height above the ground and the fraction of the step covered, over S samples of each foot's
+    swing; foot_yaw (2, N) the feet's toe direction relative to the heading.
+    """
+    name: str
+    duration: float
+    stride: float
+    yaw_per_cycle: float
+    root_height: np.ndarray
+    root_offset: np.ndarray
+    root_rel: np.ndarray
+    joints: np.ndarray
+    stance: np.ndarray
+    lift: np.ndarray
+    progress: np.ndarray
+
+    @property
+    def speed(self):
+        return self.stride / self.duration
+
+    def sample(self, phase):
+        """Pose arrays at phases (T,) in [0, 1): root_height, root_offset, root_rel, joints."""
+        n = len(self.root_height)
+        x = (np.asarray(phase) % 1.0) * n
+        i0 = np.floor(x).astype(int) % n
+        i1 = (i0 + 1) % n
+        w = x - np.floor(x)
+        lerp = lambda a: a[i0] + (a[i1] - a[i0]) * w.reshape(w.shape + (1,) * (a.ndim - 1))
+        return (lerp(self.root_height), lerp(self.root_offset),
+                quat.slerp(self.root_rel[i0], self.root_rel[i1], w),
+                quat.slerp(self.joints[i0], self.joints[i1], w[:, None]))
+
+
+SWING_SAMPLES = 16
+
+
+def _periodic(values, n):
+    """Remove the linear drift that keeps values[n] from equalling values[0] (so the cycle closes)."""
+    drift = values[n] - values[0]
+    ramp = np.arange(len(values)) / n
+    return values - ramp.reshape((-1,) + (1,) * (values.ndim - 1)) * drift
+
+
+@functools.cache
+def gait_cycle(name, mirrored=False):
+    """The periodic gait cycle of a looping clip (optionally mirrored), phase 0 at left touchdown."""
+    skeleton = Skeleton.load()
+    clip = load_clip(name)
+    if mirrored:
+        clip = mirror(clip)
+    n = clip.num_frames - 1  # the last keyframe is the next cycle's first pose
+    duration = n / clip.fps
+    yaw = np.unwrap(quat.heading(clip.root_quat))
+    yaw_trend = yaw[0] + (yaw[n] - yaw[0]) * np.arange(n + 1) / n
+    to_heading = quat.about_z(-yaw_trend)
+    root_rel = quat.multiply(to_heading, clip.root_quat)
+    chord = clip.root_pos[n, :2] - clip.root_pos[0, :2]
+    line = clip.root_pos[0, :2] + np.arange(n + 1)[:, None] / n * chord
+    offset = quat.rotate(to_heading, np.concatenate([clip.root_pos[:, :2] - line, np.zeros((n + 1, 1))], 1))[:, :2]
+
+    # Close the cycle: rotations through their rotation vectors relative to the first frame.
+    rel_vec = _periodic(quat.to_axis_angle(quat.multiply(quat.conjugate(root_rel[:1]), root_rel)), n)
+    root_rel = quat.multiply(root_rel[:1], quat.from_axis_angle_vector(rel_vec))
+    joint_vec = _periodic(quat.to_axis_angle(quat.multiply(quat.conjugate(clip.joint_quat[:1]), clip.joint_quat)), n)
+    joints = quat.multiply(clip.joint_quat[:1], quat.from_axis_angle_vector(joint_vec))
+    height = _periodic(clip.root_pos[:, 2], n)
+    offset = _periodic(offset, n)
+    offset = offset - offset[:n].mean(0)
+
+    # Contact schedule and swing profiles from the clip's own feet (sole centres) on the flat ground.
+    link_pos, link_rot = skeleton.fk(clip.root_pos, clip.root_quat, clip.joint_quat)
+    soles = np.stack([link_pos[:, f] + quat.rotate(link_rot[:, f], _sole_offset_urdf()) for f in FOOT_LINKS], 0)
+    contact = clip.contacts[:n].T > 0.5  # (2, n)
+    touch_left = _transitions(contact[0])[0]
+    shift = touch_left[0] if len(touch_left) else 0
+    stance = np.zeros((2, 2))
+    lift = np.zeros((2, SWING_SAMPLES))
+    progress = np.zeros((2, SWING_SAMPLES))
+    for f in range(2):
+        on, off = _transitions(contact[f])
+        if not len(on) or not len(off):
+            raise ValueError(f"clip {name}: foot {FEET[f]} has no complete stance in one cycle")
+        stance[f] = (on[0] - shift) % n / n, (on[0] - shift) % n / n + ((off[0] - on[0]) % n) / n
+        # The swing from liftoff to the next touchdown, unrolled over two cycles of the looped sole path.
+        lift_i = off[0]
+        touch_i = on[0] if on[0] > lift_i else on[0] + n
+        path = np.concatenate([soles[f, :n], soles[f, :n] + np.r_[clip.root_pos[n, :2] - clip.root_pos[0, :2], 0]])
+        u = np.linspace(0.0, 1.0, SWING_SAMPLES)
+        idx = lift_i + u * (touch_i - lift_i)
+        seg = np.stack([np.interp(idx, np.arange(2 * n), path[:, k]) for k in range(3)], -1)
+        step = seg[-1, :2] - seg[0, :2]
+        progress[f] = np.clip(((seg[:, :2] - seg[0, :2]) @ step) / max(step @ step, 1e-9), 0.0, 1.0)
+        progress[f] = np.maximum.accumulate(progress[f])
+        progress[f] = (progress[f] - progress[f, 0]) / max(progress[f, -1] - progress[f, 0], 1e-9)
+        ground = seg[0, 2] + u * (seg[-1, 2] - seg[0, 2])
+        lift[f] = np.maximum(seg[:, 2] - ground, 0.0)
+        lift[f, [0, -1]] = 0.0
+    roll = lambda a: np.roll(a[:n], -shift, axis=0)
+    return GaitCycle(name + (" (mirrored)" if mirrored else ""), duration, float(np.linalg.norm(chord)),
+                     float(yaw[n] - yaw[0]), roll(height), roll(offset), roll(root_rel), roll(joints),
+                     stance, lift, progress)
+
+
+def _transitions(contact):
+    """Frame indices where a cyclic boolean series turns on and turns off."""
+    prev = np.roll(contact, 1)
+    return np.flatnonzero(contact & ~prev), np.flatnonzero(~contact & prev)
+
+
+def _sole_offset_urdf():
+    """SOLE_CENTRE in the ankle link's own (Y-up URDF) axes: x forward, y up, z right."""
+    return np.array([SOLE_CENTRE[0], SOLE_CENTRE[2], -SOLE_CENTRE[1]])
+
+
+@functools.cache
+def walk_cycles():
+    """Walk and turning-walk cycles sorted by their yaw per cycle (mirrors give the other direction)."""
+    # The walk clip drifts 7 degrees a cycle; it is the straight walk all the same.
+    cycles = [dataclasses.replace(gait_cycle("walk"), yaw_per_cycle=0.0)]
+    for name in WALK_TURNS:
+        cycles += [gait_cycle(name), gait_cycle(name, mirrored=True)]
+    return sorted(cycles, key=lambda c: c.yaw_per_cycle)
+
+
+@functools.cache
+def run_cycle():
+    return gait_cycle("run")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Pass 1: the timeline
+
+
+@dataclass
+class Timeline:
+    """Per-frame phase, arc length s (m) along the path, run weight g in [0, 1] and the cycle weights."""
+    phase: np.ndarray
+    s: np.ndarray
+    run: np.ndarray
+    weights: np.ndarray  # (T, len(cycles))
+    cycles: list
+
+
+def speed_profile(gait, seed, length, config):
+    """A random, smooth target speed (m/s) and run weight as functions of arc length, for one episode.
+
+    gait: "walk", "run" or "mixed" (walk, run for a stretch, walk again). Returns two callables of s.
+    """
+    rng = np.random.default_rng(seed)
+    walk = rng.uniform(*WALK_SPEEDS)
+    run = rng.uniform(*RUN_SPEEDS)
+    if gait == "walk":
+        spans = []
+    elif gait == "run":
+        spans = [(2.0, np.inf)]
+    elif gait == "mixed":
+        a = rng.uniform(0.2, 0.5) * length
+        spans = [(a, a + rng.uniform(0.25, 0.45) * length)]
+    else:
+        raise ValueError(f"gait must be walk, run or mixed, got {gait!r}")
+    wobble_phase = rng.uniform(0, 2 * np.pi, 2)
+    wobble_len = rng.uniform(3.0, 6.0, 2)
+
+    def run_weight(s):
+        g = 0.0
+        for a, b in spans:
+            ramp = config.gait_blend_time * 0.5 * (walk + run)
+            g = max(g, float(np.clip((s - a) / ramp, 0, 1) * np.clip((b - s) / ramp, 0, 1)))
+        return g
+
+    def speed(s, g):
+        base = walk + g * (run - walk)
+        wobble = 0.08 * np.sin(2 * np.pi * s / wobble_len[0] + wobble_phase[0]) \
+            + 0.05 * np.sin(2 * np.pi * s / wobble_len[1] + wobble_phase[1])
+        return base * (1.0 + wobble)
+
+    return speed, run_weight
+
+
+def _turn_weights(cycles, yaw_per_cycle):
+    """Weights over walk cycles (sorted by yaw per cycle) interpolating the requested turn rate."""
+    yaws = np.array([c.yaw_per_cycle for c in cycles])
+    w = np.zeros(len(cycles))
+    y = np.clip(yaw_per_cycle, yaws[0], yaws[-1])
+    i = int(np.clip(np.searchsorted(yaws, y) - 1, 0, len(yaws) - 2))
+    t = (y - yaws[i]) / max(yaws[i + 1] - yaws[i], 1e-9)
+    w[i], w[i + 1] = 1 - t, t
+    return w
+
+
+def make_timeline(path_length, curvature, speed, run_weight, config, extra=1.5):
+    """Integrate phase and arc length frame by frame until `extra` m past the path's end.
+
+    curvature: callable of s (rad/m). The cadence of the blended cycles is scaled by
+    (speed / blended natural speed) ** cadence_exponent; the rest of the speed comes from longer strides.
+    """
+    cycles = walk_cycles() + [run_cycle()]
+    walk_n = len(cycles) - 1
+    dt = 1.0 / config.fps
+    phase, s, t = 0.0, 0.0, 0.0
+    rows = []
+    while s < path_length + extra:
+        g = run_weight(s)
+        ramp = min(1.0, 0.45 + 0.55 * t / config.speed_ramp)
+        v = speed(s, g) * ramp
+        w = np.zeros(len(cycles))
+        walk_stride = cycles[walk_n // 2].stride
+        w[:walk_n] = (1 - g) * _turn_weights(cycles[:walk_n], curvature(s) * walk_stride)
+        w[walk_n] = g
+        natural_speed = sum(wi * c.speed for wi, c in zip(w, cycles))
+        cadence = sum(wi / c.duration for wi, c in zip(w, cycles))
+        rows.append((phase, s, g, w))
+        phase += dt * cadence * (v / natural_speed) ** config.cadence_exponent
+        s += v * dt
+        t += dt
+    phase, s, g, w = (np.array(x) for x in zip(*rows))
+    return Timeline(phase, s, g, w, cycles)
+
+
+def blend_pose(timeline):
+    """Blended cycle pose per frame: root_height, root_offset, root_rel, joints, stance (T, 2, 2), lift, progress."""
+    T = len(timeline.phase)
+    height = np.zeros(T)
+    offset = np.zeros((T, 2))
+    stance = np.zeros((T, 2, 2))
+    lift = np.zeros((T, 2, SWING_SAMPLES))
+    progress = np.zeros((T, 2, SWING_SAMPLES))
+    rel_acc = np.zeros((T, 4))
+    joint_acc = np.zeros((T, 12, 4))
+    ref_rel, ref_joints = None, None
+    for k, cycle in enumerate(timeline.cycles):
+        w = timeline.weights[:, k]
+        if not w.any():
+            continue
+        h, o, r, j = cycle.sample(timeline.phase)
+        height += w * h
+        offset += w[:, None] * o
+        stance += w[:, None, None] * cycle.stance
+        lift += w[:, None, None] * cycle.lift
+        progress += w[:, None, None] * cycle.progress
+        # Weighted quaternion average (hemisphere-aligned, then normalised): exact for one cycle.
+        if ref_rel is None:
+            ref_rel, ref_joints = r, j
+        r = np.where((r * ref_rel).sum(-1, keepdims=True) < 0, -r, r)
+        j = np.where((j * ref_joints).sum(-1, keepdims=True) < 0, -j, j)
+        rel_acc += w[:, None] * r
+        joint_acc += w[:, None, None] * j
+    return height, offset, quat.normalize(rel_acc), quat.normalize(joint_acc), stance, lift, progress
+
+
+# --------------------------------------------------------------------------------------------------------
+# The path
+
+
+@dataclass
+class PathCurve:
+    """A polyline parameterised by arc length; positions past the end continue along the last tangent."""
+    points: np.ndarray  # (P, 2)
+    arc: np.ndarray  # (P,)
+    yaw: np.ndarray  # (P,) smoothed tangent direction (rad)
+
+    @classmethod
+    def from_points(cls, points, smoothing):
+        points = np.asarray(points, dtype=float)
+        seg = np.linalg.norm(np.diff(points, axis=0), axis=-1)
+        keep = np.r_[True, seg > 1e-6]
+        points = points[keep]
+        if len(points) < 2:
+            raise ValueError("the path needs at least two distinct points")
+        arc = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=-1))]
+        d = np.gradient(points, arc, axis=0)
+        yaw = np.unwrap(np.arctan2(d[:, 1], d[:, 0]))
+        spacing = arc[-1] / (len(arc) - 1)
+        yaw = gaussian_filter1d(yaw, max(smoothing / spacing, 1e-3), mode="nearest")
+        return cls(points, arc, yaw)
+
+    @property
+    def length(self):
+        return float(self.arc[-1])
+
+    def position(self, s):
+        s = np.asarray(s, dtype=float)
+        inside = np.stack([np.interp(s, self.arc, self.points[:, k]) for k in range(2)], -1)
+        beyond = np.maximum(s - self.length, 0.0)[..., None]
+        end_dir = self.points[-1] - self.points[-2]
+        return inside + beyond * end_dir / np.linalg.norm(end_dir)
+
+    def heading(self, s):
+        return np.interp(s, self.arc, self.yaw)
+
+    def curvature(self, s):
+        return float(np.interp(s, self.arc, np.gradient(self.yaw, self.arc)))
+
+
+# --------------------------------------------------------------------------------------------------------
+# Pass 3: footholds
+
+
+@dataclass
+class Foothold:
+    foot: int
+    start: int  # first and last frame of the stance
+    stop: int
+    sole: np.ndarray  # (3,) sole centre on the surface
+    rot: np.ndarray  # (4,) foot link's world rotation
+
+
+def _stance_intervals(mask):
+    """[first, last] frame of each run of True in a boolean series."""
+    edges = np.diff(np.r_[0, mask.astype(int), 0])
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
+
+
+def _footprint(nx=7, ny=3, margin=0.01):
+    """Sample points (K, 2) over the sole rectangle in the foot frame, relative to the sole centre."""
+    x = np.linspace(-SOLE_HALF[0] - margin, SOLE_HALF[0] + margin, nx)
+    y = np.linspace(-SOLE_HALF[1] - margin, SOLE_HALF[1] + margin, ny)
+    return np.stack(np.meshgrid(x, y, indexing="ij"), -1).reshape(-1, 2)
+
+
+def _rotate2(yaw, xy):
+    c, s = np.cos(yaw), np.sin(yaw)
+    return np.stack([c * xy[..., 0] - s * xy[..., 1], s * xy[..., 0] + c * xy[..., 1]], -1)
+
+
+def place_foothold(terrain, centre, yaw, config):
+    """Sole centre (3,) and foot tilt for a nominal sole centre xy and toe direction yaw (rad).
+
+    Candidate positions along the foot are tried nearest first; the first on which every footprint point
+    lies within flat_tolerance of one plane wins (else the flattest). The plane is lifted to the highest
+    footprint point so that no part of the sole is below the surface.
+    """
+    local = _footprint()
+    design = np.c_[np.ones(len(local)), local]
+    solve = np.linalg.pinv(design)
+    step = 0.01
+    shifts = np.arange(-config.max_foot_shift, config.max_foot_shift + 1e-9, step)
+    shifts = shifts[np.argsort(np.abs(shifts), kind="stable")]
+    toe = np.array([np.cos(yaw), np.sin(yaw)])
+    centres = centre + shifts[:, None] * toe
+    points = centres[:, None, :] + _rotate2(yaw, local)[None]
+    heights = terrain.height(points)  # (C, K)
+    coef = heights @ solve.T  # (C, 3): plane height at the centre, slope along x, slope along y
+    residual = heights - coef @ design.T
+    spread = np.abs(residual).max(-1)
+    flat = np.flatnonzero(spread <= config.flat_tolerance)
+    best = flat[0] if len(flat) else int(np.argmin(spread))
+    a, bx, by = coef[best]
+    normal_local = np.array([-bx, -by, 1.0]) / np.sqrt(bx * bx + by * by + 1.0)
+    normal = np.r_[_rotate2(yaw, normal_local[:2]), normal_local[2]]
+    sole = np.r_[centres[best], a + max(residual[best].max(), 0.0)]
+    return sole, _tilt(normal)
+
+
+def _tilt(normal):
+    """Quaternion of the smallest rotation taking +Z to the unit normal."""
+    axis = np.cross([0.0, 0.0, 1.0], normal)
+    s = np.linalg.norm(axis)
+    if s < 1e-9:
+        return np.array([0.0, 0.0, 0.0, 1.0])
+    return quat.from_axis_angle(axis / s, np.arctan2(s, normal[2]))
+
+
+def plan_footholds(terrain, stance_masks, nominal_soles, nominal_yaw, config):
+    """One Foothold per stance interval of each foot, from the nominal pose at mid-stance."""
+    holds = []
+    for f in range(2):
+        for a, b in _stance_intervals(stance_masks[:, f]):
+            mid = (a + b) // 2
+            sole, tilt = place_foothold(terrain, nominal_soles[mid, f, :2], nominal_yaw[mid, f], config)
+            rot = quat.multiply(tilt, quat.multiply(quat.about_z(np.asarray(nominal_yaw[mid, f])), Q_Y2Z))
+            holds.append(Foothold(f, a, b, sole, rot))
+    return holds
+
+
+# --------------------------------------------------------------------------------------------------------
+# Pass 4: feet and pelvis
+
+
+def foot_trajectories(terrain, holds, lift, progress, num_frames, config):
+    """Sole centres (T, 2, 3) and foot rotations (T, 2, 4): fixed on footholds, swinging between them."""
+    soles = np.zeros((num_frames, 2, 3))
+    rots = np.zeros((num_frames, 2, 4))
+    u_grid = np.linspace(0.0, 1.0, SWING_SAMPLES)
+    outline = _footprint(nx=5, ny=3, margin=0.03)
+    for f in range(2):
+        mine = sorted((h for h in holds if h.foot == f), key=lambda h: h.start)
+        for h in mine:
+            soles[h.start:h.stop + 1, f] = h.sole
+            rots[h.start:h.stop + 1, f] = h.rot
+        soles[:mine[0].start, f], rots[:mine[0].start, f] = mine[0].sole, mine[0].rot
+        soles[mine[-1].stop + 1:, f], rots[mine[-1].stop + 1:, f] = mine[-1].sole, mine[-1].rot
+        for prev, nxt in zip(mine[:-1], mine[1:]):
+            frames = np.arange(prev.stop + 1, nxt.start)
+            if not len(frames):
+                continue
+            u = (frames - prev.stop) / (nxt.start - prev.stop)
+            prog = np.array([np.interp(ui, u_grid, progress[t, f]) for ui, t in zip(u, frames)])
+            up = np.array([np.interp(ui, u_grid, lift[t, f]) for ui, t in zip(u, frames)])
+            pos = prev.sole + prog[:, None] * (nxt.sole - prev.sole)
+            pos[:, 2] += up
+            rot = quat.slerp(prev.rot, nxt.rot, prog)
+            # Clearance: the sole outline (dilated) must stay swing_margin above the terrain under it.
+            yaw = quat.heading(rot)
+            under = terrain.height(pos[:, None, :2] + _rotate2(yaw[:, None], outline[None])).max(-1)
+            fade = np.clip(np.minimum(u, 1 - u) / 0.2, 0.0, 1.0)
+            deficit = np.maximum(under + config.swing_margin * fade - pos[:, 2], 0.0)
+            if deficit.any():
+                bump = np.sin(np.pi * u)
+                extra = deficit.max() and (deficit / np.maximum(bump, 0.25)).max() * bump
+                pos[:, 2] += np.maximum(extra, deficit)
+            soles[frames, f], rots[frames, f] = pos, rot
+    return soles, rots
+
+
+def ground_height(holds, num_frames, config):
+    """The pelvis's ground reference (T,): foothold heights at mid-stance, interpolated and smoothed."""
+    mids = np.array([(h.start + h.stop) / 2 for h in holds])
+    z = np.array([h.sole[2] for h in holds])
+    order = np.argsort(mids)
+    ground = np.interp(np.arange(num_frames), mids[order], z[order])
+    return gaussian_filter1d(ground, config.pelvis_smoothing * config.fps, mode="nearest")
+
+
+def ankle_targets(soles, rots):
+    """Ankle joint positions (T, 2, 3) that put the sole centres at `soles` with foot rotations `rots`."""
+    return soles - quat.rotate(rots, np.broadcast_to(_sole_offset_urdf(), soles.shape))
+
+
+def reach_lowering(skeleton, root_pos, root_quat, ankles, config):
+    """How far (T,) the pelvis must drop so that every leg reaches its ankle target, smoothed."""
+    leg = -(skeleton.offsets[KNEE_LINKS[0], 1] + skeleton.offsets[FOOT_LINKS[0], 1])
+    reach = config.max_reach * leg
+    need = np.zeros(len(root_pos))
+    for f in range(2):
+        hip = root_pos + quat.rotate(root_quat, np.broadcast_to(skeleton.offsets[HIP_LINKS[f]], root_pos.shape))
+        horiz = np.linalg.norm(ankles[:, f, :2] - hip[:, :2], axis=-1)
+        vert = hip[:, 2] - ankles[:, f, 2]
+        need = np.maximum(need, vert - np.sqrt(np.maximum(reach ** 2 - horiz ** 2, 0.0)))
+    need = np.maximum(need, 0.0)
+    width = int(config.fps * 0.3) | 1
+    smooth = gaussian_filter1d(maximum_filter1d(need, width, mode="nearest"), width / 4, mode="nearest")
+    return np.maximum(smooth, need)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Pass 5: leg IK
+
+
+def _rotation_between(a, b):
+    """Quaternions (T, 4) of the smallest rotations taking directions a to b (T, 3)."""
+    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    axis = np.cross(a, b)
+    s = np.linalg.norm(axis, axis=-1)
+    c = (a * b).sum(-1)
+    angle = np.arctan2(s, c)
+    axis = np.where(s[:, None] > 1e-9, axis / np.maximum(s, 1e-12)[:, None], [1.0, 0.0, 0.0])
+    return quat.from_axis_angle(axis, angle)
+
+
+def leg_ik(skeleton, root_pos, root_quat, joints, ankles, foot_rots):
+    """Joint rotations with each leg's hip and knee solved so the ankle lands on `ankles` (T, 2, 3), and the
+    ankle turned so the foot link's world rotation is `foot_rots` (T, 2, 4). The clip's hip swivel is kept:
+    after setting the knee angle from the hip-ankle distance, the thigh turns by the smallest rotation that
+    points the leg at the target."""
+    joints = joints.copy()
+    thigh = -skeleton.offsets[KNEE_LINKS[0], 1]
+    shin = -skeleton.offsets[FOOT_LINKS[0], 1]
+    for f in range(2):
+        hip = root_pos + quat.rotate(root_quat, np.broadcast_to(skeleton.offsets[HIP_LINKS[f]], root_pos.shape))
+        target = ankles[:, f] - hip
+        d = np.clip(np.linalg.norm(target, axis=-1), abs(thigh - shin) + 1e-3, thigh + shin - 1e-6)
+        cos_inner = np.clip((thigh ** 2 + shin ** 2 - d ** 2) / (2 * thigh * shin), -1.0, 1.0)
+        knee = -(np.pi - np.arccos(cos_inner))  # the knee hinge bends negatively about +Z
+        knee_q = quat.about_z(knee)
+        ankle_local = np.array([0.0, -thigh, 0.0]) + quat.rotate(knee_q, np.broadcast_to([0.0, -shin, 0.0], (len(d), 3)))
+        hip_world = quat.multiply(root_quat, joints[:, HIP_JOINTS[f]])
+        current = quat.rotate(hip_world, ankle_local)
+        hip_world = quat.multiply(_rotation_between(current, target), hip_world)
+        joints[:, HIP_JOINTS[f]] = quat.multiply(quat.conjugate(root_quat), hip_world)
+        joints[:, KNEE_JOINTS[f]] = knee_q
+        shin_world = quat.multiply(hip_world, knee_q)
+        joints[:, ANKLE_JOINTS[f]] = quat.normalize(quat.multiply(quat.conjugate(shin_world), foot_rots[:, f]))
+    return joints
+
+
+# --------------------------------------------------------------------------------------------------------
+# The engine
+
+
+def synthesize(terrain, path, gait="walk", seed=0, config=SynthesisConfig(), speed=None):
+    """A terrain-fitted locomotion Motion along `path` (P, 2) over `terrain`, ending where the path ends.
+
+    gait: "walk", "run" or "mixed". speed: a constant target speed (m/s) instead of the seeded random
+    profile. The Motion carries contact labels (stance = the foot is on its foothold), the terrain, the
+    path and its end as the goal.
+    """
+    skeleton = Skeleton.load()
+    curve = PathCurve.from_points(path, config.heading_smoothing)
+    speed_fn, run_fn = speed_profile(gait, seed, curve.length, config)
+    if speed is not None:
+        speed_fn = lambda s, g, v=float(speed): v
+    timeline = make_timeline(curve.length, curve.curvature, speed_fn, run_fn, config)
+    height, offset, root_rel, joints, stance, lift, progress = blend_pose(timeline)
+    T = len(timeline.phase)
+
+    yaw = curve.heading(timeline.s)
+    root_xy = curve.position(timeline.s) + _rotate2(yaw, offset)
+    root_quat = quat.multiply(quat.about_z(yaw), root_rel)
+    root_pos = np.c_[root_xy, height]
+    link_pos, link_rot = skeleton.fk(root_pos, root_quat, joints)
+    nominal_soles = np.stack([link_pos[:, k] + quat.rotate(link_rot[:, k], np.broadcast_to(_sole_offset_urdf(), (T, 3)))
+                              for k in FOOT_LINKS], 1)
+    nominal_yaw = quat.heading(link_rot[:, list(FOOT_LINKS)])
+
+    on, off = stance[..., 0], stance[..., 1]
+    masks = ((timeline.phase[:, None] - on) % 1.0) < (off - on)
+    holds = plan_footholds(terrain, masks, nominal_soles, nominal_yaw, config)
+    soles, rots = foot_trajectories(terrain, holds, lift, progress, T, config)
+    ankles = ankle_targets(soles, rots)
+
+    root_pos[:, 2] = ground_height(holds, T, config) + height
+    root_pos[:, 2] -= reach_lowering(skeleton, root_pos, root_quat, ankles, config)
+    joints = leg_ik(skeleton, root_pos, root_quat, joints, ankles, rots)
+
+    end = int(np.searchsorted(timeline.s, curve.length)) + 1
+    motion = Motion(config.fps, root_pos[:end], root_quat[:end], joints[:end], masks[:end].astype(float),
+                    terrain=terrain, path=curve.points, goal=curve.points[-1])
+    return motion

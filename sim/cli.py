@@ -1,0 +1,107 @@
+"""The `terrain-mdm` command: one subcommand per job, each with its own --help.
+
+Heavy imports (torch, pybullet, matplotlib) happen inside the handlers so that `--help` stays instant.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+
+def _parse_overrides(items):
+    """`key=value` pairs from the command line, values parsed as YAML scalars (numbers, booleans, strings)."""
+    import yaml
+
+    params = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"error: expected key=value, got {item!r} (for example: step_height=0.2)")
+        key, value = item.split("=", 1)
+        params[key] = yaml.safe_load(value)
+    return params
+
+
+def _terrain_from_args(kind, overrides, seed):
+    """A terrain by generator name with overrides, or from a YAML file naming `kind` and its parameters."""
+    import yaml
+    from terrain.generators import make_terrain
+
+    if kind.endswith((".yaml", ".yml")):
+        path = Path(kind)
+        if not path.is_file():
+            raise SystemExit(f"error: terrain file {kind} does not exist")
+        spec = yaml.safe_load(path.read_text()) or {}
+        if "kind" not in spec:
+            raise SystemExit(f"error: terrain file {kind} has no 'kind' key (for example: kind: stairs)")
+        params = {k: v for k, v in spec.items() if k not in ("kind", "seed")}
+        params.update(overrides)
+        return make_terrain(spec["kind"], seed=spec.get("seed", seed) if seed is None else seed, **params)
+    return make_terrain(kind, seed=0 if seed is None else seed, **overrides)
+
+
+def cmd_terrain(args):
+    import numpy as np
+    from terrain.planning import plan_path
+    from terrain.plot import plot_terrain
+
+    try:
+        terrain = _terrain_from_args(args.kind, _parse_overrides(args.params), args.seed)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}")
+    path = plan_path(terrain)
+    if args.out:
+        terrain.save(args.out)
+        print(f"terrain written to {args.out}")
+    if args.png:
+        plot_terrain(terrain, path=path, out_png=args.png, title=f"{args.kind} seed {args.seed}")
+        print(f"picture written to {args.png}")
+    length = float(np.linalg.norm(np.diff(path, axis=0), axis=-1).sum())
+    print(f"{args.kind}: {terrain.heights.shape[0]} x {terrain.heights.shape[1]} cells of {terrain.cell} m, "
+          f"heights {terrain.heights.min():.2f}..{terrain.heights.max():.2f} m, path {length:.1f} m")
+
+
+def cmd_clip(args):
+    from motion_model.clips import clip_motion
+    from terrain.generators import make_terrain
+
+    try:
+        motion = clip_motion(args.name, cycles=args.cycles, fps=args.fps)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}")
+    end = motion.root_pos[-1, :2]
+    terrain = make_terrain("flat", seed=0, length=max(8.0, float(abs(end[0])) + 4.0))
+    shift = terrain.start - motion.root_pos[0, :2]
+    motion.root_pos[:, :2] += shift
+    motion.save(args.out, terrain=terrain)
+    print(f"{args.name} x{args.cycles}: {motion.num_frames} frames at {motion.fps:g} fps written to {args.out}")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="terrain-mdm",
+        description="Terrain-aware motion diffusion for the PyBullet DeepMimic humanoid.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("terrain", help="generate a procedural terrain, plan its path, save it and a picture")
+    p.add_argument("kind", help="flat, slope, stairs, steps, rough, course, or a terrain YAML file")
+    p.add_argument("params", nargs="*", help="generator parameters as key=value")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="terrain file (.npz)")
+    p.add_argument("--png", help="top-down picture with the planned path (.png)")
+    p.set_defaults(func=cmd_terrain)
+
+    p = sub.add_parser("clip", help="write a shipped mocap clip, looped, as a motion file on flat terrain")
+    p.add_argument("name", help="clip name, e.g. walk, run, walker/turn_left0")
+    p.add_argument("--cycles", type=int, default=1)
+    p.add_argument("--fps", type=float, default=30.0)
+    p.add_argument("--out", required=True, help="motion file (.npz)")
+    p.set_defaults(func=cmd_clip)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Quick matplotlib previews of a motion over its terrain: a side-view frame strip (PNG) and a 3D video.
+
+These need no OpenGL and are what `terrain-mdm preview` writes; the PyBullet renderer gives the real look.
+"""
+import os
+import tempfile
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from motion_model.skeleton import Skeleton  # noqa: E402
+
+
+def _bones(skeleton):
+    return [(i, p) for i, p in enumerate(skeleton.parents) if p >= 0]
+
+
+def _atomic_savefig(fig, out):
+    folder = os.path.dirname(os.path.abspath(out))
+    fd, tmp = tempfile.mkstemp(suffix=os.path.splitext(out)[1], dir=folder)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=fig.dpi)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def frame_strip(motion, out_png, frames=None, terrain=None, columns=6, window=2.0):
+    """Side views (along the character's travel, X-Z in the plane of the path) of chosen frames, one panel
+    each, with the terrain profile under the character and the feet coloured by their contact label."""
+    terrain = terrain if terrain is not None else motion.terrain
+    skeleton = Skeleton.load()
+    link_pos, link_rot = skeleton.fk(motion.root_pos, motion.root_quat, motion.joint_quat)
+    frames = np.linspace(0, motion.num_frames - 1, columns * 2).astype(int) if frames is None else np.asarray(frames)
+    rows = int(np.ceil(len(frames) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.9 * rows), dpi=80, squeeze=False)
+    for ax, t in zip(axes.ravel(), frames):
+        centre = motion.root_pos[t]
+        # View from the character's right side: horizontal axis = its travel direction.
+        d = motion.root_pos[min(t + 5, motion.num_frames - 1), :2] - motion.root_pos[max(t - 5, 0), :2]
+        d = d / max(np.linalg.norm(d), 1e-9)
+        along = lambda p: (p[..., :2] - centre[:2]) @ d
+        if terrain is not None:
+            s = np.linspace(-window, window, 400)
+            xy = centre[:2] + s[:, None] * d
+            inside = terrain.contains(xy)
+            ax.fill_between(s[inside], terrain.height(xy[inside]), centre[2] - 1.2, color="0.75")
+        for i, p in _bones(skeleton):
+            a, b = link_pos[t, p], link_pos[t, i]
+            ax.plot([along(a), along(b)], [a[2], b[2]], color="tab:blue", lw=2)
+        soles = skeleton.sole_points(link_pos[t], link_rot[t])
+        for f, color in enumerate(("tab:green", "tab:red")):
+            c = "k" if motion.contacts[t, f] > 0.5 else color
+            ax.plot(along(soles[f]), soles[f, :, 2], ".", color=c, ms=2)
+        ax.set_xlim(-window * 0.6, window * 0.6)
+        ax.set_ylim(centre[2] - 1.1, centre[2] + 0.9)
+        ax.set_aspect("equal")
+        ax.set_title(f"frame {t}", fontsize=8)
+        ax.tick_params(labelsize=6)
+    for ax in axes.ravel()[len(frames):]:
+        ax.axis("off")
+    fig.tight_layout()
+    _atomic_savefig(fig, out_png)
+    plt.close(fig)

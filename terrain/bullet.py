@@ -1,0 +1,59 @@
+"""Putting a Heightfield into PyBullet so that Bullet's collision surface is exactly `Heightfield`'s."""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import sys
+
+import numpy as np
+
+from terrain.heightfield import Heightfield
+
+_libc = ctypes.CDLL(None)
+
+
+@contextlib.contextmanager
+def quiet_stdout():
+    """Silence file descriptor 1: pybullet prints banners and warnings from C straight to it, which
+    contextlib.redirect_stdout cannot catch. C's own buffer is flushed inside, or it would print later."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            yield
+    finally:
+        _libc.fflush(None)
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+with quiet_stdout():  # the import prints the build banner
+    import pybullet as p
+
+
+def connect_direct() -> int:
+    """A new headless (p.DIRECT) physics client, connected without printing anything."""
+    with quiet_stdout():
+        return p.connect(p.DIRECT)
+
+
+def add_heightfield_body(client: int, hf: Heightfield) -> int:
+    """Create a static body whose GEOM_HEIGHTFIELD surface puts vertex (ix, iy) at world
+    (origin + (ix, iy) * cell, heights[ix, iy]); returns the body id.
+
+    Bullet takes the data x-fastest with "rows" along X, and centres the shape on its bounding box (vertically
+    too), so the body goes to the grid's centre at mid-height. A new shape is made each time:
+    replaceHeightfieldIndex keeps the old centring.
+    """
+    nx, ny = hf.shape
+    lo, hi = hf.bounds()
+    centre = [*(0.5 * (lo + hi)), 0.5 * (hf.heights.min() + hf.heights.max())]
+    with quiet_stdout():
+        shape = p.createCollisionShape(
+            p.GEOM_HEIGHTFIELD, meshScale=[hf.cell, hf.cell, 1.0],
+            heightfieldData=np.asarray(hf.heights).ravel(order="F").tolist(),
+            numHeightfieldRows=nx, numHeightfieldColumns=ny, physicsClientId=client)
+        return p.createMultiBody(0, shape, basePosition=centre, physicsClientId=client)

@@ -1,0 +1,65 @@
+import contextlib
+import os
+import sys
+
+import numpy as np
+import pybullet as p
+import pytest
+
+from motion_model.skeleton import MOVABLE_LINKS, NUM_LINKS, SCALE, URDF_PATH, Skeleton
+
+
+@contextlib.contextmanager
+def quiet_stdout():
+    """Silence PyBullet's banners, which C code writes straight to file descriptor 1."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+class BulletHumanoid:
+    """The humanoid in a p.DIRECT client, posed kinematically from Motion-style arrays (Z-up world)."""
+
+    def __init__(self):
+        with quiet_stdout():
+            self.client = p.connect(p.DIRECT)
+            self.body = p.loadURDF(URDF_PATH, globalScaling=SCALE, flags=p.URDF_MAINTAIN_LINK_ORDER,
+                                   physicsClientId=self.client)
+        self.skeleton = Skeleton.load()
+
+    def pose(self, root_pos, root_quat, joint_quat):
+        """Set one frame: root_pos (3,), root_quat (4,) xyzw, joint_quat (12, 4) xyzw."""
+        p.resetBasePositionAndOrientation(self.body, list(root_pos), list(root_quat), physicsClientId=self.client)
+        for q, link in zip(joint_quat, MOVABLE_LINKS):
+            if self.skeleton.joint_types[link] == "revolute":
+                axis = self.skeleton.joint_axes[link]
+                target = [2.0 * np.arctan2(q[:3] @ axis, q[3])]
+            else:
+                target = list(q)
+            p.resetJointStateMultiDof(self.body, int(link), target, physicsClientId=self.client)
+
+    def link_states(self):
+        """Link frame positions (15, 3) and orientations (15, 4) xyzw, as getLinkState()[4] and [5]."""
+        states = [p.getLinkState(self.body, i, computeForwardKinematics=True, physicsClientId=self.client)
+                  for i in range(NUM_LINKS)]
+        return np.array([s[4] for s in states]), np.array([s[5] for s in states])
+
+    def aabb_min_z(self, link):
+        return p.getAABB(self.body, link, physicsClientId=self.client)[0][2]
+
+    def close(self):
+        p.disconnect(self.client)
+
+
+@pytest.fixture(scope="session")
+def bullet():
+    humanoid = BulletHumanoid()
+    yield humanoid
+    humanoid.close()
