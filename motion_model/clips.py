@@ -126,7 +126,8 @@ def loop(motion, cycles):
     transform (heading yaw about Z and xy translation of the root) that takes the first frame's root to the
     last frame's. The clips do not close exactly (walk: 29 degrees at the right shoulder, 7 degrees of pelvis
     yaw), so the remaining mismatch is blended away over SEAM_BLEND seconds on each side of every seam, half
-    of it on each side; contacts are labelled again on the result.
+    of it on each side; contacts are labelled again on the result. The pelvis yaw of the walk clip ends 7
+    degrees left of where it starts, so the looped walk veers left by that much per cycle.
     """
     if cycles < 1:
         raise ValueError(f"loop() needs cycles >= 1, got {cycles}")
@@ -206,9 +207,7 @@ def _to_z_up(frames):
 
 
 def _resample(times, new_times, root_pos, root_quat, joint_quat):
-    index = np.clip(np.searchsorted(times, new_times, side="right") - 1, 0, max(len(times) - 2, 0))
-    if len(times) == 1:
-        return root_pos[index], root_quat[index], joint_quat[index]
+    index = np.clip(np.searchsorted(times, new_times, side="right") - 1, 0, len(times) - 2)
     span = times[index + 1] - times[index]
     w = np.clip((new_times - times[index]) / np.where(span > 0, span, 1.0), 0.0, 1.0)
     pos = root_pos[index] + w[:, None] * (root_pos[index + 1] - root_pos[index])

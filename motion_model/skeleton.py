@@ -128,7 +128,8 @@ def _shape_points(shape):
         rings = max(2, int(np.ceil(length / CAPSULE_RING_SPACING)) + 1)
         z = np.linspace(-0.5 * length, 0.5 * length, rings)
         # Each ring is turned by half a point step against the previous one to halve the gaps between rings.
-        phi = 2 * np.pi * (np.arange(CAPSULE_RING_POINTS)[None, :] + 0.5 * np.arange(rings)[:, None]) / CAPSULE_RING_POINTS
+        steps = np.arange(CAPSULE_RING_POINTS)[None, :] + 0.5 * np.arange(rings)[:, None]
+        phi = 2 * np.pi * steps / CAPSULE_RING_POINTS
         ring = np.stack([radius * np.cos(phi), radius * np.sin(phi), np.broadcast_to(z[:, None], phi.shape)], -1)
         poles = np.array([[0.0, 0.0, -0.5 * length - radius], [0.0, 0.0, 0.5 * length + radius]])
         local = np.concatenate([ring.reshape(-1, 3), poles])
@@ -248,7 +249,14 @@ class Skeleton:
         return xp.stack(pos, -2), xp.stack(rot, -2)
 
     def body_points(self, link_pos, link_rot):
-        """World positions (..., N, 3) of the body surface sample points, from fk() output."""
+        """World positions (..., N, 3) of the body surface sample points, from fk() output (numpy or torch).
+
+        N = 204 points on the collision shapes: per foot a 9 x 5 grid on the sole plus the 4 top corners (no
+        point of the sole is more than 1.6 cm from a sample, and all 8 box corners are sampled); per capsule
+        rings of 3 points at most 0.2 m apart plus both poles; 6 (octahedron) points per sphere. A plane can
+        cut at most 0.55 of a sphere's or capsule's radius (2-5 cm) into it before reaching a point.
+        point_link says which link each point belongs to.
+        """
         return self._to_world(link_pos, link_rot, self.point_link, self.points_local)
 
     def sole_points(self, link_pos, link_rot):

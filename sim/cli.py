@@ -75,6 +75,50 @@ def cmd_clip(args):
     print(f"{args.name} x{args.cycles}: {motion.num_frames} frames at {motion.fps:g} fps written to {args.out}")
 
 
+def cmd_synth(args):
+    from motion_model.synthesis import synthesize
+    from terrain.planning import plan_path
+
+    try:
+        terrain = _terrain_from_args(args.terrain, _parse_overrides(args.params), args.seed)
+        motion = synthesize(terrain, plan_path(terrain), gait=args.gait, seed=args.seed, speed=args.speed)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}")
+    motion.save(args.out)
+    print(f"{motion.duration:.1f} s of {args.gait} over {args.terrain} written to {args.out}")
+
+
+def cmd_dataset(args):
+    from motion_model.episodes import build_dataset, load_config
+
+    try:
+        config = load_config(args.config)
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"error: {error}")
+    if args.episodes is not None:
+        config["episodes"] = args.episodes
+    built, seconds = build_dataset(config, args.out, workers=args.workers)
+    print(f"{built} new episodes ({seconds / 3600:.2f} h of motion) in {args.out}")
+
+
+def cmd_eval(args):
+    from sim.metrics import main_eval
+
+    return main_eval(args.files, as_json=args.json, flat_ground=args.flat_ground)
+
+
+def cmd_preview(args):
+    from motion_model.motion import Motion
+    from sim.preview import frame_strip, preview_video
+
+    motion = Motion.load(args.file)
+    if args.out.endswith(".png"):
+        frame_strip(motion, args.out, columns=args.columns)
+    else:
+        preview_video(motion, args.out, fps=args.fps)
+    print(f"preview written to {args.out}")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="terrain-mdm",
@@ -95,12 +139,41 @@ def build_parser():
     p.add_argument("--fps", type=float, default=30.0)
     p.add_argument("--out", required=True, help="motion file (.npz)")
     p.set_defaults(func=cmd_clip)
+
+    p = sub.add_parser("synth", help="synthesise one terrain-fitted locomotion episode (training data)")
+    p.add_argument("--terrain", required=True, help="generator name or terrain YAML")
+    p.add_argument("params", nargs="*", help="generator parameters as key=value")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--gait", choices=("walk", "run", "mixed"), default="walk")
+    p.add_argument("--speed", type=float, help="constant speed in m/s instead of the seeded profile")
+    p.add_argument("--out", required=True, help="motion file (.npz) with terrain, path and goal")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("dataset", help="build the training dataset (parallel, resumable)")
+    p.add_argument("--config", default="configs/data/default.yaml")
+    p.add_argument("--out", required=True, help="dataset directory")
+    p.add_argument("--episodes", type=int, help="override the number of episodes")
+    p.add_argument("--workers", type=int, help="worker processes (default: the cores, at most 2)")
+    p.set_defaults(func=cmd_dataset)
+
+    p = sub.add_parser("eval", help="plausibility metrics of motion files against their terrain")
+    p.add_argument("files", nargs="+", help="motion files (.npz)")
+    p.add_argument("--json", action="store_true", help="one JSON object per file instead of a table")
+    p.add_argument("--flat-ground", action="store_true", help="measure against z = 0 when a file has no terrain")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("preview", help="matplotlib preview of a motion file: frame strip (.png) or video")
+    p.add_argument("file", help="motion file (.npz)")
+    p.add_argument("--out", required=True, help=".png (frame strip), .gif or .mp4")
+    p.add_argument("--columns", type=int, default=6, help="panels per row of a frame strip")
+    p.add_argument("--fps", type=float, help="video frame rate (default: the motion's)")
+    p.set_defaults(func=cmd_preview)
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    args.func(args)
+    return args.func(args) or 0
 
 
 if __name__ == "__main__":

@@ -67,3 +67,61 @@ def frame_strip(motion, out_png, frames=None, terrain=None, columns=6, window=2.
     fig.tight_layout()
     _atomic_savefig(fig, out_png)
     plt.close(fig)
+
+
+def preview_video(motion, out, fps=None, terrain=None, size=(480, 360), every=1):
+    """A 3D matplotlib animation (.gif or .mp4) of the skeleton over the terrain patch around it, with the
+    path drawn; the camera follows the character. Frames are written atomically with imageio."""
+    import imageio.v2 as imageio
+    from tqdm import tqdm
+
+    terrain = terrain if terrain is not None else motion.terrain
+    skeleton = Skeleton.load()
+    link_pos, _ = skeleton.fk(motion.root_pos, motion.root_quat, motion.joint_quat)
+    fps = fps or motion.fps / every
+    fig = plt.figure(figsize=(size[0] / 80, size[1] / 80), dpi=80)
+    ax = fig.add_subplot(projection="3d")
+    frames = []
+    for t in tqdm(range(0, motion.num_frames, every), desc="preview", unit="frame"):
+        ax.cla()
+        centre = motion.root_pos[t]
+        if terrain is not None:
+            g = np.linspace(-1.5, 1.5, 31)
+            X, Y = np.meshgrid(centre[0] + g, centre[1] + g, indexing="ij")
+            Z = terrain.height(np.stack([X, Y], -1))
+            ax.plot_surface(X, Y, Z, cmap="terrain", linewidth=0, alpha=0.8, rstride=1, cstride=1)
+        if motion.path is not None:
+            ax.plot(motion.path[:, 0], motion.path[:, 1], np.full(len(motion.path), np.nan), "k--")
+        for i, p in _bones(skeleton):
+            a, b = link_pos[t, p], link_pos[t, i]
+            ax.plot([a[0], b[0]], [a[1], b[1]], [a[2], b[2]], color="tab:blue", lw=3)
+        ax.set_xlim(centre[0] - 1.5, centre[0] + 1.5)
+        ax.set_ylim(centre[1] - 1.5, centre[1] + 1.5)
+        ax.set_zlim(centre[2] - 1.5, centre[2] + 1.5)
+        ax.set_box_aspect((1, 1, 1))
+        ax.set_title(f"t = {t / motion.fps:.2f} s", fontsize=9)
+        fig.canvas.draw()
+        frames.append(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())
+    plt.close(fig)
+    write_video(frames, out, fps)
+
+
+def write_video(frames, out, fps):
+    """Write RGB frames as .gif or .mp4 (H.264 via imageio-ffmpeg) through a temporary file."""
+    import imageio.v2 as imageio
+
+    ext = os.path.splitext(out)[1].lower()
+    if ext not in (".gif", ".mp4"):
+        raise ValueError(f"video file {out} must end in .gif or .mp4")
+    folder = os.path.dirname(os.path.abspath(out))
+    fd, tmp = tempfile.mkstemp(suffix=ext, dir=folder)
+    os.close(fd)
+    try:
+        if ext == ".gif":
+            imageio.mimsave(tmp, frames, duration=1000.0 / fps, loop=0)
+        else:
+            imageio.mimsave(tmp, frames, fps=fps, codec="libx264", macro_block_size=8)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

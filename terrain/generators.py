@@ -201,8 +201,8 @@ def _steps(draw: _Draw, X, Y, x0, x1, cell, width):
 def _rough(draw: _Draw, X, Y, x0, x1, cell):
     amplitude, scale = draw("amplitude"), draw("scale")
     noise = ndimage.gaussian_filter(draw.rng.standard_normal(X.shape), scale / cell, mode="wrap")
-    # Fade out over half a metre at each end so the surroundings stay flat.
-    fade = np.clip(np.minimum(X - x0, x1 - X) / 0.5, 0.0, 1.0)
+    # Fade out over a metre at each end so the surroundings stay flat.
+    fade = np.clip(np.minimum(X - x0, x1 - X) / 1.0, 0.0, 1.0)
     bumps = noise * (fade * fade * (3 - 2 * fade))
     return amplitude * bumps / max(np.abs(bumps).max(), 1e-12)
 

@@ -39,12 +39,9 @@ LOCAL_SPACING = 0.1
 TERRAIN_KEYS = ("terrain_heights", "terrain_cell", "terrain_origin")
 OPTIONAL_KEYS = ("terrain_start", "terrain_goal")
 
-# Which closest-point feature of a triangle an sdf value measures to; the torch path recomputes the same one.
-_VERTICAL, _FACE, _VA, _VB, _VC, _EAB, _EAC, _EBC = range(8)
-# Segment (first vertex, second vertex) of each vertex/edge feature, vertices numbered A=0, B=1, C=2.
-_SEGMENT = {_VA: (0, 0), _VB: (1, 1), _VC: (2, 2), _EAB: (0, 1), _EAC: (0, 2), _EBC: (1, 2)}
-_SEG0 = np.array([_SEGMENT.get(c, (0, 0))[0] for c in range(8)])
-_SEG1 = np.array([_SEGMENT.get(c, (0, 0))[1] for c in range(8)])
+# What an sdf value measures to (the torch path recomputes the same): the vertical gap, the plane of a
+# triangle, or one of its edges (an edge's end stands for a vertex).
+_VERTICAL, _FACE, _EAB, _EAC, _EBC = range(5)
 
 
 def _is_torch(x) -> bool:
@@ -131,21 +128,32 @@ class Heightfield:
         return np.all((xy >= lo + margin) & (xy <= hi - margin), axis=-1)
 
     def _locate(self, xy: np.ndarray):
-        """Triangle under world xy (..., 2) after clamping: cell (i, j), upper flag, in-cell offsets (u, v)."""
+        """Cell (i, j), in-cell offsets (u, v) in cells and upper-triangle flag under world xy (..., 2), clamped."""
         nx, ny = self.shape
-        f = (xy - self.origin) / self.cell
-        fx = np.clip(f[..., 0], 0.0, nx - 1)
-        fy = np.clip(f[..., 1], 0.0, ny - 1)
+        fx = np.clip((xy[..., 0] - self.origin[0]) / self.cell, 0.0, nx - 1)
+        fy = np.clip((xy[..., 1] - self.origin[1]) / self.cell, 0.0, ny - 1)
         i = np.minimum(fx.astype(np.int64), nx - 2)
         j = np.minimum(fy.astype(np.int64), ny - 2)
         u, v = fx - i, fy - j
-        return i, j, u + v > 1.0, u, v
+        return i, j, u, v, u + v > 1.0
 
-    @staticmethod
-    def _vertex_indices(i, j, upper):
-        """Vertex indices (ix, iy) of the triangle's corners A, B, C; A is the right-angle corner."""
-        up = upper.astype(np.int64)
-        return (i + up, j + up), (i + 1, j), (i, j + 1)
+    def _corners(self, i, j, heights=None):
+        """Heights h00, h10, h01, h11 of the corners of cells (i, j), from `heights` (a torch copy) or ours."""
+        ny = self.shape[1]
+        base = i * ny + j
+        if heights is None:
+            flat = self.heights.reshape(-1)
+        else:
+            flat = heights.reshape(-1)
+            base = _torch().as_tensor(base, device=heights.device)
+        return flat[base], flat[base + ny], flat[base + 1], flat[base + ny + 1]
+
+    def _surface(self, xy: np.ndarray):
+        """The triangle under world xy (..., 2): cell, offsets, upper flag, height, and height change per cell
+        along x and y."""
+        i, j, u, v, upper = self._locate(xy)
+        h, sx, sy = _interpolate(*self._corners(i, j), u, v, upper, np.where)
+        return i, j, u, v, upper, h, sx, sy
 
     # ----------------------------------------------------------------------------------------------------
     # Height and normal
@@ -154,23 +162,7 @@ class Heightfield:
         """Surface height (metres) at world xy (..., 2); numpy in, numpy out; torch in, torch out."""
         if _is_torch(xy):
             return self._height_torch(xy)
-        xy = np.asarray(xy, dtype=np.float64)
-        i, j, upper, u, v = self._locate(xy)
-        (ax, ay), (bx, by), (cx, cy) = self._vertex_indices(i, j, upper)
-        h = self.heights
-        ha, hb, hc = h[ax, ay], h[bx, by], h[cx, cy]
-        wb = np.where(upper, 1.0 - v, u)
-        wc = np.where(upper, 1.0 - u, v)
-        return ha + wb * (hb - ha) + wc * (hc - ha)
-
-    def _slopes(self, i, j, upper):
-        """Height gradient (dh/dx, dh/dy) of the given triangles (numpy)."""
-        (ax, ay), (bx, by), (cx, cy) = self._vertex_indices(i, j, upper)
-        h = self.heights
-        db = (h[bx, by] - h[ax, ay]) / self.cell
-        dc = (h[cx, cy] - h[ax, ay]) / self.cell
-        # For the upper triangle B is A - y and C is A - x, so the differences flip sign and swap axes.
-        return np.where(upper, -dc, db), np.where(upper, -db, dc)
+        return self._surface(np.asarray(xy, dtype=np.float64))[5]
 
     def normal(self, xy):
         """Unit upward normal (..., 3) of the triangle under world xy (..., 2); numpy or torch like `xy`.
@@ -178,22 +170,17 @@ class Heightfield:
         The normal is constant on each triangle, so the torch result carries no gradient w.r.t. xy.
         """
         if _is_torch(xy):
-            import torch
-
             n = self.normal(xy.detach().cpu().numpy())
-            return torch.as_tensor(n, dtype=xy.dtype, device=xy.device)
-        i, j, upper, _, _ = self._locate(np.asarray(xy, dtype=np.float64))
-        gx, gy = self._slopes(i, j, upper)
-        n = np.stack([-gx, -gy, np.ones_like(gx)], -1)
+            return _torch().as_tensor(n, dtype=xy.dtype, device=xy.device)
+        *_, sx, sy = self._surface(np.asarray(xy, dtype=np.float64))
+        n = np.stack([-sx / self.cell, -sy / self.cell, np.ones_like(sx)], -1)
         return n / np.linalg.norm(n, axis=-1, keepdims=True)
 
     def _heights_torch(self, like):
-        import torch
-
         key = (like.dtype, like.device)
         cache = self.__dict__.setdefault("_torch_heights", {})
         if key not in cache:
-            cache[key] = torch.tensor(np.array(self.heights), dtype=like.dtype, device=like.device)
+            cache[key] = _torch().tensor(np.array(self.heights), dtype=like.dtype, device=like.device)
         return cache[key]
 
     def _clamp_torch(self, xy):
@@ -201,21 +188,13 @@ class Heightfield:
         return xy.clamp(min=xy.new_tensor(lo), max=xy.new_tensor(hi))
 
     def _height_torch(self, xy):
-        import torch
-
+        torch = _torch()
         xy = self._clamp_torch(xy)
-        i, j, upper, _, _ = self._locate(xy.detach().cpu().numpy().astype(np.float64))
-        (ax, ay), (bx, by), (cx, cy) = (tuple(torch.as_tensor(a, device=xy.device) for a in corner)
-                                        for corner in self._vertex_indices(i, j, upper))
-        h = self._heights_torch(xy)
-        f = (xy - xy.new_tensor(self.origin)) / self.cell
-        u = f[..., 0] - torch.as_tensor(i, dtype=xy.dtype, device=xy.device)
-        v = f[..., 1] - torch.as_tensor(j, dtype=xy.dtype, device=xy.device)
-        up = torch.as_tensor(upper, device=xy.device)
-        wb = torch.where(up, 1.0 - v, u)
-        wc = torch.where(up, 1.0 - u, v)
-        ha = h[ax, ay]
-        return ha + wb * (h[bx, by] - ha) + wc * (h[cx, cy] - ha)
+        i, j, _, _, upper = self._locate(xy.detach().cpu().numpy().astype(np.float64))
+        u = (xy[..., 0] - self.origin[0]) / self.cell - torch.as_tensor(i, dtype=xy.dtype, device=xy.device)
+        v = (xy[..., 1] - self.origin[1]) / self.cell - torch.as_tensor(j, dtype=xy.dtype, device=xy.device)
+        corners = self._corners(i, j, self._heights_torch(xy))
+        return _interpolate(*corners, u, v, torch.as_tensor(upper, device=xy.device), torch.where)[0]
 
     # ----------------------------------------------------------------------------------------------------
     # Local grids in a character's frame
@@ -276,153 +255,260 @@ class Heightfield:
 
     @cached_property
     def _sdf_tables(self):
-        """Per-cell bounds over square windows of cells, used to prove that no geometry is near a point.
+        """Bounds that let `sdf` prove no geometry is near a point, per cell (i, j) (flat index i * (ny - 1) + j).
 
-        Window k covers cells (i - k .. i + k, j - k .. j + k). For each stored k: max and min vertex height,
-        max slope (tan), and per cell the largest k whose window is one plane (-1 if the cell bends).
+        Window k of a cell covers cells (i - k .. i + k, j - k .. j + k). For the window sizes in `levels`: max
+        and min vertex height and max slope (tan). `planar_radius`: the largest k whose window is one plane
+        (-1 for a bent cell). `cell_range` and `block_range`: min and max height of each cell and of each block
+        of `block` x `block` cells.
         """
         h = self.heights
-        nx, ny = self.shape
-        quad = np.stack([h[:-1, :-1], h[1:, :-1], h[:-1, 1:], h[1:, 1:]])
-        cmax, cmin = quad.max(0), quad.min(0)
-        ii, jj = np.meshgrid(np.arange(nx - 1), np.arange(ny - 1), indexing="ij")
-        # Plane of each triangle as z = a*ix + b*iy + c in vertex-index units, rounded so equal planes match.
-        lower = (h[1:, :-1] - h[:-1, :-1], h[:-1, 1:] - h[:-1, :-1])
-        upper = (h[1:, 1:] - h[:-1, 1:], h[1:, 1:] - h[1:, :-1])
-        c_lower = h[:-1, :-1] - lower[0] * ii - lower[1] * jj
-        c_upper = h[1:, 1:] - upper[0] * (ii + 1) - upper[1] * (jj + 1)
-        planes = np.round(np.stack([*lower, c_lower, *upper, c_upper], -1).reshape(-1, 2, 3), 9)
-        flat_cell = np.all(planes[:, 0] == planes[:, 1], axis=1)
-        _, plane_id = np.unique(planes[:, 0], axis=0, return_inverse=True)
-        plane_id = plane_id.reshape(-1)
-        # A bent cell gets an id of its own, so no window containing it is one plane.
-        plane_id = np.where(flat_cell, plane_id, plane_id.max() + 1 + np.arange(plane_id.size)).reshape(nx - 1,
-                                                                                                     ny - 1)
-        slope = np.sqrt(np.maximum(lower[0] ** 2 + lower[1] ** 2, upper[0] ** 2 + upper[1] ** 2)) / self.cell
+        cell = self.cell
+        h00, h10, h01, h11 = h[:-1, :-1], h[1:, :-1], h[:-1, 1:], h[1:, 1:]
+        cmax = np.maximum(np.maximum(h00, h10), np.maximum(h01, h11))
+        cmin = np.minimum(np.minimum(h00, h10), np.minimum(h01, h11))
+        slope = np.sqrt(np.maximum((h10 - h00) ** 2 + (h01 - h00) ** 2, (h11 - h01) ** 2 + (h11 - h10) ** 2)) / cell
 
-        kmax = int(np.ceil(SDF_EXACT_RANGE / self.cell - 1e-9))
-        levels = sorted({k for k in (0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64) if k < kmax} | {kmax})
-        planar_radius = np.where(flat_cell.reshape(nx - 1, ny - 1), 0, -1)
-        id_max, id_min = plane_id, plane_id
+        kmax = int(np.ceil(SDF_EXACT_RANGE / cell - 1e-9))
+        # A cell is one plane when its diagonals agree; it shares its neighbours' plane when they are planar
+        # too with the same slopes (neighbours share a vertex). Window k is one plane when window k - 1 of the
+        # cell and of all its neighbours is.
+        eps = 1e-9
+        sx, sy = h10 - h00, h01 - h00
+        planar = np.abs(h00 + h11 - h10 - h01) <= eps
+
+        def spread(a):
+            return ndimage.maximum_filter(a, 3, mode="nearest") - ndimage.minimum_filter(a, 3, mode="nearest")
+
+        same = planar & ndimage.minimum_filter(planar, 3, mode="nearest") & (spread(sx) <= eps) & (spread(sy) <= eps)
+        planar_radius = np.where(planar, 0, -1)
+        window_planar = planar
         for k in range(1, kmax + 1):
-            id_max = ndimage.maximum_filter(id_max, size=3, mode="nearest")
-            id_min = ndimage.minimum_filter(id_min, size=3, mode="nearest")
-            planar_radius[id_max == id_min] = k
+            window_planar = same & ndimage.minimum_filter(window_planar, 3, mode="nearest")
+            if not window_planar.any():
+                break
+            planar_radius[window_planar] = k
 
-        def window(a, op, k):
-            return op(a, size=2 * k + 1, mode="nearest").ravel() if k else a.ravel()
+        levels = sorted({k for k in (0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64) if k < kmax} | {kmax})
 
+        def windows(a, op):
+            return np.stack([(op(a, 2 * k + 1, mode="nearest") if k else a).ravel() for k in levels])
+
+        # Blocks of about 0.2 m for the best-first search; padding keeps partial blocks' bounds to real cells.
+        block = max(2, int(round(0.2 / cell)))
+        nbx, nby = -(-cmax.shape[0] // block), -(-cmax.shape[1] // block)
+        pad = ((0, nbx * block - cmax.shape[0]), (0, nby * block - cmax.shape[1]))
+        bmax = np.pad(cmax, pad, constant_values=-np.inf).reshape(nbx, block, nby, block).max((1, 3))
+        bmin = np.pad(cmin, pad, constant_values=np.inf).reshape(nbx, block, nby, block).min((1, 3))
         return {
             "levels": np.array(levels),
-            "hmax": np.stack([window(cmax, ndimage.maximum_filter, k) for k in levels]),
-            "hmin": np.stack([window(cmin, ndimage.minimum_filter, k) for k in levels]),
-            "slope": np.stack([window(slope, ndimage.maximum_filter, k) for k in levels]),
+            "hmax": windows(cmax, ndimage.maximum_filter),
+            "hmin": windows(cmin, ndimage.minimum_filter),
+            "slope": windows(slope, ndimage.maximum_filter),
             "planar_radius": planar_radius.ravel(),
-            "rings": [np.array([(di, dj) for di in range(-m, m + 1) for dj in range(-m, m + 1)
-                                if max(abs(di), abs(dj)) == m]) for m in range(kmax + 1)],
+            "cell_range": np.stack([cmin.ravel(), cmax.ravel()], -1),
+            "block": block,
+            "blocks": (nbx, nby),
+            "block_range": np.stack([bmin.ravel(), bmax.ravel()], -1),
         }
 
-    def _triangles(self, i, j, upper):
-        """World corners A, B, C (each (..., 3)) of the given triangles."""
-        corners = []
-        for ix, iy in self._vertex_indices(i, j, upper):
-            corners.append(np.stack([self.origin[0] + ix * self.cell, self.origin[1] + iy * self.cell,
-                                     self.heights[ix, iy]], -1))
-        return corners
+    def sdf(self, points):
+        """Signed distance (...,) from points (..., 3) to the surface, metres: positive above, negative below.
+
+        Exact (within SDF_TOLERANCE = 2 mm) wherever the true distance is below SDF_EXACT_RANGE = 0.5 m,
+        including beside step walls and under ledges; farther away it may return an upper bound (the vertical
+        gap), itself beyond 0.5 m. xy is clamped to the grid first. numpy or torch like `points`; the torch
+        result is differentiable w.r.t. the points (the closest feature is found in numpy, its distance
+        recomputed in torch).
+        """
+        if _is_torch(points):
+            return self._sdf_torch(points)
+        p = np.asarray(points, dtype=np.float64)
+        if p.shape[-1:] != (3,):
+            raise ValueError(f"points must have shape (..., 3), got {p.shape}")
+        value, _, _ = self._sdf_search(p.reshape(-1, 3))
+        return value.reshape(p.shape[:-1])
 
     def _sdf_search(self, p: np.ndarray):
-        """Core of `sdf` for p (N, 3): signed distance, and the triangle id and feature code it measures to.
+        """Core of `sdf` for p (N, 3): signed distance, and the triangle and feature code it measures to.
 
-        Triangle id = 2 * (i * (ny - 1) + j) + upper. Stages, cheapest first: a point whose neighbourhood is one
-        plane gets its plane distance; a point whose vertical gap is proven (by window height and slope bounds)
-        to be within tolerance of the distance gets the gap; the rest search rings of cells outward.
+        Triangle id = 2 * (i * (ny - 1) + j) + upper. Cheapest first: a point whose neighbourhood is one plane
+        gets its plane distance; a point whose vertical gap is proven (by the window bounds) to be within
+        tolerance of its distance gets the gap; the rest search nearby cells best-first.
         """
         t = self._sdf_tables
-        nx, ny = self.shape
+        ny = self.shape[1]
         lo, hi = self.bounds()
-        xy = np.clip(p[:, :2], lo, hi)
-        z = p[:, 2]
-        p = np.column_stack([xy, z])
-        i, j, upper, u, v = self._locate(xy)
+        x, y, z = np.clip(p[:, 0], lo[0], hi[0]), np.clip(p[:, 1], lo[1], hi[1]), p[:, 2]
+        i, j, u, v, upper, h, sx, sy = self._surface(np.stack([x, y], -1))
         cell_id = i * (ny - 1) + j
-        gx, gy = self._slopes(i, j, upper)
-        gap = z - self.height(xy)
+        gap = z - h
         above = gap >= 0
         dist = np.abs(gap)
         tri = 2 * cell_id + upper
         code = np.full(len(p), _VERTICAL)
 
-        plane = gap / np.sqrt(1.0 + gx * gx + gy * gy)
-        planar = np.abs(plane) <= t["planar_radius"][cell_id] * self.cell
-        dist[planar] = np.abs(plane[planar])
+        plane = dist * self.cell / np.sqrt(self.cell ** 2 + sx * sx + sy * sy)
+        planar = plane <= t["planar_radius"][cell_id] * self.cell
+        dist[planar] = plane[planar]
         code[planar] = _FACE
 
-        # Geometry within window k lies no closer than these bounds; beyond it, no closer than k cells.
+        # Geometry within window `level` lies no closer than these bounds; beyond it, no closer than its reach.
         levels = t["levels"]
         need = np.minimum(dist, SDF_EXACT_RANGE) / self.cell
         level = np.minimum(np.searchsorted(levels, need - 1e-9), len(levels) - 1)
-        vertical = np.where(above, z - t["hmax"][level, cell_id], t["hmin"][level, cell_id] - z)
-        lipschitz = dist / np.sqrt(1.0 + t["slope"][level, cell_id] ** 2)
+        at = level * len(t["planar_radius"]) + cell_id
+        vertical = np.where(above, z - t["hmax"].ravel()[at], t["hmin"].ravel()[at] - z)
+        lipschitz = dist / np.sqrt(1.0 + t["slope"].ravel()[at] ** 2)
         lower = np.minimum(np.maximum(vertical, lipschitz), levels[level] * self.cell)
         proven = planar | (dist - lower <= SDF_TOLERANCE) | (lower >= SDF_EXACT_RANGE)
 
         todo = np.flatnonzero(~proven)
         if todo.size:
-            d, tr, c = self._ring_search(p[todo], xy[todo], i[todo], j[todo], u[todo], v[todo], above[todo],
-                                         dist[todo])
+            q = np.stack([x[todo], y[todo], z[todo]], -1)
+            d, tr, c = self._nearest_search(q, i[todo], j[todo], dist[todo])
             better = d < dist[todo]
             todo = todo[better]
             dist[todo], tri[todo], code[todo] = d[better], tr[better], c[better]
         return np.where(above, dist, -dist), tri, code
 
-    def _ring_search(self, p, xy, i, j, u, v, above, best):
-        """Search cells ring by ring around each point's cell until no unseen cell can beat `best` by more
-        than SDF_TOLERANCE. Returns unsigned distance, triangle id and feature code of the best triangle."""
+    def _nearest_search(self, p, i, j, best):
+        """Exact search around points p (N, 3) in cells (i, j), starting from the upper bound `best` (N,).
+
+        Best-first over blocks of cells: each point visits the blocks within min(best, SDF_EXACT_RANGE) of it,
+        nearest bounding box first, skipping a block (or a cell in it) whose box cannot beat its best distance
+        by more than SDF_TOLERANCE. Level blocks and cells are horizontal rectangles, so their box distance is
+        exact; only bent cells need triangle distances. Returns unsigned distance, triangle id, feature code.
+        """
         t = self._sdf_tables
         nx, ny = self.shape
-        n = len(p)
-        tri = np.full(n, -1)
-        code = np.full(n, _VERTICAL)
-        # Lower bound on the vertical gap to anything within the exact range.
-        hk_max, hk_min = t["hmax"][-1], t["hmin"][-1]
-        cell_id = i * (ny - 1) + j
-        vgap = np.maximum(np.where(above, p[:, 2] - hk_max[cell_id], hk_min[cell_id] - p[:, 2]), 0.0)
-        edge = np.minimum(np.minimum(u, 1 - u), np.minimum(v, 1 - v)) * self.cell
-        cmax, cmin = t["hmax"][0], t["hmin"][0]
-        for m, ring in enumerate(t["rings"]):
-            reach = max(m - 1, 0) * self.cell + (edge if m else 0.0)
-            alive = np.flatnonzero(best - SDF_TOLERANCE > np.sqrt(reach * reach + vgap * vgap))
-            if alive.size == 0:
-                break
-            ci = np.clip(i[alive, None] + ring[:, 0], 0, nx - 2)
-            cj = np.clip(j[alive, None] + ring[:, 1], 0, ny - 2)
-            cid = ci * (ny - 1) + cj
-            px, py, pz = (p[alive, k, None] for k in range(3))
-            x0 = self.origin[0] + ci * self.cell
-            y0 = self.origin[1] + cj * self.cell
-            dx = np.maximum(np.maximum(x0 - px, px - x0 - self.cell), 0.0)
-            dy = np.maximum(np.maximum(y0 - py, py - y0 - self.cell), 0.0)
-            dz = np.maximum(np.maximum(cmin[cid] - pz, pz - cmax[cid]), 0.0)
-            limit = best[alive, None] - SDF_TOLERANCE
-            rows, cols = np.nonzero(dx * dx + dy * dy + dz * dz < limit * limit)
-            if rows.size == 0:
+        c, size = self.cell, t["block"]
+        nbx, nby = t["blocks"]
+        tri = np.full(len(p), -1)
+        code = np.full(len(p), _VERTICAL)
+        best, tri, code = self._improve(p, np.arange(len(p)), i, j, best, tri, code)
+
+        fx, fy, z = (p[:, 0] - self.origin[0]) / c, (p[:, 1] - self.origin[1]) / c, p[:, 2]
+        reach = np.minimum(best, SDF_EXACT_RANGE) / c
+        bx0, bx1 = (np.clip(np.floor((fx + s * reach) / size).astype(np.int64), 0, nbx - 1) for s in (-1, 1))
+        by0, by1 = (np.clip(np.floor((fy + s * reach) / size).astype(np.int64), 0, nby - 1) for s in (-1, 1))
+        wide = by1 - by0 + 1
+        counts = (bx1 - bx0 + 1) * wide
+        owner = np.repeat(np.arange(len(p)), counts)
+        local = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        bi = bx0[owner] + local // wide[owner]
+        bj = by0[owner] + local % wide[owner]
+        span = t["block_range"][bi * nby + bj]
+        i0, j0 = bi * size, bj * size
+        i1, j1 = np.minimum(i0 + size, nx - 1), np.minimum(j0 + size, ny - 1)
+        lower = _box_distance(fx[owner], fy[owner], z[owner], i0, i1, j0, j1, span[:, 0], span[:, 1], c)
+        keep = np.flatnonzero(lower < best[owner] - SDF_TOLERANCE)
+        # Pairs come grouped by point; sort each group by its lower bound (one argsort on a combined key).
+        order = keep[np.argsort(owner[keep] + lower[keep] / (lower[keep].max(initial=0.0) + 1.0))]
+        owner, lower, span = owner[order], lower[order], span[order]
+        i0, i1, j0, j1 = (a[order] for a in (i0, i1, j0, j1))
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])[:len(owner)]
+        sizes = np.diff(np.r_[starts, len(owner)])
+
+        cells = np.stack(np.meshgrid(np.arange(size), np.arange(size), indexing="ij"), -1).reshape(-1, 2)
+        # Visit every point's nearest block, then every point's second nearest, and so on.
+        for rank in range(sizes.max(initial=0)):
+            sel = starts[sizes > rank] + rank
+            sel = sel[lower[sel] < best[owner[sel]] - SDF_TOLERANCE]
+            level = span[sel, 0] == span[sel, 1]
+            flat = sel[level]
+            if flat.size:
+                o = owner[flat]
+                ci = np.minimum(np.clip(np.floor(fx[o]), i0[flat], i1[flat] - 1), nx - 2).astype(np.int64)
+                cj = np.minimum(np.clip(np.floor(fy[o]), j0[flat], j1[flat] - 1), ny - 2).astype(np.int64)
+                best, tri, code = self._improve_level(fx, fy, o, ci, cj, lower[flat], best, tri, code)
+            bent = sel[~level]
+            if bent.size == 0:
                 continue
-            owner = np.concatenate([alive[rows], alive[rows]])
-            pi = np.tile(ci[rows, cols], 2)
-            pj = np.tile(cj[rows, cols], 2)
-            upper = np.repeat([False, True], rows.size)
-            d, c = _point_triangle_distance(p[owner], *self._triangles(pi, pj, upper))
-            improved = best.copy()
-            np.minimum.at(improved, owner, d)
-            win = (d < best[owner]) & (d <= improved[owner])
-            tri[owner[win]] = 2 * (pi * (ny - 1) + pj)[win] + upper[win]
-            code[owner[win]] = c[win]
-            best = improved
+            o = owner[bent]
+            ci = i0[bent, None] + cells[:, 0]
+            cj = j0[bent, None] + cells[:, 1]
+            on_grid = (ci < i1[bent, None]) & (cj < j1[bent, None])
+            ci, cj = np.minimum(ci, nx - 2), np.minimum(cj, ny - 2)
+            cspan = t["cell_range"][ci * (ny - 1) + cj]
+            box = _box_distance(fx[o, None], fy[o, None], z[o, None], ci, ci + 1, cj, cj + 1, cspan[..., 0],
+                                cspan[..., 1], c)
+            keep = on_grid & (box < best[o, None] - SDF_TOLERANCE)
+            cell_level = cspan[..., 0] == cspan[..., 1]
+            r, k = np.nonzero(keep & cell_level)
+            if r.size:
+                best, tri, code = self._improve_level(fx, fy, o[r], ci[r, k], cj[r, k], box[r, k], best, tri, code)
+            r, k = np.nonzero(keep & ~cell_level)
+            if r.size:
+                best, tri, code = self._improve(p, o[r], ci[r, k], cj[r, k], best, tri, code)
         return best, tri, code
 
-    def _sdf_torch(self, points):
-        import torch
+    def _improve_level(self, fx, fy, owner, ci, cj, d, best, tri, code):
+        """Like `_improve` for level cells (ci, cj) whose exact distance d is known; the feature follows from
+        where the point (fx, fy) (cell units) lies relative to the square: over it, beside an edge or a corner."""
+        ny = self.shape[1]
+        u, v = fx[owner] - ci, fy[owner] - cj
+        # Square edges as triangle edges: y = 0 lower AB, y = 1 upper AC, x = 0 lower AC, x = 1 upper AB.
+        side = [v < 0, v > 1, u < 0, u > 1]
+        upper = np.select(side, [False, True, False, True], u + v > 1)
+        feature = np.select(side, [_EAB, _EAC, _EAC, _EAB], _FACE)
+        return self._keep_better(owner, d, 2 * (ci * (ny - 1) + cj) + upper, feature, best, tri, code)
 
+    def _improve(self, p, owner, ci, cj, best, tri, code):
+        """Lower best/tri/code of points `owner` (M,) with the distances to both triangles of cells (ci, cj)."""
+        ny = self.shape[1]
+        owner, ci, cj = np.tile(owner, 2), np.tile(ci, 2), np.tile(cj, 2)
+        upper = np.repeat([False, True], len(owner) // 2)
+        d, feature = self._triangle_distance(p[owner], ci, cj, upper)
+        return self._keep_better(owner, d, 2 * (ci * (ny - 1) + cj) + upper, feature, best, tri, code)
+
+    @staticmethod
+    def _keep_better(owner, d, tri_id, feature, best, tri, code):
+        improved = best.copy()
+        np.minimum.at(improved, owner, d)
+        win = (d < best[owner]) & (d <= improved[owner])
+        tri[owner[win]] = tri_id[win]
+        code[owner[win]] = feature[win]
+        return improved, tri, code
+
+    def _triangle_distance(self, p, i, j, upper):
+        """Distance from points p (M, 3) to the triangles (i, j, upper) and the closest feature: _FACE, or the
+        edge _EAB, _EAC or _EBC (an edge's end stands for the vertex)."""
+        c = self.cell
+        h00, h10, h01, h11 = self._corners(i, j)
+        x0, y0 = self.origin[0] + i * c, self.origin[1] + j * c
+        # B = (i + 1, j) and C = (i, j + 1) are shared by both triangles; A is the right-angle corner.
+        up = upper.astype(np.float64)
+        a = (x0 + c * up, y0 + c * up, np.where(upper, h11, h00))
+        b = (x0 + c, y0, h10)
+        ab = (c * (1.0 - up), -c * up, h10 - a[2])
+        ac = (-c * up, c * (1.0 - up), h01 - a[2])
+        bc = (-c, c, h01 - h10)
+        ap = [p[:, k] - a[k] for k in range(3)]
+        bp = [p[:, k] - b[k] for k in range(3)]
+
+        def dot(e, f):
+            return e[0] * f[0] + e[1] * f[1] + e[2] * f[2]
+
+        def segment(e, q):
+            s = np.clip(dot(q, e) / dot(e, e), 0.0, 1.0)
+            r = [qk - s * ek for qk, ek in zip(q, e)]
+            return dot(r, r)
+
+        d00, d01, d11, d20, d21 = dot(ab, ab), dot(ab, ac), dot(ac, ac), dot(ap, ab), dot(ap, ac)
+        den = d00 * d11 - d01 * d01
+        s = (d11 * d20 - d01 * d21) / den
+        w = (d00 * d21 - d01 * d20) / den
+        inside = (s >= 0) & (w >= 0) & (s + w <= 1)
+        n = (ab[1] * ac[2] - ab[2] * ac[1], ab[2] * ac[0] - ab[0] * ac[2], ab[0] * ac[1] - ab[1] * ac[0])
+        face = np.abs(dot(ap, n)) / np.sqrt(dot(n, n))
+        edges = np.stack([segment(ab, ap), segment(ac, ap), segment(bc, bp)])
+        nearest = np.argmin(edges, 0)
+        edge = np.sqrt(np.take_along_axis(edges, nearest[None], 0)[0])
+        return np.where(inside, face, edge), np.where(inside, _FACE, np.array([_EAB, _EAC, _EBC])[nearest])
+
+    def _sdf_torch(self, points):
+        torch = _torch()
         if points.shape[-1:] != (3,):
             raise ValueError(f"points must have shape (..., 3), got {tuple(points.shape)}")
         p = points.reshape(-1, 3)
@@ -433,30 +519,29 @@ class Heightfield:
         sign = torch.where(gap >= 0, 1.0, -1.0).to(p.dtype)
 
         ny = self.shape[1]
-        tri = np.maximum(tri, 0)
         cid, upper = tri // 2, (tri % 2).astype(bool)
         i, j = cid // (ny - 1), cid % (ny - 1)
-        h = self._heights_torch(p)
-        corners = []
-        for ix, iy in self._vertex_indices(i, j, upper):
-            ix_t, iy_t = torch.as_tensor(ix, device=p.device), torch.as_tensor(iy, device=p.device)
-            corners.append(torch.stack([self.origin[0] + ix_t.to(p.dtype) * self.cell,
-                                        self.origin[1] + iy_t.to(p.dtype) * self.cell, h[ix_t, iy_t]], -1))
-        corners = torch.stack(corners, 1)  # (N, 3 corners, 3)
-        normal = torch.linalg.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-        normal = normal * torch.where(normal[:, 2:] < 0, -1.0, 1.0).to(p.dtype)
+        h00, h10, h01, h11 = self._corners(i, j, self._heights_torch(p))
+        up = torch.as_tensor(upper, device=p.device)
+        x0 = torch.as_tensor(self.origin[0] + i * self.cell, dtype=p.dtype, device=p.device)
+        y0 = torch.as_tensor(self.origin[1] + j * self.cell, dtype=p.dtype, device=p.device)
+        shift = up.to(p.dtype) * self.cell
+        a = torch.stack([x0 + shift, y0 + shift, torch.where(up, h11, h00)], -1)
+        b = torch.stack([x0 + self.cell, y0, h10], -1)
+        c = torch.stack([x0, y0 + self.cell, h01], -1)
+        normal = torch.linalg.cross(b - a, c - a)
         normal = normal / normal.norm(dim=-1, keepdim=True)
-        face = sign * ((q - corners[:, 0]) * normal).sum(-1).abs()
+        face = sign * ((q - a) * normal).sum(-1).abs()
 
-        rows = torch.arange(len(p), device=p.device)
-        e0 = corners[rows, torch.as_tensor(_SEG0[code], device=p.device)]
-        e1 = corners[rows, torch.as_tensor(_SEG1[code], device=p.device)]
+        code_t = torch.as_tensor(code, device=p.device)[:, None]
+        e0 = torch.where(code_t == _EBC, b, a)
+        e1 = torch.where(code_t == _EAB, b, c)
         e = e1 - e0
-        s = (((q - e0) * e).sum(-1) / (e * e).sum(-1).clamp(min=1e-18)).clamp(0.0, 1.0)
+        s = (((q - e0) * e).sum(-1) / (e * e).sum(-1)).clamp(0.0, 1.0)
         offset = q - (e0 + s[:, None] * e)
         segment = sign * (offset * offset).sum(-1).clamp(min=1e-24).sqrt()
 
-        code_t = torch.as_tensor(code, device=p.device)
+        code_t = code_t[:, 0]
         value = torch.where(code_t == _VERTICAL, gap, torch.where(code_t == _FACE, face, segment))
         return value.reshape(points.shape[:-1])
 
@@ -502,37 +587,28 @@ class Heightfield:
             return cls.from_arrays(data, source=str(path))
 
 
-def _point_triangle_distance(p, a, b, c):
-    """Distance from points p (N, 3) to triangles (a, b, c) and the closest feature's code (Ericson's
-    closest-point regions)."""
+def _torch():
+    import torch
 
-    def dot(x, y):
-        return np.einsum("ij,ij->i", x, y)
+    return torch
 
-    ab, ac = b - a, c - a
-    ap, bp, cp = p - a, p - b, p - c
-    d1, d2 = dot(ab, ap), dot(ac, ap)
-    d3, d4 = dot(ab, bp), dot(ac, bp)
-    d5, d6 = dot(ab, cp), dot(ac, cp)
-    va = d3 * d6 - d5 * d4
-    vb = d5 * d2 - d1 * d6
-    vc = d1 * d4 - d3 * d2
-    # In Ericson's order: where regions touch, the first test wins.
-    code = np.select([(d1 <= 0) & (d2 <= 0),
-                      (d3 >= 0) & (d4 <= d3),
-                      (vc <= 0) & (d1 >= 0) & (d3 <= 0),
-                      (d6 >= 0) & (d5 <= d6),
-                      (vb <= 0) & (d2 >= 0) & (d6 <= 0),
-                      (va <= 0) & (d4 - d3 >= 0) & (d5 - d6 >= 0)],
-                     [_VA, _VB, _EAB, _VC, _EAC, _EBC], _FACE)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_ab = d1 / (d1 - d3)
-        t_ac = d2 / (d2 - d6)
-        t_bc = (d4 - d3) / ((d4 - d3) + (d5 - d6))
-        denom = 1.0 / (va + vb + vc)
-    s, w = vb * denom, vc * denom
-    closest = np.select(
-        [code[:, None] == k for k in (_VA, _VB, _VC, _EAB, _EAC, _EBC)],
-        [a, b, c, a + t_ab[:, None] * ab, a + t_ac[:, None] * ac, b + t_bc[:, None] * (c - b)],
-        a + s[:, None] * ab + w[:, None] * ac)
-    return np.linalg.norm(p - closest, axis=1), code
+
+def _box_distance(fx, fy, z, i0, i1, j0, j1, lo, hi, cell):
+    """Distance (m) from points at cell coordinates (fx, fy) and height z to boxes spanning cells [i0, i1] x
+    [j0, j1] (cell coordinates) and heights [lo, hi] (m); all arguments broadcast."""
+    dx = np.maximum(np.maximum(i0 - fx, fx - i1), 0.0) * cell
+    dy = np.maximum(np.maximum(j0 - fy, fy - j1), 0.0) * cell
+    dz = np.maximum(np.maximum(lo - z, z - hi), 0.0)
+    return np.sqrt(dx * dx + dy * dy + dz * dz)
+
+
+def _interpolate(h00, h10, h01, h11, u, v, upper, where):
+    """Height on the Bullet triangle at in-cell offsets (u, v), and its change per cell along x and y.
+
+    Lower triangle (u + v <= 1): corners (0, 0), (1, 0), (0, 1); upper: (1, 1), (1, 0), (0, 1). `where` is
+    np.where or torch.where, so one formula serves both.
+    """
+    sx = where(upper, h11 - h01, h10 - h00)
+    sy = where(upper, h11 - h10, h01 - h00)
+    h = where(upper, h11 - (1.0 - u) * sx - (1.0 - v) * sy, h00 + u * sx + v * sy)
+    return h, sx, sy

@@ -1,0 +1,233 @@
+"""Walking routes over a Heightfield: A* on a coarse node grid, smoothed, resampled by arc length.
+
+What a walker can use: a node is traversable when the ground under its footprint has a foothold no steeper
+than `max_slope_deg` (stair treads count even though their risers are walls) and rises or falls by at most
+`max_step` within the footprint (so every step edge it stands near is climbable), and it lies at least
+`clearance` from every non-traversable node and from the border. Neighbouring nodes connect when their heights
+differ by at most `max_step`. A move costs its length times (1 + slope_cost * uphill/downhill slope
++ cross_cost * cross slope) plus step_cost times the height change, slopes measured on heights smoothed over
+about 0.2 m: the cross-slope term makes routes cross stairs and ramps head-on and turn on level ground.
+"""
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+from scipy import ndimage
+
+from terrain.heightfield import Heightfield
+
+_MOVES = [(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)]
+_SMOOTHING = 0.2  # length over which slopes are measured for costs, m
+
+
+class UnreachableGoal(ValueError):
+    """No traversable route joins the start to the goal."""
+
+
+class _Grid:
+    """The planning nodes: traversability, heights and smoothed slopes at spacing `step` (metres)."""
+
+    def __init__(self, terrain: Heightfield, step, max_step, max_slope_deg, clearance):
+        self.terrain, self.step = terrain, step
+        lo, hi = terrain.bounds()
+        self.lo = lo
+        self.shape = tuple(int(n) for n in np.floor((hi - lo) / step + 1e-9) + 1)
+        gx, gy = np.meshgrid(*(lo[k] + step * np.arange(self.shape[k]) for k in range(2)), indexing="ij")
+        self.xy = np.stack([gx, gy], -1)
+        self.h = terrain.height(self.xy)
+        smooth = ndimage.gaussian_filter(self.h, _SMOOTHING / step, mode="nearest")
+        self.grad = np.stack(np.gradient(smooth, step), -1)
+
+        # Footprint of a node: the fine vertices within half a node spacing, plus one cell of overlap so that a
+        # one-cell step edge between two nodes always lies inside one of their footprints.
+        h, cell = terrain.heights, terrain.cell
+        reach = int(np.ceil(0.5 * step / cell)) + 1
+        size = 2 * reach + 1
+        rise = ndimage.maximum_filter(h, size, mode="nearest") - ndimage.minimum_filter(h, size, mode="nearest")
+        foothold = ndimage.minimum_filter(_vertex_slopes(h, cell), size, mode="nearest")
+        idx = tuple(np.clip(np.rint((self.xy[..., k] - lo[k]) / cell).astype(int), 0, h.shape[k] - 1)
+                    for k in range(2))
+        traversable = (rise[idx] <= max_step) & (foothold[idx] <= np.tan(np.radians(max_slope_deg)))
+        # Distance (in nodes) to the nearest non-traversable node or to beyond the border.
+        room = ndimage.distance_transform_edt(np.pad(traversable, 1))[1:-1, 1:-1]
+        self.allowed = room * step >= max(clearance, step)
+
+    def node(self, xy) -> np.ndarray:
+        """Index (ix, iy) of the nearest node to world xy (..., 2)."""
+        return np.clip(np.rint((np.asarray(xy) - self.lo) / self.step).astype(int), 0, np.array(self.shape) - 1)
+
+    def allowed_at(self, xy) -> np.ndarray:
+        n = self.node(xy)
+        return self.allowed[n[..., 0], n[..., 1]]
+
+    def cost_rate(self, xy, direction) -> np.ndarray:
+        """Cost per metre of walking in unit `direction` (..., 2) at world xy (..., 2), before step costs."""
+        n = self.node(xy)
+        g = self.grad[n[..., 0], n[..., 1]]
+        along = np.abs(np.sum(g * direction, -1))
+        cross = np.abs(g[..., 0] * direction[..., 1] - g[..., 1] * direction[..., 0])
+        return 1.0 + self.slope_cost * along + self.cross_cost * cross
+
+
+def _vertex_slopes(h: np.ndarray, cell: float) -> np.ndarray:
+    """Per vertex, the gentlest slope (tan) among the six Bullet triangles that share it."""
+    lower = np.hypot(h[1:, :-1] - h[:-1, :-1], h[:-1, 1:] - h[:-1, :-1]) / cell
+    upper = np.hypot(h[1:, 1:] - h[:-1, 1:], h[1:, 1:] - h[1:, :-1]) / cell
+    out = np.full(h.shape, np.inf)
+    # Lower triangle of cell (i, j) has vertices (i, j), (i+1, j), (i, j+1); upper has (i+1, j+1), (i+1, j),
+    # (i, j+1).
+    for tri, corners in ((lower, [(0, 0), (1, 0), (0, 1)]), (upper, [(1, 1), (1, 0), (0, 1)])):
+        for di, dj in corners:
+            view = out[di:di + tri.shape[0], dj:dj + tri.shape[1]]
+            np.minimum(view, tri, out=view)
+    return out
+
+
+def plan_path(terrain: Heightfield, start=None, goal=None, spacing=0.1, max_step=0.3, max_slope_deg=25.0,
+              clearance=0.3, grid=0.1, slope_cost=1.0, cross_cost=3.0, step_cost=2.0) -> np.ndarray:
+    """A walking route (P, 2) in world xy metres from `start` to `goal` (default: the terrain's pads).
+
+    A* on nodes `grid` metres apart (see the module docstring for what is traversable and what costs),
+    then shortcut where a straight line is free and no costlier, rounded at the corners, and resampled at
+    equal arc-length steps of at most `spacing`; the first and last points are exactly start and goal.
+    Raises UnreachableGoal (a ValueError) when no route exists, ValueError when the start is not traversable.
+    """
+    start = _endpoint(terrain, start, "start")
+    goal = _endpoint(terrain, goal, "goal")
+    g = _Grid(terrain, grid, max_step, max_slope_deg, clearance)
+    g.slope_cost, g.cross_cost = slope_cost, cross_cost
+    limits = f"max_step={max_step} m, max_slope_deg={max_slope_deg}, clearance={clearance} m"
+    if not g.allowed_at(start):
+        raise ValueError(f"start {start.tolist()} is not on traversable ground ({limits})")
+    if not g.allowed_at(goal):
+        raise UnreachableGoal(f"goal {goal.tolist()} is not on traversable ground ({limits})")
+
+    nodes, costs = _astar(g, tuple(g.node(start)), tuple(g.node(goal)), max_step, step_cost)
+    if nodes is None:
+        raise UnreachableGoal(f"no traversable route from start {start.tolist()} to goal {goal.tolist()} "
+                              f"({limits})")
+    points = g.xy[nodes[:, 0], nodes[:, 1]]
+    points[0], points[-1] = start, goal
+    points = _shortcut(g, points, costs, step_cost)
+    points = _round_corners(g, points)
+    return _resample(points, spacing)
+
+
+def _endpoint(terrain: Heightfield, xy, name: str) -> np.ndarray:
+    xy = getattr(terrain, name) if xy is None else xy
+    if xy is None:
+        raise ValueError(f"no {name} given and the terrain has no {name} pad")
+    xy = np.asarray(xy, dtype=np.float64)
+    if xy.shape != (2,) or not terrain.contains(xy):
+        raise ValueError(f"{name} {xy.tolist()} must be a world xy pair inside the terrain {terrain.bounds()}")
+    return xy
+
+
+def _astar(g: _Grid, source, target, max_step, step_cost):
+    """Cheapest node path (K, 2) and the cost accumulated at each node, or (None, None)."""
+    nx, ny = g.shape
+    ok = g.allowed
+    padded_ok = np.pad(ok, 1)
+    padded_h = np.pad(g.h, 1)
+    edge_costs, offsets = [], []
+    for dx, dy in _MOVES:
+        there = (slice(1 + dx, 1 + dx + nx), slice(1 + dy, 1 + dy + ny))
+        dh = np.abs(padded_h[there] - g.h)
+        valid = ok & padded_ok[there] & (dh <= max_step)
+        if dx and dy:  # no cutting corners past a blocked node
+            valid &= padded_ok[1 + dx:1 + dx + nx, 1:1 + ny] & padded_ok[1:1 + nx, 1 + dy:1 + dy + ny]
+        direction = np.array([dx, dy]) / np.hypot(dx, dy)
+        length = g.step * np.hypot(dx, dy)
+        cost = length * g.cost_rate(g.xy, direction) + step_cost * dh
+        edge_costs.append(np.where(valid, cost, np.inf).ravel().tolist())
+        offsets.append(dx * ny + dy)
+    goal_xy = g.xy[target]
+    heuristic = np.linalg.norm(g.xy - goal_xy, axis=-1).ravel().tolist()  # every metre costs at least 1
+
+    src, dst = source[0] * ny + source[1], target[0] * ny + target[1]
+    best = [np.inf] * (nx * ny)
+    parent = [-1] * (nx * ny)
+    done = bytearray(nx * ny)
+    best[src] = 0.0
+    heap = [(heuristic[src], src)]
+    moves = list(zip(edge_costs, offsets))
+    while heap:
+        _, a = heapq.heappop(heap)
+        if done[a]:
+            continue
+        if a == dst:
+            break
+        done[a] = 1
+        base = best[a]
+        for costs, offset in moves:
+            c = costs[a]
+            if c != np.inf:
+                b = a + offset
+                total = base + c
+                if total < best[b]:
+                    best[b] = total
+                    parent[b] = a
+                    heapq.heappush(heap, (total + heuristic[b], b))
+    if best[dst] == np.inf:
+        return None, None
+    chain = [dst]
+    while chain[-1] != src:
+        chain.append(parent[chain[-1]])
+    chain.reverse()
+    chain = np.array(chain)
+    return np.stack([chain // ny, chain % ny], -1), np.array([best[k] for k in chain])
+
+
+def _segment_cost(g: _Grid, a, b, step_cost):
+    """(free, cost) of walking straight from a to b: free when every sample lies on an allowed node."""
+    length = float(np.linalg.norm(b - a))
+    n = max(int(np.ceil(length / (0.25 * g.step))), 1)
+    samples = a + np.linspace(0.0, 1.0, n + 1)[:, None] * (b - a)
+    if not g.allowed_at(samples).all():
+        return False, np.inf
+    direction = (b - a) / max(length, 1e-12)
+    h = g.terrain.height(samples)
+    rate = g.cost_rate(0.5 * (samples[1:] + samples[:-1]), direction)
+    return True, float(np.sum(rate) * length / n + step_cost * np.abs(np.diff(h)).sum())
+
+
+def _shortcut(g: _Grid, points, costs, step_cost):
+    """Replace runs of the grid path by straight lines that are free and add no terrain cost (slope, cross
+    slope, steps) beyond the run they replace (string pulling). Comparing totals would let a line across
+    stairs win just by being shorter than the grid's zig-zag."""
+    length = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+    terrain_cost = costs - length
+    keep = [0]
+    i = 0
+    while i < len(points) - 1:
+        j = i + 1
+        while j + 1 < len(points):
+            free, cost = _segment_cost(g, points[i], points[j + 1], step_cost)
+            extra = cost - np.linalg.norm(points[j + 1] - points[i]) - (terrain_cost[j + 1] - terrain_cost[i])
+            if not free or extra > 0.02:
+                break
+            j += 1
+        keep.append(j)
+        i = j
+    return points[keep]
+
+
+def _round_corners(g: _Grid, points, iterations=40):
+    """Laplacian smoothing of the polyline (resampled finely), never moving a point off allowed nodes."""
+    fine = _resample(points, 0.5 * g.step)
+    for _ in range(iterations):
+        moved = fine.copy()
+        moved[1:-1] = 0.5 * fine[1:-1] + 0.25 * (fine[:-2] + fine[2:])
+        ok = g.allowed_at(moved)
+        fine[ok] = moved[ok]
+    return fine
+
+
+def _resample(points, spacing):
+    """Points at equal arc-length steps of at most `spacing` along the polyline, keeping both ends."""
+    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    n = max(int(np.ceil(s[-1] / spacing - 1e-9)), 1)
+    targets = np.linspace(0.0, s[-1], n + 1)
+    return np.stack([np.interp(targets, s, points[:, k]) for k in range(2)], -1)

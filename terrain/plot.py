@@ -1,0 +1,74 @@
+"""Top-down pictures of a terrain and a path (matplotlib, no display needed)."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import LightSource, Normalize
+from matplotlib.figure import Figure
+
+from terrain.heightfield import Heightfield
+
+EDGE_SLOPE = 1.0  # triangles steeper than this (tan, 45 degrees) are drawn as step edges
+
+
+def plot_terrain(terrain: Heightfield, path=None, out_png="terrain.png", title=None) -> Path:
+    """Write a top-down PNG of `terrain`: heights as hill-shaded colours with a colour bar, step edges in
+    black, the path (P, 2) world xy in white, start (circle) and goal (star). Axes in metres, equal aspect.
+    Written atomically; returns the path of the PNG."""
+    h = terrain.heights
+    lo, hi = terrain.bounds()
+    half = 0.5 * terrain.cell
+    extent = [lo[0] - half, hi[0] + half, lo[1] - half, hi[1] + half]
+    span = max(float(np.ptp(h)), 1e-3)
+    norm = Normalize(h.min() - 0.05 * span, h.max() + 0.05 * span)
+    cmap = "viridis"
+
+    size = hi - lo + 2 * terrain.cell
+    fig_width = 14.0
+    fig = Figure(figsize=(fig_width, 1.5 + 0.8 * fig_width * size[1] / size[0]), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    shaded = LightSource(azdeg=315, altdeg=45).shade(h.T, cmap=ScalarMappable(norm, cmap).cmap, norm=norm,
+                                                      blend_mode="soft", vert_exag=2.0, dx=terrain.cell,
+                                                      dy=terrain.cell)
+    ax.imshow(shaded, origin="lower", extent=extent, interpolation="nearest")
+    gx, gy = np.gradient(h, terrain.cell)
+    edges = np.ma.masked_where(np.hypot(gx, gy) <= EDGE_SLOPE, np.ones_like(h))
+    ax.imshow(edges.T, origin="lower", extent=extent, cmap="gray_r", vmin=0, vmax=1, alpha=0.7,
+              interpolation="nearest")
+    fig.colorbar(ScalarMappable(norm, cmap), ax=ax, label="height (m)", shrink=0.8)
+
+    if path is not None:
+        path = np.asarray(path)
+        ax.plot(path[:, 0], path[:, 1], color="black", lw=3.5)
+        ax.plot(path[:, 0], path[:, 1], color="white", lw=1.8, label="path")
+    if terrain.start is not None:
+        ax.plot(*terrain.start, "o", ms=10, mfc="limegreen", mec="black", label="start")
+    if terrain.goal is not None:
+        ax.plot(*terrain.goal, "*", ms=16, mfc="red", mec="black", label="goal")
+    if path is not None or terrain.start is not None or terrain.goal is not None:
+        ax.legend(loc="upper left", fontsize=8, framealpha=0.8)
+    ax.set_xlim(extent[:2])
+    ax.set_ylim(extent[2:])
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("y (m)")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+
+    out_png = Path(out_png)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out_png.name}.", suffix=".tmp", dir=out_png.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, format="png")
+        os.replace(tmp, out_png)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return out_png
