@@ -182,7 +182,12 @@ def _metrics(motion, terrain, goal, skeleton):
     out["contact_frac_auto"] = float(decided.mean())
     out["drift_label_mm"] = _mean(step * 1000.0, labelled[:-1] & labelled[1:])
     out["drift_auto_mm"] = _mean(step * 1000.0, decided[:-1] & decided[1:])
-    out["sliding_ratio"] = _mean(speed > CONTACT_SPEED, labelled)
+    # A labelled foot slides when it moves both into and out of the frame: the first and last frame of a
+    # contact, where the foot arrives or leaves, would otherwise count as sliding by the swing's speed.
+    edge = np.full((1, 2), np.inf)
+    through = np.minimum(np.r_[edge, step], np.r_[step, edge]) * fps
+    through[np.isinf(through)] = 0.0  # a one-frame motion does not move
+    out["sliding_ratio"] = _mean(through > CONTACT_SPEED, labelled)
 
     # GMD / OmniControl skating ratio: per frame pair, either foot near the surface in both frames and
     # moving faster than CONTACT_SPEED; the averaged form also needs the zero-padded moving average of that

@@ -239,11 +239,11 @@ class Heightfield:
     def sdf(self, points):
         """Signed distance (...,) from points (..., 3) to the surface, metres: positive above, negative below.
 
-        Exact (within SDF_TOLERANCE = 2 mm) wherever the true distance is below SDF_EXACT_RANGE = 0.5 m, including
-        beside step walls and under ledges; farther away it may return an upper bound (the vertical gap) that
-        is itself beyond 0.5 m. xy is clamped to the grid first. numpy or torch like `points`; the torch result
-        is differentiable w.r.t. the points (the closest feature is found in numpy, its distance recomputed in
-        torch).
+        Exact (within SDF_TOLERANCE = 2 mm) wherever the true distance is below SDF_EXACT_RANGE = 0.5 m,
+        including beside step walls and under ledges; farther away it may return an upper bound (the vertical
+        gap), itself beyond 0.5 m. xy is clamped to the grid first. numpy or torch like `points`; the torch
+        result is differentiable w.r.t. the points (the closest feature is found in numpy, its distance
+        recomputed in torch).
         """
         if _is_torch(points):
             return self._sdf_torch(points)
@@ -259,8 +259,9 @@ class Heightfield:
 
         Window k of a cell covers cells (i - k .. i + k, j - k .. j + k). For the window sizes in `levels`: max
         and min vertex height and max slope (tan). `planar_radius`: the largest k whose window is one plane
-        (-1 for a bent cell). `cell_range` and `block_range`: min and max height of each cell and of each block
-        of `block` x `block` cells.
+        (-1 for a bent cell). `cell_range`: min and max height of each cell; `cell_planes`: the planes of its two
+        triangles; `block_range` and `block_cells`: the height range and the ids (-1 padded) of the bent cells
+        in each block of `block` x `block` cells.
         """
         h = self.heights
         cell = self.cell
@@ -294,13 +295,34 @@ class Heightfield:
         def windows(a, op):
             return np.stack([(op(a, 2 * k + 1, mode="nearest") if k else a).ravel() for k in levels])
 
-        # Blocks of about 0.2 m for the best-first search; padding keeps partial blocks' bounds to real cells.
+        # Blocks of about 0.2 m for the best-first search, listing their bent (not level) cells first; their
+        # bounds cover the bent cells only (a block with none is never visited).
         block = max(2, int(round(0.2 / cell)))
         nbx, nby = -(-cmax.shape[0] // block), -(-cmax.shape[1] // block)
         pad = ((0, nbx * block - cmax.shape[0]), (0, nby * block - cmax.shape[1]))
-        bmax = np.pad(cmax, pad, constant_values=-np.inf).reshape(nbx, block, nby, block).max((1, 3))
-        bmin = np.pad(cmin, pad, constant_values=np.inf).reshape(nbx, block, nby, block).min((1, 3))
+        bent = np.pad(cmax > cmin, pad)
+
+        def per_block(a):
+            return a.reshape(nbx, block, nby, block).transpose(0, 2, 1, 3).reshape(nbx * nby, block * block)
+
+        bent_b = per_block(bent)
+        bmax = np.where(bent_b, per_block(np.pad(cmax, pad)), -np.inf).max(1)
+        bmin = np.where(bent_b, per_block(np.pad(cmin, pad)), np.inf).min(1)
+        ids = per_block(np.pad(np.arange(cmax.size).reshape(cmax.shape), pad, constant_values=-1))
+        ids = np.where(bent_b, ids, -1)
+        ids = np.take_along_axis(ids, np.argsort(~bent_b, axis=1, kind="stable"), 1)
+        # Unit normal n and offset w of both triangles of each cell (signed plane distance n.p + w): the
+        # triangle distance is at least the plane distance, a tighter bound than the box for steep cells.
+        ii, jj = np.meshgrid(np.arange(cmax.shape[0]), np.arange(cmax.shape[1]), indexing="ij")
+        x0, y0 = self.origin[0] + ii * cell, self.origin[1] + jj * cell
+        planes = []
+        for gx, gy, corner in (((h10 - h00) / cell, (h01 - h00) / cell, (x0, y0, h00)),
+                               ((h11 - h01) / cell, (h11 - h10) / cell, (x0 + cell, y0 + cell, h11))):
+            norm = np.sqrt(1.0 + gx * gx + gy * gy)
+            n = (-gx / norm, -gy / norm, 1.0 / norm)
+            planes.append(np.stack([*n, -(n[0] * corner[0] + n[1] * corner[1] + n[2] * corner[2])], -1))
         return {
+            "cell_planes": np.stack(planes, -2).reshape(-1, 2, 4),
             "levels": np.array(levels),
             "hmax": windows(cmax, ndimage.maximum_filter),
             "hmin": windows(cmin, ndimage.minimum_filter),
@@ -309,25 +331,9 @@ class Heightfield:
             "cell_range": np.stack([cmin.ravel(), cmax.ravel()], -1),
             "block": block,
             "blocks": (nbx, nby),
-            "block_range": np.stack([bmin.ravel(), bmax.ravel()], -1),
+            "block_range": np.stack([bmin, bmax], -1),
+            "block_cells": ids[:, :max(int(bent_b.sum(1).max()), 1)],
         }
-
-    def sdf(self, points):
-        """Signed distance (...,) from points (..., 3) to the surface, metres: positive above, negative below.
-
-        Exact (within SDF_TOLERANCE = 2 mm) wherever the true distance is below SDF_EXACT_RANGE = 0.5 m,
-        including beside step walls and under ledges; farther away it may return an upper bound (the vertical
-        gap), itself beyond 0.5 m. xy is clamped to the grid first. numpy or torch like `points`; the torch
-        result is differentiable w.r.t. the points (the closest feature is found in numpy, its distance
-        recomputed in torch).
-        """
-        if _is_torch(points):
-            return self._sdf_torch(points)
-        p = np.asarray(points, dtype=np.float64)
-        if p.shape[-1:] != (3,):
-            raise ValueError(f"points must have shape (..., 3), got {p.shape}")
-        value, _, _ = self._sdf_search(p.reshape(-1, 3))
-        return value.reshape(p.shape[:-1])
 
     def _sdf_search(self, p: np.ndarray):
         """Core of `sdf` for p (N, 3): signed distance, and the triangle and feature code it measures to.
@@ -375,10 +381,12 @@ class Heightfield:
     def _nearest_search(self, p, i, j, best):
         """Exact search around points p (N, 3) in cells (i, j), starting from the upper bound `best` (N,).
 
-        Best-first over blocks of cells: each point visits the blocks within min(best, SDF_EXACT_RANGE) of it,
-        nearest bounding box first, skipping a block (or a cell in it) whose box cannot beat its best distance
-        by more than SDF_TOLERANCE. Level blocks and cells are horizontal rectangles, so their box distance is
-        exact; only bent cells need triangle distances. Returns unsigned distance, triangle id, feature code.
+        Only bent cells need a look: the surface under the point is already in `best` (vertical gap or its own
+        cell), and any other level region is nearest at its rim, which is an edge of a bent cell next to it
+        (the grid border cannot be nearer for a point inside the grid). Best-first over blocks of cells: each
+        point visits the blocks within min(best, SDF_EXACT_RANGE) of it, nearest bounding box first, skipping
+        a block or cell whose box cannot beat its best distance by more than SDF_TOLERANCE. Returns unsigned
+        distance, triangle id and feature code.
         """
         t = self._sdf_tables
         nx, ny = self.shape
@@ -398,61 +406,43 @@ class Heightfield:
         local = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
         bi = bx0[owner] + local // wide[owner]
         bj = by0[owner] + local % wide[owner]
-        span = t["block_range"][bi * nby + bj]
+        block_id = bi * nby + bj
+        span = t["block_range"][block_id]
         i0, j0 = bi * size, bj * size
-        i1, j1 = np.minimum(i0 + size, nx - 1), np.minimum(j0 + size, ny - 1)
-        lower = _box_distance(fx[owner], fy[owner], z[owner], i0, i1, j0, j1, span[:, 0], span[:, 1], c)
+        lower = _box_distance(fx[owner], fy[owner], z[owner], i0, i0 + size, j0, j0 + size, span[:, 0], span[:, 1], c)
         keep = np.flatnonzero(lower < best[owner] - SDF_TOLERANCE)
         # Pairs come grouped by point; sort each group by its lower bound (one argsort on a combined key).
         order = keep[np.argsort(owner[keep] + lower[keep] / (lower[keep].max(initial=0.0) + 1.0))]
-        owner, lower, span = owner[order], lower[order], span[order]
-        i0, i1, j0, j1 = (a[order] for a in (i0, i1, j0, j1))
+        owner, lower, block_id = owner[order], lower[order], block_id[order]
         starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])[:len(owner)]
         sizes = np.diff(np.r_[starts, len(owner)])
 
-        cells = np.stack(np.meshgrid(np.arange(size), np.arange(size), indexing="ij"), -1).reshape(-1, 2)
         # Visit every point's nearest block, then every point's second nearest, and so on.
         for rank in range(sizes.max(initial=0)):
             sel = starts[sizes > rank] + rank
             sel = sel[lower[sel] < best[owner[sel]] - SDF_TOLERANCE]
-            level = span[sel, 0] == span[sel, 1]
-            flat = sel[level]
-            if flat.size:
-                o = owner[flat]
-                ci = np.minimum(np.clip(np.floor(fx[o]), i0[flat], i1[flat] - 1), nx - 2).astype(np.int64)
-                cj = np.minimum(np.clip(np.floor(fy[o]), j0[flat], j1[flat] - 1), ny - 2).astype(np.int64)
-                best, tri, code = self._improve_level(fx, fy, o, ci, cj, lower[flat], best, tri, code)
-            bent = sel[~level]
-            if bent.size == 0:
+            if sel.size == 0:
                 continue
-            o = owner[bent]
-            ci = i0[bent, None] + cells[:, 0]
-            cj = j0[bent, None] + cells[:, 1]
-            on_grid = (ci < i1[bent, None]) & (cj < j1[bent, None])
-            ci, cj = np.minimum(ci, nx - 2), np.minimum(cj, ny - 2)
-            cspan = t["cell_range"][ci * (ny - 1) + cj]
-            box = _box_distance(fx[o, None], fy[o, None], z[o, None], ci, ci + 1, cj, cj + 1, cspan[..., 0],
-                                cspan[..., 1], c)
-            keep = on_grid & (box < best[o, None] - SDF_TOLERANCE)
-            cell_level = cspan[..., 0] == cspan[..., 1]
-            r, k = np.nonzero(keep & cell_level)
+            o = owner[sel]
+            cid = t["block_cells"][block_id[sel]]
+            cspan = t["cell_range"][cid]
+            box = _box_distance(fx[o, None], fy[o, None], z[o, None], cid // (ny - 1), cid // (ny - 1) + 1,
+                                cid % (ny - 1), cid % (ny - 1) + 1, cspan[..., 0], cspan[..., 1], c)
+            plane = t["cell_planes"][cid]
+            q = np.stack([p[o, 0], p[o, 1], z[o], np.ones(len(o))], -1)[:, None, None, :]
+            box = np.maximum(box, np.abs((plane * q).sum(-1)).min(-1))
+            box[cid < 0] = np.inf
+            # The block's nearest cell first: it often settles the point, so the others need no triangles.
+            first = np.argmin(box, 1)
+            rows = np.arange(len(o))
+            near = rows[box[rows, first] < best[o] - SDF_TOLERANCE]
+            cell_first = cid[near, first[near]]
+            best, tri, code = self._improve(p, o[near], cell_first // (ny - 1), cell_first % (ny - 1), best, tri, code)
+            box[near, first[near]] = np.inf
+            r, k = np.nonzero(box < best[o, None] - SDF_TOLERANCE)
             if r.size:
-                best, tri, code = self._improve_level(fx, fy, o[r], ci[r, k], cj[r, k], box[r, k], best, tri, code)
-            r, k = np.nonzero(keep & ~cell_level)
-            if r.size:
-                best, tri, code = self._improve(p, o[r], ci[r, k], cj[r, k], best, tri, code)
+                best, tri, code = self._improve(p, o[r], cid[r, k] // (ny - 1), cid[r, k] % (ny - 1), best, tri, code)
         return best, tri, code
-
-    def _improve_level(self, fx, fy, owner, ci, cj, d, best, tri, code):
-        """Like `_improve` for level cells (ci, cj) whose exact distance d is known; the feature follows from
-        where the point (fx, fy) (cell units) lies relative to the square: over it, beside an edge or a corner."""
-        ny = self.shape[1]
-        u, v = fx[owner] - ci, fy[owner] - cj
-        # Square edges as triangle edges: y = 0 lower AB, y = 1 upper AC, x = 0 lower AC, x = 1 upper AB.
-        side = [v < 0, v > 1, u < 0, u > 1]
-        upper = np.select(side, [False, True, False, True], u + v > 1)
-        feature = np.select(side, [_EAB, _EAC, _EAC, _EAB], _FACE)
-        return self._keep_better(owner, d, 2 * (ci * (ny - 1) + cj) + upper, feature, best, tri, code)
 
     def _improve(self, p, owner, ci, cj, best, tri, code):
         """Lower best/tri/code of points `owner` (M,) with the distances to both triangles of cells (ci, cj)."""

@@ -114,6 +114,11 @@ def plan_path(terrain: Heightfield, start=None, goal=None, spacing=0.1, max_step
     return _resample(points, spacing)
 
 
+def traversable(terrain: Heightfield, xy, max_step=0.3, max_slope_deg=25.0, clearance=0.3, grid=0.1) -> np.ndarray:
+    """Whether a walker may stand at world xy (..., 2) by `plan_path`'s rules (judged at the nearest node)."""
+    return _Grid(terrain, grid, max_step, max_slope_deg, clearance).allowed_at(np.asarray(xy, dtype=np.float64))
+
+
 def _endpoint(terrain: Heightfield, xy, name: str) -> np.ndarray:
     xy = getattr(terrain, name) if xy is None else xy
     if xy is None:

@@ -1,0 +1,80 @@
+"""Model checkpoints: the training config, the feature statistics and the (EMA) weights, as plain data.
+
+A checkpoint is a dict of tensors, numbers, strings, lists and dicts, so it loads with
+`torch.load(weights_only=True)`: {"format", "version", "config", "normalizer": {"mean", "std"}, "model":
+state dict}. A training checkpoint adds "train" (step, raw weights, optimizer state) for resuming.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from motion_model.dataset import WindowConfig
+from motion_model.ddim import CosineSchedule
+from motion_model.features import Normalizer
+from motion_model.network import MDM, ModelConfig
+
+FORMAT = "terrain-mdm motion diffusion model"
+VERSION = 1
+CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
+
+
+def build(config):
+    """The network (random weights), window config and noise schedule described by a training config dict."""
+    window = WindowConfig(**config.get("window", {}))
+    model_config = ModelConfig(n_prev=window.n_prev, frames=window.frames, **config.get("model", {}))
+    schedule = CosineSchedule(config.get("diffusion", {}).get("train_timesteps", 1000))
+    return MDM(model_config), window, schedule
+
+
+def save(path, payload):
+    """Write a checkpoint dict atomically: a reader sees the old file or the new one, never a partial one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def payload(config, normalizer, state_dict):
+    return {"format": FORMAT, "version": VERSION, "config": config, "normalizer": normalizer.state_dict(),
+            "model": {k: v.detach().clone() for k, v in state_dict.items()}}
+
+
+def read(path):
+    """The checkpoint dict at `path`; ValueError if the file is not one of ours."""
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # torch raises several types for foreign or corrupt files
+        raise ValueError(f"{path} is not a terrain-mdm model checkpoint: {error}") from error
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a terrain-mdm model checkpoint (no '{FORMAT}' format tag)")
+    if data.get("version") != VERSION:
+        raise ValueError(f"{path} is checkpoint version {data.get('version')}; this code reads version {VERSION}")
+    return data
+
+
+@dataclass
+class LoadedModel:
+    """A trained model ready for sampling: network (eval mode), feature normalizer, configs and schedule."""
+    network: MDM
+    normalizer: Normalizer
+    window: WindowConfig
+    schedule: CosineSchedule
+    config: dict
+
+
+def load_model(name_or_path="default"):
+    """Load a model checkpoint: a name of a shipped one (motion_model/checkpoints/NAME.pt) or a file path."""
+    path = Path(name_or_path)
+    if not path.suffix and not path.exists():
+        path = CHECKPOINT_DIR / f"{name_or_path}.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"no model checkpoint at {path}")
+    data = read(path)
+    network, window, schedule = build(data["config"])
+    network.load_state_dict(data["model"])
+    network.eval()
+    return LoadedModel(network, Normalizer.from_state_dict(data["normalizer"]), window, schedule, data["config"])

@@ -1,0 +1,217 @@
+"""Training data: episodes on disk, feature statistics, and the window sampler that cuts training examples.
+
+A dataset directory holds `episodes/*.npz` (Motion files with terrain, path and goal embedded) and `stats.npz`
+(feature mean and std, see write_stats). A training example is a window around a reference frame r (the
+last previous frame): the n_prev frames r - n_prev + 1 .. r, the segment r + 1 .. r + frames (x0), the local
+heightfield around the reference root and the target (direction towards the path ahead, segment speed), all
+in the reference frame of features.py. The condition helpers (reference_frame, local_heightfield,
+path_target, make_condition) are what the controller uses at run time too, so that it sees what training saw.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from motion_model import quaternion as quat
+from motion_model.features import NUM_FEATURES, Normalizer, joint_features, root_features
+from motion_model.motion import Motion
+from terrain.heightfield import local_grid_xy
+
+
+@dataclass
+class WindowConfig:
+    fps: float = 30.0
+    n_prev: int = 10
+    frames: int = 60  # segment length: 2 s at 30 fps
+    lookahead: float = 1.5  # m along the path ahead of the point nearest the reference root
+    # Local heightfield grid in the reference frame (m, both ends inclusive): a run at 3.8 m/s covers 7.6 m in
+    # a segment, a walk 1.2-3 m; the near 6 m and 1.5 m to each side hold the terrain the feet can reach.
+    extent_x: tuple = (-1.0, 6.0)
+    extent_y: tuple = (-1.5, 1.5)
+    spacing: float = 0.1
+
+
+def load_episodes(directory):
+    """All Motion episodes in `directory`/episodes/*.npz, sorted by file name."""
+    files = sorted((Path(directory) / "episodes").glob("*.npz"))
+    if not files:
+        raise FileNotFoundError(f"no episodes in {Path(directory) / 'episodes'} (build them with terrain-mdm dataset)")
+    return [Motion.load(f) for f in files]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Conditions, shared by training and the controller
+
+
+def reference_frame(root_pos, root_quat, terrain):
+    """Reference xy (..., 2) m, heading yaw (...,) rad and ground height under the root (...,) m."""
+    xy = np.asarray(root_pos)[..., :2]
+    return xy, quat.heading(np.asarray(root_quat)), terrain.height(xy)
+
+
+def local_heightfield(terrain, ref_xy, ref_yaw, ref_z, config: WindowConfig):
+    """Terrain heights (B, nx, ny) float32 m above ref_z on the config's grid in each reference frame."""
+    grid = terrain.local_grid(np.asarray(ref_xy).reshape(-1, 2), np.asarray(ref_yaw).reshape(-1),
+                              np.asarray(ref_z).reshape(-1), tuple(config.extent_x), tuple(config.extent_y),
+                              config.spacing)
+    return grid.astype(np.float32)
+
+
+def grid_shape(config: WindowConfig):
+    """(nx, ny) of the local heightfield grid."""
+    return local_grid_xy(tuple(config.extent_x), tuple(config.extent_y), config.spacing).shape[:2]
+
+
+def path_target(path, ref_xy, ref_yaw, lookahead):
+    """Unit direction (B, 2) in each reference frame towards the point `lookahead` m along `path` (P, 2)
+    beyond the path point nearest ref_xy (B, 2); past the path's end it continues along the last segment."""
+    path = np.asarray(path, dtype=np.float64)
+    ref_xy = np.asarray(ref_xy, dtype=np.float64).reshape(-1, 2)
+    if len(path) < 2:
+        path = np.concatenate([path, path + [1e-3, 0.0]])
+    seg = np.diff(path, axis=0)
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(seg, axis=1))])
+    nearest = np.argmin(((ref_xy[:, None] - path[None]) ** 2).sum(-1), axis=1)
+    s = arc[nearest] + lookahead
+    i = np.clip(np.searchsorted(arc, s, side="right") - 1, 0, len(seg) - 1)
+    length = np.maximum(arc[i + 1] - arc[i], 1e-9)
+    point = path[i] + seg[i] * ((s - arc[i]) / length)[:, None]
+    d = point - ref_xy
+    yaw = np.asarray(ref_yaw, dtype=np.float64).reshape(-1)
+    c, sn = np.cos(yaw), np.sin(yaw)
+    local = np.stack([c * d[:, 0] + sn * d[:, 1], -sn * d[:, 0] + c * d[:, 1]], -1)
+    norm = np.linalg.norm(local, axis=1, keepdims=True)
+    return np.where(norm > 1e-6, local / np.maximum(norm, 1e-6), [1.0, 0.0])
+
+
+def make_condition(terrain, path, speed, ref_xy, ref_yaw, ref_z, config: WindowConfig, prev=None,
+                   prev_clean=True):
+    """The network's condition dict for B characters on one terrain (see network.MDM.forward).
+
+    ref_xy (B, 2), ref_yaw (B,), ref_z (B,): reference frames (reference_frame of the last previous frame);
+    speed (B,) desired m/s; prev (B, n_prev, 63) standardised previous features or None (cold start).
+    """
+    b = len(np.asarray(ref_yaw).reshape(-1))
+    direction = path_target(path, ref_xy, ref_yaw, config.lookahead)
+    target = np.concatenate([direction, np.asarray(speed, dtype=np.float64).reshape(b, 1)], 1)
+    cond = {"terrain": torch.from_numpy(local_heightfield(terrain, ref_xy, ref_yaw, ref_z, config)),
+            "target": torch.from_numpy(target.astype(np.float32)),
+            "prev_clean": torch.full((b,), bool(prev_clean)),
+            "keep": torch.tensor([[True, True, prev is not None]]).repeat(b, 1)}
+    if prev is not None:
+        cond["prev"] = torch.as_tensor(prev, dtype=torch.float32)
+    return cond
+
+
+# --------------------------------------------------------------------------------------------------------
+# Window sampling
+
+
+class WindowSampler:
+    """Cuts training windows at random reference frames of a list of episodes (vectorised over a batch).
+
+    Frame-independent joint features and the ground under every root are computed once; a batch then only
+    re-expresses the roots in each window's reference frame and samples the terrain grids.
+    """
+
+    def __init__(self, episodes, config: WindowConfig, normalizer=None):
+        self.config = config
+        self.normalizer = normalizer
+        for e in episodes:
+            if e.terrain is None or e.path is None:
+                raise ValueError("every training episode needs its terrain and path")
+            if abs(e.fps - config.fps) > 1e-6:
+                raise ValueError(f"episode at {e.fps} fps; the model is configured for {config.fps} fps")
+        self.episodes = episodes
+        lengths = np.array([e.num_frames for e in episodes])
+        self.start = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        self.root_pos = np.concatenate([e.root_pos for e in episodes])
+        self.root_quat = np.concatenate([e.root_quat for e in episodes])
+        self.joints = np.concatenate([joint_features(e.joint_quat) for e in episodes]).astype(np.float32)
+        self.contacts = np.concatenate([e.contacts for e in episodes]).astype(np.float32)
+        self.yaw = quat.heading(self.root_quat)
+        self.ground = np.concatenate([e.terrain.height(e.root_pos[:, :2]) for e in episodes])
+        self.episode_of = np.repeat(np.arange(len(episodes)), lengths)
+        # Reference frames with a whole segment after them; those too early for n_prev history are kept (with
+        # the history masked out in training) because they hold the episode starts, i.e. cold starts.
+        self.refs = np.concatenate([s + np.arange(n - config.frames) for s, n in zip(self.start, lengths)
+                                    if n > config.frames])
+        if len(self.refs) == 0:
+            raise ValueError(f"no episode is longer than a segment ({config.frames} frames)")
+
+    def sample(self, batch_size, rng):
+        """A batch of windows at reference frames drawn uniformly with numpy Generator `rng`."""
+        return self.windows(rng.choice(self.refs, batch_size))
+
+    def windows(self, refs):
+        """Windows at global reference frame indices refs (B,): a dict of float32 tensors.
+
+        x0 (B, frames, 63) and prev (B, n_prev, 63) features (standardised if the sampler has a normalizer),
+        terrain (B, nx, ny) m, target (B, 3) [direction xy, speed m/s], has_prev (B,) bool.
+        """
+        c = self.config
+        refs = np.asarray(refs)
+        episode = self.episode_of[refs]
+        first = self.start[episode]
+        index = np.maximum(refs[:, None] + np.arange(-c.n_prev + 1, c.frames + 1), first[:, None])
+        ref_xy, ref_yaw, ref_z = self.root_pos[refs, :2], self.yaw[refs], self.ground[refs]
+        pos, rot = root_features(self.root_pos[index], self.root_quat[index], ref_xy, ref_yaw, ref_z)
+        features = np.concatenate([pos.astype(np.float32), rot.astype(np.float32), self.joints[index],
+                                   self.contacts[index]], -1)
+        if self.normalizer is not None:
+            features = self.normalizer.normalize(features)
+        xy = self.root_pos[index[:, c.n_prev - 1:], :2]
+        speed = np.linalg.norm(np.diff(xy, axis=1), axis=-1).mean(1) * c.fps
+        terrain = np.empty((len(refs),) + grid_shape(c), np.float32)
+        direction = np.empty((len(refs), 2))
+        for e in np.unique(episode):
+            rows = episode == e
+            ep = self.episodes[e]
+            terrain[rows] = local_heightfield(ep.terrain, ref_xy[rows], ref_yaw[rows], ref_z[rows], c)
+            direction[rows] = path_target(ep.path, ref_xy[rows], ref_yaw[rows], c.lookahead)
+        target = np.concatenate([direction, speed[:, None]], 1).astype(np.float32)
+        return {"x0": torch.from_numpy(np.ascontiguousarray(features[:, c.n_prev:])),
+                "prev": torch.from_numpy(np.ascontiguousarray(features[:, :c.n_prev])),
+                "terrain": torch.from_numpy(terrain), "target": torch.from_numpy(target),
+                "has_prev": torch.from_numpy(refs - first >= c.n_prev - 1)}
+
+
+# --------------------------------------------------------------------------------------------------------
+# Statistics
+
+
+def compute_stats(episodes, config: WindowConfig = WindowConfig(), windows=20000, seed=0, std_floor=0.02):
+    """Normalizer from the raw features of all frames (previous and segment) of `windows` random windows."""
+    sampler = WindowSampler(episodes, config)
+    rng = np.random.default_rng(seed)
+    refs = rng.choice(sampler.refs, windows)
+    total = np.zeros(NUM_FEATURES)
+    total_sq = np.zeros(NUM_FEATURES)
+    count = 0
+    for chunk in np.array_split(refs, max(1, windows // 1000)):
+        batch = sampler.windows(chunk)
+        f = torch.cat([batch["prev"], batch["x0"]], 1).reshape(-1, NUM_FEATURES).double().numpy()
+        total += f.sum(0)
+        total_sq += (f * f).sum(0)
+        count += len(f)
+    mean = total / count
+    std = np.sqrt(np.maximum(total_sq / count - mean * mean, 0.0))
+    return Normalizer(mean, std, std_floor)
+
+
+def write_stats(directory, config: WindowConfig = WindowConfig(), windows=20000, seed=0):
+    """Compute the feature statistics of the episodes in `directory` and write `directory`/stats.npz."""
+    normalizer = compute_stats(load_episodes(directory), config, windows, seed)
+    path = Path(directory) / "stats.npz"
+    tmp = path.with_name(".stats.tmp.npz")
+    np.savez(tmp, mean=normalizer.mean.numpy(), std=normalizer.std.numpy(), n_prev=config.n_prev,
+             frames=config.frames)
+    tmp.replace(path)
+    return normalizer
+
+
+def load_stats(directory):
+    """The Normalizer in `directory`/stats.npz."""
+    with np.load(Path(directory) / "stats.npz") as data:
+        return Normalizer(data["mean"], data["std"], std_floor=0.0)

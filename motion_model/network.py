@@ -1,0 +1,176 @@
+"""The motion diffusion model (MDM): a transformer encoder that predicts the clean motion segment x0.
+
+One token sequence per sample, in this order:
+  [timestep] [terrain x hf_tokens] [target] [noise indicator] [previous frames x n_prev] [segment x frames]
+The timestep token is a sinusoidal embedding through an MLP; the terrain tokens are a small CNN's feature map
+of the local heightfield, pooled to a fixed grid; the target token embeds (unit direction xy in the reference
+frame, desired speed m/s); the noise indicator says whether the previous frames are clean or noised to the
+current timestep. Frame tokens get sinusoidal positions. A dropped condition (classifier-free guidance,
+or no previous frames at all) is masked out of attention. The output is x0 for the segment frames, in
+standardised feature units (features.py).
+"""
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from motion_model.features import NUM_FEATURES
+
+
+@dataclass
+class ModelConfig:
+    features: int = NUM_FEATURES
+    n_prev: int = 10
+    frames: int = 60
+    d_model: int = 256
+    n_layers: int = 4
+    n_heads: int = 4
+    d_ff: int = 1024
+    dropout: float = 0.0
+    hf_channels: tuple = (32, 64)  # CNN widths before the last conv (which outputs d_model)
+    hf_tokens: tuple = (7, 3)  # terrain tokens along (forward, left): pooled feature-map grid
+    hf_clip: float = 3.0  # m; terrain heights beyond +-this relative to the reference ground are clipped
+    target_dim: int = 3  # unit direction (2) + speed (1)
+
+
+def sinusoidal(positions, dim):
+    """Transformer sinusoidal embedding (..., dim) of (possibly fractional) positions (...,)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
+    angles = positions.float()[..., None] * freqs
+    return torch.cat([angles.sin(), angles.cos()], -1)
+
+
+class Block(nn.Module):
+    """Pre-norm transformer encoder layer."""
+
+    def __init__(self, c: ModelConfig):
+        super().__init__()
+        self.n_heads = c.n_heads
+        self.norm1 = nn.LayerNorm(c.d_model)
+        self.qkv = nn.Linear(c.d_model, 3 * c.d_model)
+        self.proj = nn.Linear(c.d_model, c.d_model)
+        self.norm2 = nn.LayerNorm(c.d_model)
+        self.fc1 = nn.Linear(c.d_model, c.d_ff)
+        self.fc2 = nn.Linear(c.d_ff, c.d_model)
+        self.dropout = nn.Dropout(c.dropout)
+
+    def forward(self, x, attend):
+        """x (B, N, d); attend (B, 1, 1, N) bool, False for masked-out keys."""
+        b, n, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=attend)
+        x = x + self.dropout(self.proj(a.transpose(1, 2).reshape(b, n, d)))
+        return x + self.dropout(self.fc2(F.gelu(self.fc1(self.norm2(x)))))
+
+
+class TerrainEncoder(nn.Module):
+    """Local heightfield (B, nx, ny) m -> hf_tokens[0] * hf_tokens[1] tokens (B, T, d)."""
+
+    def __init__(self, c: ModelConfig):
+        super().__init__()
+        widths = (1,) + tuple(c.hf_channels) + (c.d_model,)
+        layers = []
+        for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:])):
+            layers.append(nn.Conv2d(w_in, w_out, 3, stride=2, padding=1))
+            if i < len(widths) - 2:
+                layers.append(nn.SiLU())
+        self.conv = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(tuple(c.hf_tokens)))
+        self.clip = c.hf_clip
+        self.position = nn.Parameter(torch.zeros(c.hf_tokens[0] * c.hf_tokens[1], c.d_model))
+
+    def forward(self, heights):
+        features = self.conv(heights.clamp(-self.clip, self.clip)[:, None])
+        return features.flatten(2).transpose(1, 2) + self.position
+
+
+class MDM(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        c = self.config = config
+        d = c.d_model
+        self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
+        self.terrain = TerrainEncoder(c)
+        self.target = nn.Sequential(nn.Linear(c.target_dim, d), nn.SiLU(), nn.Linear(d, d))
+        self.indicator = nn.Embedding(2, d)  # 0: previous frames noised, 1: clean
+        self.frame_in = nn.Linear(c.features, d)
+        self.register_buffer("frame_pos", sinusoidal(torch.arange(c.n_prev + c.frames), d), persistent=False)
+        self.blocks = nn.ModuleList(Block(c) for _ in range(c.n_layers))
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, c.features)
+        self.n_terrain = c.hf_tokens[0] * c.hf_tokens[1]
+        self.apply(self._init)
+        # Start by predicting the mean motion: the first updates then shape, rather than undo, the output.
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    @staticmethod
+    def _init(module):
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    @property
+    def num_tokens(self):
+        return 3 + self.n_terrain + self.config.n_prev + self.config.frames
+
+    def forward(self, x_t, t, cond):
+        """x0 prediction (B, frames, features) for the noisy segment x_t (B, frames, features) at timesteps t (B,).
+
+        cond (dict of tensors; a missing entry counts as dropped):
+          terrain (B, nx, ny) local heightfield in the reference frame, m above the reference ground
+          target (B, 3) unit direction xy towards the path ahead (reference frame) and desired speed (m/s)
+          prev (B, n_prev, features) standardised previous frames, the last one being the reference frame
+          prev_clean (B,) bool: previous frames clean (True) or noised to timestep t (False)
+          keep (B, 3) bool: use [terrain, target, prev] (False drops it)
+        """
+        c = self.config
+        b = x_t.shape[0]
+        keep = cond.get("keep", torch.ones(b, 3, dtype=torch.bool))
+        time = self.time_mlp(sinusoidal(t, c.d_model))[:, None]
+        terrain = cond.get("terrain")
+        if terrain is None:
+            keep = keep & torch.tensor([False, True, True])
+            terrain_tokens = x_t.new_zeros(b, self.n_terrain, c.d_model)
+        else:
+            terrain_tokens = self.terrain(terrain)
+        target = cond.get("target")
+        if target is None:
+            keep = keep & torch.tensor([True, False, True])
+            target = x_t.new_zeros(b, c.target_dim)
+        prev = cond.get("prev")
+        if prev is None:
+            keep = keep & torch.tensor([True, True, False])
+            prev = x_t.new_zeros(b, c.n_prev, c.features)
+        prev_clean = cond.get("prev_clean", torch.ones(b, dtype=torch.bool))
+        frames = self.frame_in(torch.cat([prev, x_t], 1)) + self.frame_pos
+        x = torch.cat([time, terrain_tokens, self.target(target)[:, None], self.indicator(prev_clean.long())[:, None],
+                       frames], 1)
+        ones = torch.ones(b, 1, dtype=torch.bool)
+        attend = torch.cat([ones, keep[:, :1].expand(b, self.n_terrain), keep[:, 1:2], ones,
+                            keep[:, 2:].expand(b, c.n_prev), ones.expand(b, c.frames)], 1)
+        attend = attend[:, None, None, :]
+        for block in self.blocks:
+            x = block(x, attend)
+        return self.head(self.norm(x[:, -c.frames:]))
+
+
+def bf16_supported():
+    """True if the CPU has native bf16 arithmetic (AVX-512 BF16 or AMX); otherwise bf16 is emulated and slow."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def autocast(precision):
+    """Autocast context for "fp32", "bf16" or "auto" (bf16 only where the CPU computes it natively)."""
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"precision must be auto, fp32 or bf16, got {precision!r}")
+    bf16 = precision == "bf16" or (precision == "auto" and bf16_supported())
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)

@@ -1,0 +1,273 @@
+"""Heightfield against PyBullet's own collision surface and against brute force."""
+import numpy as np
+import pybullet as p
+import pytest
+import torch
+
+from terrain.bullet import add_heightfield_body, connect_direct
+from terrain.generators import make_terrain
+from terrain.heightfield import SDF_EXACT_RANGE, SDF_TOLERANCE, Heightfield, local_grid_xy
+
+
+@pytest.fixture(scope="module")
+def client():
+    cid = connect_direct()
+    yield cid
+    p.disconnect(cid)
+
+
+def ray_down(client, hf, xy):
+    """Bullet's hit height and normal straight below xy (N, 2); the body is removed afterwards."""
+    body = add_heightfield_body(client, hf)
+    top, bottom = hf.heights.max() + 1.0, hf.heights.min() - 1.0
+    hits = []
+    for chunk in np.array_split(xy, max(1, len(xy) // 10000 + 1)):
+        start = np.column_stack([chunk, np.full(len(chunk), top)])
+        end = np.column_stack([chunk, np.full(len(chunk), bottom)])
+        hits += p.rayTestBatch(start, end, physicsClientId=client)
+    p.removeBody(body, physicsClientId=client)
+    assert all(h[0] == body for h in hits), "a ray missed the heightfield"
+    return np.array([h[3][2] for h in hits]), np.array([h[4] for h in hits])
+
+
+def inside_points(hf, n, rng, margin=0.01):
+    lo, hi = hf.bounds()
+    return rng.uniform(lo + margin, hi - margin, size=(n, 2))
+
+
+@pytest.mark.parametrize("kind", ["stairs", "slope", "rough", "steps"])
+def test_height_and_normal_match_bullet_rays(client, kind):
+    hf = make_terrain(kind, 3, length=8.0)
+    xy = inside_points(hf, 4000, np.random.default_rng(0))
+    z, normal = ray_down(client, hf, xy)
+    assert np.abs(hf.height(xy) - z).max() < 1e-3
+    # Exactly on a triangle edge the two normals differ; elsewhere they must agree.
+    steep = np.abs(normal - hf.normal(xy)).max(axis=1)
+    assert np.mean(steep < 1e-3) > 0.99
+
+
+def test_random_heights_follow_bullets_diagonal_not_bilinear(client):
+    rng = np.random.default_rng(1)
+    hf = Heightfield(rng.normal(0, 0.2, (30, 20)), 0.1, (-1.0, 2.0))
+    xy = inside_points(hf, 3000, rng)
+    z, normal = ray_down(client, hf, xy)
+    assert np.abs(hf.height(xy) - z).max() < 1e-3
+    on_edge = np.abs(normal - hf.normal(xy)).max(axis=1) > 1e-3
+    assert on_edge.mean() < 0.01
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Signed distance
+
+
+def closest_on_triangles(q, a, b, c):
+    """Closest points on triangles (T, 3 each) to one point q: Ericson, Real-Time Collision Detection 5.1.5."""
+    ab, ac, ap, bp, cp = b - a, c - a, q - a, q - b, q - c
+    d1, d2, d3, d4, d5, d6 = ((x * y).sum(-1) for x, y in ((ab, ap), (ac, ap), (ab, bp), (ac, bp), (ab, cp), (ac, cp)))
+    va, vb, vc = d3 * d6 - d5 * d4, d5 * d2 - d1 * d6, d1 * d4 - d3 * d2
+    with np.errstate(all="ignore"):
+        den = 1.0 / (va + vb + vc)
+        candidates = [
+            ((d1 <= 0) & (d2 <= 0), a),
+            ((d3 >= 0) & (d4 <= d3), b),
+            ((vc <= 0) & (d1 >= 0) & (d3 <= 0), a + (d1 / (d1 - d3))[:, None] * ab),
+            ((d6 >= 0) & (d5 <= d6), c),
+            ((vb <= 0) & (d2 >= 0) & (d6 <= 0), a + (d2 / (d2 - d6))[:, None] * ac),
+            ((va <= 0) & (d4 >= d3) & (d5 >= d6), b + ((d4 - d3) / ((d4 - d3) + (d5 - d6)))[:, None] * (c - b)),
+        ]
+    out = a + (vb * den)[:, None] * ab + (vc * den)[:, None] * ac
+    for mask, point in reversed(candidates):
+        out = np.where(mask[:, None], point, out)
+    return out
+
+
+def brute_sdf(hf, points):
+    """Signed distance to every one of Bullet's triangles (slow: small terrains only)."""
+    h, c = hf.heights, hf.cell
+    i, j = (a.ravel() for a in np.meshgrid(np.arange(h.shape[0] - 1), np.arange(h.shape[1] - 1), indexing="ij"))
+
+    def vertex(ix, iy):
+        return np.stack([hf.origin[0] + ix * c, hf.origin[1] + iy * c, h[ix, iy]], -1)
+
+    triangles = [(vertex(i, j), vertex(i + 1, j), vertex(i, j + 1)),
+                 (vertex(i + 1, j + 1), vertex(i + 1, j), vertex(i, j + 1))]
+    out = []
+    for q in points:
+        d = min(np.linalg.norm(closest_on_triangles(q, *t) - q, axis=1).min() for t in triangles)
+        out.append(d if q[2] >= hf.height(q[:2]) else -d)
+    return np.array(out)
+
+
+def step_terrain():
+    """Level ground at 0 for x < 1 m and a 0.3 m step up beyond; one cell of transition."""
+    x = np.arange(41) * 0.05
+    return Heightfield(np.where(x[:, None] >= 1.0, 0.3, 0.0) * np.ones((41, 21)), 0.05, (0.0, -0.5))
+
+
+def test_sdf_beside_a_step_wall_is_the_distance_to_the_wall():
+    hf = step_terrain()
+    # The wall runs from (0.95, 0) to (1.0, 0.3): at mid height it is 0.025 m beyond x = 0.95.
+    points = np.array([[0.9, 0.0, 0.15], [0.85, 0.1, 0.05], [0.6, -0.2, 0.28], [0.9, 0.0, 0.4]])
+    d = hf.sdf(points)
+    assert np.all(d > 0)
+    # Far less than the vertical gap: the wall is nearer than the floor.
+    assert d[0] < points[0, 2] - 0.05
+    np.testing.assert_allclose(d, brute_sdf(hf, points), atol=SDF_TOLERANCE)
+    # Analytic: the distance from (x, z) to the wall line through (0.95, 0) and (1.0, 0.3).
+    wall = np.array([0.05, 0.3]) / np.hypot(0.05, 0.3)
+    offset = np.array([0.9 - 0.95, 0.15])
+    assert d[0] == pytest.approx(abs(offset[0] * wall[1] - offset[1] * wall[0]), abs=1e-6)
+
+
+def test_sdf_under_a_ledge_is_negative_and_measures_to_the_nearest_face():
+    hf = step_terrain()
+    # Inside the raised part, just behind the wall and below its top.
+    points = np.array([[1.05, 0.0, 0.2], [1.3, 0.0, 0.1], [1.02, 0.2, 0.29], [1.5, -0.1, 0.25]])
+    d = hf.sdf(points)
+    assert np.all(d < 0)
+    np.testing.assert_allclose(d, brute_sdf(hf, points), atol=SDF_TOLERANCE)
+    assert d[3] == pytest.approx(-0.05, abs=1e-9)  # straight up to the top
+
+
+def test_sdf_matches_brute_force_on_random_and_boxy_ground():
+    rng = np.random.default_rng(2)
+    h = rng.normal(0, 0.05, (36, 30))
+    h[10:18, 8:20] += 0.35  # a box with a ledge
+    h[24:30, 5:12] -= 0.2  # a pit
+    hf = Heightfield(h, 0.05, (-0.5, 0.3))
+    lo, hi = hf.bounds()
+    points = np.column_stack([rng.uniform(lo, hi, (600, 2)), rng.uniform(-0.5, 0.9, 600)])
+    d, truth = hf.sdf(points), brute_sdf(hf, points)
+    near = np.abs(truth) < SDF_EXACT_RANGE
+    assert near.sum() > 300
+    assert np.abs(d - truth)[near].max() <= SDF_TOLERANCE + 1e-9
+    assert np.all(np.sign(d) == np.sign(truth))
+    # Farther away it may be a bound: never nearer than the truth, and beyond the exact range.
+    assert np.all(np.abs(d) >= np.abs(truth) - 1e-9)
+    assert np.all(np.abs(d[~near]) >= SDF_EXACT_RANGE)
+
+
+@pytest.mark.parametrize("kind", ["stairs", "steps", "slope", "rough"])
+def test_sdf_matches_brute_force_on_generated_terrain(kind):
+    hf = make_terrain(kind, 5, length=8.0)
+    rng = np.random.default_rng(3)
+    xy = rng.uniform([2.0, -1.5], [6.0, 1.5], (150, 2))
+    points = np.column_stack([xy, hf.height(xy) + rng.uniform(-0.3, 0.7, 150)])
+    d, truth = hf.sdf(points), brute_sdf(hf, points)
+    near = np.abs(truth) < SDF_EXACT_RANGE
+    assert np.abs(d - truth)[near].max() <= SDF_TOLERANCE + 1e-9
+
+
+def test_sdf_torch_agrees_with_numpy_and_has_gradients():
+    hf = make_terrain("course", 1)
+    rng = np.random.default_rng(4)
+    xy = rng.uniform([1.0, -2.5], [19.0, 2.5], (3000, 2))
+    points = np.column_stack([xy, hf.height(xy) + rng.uniform(-0.2, 1.2, 3000)])
+    t = torch.tensor(points, requires_grad=True)
+    d = hf.sdf(t)
+    assert isinstance(d, torch.Tensor) and d.shape == (3000,)
+    np.testing.assert_allclose(d.detach().numpy(), hf.sdf(points), atol=1e-9)
+    d.sum().backward()
+    grad = t.grad.numpy()
+    assert np.all(np.isfinite(grad)) and np.all(np.linalg.norm(grad, axis=1) > 0.5)
+    # The gradient of a distance within the exact range is its unit direction; check one by finite differences.
+    k = int(np.argmin(np.abs(d.detach().numpy() - 0.2)))
+    eps = 1e-6
+    numeric = [(hf.sdf(points[k] + eps * e) - hf.sdf(points[k] - eps * e)) / (2 * eps) for e in np.eye(3)]
+    np.testing.assert_allclose(grad[k], numeric, atol=1e-4)
+
+
+def test_sdf_shapes_and_clamping():
+    hf = step_terrain()
+    assert hf.sdf(np.zeros((2, 3, 3))).shape == (2, 3)
+    lo, hi = hf.bounds()
+    outside = np.array([[lo[0] - 1.0, 0.0, 0.2]])
+    assert hf.sdf(outside)[0] == pytest.approx(hf.sdf(np.array([[lo[0], 0.0, 0.2]]))[0])
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Heights in torch and local grids
+
+
+def test_height_torch_matches_numpy_with_slope_gradients():
+    hf = make_terrain("rough", 2, length=8.0)
+    xy = inside_points(hf, 500, np.random.default_rng(5))
+    t = torch.tensor(xy, requires_grad=True)
+    h = hf.height(t)
+    np.testing.assert_allclose(h.detach().numpy(), hf.height(xy), atol=1e-12)
+    h.sum().backward()
+    n = hf.normal(xy)
+    np.testing.assert_allclose(t.grad.numpy(), -n[:, :2] / n[:, 2:], atol=1e-9)
+
+
+def test_local_grid_of_a_ramp_seen_facing_plus_y():
+    # Ramp rising 0.1 m per metre along +Y, level along X.
+    y = np.arange(81) * 0.1 - 4.0
+    hf = Heightfield(np.tile(0.1 * y, (61, 1)), 0.1, (-3.0, -4.0))
+    position = np.array([[0.5, 1.0, 0.7], [-1.0, -2.0, 0.0]])
+    heading = np.array([np.pi / 2, -np.pi / 2])  # first faces +Y, second faces -Y
+    relative = np.array([0.1, -0.2])
+    local = local_grid_xy((-1.0, 1.0), (-0.5, 0.5), 0.25)
+    grid = hf.local_grid(position, heading, relative, (-1.0, 1.0), (-0.5, 0.5), 0.25)
+    assert grid.shape == (2,) + local.shape[:2] == (2, 9, 5)
+    # Facing +Y, forward (local x) is world +Y and left (local y) is world -X: height changes along x only.
+    np.testing.assert_allclose(grid[0], 0.1 * (1.0 + local[..., 0]) - 0.1, atol=1e-12)
+    np.testing.assert_allclose(grid[1], 0.1 * (-2.0 - local[..., 0]) + 0.2, atol=1e-12)
+    assert np.ptp(grid[0], axis=1).max() < 1e-12
+    t = hf.local_grid(torch.tensor(position, requires_grad=True), torch.tensor(heading), torch.tensor(relative),
+                      (-1.0, 1.0), (-0.5, 0.5), 0.25)
+    np.testing.assert_allclose(t.detach().numpy(), grid, atol=1e-12)
+
+
+def test_local_grid_rejects_bad_shapes():
+    hf = step_terrain()
+    with pytest.raises(ValueError, match="heading"):
+        hf.local_grid(np.zeros((2, 2)), np.zeros(3), np.zeros(2))
+    with pytest.raises(ValueError, match="position"):
+        hf.local_grid(np.zeros((2, 4)), np.zeros(2), np.zeros(2))
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Files and validation
+
+
+def test_save_load_round_trip_is_exact(tmp_path):
+    hf = make_terrain("steps", 7, length=8.0)
+    path = hf.save(tmp_path / "t.npz")
+    back = Heightfield.load(path)
+    assert np.array_equal(back.heights, hf.heights) and back.cell == hf.cell
+    assert np.array_equal(back.origin, hf.origin)
+    assert np.array_equal(back.start, hf.start) and np.array_equal(back.goal, hf.goal)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.npz"]
+    assert set(np.load(path).files) == {"terrain_heights", "terrain_cell", "terrain_origin", "terrain_start",
+                                        "terrain_goal"}
+    bare = Heightfield.from_arrays(Heightfield(hf.heights, hf.cell, hf.origin).arrays())
+    assert bare.start is None and bare.goal is None
+
+
+def test_load_names_the_missing_key(tmp_path):
+    arrays = make_terrain("flat", 0, length=8.0).arrays()
+    del arrays["terrain_cell"]
+    np.savez(tmp_path / "x.npz", **arrays)
+    with pytest.raises(ValueError, match="terrain_cell.*not a terrain file"):
+        Heightfield.load(tmp_path / "x.npz")
+
+
+@pytest.mark.parametrize("heights, cell, origin, message", [
+    (np.zeros(5), 0.1, (0, 0), "2-D"),
+    (np.zeros((1, 5)), 0.1, (0, 0), "at least 2 x 2"),
+    (np.array([[0.0, np.nan], [0.0, 0.0]]), 0.1, (0, 0), "NaN"),
+    (np.zeros((3, 3)), 0.0, (0, 0), "cell"),
+    (np.zeros((3, 3)), 0.1, (0, 0, 0), "origin"),
+])
+def test_invalid_input_is_rejected(heights, cell, origin, message):
+    with pytest.raises(ValueError, match=message):
+        Heightfield(heights, cell, origin)
+
+
+def test_start_outside_is_rejected():
+    with pytest.raises(ValueError, match="start"):
+        Heightfield(np.zeros((3, 3)), 0.1, (0, 0), start=(1.0, 0.1))
+    hf = Heightfield(np.zeros((3, 3)), 0.1, (0, 0), start=(0.1, 0.1))
+    lo, hi = hf.bounds()
+    assert np.allclose(hi, [0.2, 0.2]) and hf.contains([0.2, 0.2]) and not hf.contains([0.2, 0.2], margin=0.01)
