@@ -36,8 +36,9 @@ EDGE_SLOPE = 1.0
 EDGE_DARKEN = 0.55
 GRID_SPACING = 1.0  # m
 GRID_DARKEN = 0.15
-# PyBullet refuses meshes of more vertices; the terrain mesh is split into pieces below it.
-MAX_MESH_VERTICES = 131072
+# Vertices per piece of the terrain mesh. PyBullet refuses meshes of more than 131072 vertices, and its GUI
+# client crashes on a shape upload over 8 MB (a vertex with normal and uv takes 68 bytes).
+MAX_MESH_VERTICES = 65536
 
 # Character colours: left limbs blue, right limbs orange, a foot green while labelled in contact.
 BODY_COLOUR = (0.85, 0.85, 0.85, 1.0)
@@ -193,7 +194,15 @@ class Scene:
             raise RuntimeError("could not open a PyBullet window (no display?)" if gui
                                else "could not connect to PyBullet")
         try:
+            if gui:
+                # No side panels (they would cover the scene) and no built-in keys (the viewer's own keys
+                # would toggle wireframe or write profiles); no drawing while the scene is being built.
+                for option, value in ((p.COV_ENABLE_GUI, 0), (p.COV_ENABLE_KEYBOARD_SHORTCUTS, 0),
+                                      (p.COV_ENABLE_RENDERING, 0)):
+                    p.configureDebugVisualizer(option, value, physicsClientId=self.client)
             self._build(path, goal)
+            if gui:
+                p.configureDebugVisualizer(p.COV_ENABLE_RENDERING, 1, physicsClientId=self.client)
         except BaseException:
             self.close()
             raise

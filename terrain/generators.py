@@ -65,12 +65,14 @@ def resolve_params(kind: str, params: dict) -> dict:
         if "choices" in s:
             ok = value in s["choices"]
         elif _is_int_param(s):
-            ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and s["min"] <= value <= s["max"]
+            ok = (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+                  and s["min"] <= value <= s["max"])
         else:
             ok = (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
                   and bool(np.isfinite(value)) and s["min"] <= value <= s["max"])
         if not ok:
-            raise ValueError(f"{kind} terrain parameter {name}={value!r} is invalid: valid range {_valid_range(s)}")
+            raise ValueError(f"{kind} terrain parameter {name}={value!r} is invalid: "
+                             f"valid range {_valid_range(s)}")
         values[name] = value
     return values
 

@@ -29,7 +29,7 @@ from scipy import ndimage
 # bound (the vertical gap), which is still larger than this.
 SDF_EXACT_RANGE = 0.5
 # Candidates that could beat the best distance found by less than this are not examined.
-SDF_TOLERANCE = 0.002
+SDF_TOLERANCE = 0.005
 
 # Default local terrain grid seen by a character: metres in its heading frame.
 LOCAL_EXTENT_X = (-1.0, 2.0)
@@ -70,7 +70,7 @@ def local_grid_xy(extent_x=LOCAL_EXTENT_X, extent_y=LOCAL_EXTENT_Y, spacing=LOCA
     return np.stack([gx, gy], -1)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Heightfield:
     """Terrain heights on a regular grid; see the module docstring for the frame and the triangulation.
 
@@ -107,6 +107,12 @@ class Heightfield:
                     raise ValueError(f"{name} {xy.tolist()} lies outside the terrain bounds {self.bounds()}")
                 object.__setattr__(self, name, xy)
 
+    def __repr__(self):
+        lo, hi = self.bounds()
+        return (f"Heightfield({self.shape[0]} x {self.shape[1]} vertices, cell {self.cell} m, "
+                f"x {lo[0]:.2f}..{hi[0]:.2f}, y {lo[1]:.2f}..{hi[1]:.2f}, "
+                f"heights {self.heights.min():.3f}..{self.heights.max():.3f} m)")
+
     # ----------------------------------------------------------------------------------------------------
     # Geometry of the grid
 
@@ -128,7 +134,8 @@ class Heightfield:
         return np.all((xy >= lo + margin) & (xy <= hi - margin), axis=-1)
 
     def _locate(self, xy: np.ndarray):
-        """Cell (i, j), in-cell offsets (u, v) in cells and upper-triangle flag under world xy (..., 2), clamped."""
+        """Cell (i, j), in-cell offsets (u, v) in cells and upper-triangle flag under world xy (..., 2),
+        clamped to the grid."""
         nx, ny = self.shape
         fx = np.clip((xy[..., 0] - self.origin[0]) / self.cell, 0.0, nx - 1)
         fy = np.clip((xy[..., 1] - self.origin[1]) / self.cell, 0.0, ny - 1)
@@ -213,7 +220,8 @@ class Heightfield:
         if _is_torch(position):
             import torch
 
-            local = torch.as_tensor(local, dtype=position.dtype, device=position.device)
+            local, heading, relative_to = (torch.as_tensor(a, dtype=position.dtype, device=position.device)
+                                            for a in (local, heading, relative_to))
             xp = torch
         else:
             position = np.asarray(position, dtype=np.float64)
@@ -239,7 +247,7 @@ class Heightfield:
     def sdf(self, points):
         """Signed distance (...,) from points (..., 3) to the surface, metres: positive above, negative below.
 
-        Exact (within SDF_TOLERANCE = 2 mm) wherever the true distance is below SDF_EXACT_RANGE = 0.5 m,
+        Exact (within SDF_TOLERANCE = 5 mm) wherever the true distance is below SDF_EXACT_RANGE = 0.5 m,
         including beside step walls and under ledges; farther away it may return an upper bound (the vertical
         gap), itself beyond 0.5 m. xy is clamped to the grid first. numpy or torch like `points`; the torch
         result is differentiable w.r.t. the points (the closest feature is found in numpy, its distance
@@ -268,7 +276,8 @@ class Heightfield:
         h00, h10, h01, h11 = h[:-1, :-1], h[1:, :-1], h[:-1, 1:], h[1:, 1:]
         cmax = np.maximum(np.maximum(h00, h10), np.maximum(h01, h11))
         cmin = np.minimum(np.minimum(h00, h10), np.minimum(h01, h11))
-        slope = np.sqrt(np.maximum((h10 - h00) ** 2 + (h01 - h00) ** 2, (h11 - h01) ** 2 + (h11 - h10) ** 2)) / cell
+        slope = np.sqrt(np.maximum((h10 - h00) ** 2 + (h01 - h00) ** 2,
+                                   (h11 - h01) ** 2 + (h11 - h10) ** 2)) / cell
 
         kmax = int(np.ceil(SDF_EXACT_RANGE / cell - 1e-9))
         # A cell is one plane when its diagonals agree; it shares its neighbours' plane when they are planar
@@ -281,7 +290,8 @@ class Heightfield:
         def spread(a):
             return ndimage.maximum_filter(a, 3, mode="nearest") - ndimage.minimum_filter(a, 3, mode="nearest")
 
-        same = planar & ndimage.minimum_filter(planar, 3, mode="nearest") & (spread(sx) <= eps) & (spread(sy) <= eps)
+        same = (planar & ndimage.minimum_filter(planar, 3, mode="nearest")
+                & (spread(sx) <= eps) & (spread(sy) <= eps))
         planar_radius = np.where(planar, 0, -1)
         window_planar = planar
         for k in range(1, kmax + 1):
@@ -407,9 +417,12 @@ class Heightfield:
         bi = bx0[owner] + local // wide[owner]
         bj = by0[owner] + local % wide[owner]
         block_id = bi * nby + bj
+        bent = np.flatnonzero(t["block_cells"][block_id, 0] >= 0)
+        owner, bi, bj, block_id = owner[bent], bi[bent], bj[bent], block_id[bent]
         span = t["block_range"][block_id]
         i0, j0 = bi * size, bj * size
-        lower = _box_distance(fx[owner], fy[owner], z[owner], i0, i0 + size, j0, j0 + size, span[:, 0], span[:, 1], c)
+        lower = _box_distance(fx[owner], fy[owner], z[owner], i0, i0 + size, j0, j0 + size,
+                              span[:, 0], span[:, 1], c)
         keep = np.flatnonzero(lower < best[owner] - SDF_TOLERANCE)
         # Pairs come grouped by point; sort each group by its lower bound (one argsort on a combined key).
         order = keep[np.argsort(owner[keep] + lower[keep] / (lower[keep].max(initial=0.0) + 1.0))]
@@ -436,12 +449,13 @@ class Heightfield:
             first = np.argmin(box, 1)
             rows = np.arange(len(o))
             near = rows[box[rows, first] < best[o] - SDF_TOLERANCE]
-            cell_first = cid[near, first[near]]
-            best, tri, code = self._improve(p, o[near], cell_first // (ny - 1), cell_first % (ny - 1), best, tri, code)
+            cells = cid[near, first[near]]
+            best, tri, code = self._improve(p, o[near], cells // (ny - 1), cells % (ny - 1), best, tri, code)
             box[near, first[near]] = np.inf
             r, k = np.nonzero(box < best[o, None] - SDF_TOLERANCE)
             if r.size:
-                best, tri, code = self._improve(p, o[r], cid[r, k] // (ny - 1), cid[r, k] % (ny - 1), best, tri, code)
+                cells = cid[r, k]
+                best, tri, code = self._improve(p, o[r], cells // (ny - 1), cells % (ny - 1), best, tri, code)
         return best, tri, code
 
     def _improve(self, p, owner, ci, cj, best, tri, code):

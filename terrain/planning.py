@@ -28,8 +28,10 @@ class UnreachableGoal(ValueError):
 class _Grid:
     """The planning nodes: traversability, heights and smoothed slopes at spacing `step` (metres)."""
 
-    def __init__(self, terrain: Heightfield, step, max_step, max_slope_deg, clearance):
+    def __init__(self, terrain: Heightfield, step, max_step, max_slope_deg, clearance, slope_cost=0.0,
+                 cross_cost=0.0):
         self.terrain, self.step = terrain, step
+        self.slope_cost, self.cross_cost = slope_cost, cross_cost
         lo, hi = terrain.bounds()
         self.lo = lo
         self.shape = tuple(int(n) for n in np.floor((hi - lo) / step + 1e-9) + 1)
@@ -51,7 +53,7 @@ class _Grid:
         traversable = (rise[idx] <= max_step) & (foothold[idx] <= np.tan(np.radians(max_slope_deg)))
         # Distance (in nodes) to the nearest non-traversable node or to beyond the border.
         room = ndimage.distance_transform_edt(np.pad(traversable, 1))[1:-1, 1:-1]
-        self.allowed = room * step >= max(clearance, step)
+        self.allowed = traversable & (room * step >= clearance)
 
     def node(self, xy) -> np.ndarray:
         """Index (ix, iy) of the nearest node to world xy (..., 2)."""
@@ -95,8 +97,7 @@ def plan_path(terrain: Heightfield, start=None, goal=None, spacing=0.1, max_step
     """
     start = _endpoint(terrain, start, "start")
     goal = _endpoint(terrain, goal, "goal")
-    g = _Grid(terrain, grid, max_step, max_slope_deg, clearance)
-    g.slope_cost, g.cross_cost = slope_cost, cross_cost
+    g = _Grid(terrain, grid, max_step, max_slope_deg, clearance, slope_cost, cross_cost)
     limits = f"max_step={max_step} m, max_slope_deg={max_slope_deg}, clearance={clearance} m"
     if not g.allowed_at(start):
         raise ValueError(f"start {start.tolist()} is not on traversable ground ({limits})")

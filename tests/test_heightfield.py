@@ -63,7 +63,8 @@ def test_random_heights_follow_bullets_diagonal_not_bilinear(client):
 def closest_on_triangles(q, a, b, c):
     """Closest points on triangles (T, 3 each) to one point q: Ericson, Real-Time Collision Detection 5.1.5."""
     ab, ac, ap, bp, cp = b - a, c - a, q - a, q - b, q - c
-    d1, d2, d3, d4, d5, d6 = ((x * y).sum(-1) for x, y in ((ab, ap), (ac, ap), (ab, bp), (ac, bp), (ab, cp), (ac, cp)))
+    pairs = ((ab, ap), (ac, ap), (ab, bp), (ac, bp), (ab, cp), (ac, cp))
+    d1, d2, d3, d4, d5, d6 = ((x * y).sum(-1) for x, y in pairs)
     va, vb, vc = d3 * d6 - d5 * d4, d5 * d2 - d1 * d6, d1 * d4 - d3 * d2
     with np.errstate(all="ignore"):
         den = 1.0 / (va + vb + vc)
@@ -151,11 +152,15 @@ def test_sdf_matches_brute_force_on_random_and_boxy_ground():
 def test_sdf_matches_brute_force_on_generated_terrain(kind):
     hf = make_terrain(kind, 5, length=8.0)
     rng = np.random.default_rng(3)
-    xy = rng.uniform([2.0, -1.5], [6.0, 1.5], (150, 2))
-    points = np.column_stack([xy, hf.height(xy) + rng.uniform(-0.3, 0.7, 150)])
-    d, truth = hf.sdf(points), brute_sdf(hf, points)
-    near = np.abs(truth) < SDF_EXACT_RANGE
-    assert np.abs(d - truth)[near].max() <= SDF_TOLERANCE + 1e-9
+    for centre in ([3.0, 0.5], [4.5, -1.0], [5.5, 1.5]):
+        # Brute force over a 2 x 2 m crop: anything within 0.5 m of points within 0.4 m of the centre is in it.
+        i0, j0 = ((np.array(centre) - 1.0 - hf.origin) / hf.cell).astype(int)
+        crop = Heightfield(hf.heights[i0:i0 + 41, j0:j0 + 41], hf.cell, hf.origin + hf.cell * np.array([i0, j0]))
+        xy = np.array(centre) + rng.uniform(-0.4, 0.4, (60, 2))
+        points = np.column_stack([xy, hf.height(xy) + rng.uniform(-0.3, 0.7, 60)])
+        d, truth = hf.sdf(points), brute_sdf(crop, points)
+        near = np.abs(truth) < SDF_EXACT_RANGE
+        assert np.abs(d - truth)[near].max() <= SDF_TOLERANCE + 1e-9
 
 
 def test_sdf_torch_agrees_with_numpy_and_has_gradients():

@@ -1,0 +1,306 @@
+"""Training of the motion diffusion model; reads top to bottom.
+
+`terrain-mdm train --config configs/train/default.yaml [--data DIR] [--out DIR] [--steps N] [--resume]`
+
+Every step draws its windows, timesteps, noise and condition drops from generators seeded with (seed, step),
+so a run resumed from a checkpoint continues exactly as if it had not stopped. The run directory gets
+checkpoint.pt (weights, EMA, optimizer: for --resume), model.pt (EMA weights only: for load_model),
+log.csv and loss.png; both checkpoints are replaced atomically every `checkpoint_every` steps.
+"""
+import argparse
+import copy
+import csv
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import yaml
+from tqdm import tqdm
+
+from motion_model import checkpoint
+from motion_model.dataset import WindowSampler, load_episodes, load_stats, write_stats
+from motion_model.ddim import CONDITIONS
+from motion_model.features import LAYOUT, Normalizer, features_to_motion
+from motion_model.network import autocast
+from motion_model.skeleton import FEET, Skeleton
+
+LOSS_TERMS = ("rotation", "root", "position", "velocity", "foot_contact", "collision", "contact")
+
+
+def load_config(path, data=None, out=None, steps=None):
+    """The YAML training config as a dict, with command-line overrides applied."""
+    with open(path) as f:
+        config = yaml.safe_load(f)
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} is not a training config (a YAML mapping)")
+    config["data"] = data or config.get("data")
+    config["out"] = out or config.get("out")
+    if steps is not None:
+        config["optim"]["steps"] = steps
+    missing = [k for k in ("data", "out", "optim", "loss") if not config.get(k)]
+    if missing:
+        raise ValueError(f"{path} lacks {', '.join(missing)} (see configs/train/default.yaml)")
+    return config
+
+
+# --------------------------------------------------------------------------------------------------------
+# Losses, in physical units
+
+
+def reference_fk(features, skeleton):
+    """Link positions (B, T, 15, 3) m and rotations (B, T, 15, 4) of (unstandardised) features, in the
+    reference frame (its origin on the ground under the reference root)."""
+    b = features.shape[0]
+    root_pos, root_quat, joint_quat, _ = features_to_motion(features, features.new_zeros(b, 2),
+                                                            features.new_zeros(b), features.new_zeros(b))
+    return skeleton.fk(root_pos, root_quat, joint_quat)
+
+
+def terrain_floor(grid, xy, window):
+    """Lowest of the 4 local-grid heights around each point xy (B, ..., 2) in the reference frame, m.
+
+    The minimum, not an interpolation: bilinear interpolation of a 0.1 m grid rounds stair edges into ramps
+    that the (correct) data would cut; the minimum never flags a foot resting next to a riser. Points
+    outside the grid get -inf (no constraint).
+    """
+    b, nx, ny = grid.shape
+    fx = (xy[..., 0] - window.extent_x[0]) / window.spacing
+    fy = (xy[..., 1] - window.extent_y[0]) / window.spacing
+    inside = (fx >= 0) & (fx <= nx - 1) & (fy >= 0) & (fy <= ny - 1)
+    i = fx.detach().floor().clamp(0, nx - 2).long()
+    j = fy.detach().floor().clamp(0, ny - 2).long()
+    flat = grid.reshape(b, -1)
+    index = (i * ny + j).reshape(b, -1)
+    corners = [flat.gather(1, index + k) for k in (0, 1, ny, ny + 1)]
+    floor = torch.stack(corners).amin(0).reshape(i.shape)
+    return torch.where(inside, floor, torch.full_like(floor, -math.inf))
+
+
+def losses(pred, batch, normalizer, skeleton, window):
+    """Loss terms (dict of scalars) of standardised x0 predictions pred (B, frames, 63) against the batch."""
+    p = normalizer.denormalize(pred.float())
+    g = normalizer.denormalize(batch["x0"])
+    # The reference frame itself (the last previous frame) anchors the velocity of the first segment frame.
+    ref = normalizer.denormalize(batch["prev"][:, -1:])
+    rotation = slice(LAYOUT["root_rot"].start, LAYOUT["hinge"].stop)
+    contacts = g[..., LAYOUT["contacts"]]
+    pos_p, rot_p = reference_fk(torch.cat([ref, p], 1), skeleton)
+    with torch.no_grad():
+        pos_g, _ = reference_fk(torch.cat([ref, g], 1), skeleton)
+    vel_p = pos_p.diff(dim=1) * window.fps
+    vel_g = pos_g.diff(dim=1) * window.fps
+    points = skeleton.body_points(pos_p[:, 1:], rot_p[:, 1:])
+    below = (terrain_floor(batch["terrain"], points[..., :2], window) - points[..., 2]).clamp_min(0)
+    return {
+        "rotation": F.mse_loss(p[..., rotation], g[..., rotation]),
+        "root": F.mse_loss(p[..., LAYOUT["root_pos"]], g[..., LAYOUT["root_pos"]]),
+        "position": F.mse_loss(pos_p[:, 1:], pos_g[:, 1:]),
+        "velocity": F.mse_loss(vel_p, vel_g),
+        "foot_contact": (vel_p[:, :, list(FEET)].pow(2).sum(-1) * contacts).mean(),
+        "collision": below.pow(2).mean(),
+        "contact": F.mse_loss(p[..., LAYOUT["contacts"]], contacts),
+    }
+
+
+# --------------------------------------------------------------------------------------------------------
+# Training
+
+
+def learning_rate(step, optim):
+    """Linear warm-up to optim.lr, then cosine decay to optim.min_lr at the last step."""
+    if step < optim["warmup"]:
+        return optim["lr"] * (step + 1) / optim["warmup"]
+    progress = (step - optim["warmup"]) / max(1, optim["steps"] - optim["warmup"])
+    return optim["min_lr"] + 0.5 * (optim["lr"] - optim["min_lr"]) * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def training_inputs(batch, schedule, config, generator):
+    """Noisy segment, timesteps and condition dict for one batch, with the config's condition drop-out."""
+    x0, prev = batch["x0"], batch["prev"]
+    b = x0.shape[0]
+    t = torch.randint(0, schedule.num_train_timesteps, (b,), generator=generator)
+    x_t = schedule.add_noise(x0, torch.randn(x0.shape, generator=generator), t)
+    drop = torch.tensor([float(config["cond_drop"][c]) for c in CONDITIONS])
+    keep = torch.rand(b, len(CONDITIONS), generator=generator) >= drop
+    keep[:, CONDITIONS.index("prev")] &= batch["has_prev"]
+    prev_clean = torch.rand(b, generator=generator) >= config["prev_noised"]
+    noisy_prev = schedule.add_noise(prev, torch.randn(prev.shape, generator=generator), t)
+    cond = {"terrain": batch["terrain"], "target": batch["target"], "keep": keep, "prev_clean": prev_clean,
+            "prev": torch.where(prev_clean[:, None, None], prev, noisy_prev)}
+    return x_t, t, cond
+
+
+def train(config, resume=False, until=None, progress=True):
+    """Train (or, with resume, continue) the run of `config`; stop after optim.steps steps or at step `until`.
+
+    Returns the path of the run's model.pt.
+    """
+    torch.set_num_threads(int(config.get("threads", 2)))
+    out = Path(config["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    optim = config["optim"]
+    seed = int(config.get("seed", 0))
+    weights = config["loss"]
+    state = checkpoint.read(out / "checkpoint.pt") if resume and (out / "checkpoint.pt").exists() else None
+
+    model, window, schedule = checkpoint.build(config)
+    data = Path(config["data"])
+    if state is not None:
+        normalizer = Normalizer.from_state_dict(state["normalizer"])
+    elif (data / "stats.npz").exists():
+        normalizer = load_stats(data)
+    else:
+        normalizer = write_stats(data, window)
+    sampler = WindowSampler(load_episodes(data), window, normalizer)
+    skeleton = Skeleton.load()
+
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (decay if p.dim() >= 2 and "position" not in name else no_decay).append(p)
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": optim["weight_decay"]},
+                                   {"params": no_decay, "weight_decay": 0.0}],
+                                  lr=optim["lr"], betas=tuple(optim["betas"]))
+    ema = copy.deepcopy(model).requires_grad_(False)
+    start = 0
+    if state is not None:
+        model.load_state_dict(state["train"]["weights"])
+        ema.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["train"]["optimizer"])
+        start = state["train"]["step"]
+    log_path = out / "log.csv"
+    columns = ["step", "lr", "loss", *LOSS_TERMS, "ms_per_step"]
+    _truncate_log(log_path, columns, start)
+
+    def save_checkpoints(step):
+        model_payload = checkpoint.payload(config, normalizer, ema.state_dict())
+        checkpoint.save(out / "checkpoint.pt", {**model_payload, "train": {
+            "step": step, "weights": {k: v.clone() for k, v in model.state_dict().items()},
+            "optimizer": optimizer.state_dict()}})
+        checkpoint.save(out / "model.pt", model_payload)
+        _plot_log(log_path, out / "loss.png")
+
+    end = min(int(optim["steps"]), until if until is not None else int(optim["steps"]))
+    sums, count, tick = dict.fromkeys(["loss", *LOSS_TERMS], 0.0), 0, time.perf_counter()
+    bar = tqdm(range(start, end), initial=start, total=end, desc="train", unit="step", disable=not progress)
+    for step in bar:
+        rng = np.random.default_rng([seed, step])
+        generator = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
+        batch = sampler.sample(optim["batch_size"], rng)
+        x_t, t, cond = training_inputs(batch, schedule, config, generator)
+        lr = learning_rate(step, optim)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+
+        model.train()
+        with autocast(config.get("precision", "auto")):
+            pred = model(x_t, t, cond)
+        parts = losses(pred, batch, normalizer, skeleton, window)
+        loss = sum(weights[k] * v for k, v in parts.items())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), optim["grad_clip"])
+        optimizer.step()
+        # EMA warm-up: early on the average would be dominated by the random initial weights.
+        ema_decay = min(optim["ema"], (1 + step) / (10 + step))
+        with torch.no_grad():
+            for e, p in zip(ema.parameters(), model.parameters()):
+                e.lerp_(p, 1 - ema_decay)
+
+        sums["loss"] += loss.item()
+        for k, v in parts.items():
+            sums[k] += v.item()
+        count += 1
+        done = step + 1
+        if done % config.get("log_every", 10) == 0 or done == end:
+            ms = (time.perf_counter() - tick) / count * 1000
+            row = {"step": done, "lr": lr, **{k: v / count for k, v in sums.items()}, "ms_per_step": ms}
+            _append_log(log_path, columns, row)
+            bar.set_postfix(loss=f"{row['loss']:.4f}", ms=f"{ms:.0f}")
+            sums, count, tick = dict.fromkeys(sums, 0.0), 0, time.perf_counter()
+        if done % config.get("checkpoint_every", 250) == 0 or done == end:
+            save_checkpoints(done)
+    bar.close()
+    return out / "model.pt"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Log and loss curve
+
+
+def _truncate_log(path, columns, step):
+    """Start a new log, or keep only the rows up to `step` of an existing one (they are redone after it)."""
+    rows = []
+    if step > 0 and path.exists():
+        with open(path, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _append_log(path, columns, row):
+    with open(path, "a", newline="") as f:
+        csv.DictWriter(f, columns).writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
+
+
+def _plot_log(log_path, png_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(log_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    steps = [int(r["step"]) for r in rows]
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for key in ("loss", *LOSS_TERMS):
+        values = [float(r[key]) for r in rows]
+        ax.plot(steps, values, label=key, linewidth=2.0 if key == "loss" else 0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (physical units, unweighted terms)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = png_path.with_name(f".{png_path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(png_path)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Command line
+
+
+def add_arguments(parser):
+    parser.add_argument("--config", default="configs/train/default.yaml", help="training config (YAML)")
+    parser.add_argument("--data", help="dataset directory (overrides the config's data)")
+    parser.add_argument("--out", help="run directory (overrides the config's out)")
+    parser.add_argument("--steps", type=int, help="total training steps (overrides optim.steps)")
+    parser.add_argument("--until", type=int, help="stop at this step (resume later with --resume)")
+    parser.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint.pt")
+
+
+def run(args):
+    try:
+        config = load_config(args.config, data=args.data, out=args.out, steps=args.steps)
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"error: {error}")
+    path = train(config, resume=args.resume, until=args.until)
+    print(f"model written to {path}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="terrain-mdm train", description="train the motion diffusion model")
+    add_arguments(parser)
+    run(parser.parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

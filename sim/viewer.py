@@ -1,0 +1,213 @@
+"""Play a motion file in the PyBullet GUI at its true speed, with its metrics on screen.
+
+Keys: space pause / play, right arrow or n one frame forward, left arrow or p one frame back (both pause),
++ and - double and halve the speed, r restart. Closing the window ends `run`. The camera follows the
+character; the mouse still turns and zooms it.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+from sim.metrics import evaluate
+from sim.scene import Camera, Scene, p
+
+SPEEDS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)
+UI_RATE = 60.0  # Hz, loop iterations per second of wall time
+
+KEYS_PAUSE = (p.B3G_SPACE,)
+KEYS_FORWARD = (p.B3G_RIGHT_ARROW, ord("n"))
+KEYS_BACK = (p.B3G_LEFT_ARROW, ord("p"))
+KEYS_FASTER = (ord("+"), ord("="))  # "+" is shift and "=" on most keyboards
+KEYS_SLOWER = (ord("-"), ord("_"))
+KEYS_RESTART = (ord("r"),)
+KEY_HELP = "space pause, n/p or arrows step, +/- speed, r restart"
+
+# Metrics shown: result key, label, format (definitions in docs/metrics.md).
+SHOWN_METRICS = (
+    ("penetration_mean_mm", "penetration mean", "{:.1f} mm"),
+    ("penetration_max_mm", "penetration max", "{:.1f} mm"),
+    ("float_mean_mm", "float", "{:.1f} mm"),
+    ("skate_ratio", "skating", "{:.3f}"),
+    ("sliding_ratio", "sliding", "{:.3f}"),
+    ("jerk_m_s3", "jerk", "{:.0f} m/s3"),
+    ("goal_dist_root_m", "goal distance", "{:.2f} m"),
+)
+TEXT_COLOUR = (0.05, 0.05, 0.05)
+TEXT_SIZE = 1.2
+LINE_SPACING = 0.1  # m at the camera target
+
+
+class Playback:
+    """Play position of a motion of `num_frames` frames at `fps`: time in seconds, pause, speed, and the
+    key handling of the viewer (no GUI needed)."""
+
+    def __init__(self, num_frames, fps):
+        self.num_frames, self.fps = num_frames, fps
+        self.time = 0.0
+        self.paused = False
+        self.speed_index = SPEEDS.index(1.0)
+
+    @property
+    def speed(self):
+        return SPEEDS[self.speed_index]
+
+    @property
+    def frame(self):
+        return min(int(round(self.time * self.fps)), self.num_frames - 1)
+
+    @property
+    def at_end(self):
+        return self.frame == self.num_frames - 1
+
+    def advance(self, wall_seconds):
+        """Move on by `wall_seconds` of wall time at the current speed; pauses at the last frame."""
+        if not self.paused:
+            self.time = min(self.time + wall_seconds * self.speed, (self.num_frames - 1) / self.fps)
+            self.paused = self.at_end
+
+    def step(self, frames):
+        self.paused = True
+        self.time = min(max(self.frame + frames, 0), self.num_frames - 1) / self.fps
+
+    def handle(self, events):
+        """Apply the keys of a p.getKeyboardEvents() dict {key: state}: those just pressed."""
+        for key, state in events.items():
+            if not state & p.KEY_WAS_TRIGGERED:
+                continue
+            if key in KEYS_PAUSE:
+                if self.paused and self.at_end:
+                    self.time = 0.0
+                self.paused = not self.paused
+            elif key in KEYS_FORWARD:
+                self.step(1)
+            elif key in KEYS_BACK:
+                self.step(-1)
+            elif key in KEYS_FASTER:
+                self.speed_index = min(self.speed_index + 1, len(SPEEDS) - 1)
+            elif key in KEYS_SLOWER:
+                self.speed_index = max(self.speed_index - 1, 0)
+            elif key in KEYS_RESTART:
+                self.time, self.paused = 0.0, False
+
+    def status(self):
+        state = "paused" if self.paused else "playing"
+        return (f"{self.time:5.2f} / {(self.num_frames - 1) / self.fps:.2f} s  frame {self.frame}/"
+                f"{self.num_frames - 1}  {self.speed:g}x  {state}")
+
+
+def metric_lines(result):
+    """Text lines of the SHOWN_METRICS of an evaluate() result; NaN (no goal, ...) shows as '-'."""
+    return [f"{label}: {fmt.format(result[key]) if math.isfinite(result[key]) else '-'}"
+            for key, label, fmt in SHOWN_METRICS]
+
+
+def check_display():
+    """RuntimeError unless an X display can be opened: PyBullet's GUI would end the whole process instead."""
+    display = os.environ.get("DISPLAY")
+    if not display:
+        raise RuntimeError("no display (DISPLAY is not set): the viewer needs a window; run it under "
+                           "xvfb-run for a virtual one, or use `terrain-mdm render` for a video")
+    name = ctypes.util.find_library("X11")
+    if name is None:
+        return  # PyBullet loads libX11 itself and reports the failure
+    x11 = ctypes.CDLL(name)
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    handle = x11.XOpenDisplay(display.encode())
+    if not handle:
+        raise RuntimeError(f"cannot open the X display {display!r}")
+    x11.XCloseDisplay(handle)
+
+
+class Viewer:
+    """The PyBullet GUI playing `motion` (a Motion with a terrain) at wall-clock speed.
+
+    camera: sim.scene.Camera for the start view and the following (the mouse may turn and zoom it later).
+    run() plays until the window is closed; use as a context manager or call close().
+    """
+
+    def __init__(self, motion, camera=None):
+        check_display()
+        self.motion = motion
+        self.camera = camera or Camera()
+        self.metrics = metric_lines(evaluate(motion))
+        self.targets, distance = self.camera.track(motion.root_pos, motion.fps, motion.terrain)
+        self.playback = Playback(motion.num_frames, motion.fps)
+        self.scene = Scene.for_motion(motion, gui=True)
+        self.client = self.scene.client
+        self._text_ids = []
+        self.scene.pose_frame(motion, 0)
+        p.resetDebugVisualizerCamera(distance, self.camera.yaw, self.camera.pitch, list(self.targets[0]),
+                                     physicsClientId=self.client)
+
+    def _show(self, frame):
+        c = self.client
+        self.scene.pose_frame(self.motion, frame)
+        camera = p.getDebugVisualizerCamera(physicsClientId=c)
+        yaw, pitch, distance = camera[8:11]
+        if self.camera.follow:
+            p.resetDebugVisualizerCamera(distance, yaw, pitch, list(self.targets[frame]), physicsClientId=c)
+        # Debug text lives in the world: keep it up and to the left of the target, facing the camera.
+        right = np.asarray(camera[6]) / np.linalg.norm(camera[6])
+        up = np.asarray(camera[7]) / np.linalg.norm(camera[7])
+        scale = distance / 3.0
+        anchor = np.asarray(self.targets[frame]) + scale * (1.1 * up - 1.9 * right)
+        lines = [self.playback.status(), *self.metrics, KEY_HELP]
+        for i, text in enumerate(lines):
+            position = (anchor - i * LINE_SPACING * scale * up).tolist()
+            replace = self._text_ids[i] if i < len(self._text_ids) else -1
+            item = p.addUserDebugText(text, position, TEXT_COLOUR, TEXT_SIZE, replaceItemUniqueId=replace,
+                                      physicsClientId=c)
+            if replace < 0:
+                self._text_ids.append(item)
+
+    def run(self, max_frames=None):
+        """Play until the window is closed, or for `max_frames` loop iterations (UI_RATE per second).
+        Returns the number of iterations run."""
+        last = time.perf_counter()
+        count = 0
+        while max_frames is None or count < max_frames:
+            if not p.isConnected(physicsClientId=self.client):
+                break
+            try:
+                self.playback.handle(p.getKeyboardEvents(physicsClientId=self.client))
+                now = time.perf_counter()
+                self.playback.advance(now - last)
+                last = now
+                self._show(self.playback.frame)
+            except p.error:
+                break  # the window was closed during the calls
+            count += 1
+            time.sleep(max(0.0, 1.0 / UI_RATE - (time.perf_counter() - now)))
+        return count
+
+    def close(self):
+        self.scene.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def view(motion_file, camera=None):
+    """`terrain-mdm view FILE`: play a motion file until the window is closed. Returns the exit status."""
+    from motion_model.motion import Motion
+
+    try:
+        motion = Motion.load(motion_file)
+        with Viewer(motion, camera) as viewer:
+            viewer.run()
+    except (ValueError, OSError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

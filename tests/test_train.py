@@ -1,0 +1,72 @@
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from motion_model import checkpoint
+from motion_model.dataset import WindowSampler, load_episodes
+from motion_model.skeleton import Skeleton
+from motion_model.train import load_config, losses, main, train, training_inputs
+from test_features import write_synthetic_dataset
+
+TINY = "configs/train/tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return write_synthetic_dataset(tmp_path_factory.mktemp("data"))
+
+
+def fixed_loss(model_path, config, dataset):
+    """Weighted loss of a model on fixed windows, timesteps and noise (all conditions kept)."""
+    loaded = checkpoint.load_model(model_path)
+    sampler = WindowSampler(load_episodes(dataset), loaded.window, loaded.normalizer)
+    batch = sampler.sample(64, np.random.default_rng(123))
+    x_t, t, cond = training_inputs(batch, loaded.schedule, {**config, "prev_noised": 0.0,
+                                                            "cond_drop": dict.fromkeys(config["cond_drop"], 0.0)},
+                                   torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        parts = losses(loaded.network(x_t, t, cond), batch, loaded.normalizer, Skeleton.load(), loaded.window)
+    return sum(config["loss"][k] * v for k, v in parts.items()).item()
+
+
+def test_tiny_model_overfits_a_few_windows(dataset, tmp_path):
+    config = load_config(TINY, data=str(dataset), out=str(tmp_path / "run"), steps=1)
+    config["cond_drop"] = dict.fromkeys(config["cond_drop"], 0.0)
+    config["prev_noised"] = 0.0
+    train(config, progress=False)
+    before = fixed_loss(tmp_path / "run" / "model.pt", config, dataset)
+    config["optim"]["steps"] = 300
+    train(config, progress=False)
+    after = fixed_loss(tmp_path / "run" / "model.pt", config, dataset)
+    assert after < before / 10, (before, after)
+
+
+def test_resume_after_interruption_equals_an_uninterrupted_run(dataset, tmp_path):
+    config = load_config(TINY, data=str(dataset), steps=12)
+    config["checkpoint_every"] = 4
+    config["out"] = str(tmp_path / "whole")
+    train(config, progress=False)
+    config["out"] = str(tmp_path / "parts")
+    train(config, until=8, progress=False)  # stops right after the step-8 checkpoint, as a cut-off run would
+    train(config, resume=True, progress=False)
+    whole = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=True)
+    parts = torch.load(tmp_path / "parts" / "checkpoint.pt", weights_only=True)
+    assert parts["train"]["step"] == whole["train"]["step"] == 12
+    for key in ("model",):
+        for name, value in whole[key].items():
+            assert torch.equal(value, parts[key][name]), name
+    for name, value in whole["train"]["weights"].items():
+        assert torch.equal(value, parts["train"]["weights"][name]), name
+    with open(tmp_path / "parts" / "log.csv") as f:
+        assert [int(r["step"]) for r in csv.DictReader(f)] == [10, 12]
+
+
+def test_command_line_writes_the_run_files(dataset, tmp_path):
+    out = tmp_path / "cli"
+    assert main(["--config", TINY, "--data", str(dataset), "--out", str(out), "--steps", "3"]) == 0
+    for name in ("checkpoint.pt", "model.pt", "log.csv", "loss.png"):
+        assert (out / name).exists(), name
+    loaded = checkpoint.load_model(out / "model.pt")
+    assert loaded.config["optim"]["steps"] == 3 and not loaded.network.training
