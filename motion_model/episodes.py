@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from motion_model.synthesis import SynthesisConfig, synthesize
 from terrain.generators import make_terrain
-from terrain.planning import plan_path
+from terrain.planning import UnreachableGoal, plan_path, traversable
 
 REQUIRED = ("episodes", "seed", "terrains", "gaits")
 
@@ -39,21 +39,46 @@ def episode_spec(config, index):
     gaits = {g: w for g, w in config["gaits"].items() if g == "walk" or kind in config.get("run_kinds", [])}
     names, gait_w = zip(*gaits.items())
     gait = str(rng.choice(names, p=np.array(gait_w, float) / sum(gait_w)))
+    waypoints = int(rng.random() < config.get("waypoint_paths", 0.0)) * int(rng.integers(1, 3))
     return {"kind": kind, "gait": gait, "terrain_seed": int(rng.integers(2 ** 31)),
-            "motion_seed": int(rng.integers(2 ** 31))}
+            "motion_seed": int(rng.integers(2 ** 31)), "waypoints": waypoints}
 
 
-def make_episode(kind, gait, terrain_seed, motion_seed, terrain_params=None, synthesis=SynthesisConfig()):
+def winding_path(terrain, waypoints, seed):
+    """A planned path from start to goal through `waypoints` random walkable points of the corridor, so that
+    the data holds turns as well as the corridor's mostly straight routes. Falls back to the direct route
+    when a waypoint cannot be reached."""
+    rng = np.random.default_rng(seed)
+    lo, hi = terrain.bounds()
+    points = [terrain.start]
+    for k in range(waypoints):
+        frac = (k + 1) / (waypoints + 1)
+        x = terrain.start[0] + frac * (terrain.goal[0] - terrain.start[0]) + rng.uniform(-1.0, 1.0)
+        for _ in range(20):
+            xy = np.array([x, rng.uniform(lo[1] + 1.0, hi[1] - 1.0)])
+            if traversable(terrain, xy):
+                points.append(xy)
+                break
+    points.append(terrain.goal)
+    try:
+        legs = [plan_path(terrain, start=a, goal=b) for a, b in zip(points[:-1], points[1:])]
+    except UnreachableGoal:
+        return plan_path(terrain)
+    return np.concatenate([legs[0]] + [leg[1:] for leg in legs[1:]])
+
+
+def make_episode(kind, gait, terrain_seed, motion_seed, waypoints=0, terrain_params=None,
+                 synthesis=SynthesisConfig()):
     """Terrain, planned path and synthesised Motion (with terrain, path and goal) for one episode."""
     terrain = make_terrain(kind, seed=terrain_seed, **(terrain_params or {}))
-    path = plan_path(terrain)
+    path = winding_path(terrain, waypoints, motion_seed) if waypoints else plan_path(terrain)
     return synthesize(terrain, path, gait=gait, seed=motion_seed, config=synthesis)
 
 
 def _build_one(job):
     config, index, out = job
     spec = episode_spec(config, index)
-    motion = make_episode(spec["kind"], spec["gait"], spec["terrain_seed"], spec["motion_seed"],
+    motion = make_episode(spec["kind"], spec["gait"], spec["terrain_seed"], spec["motion_seed"], spec["waypoints"],
                           config.get("terrain_params", {}).get(spec["kind"]))
     motion.save(out)
     return index, spec["kind"], motion.duration
