@@ -31,20 +31,9 @@ from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 from motion_model import quaternion as quat
 from motion_model.clips import Q_Y2Z, load_clip, mirror
 from motion_model.motion import Motion
-from motion_model.skeleton import JOINT_INDEX, LEFT_FOOT, RIGHT_FOOT, Skeleton
-
-FEET = ("left", "right")
-FOOT_LINKS = (LEFT_FOOT, RIGHT_FOOT)
-HIP_JOINTS = (JOINT_INDEX["left_hip"], JOINT_INDEX["right_hip"])
-KNEE_JOINTS = (JOINT_INDEX["left_knee"], JOINT_INDEX["right_knee"])
-ANKLE_JOINTS = (JOINT_INDEX["left_ankle"], JOINT_INDEX["right_ankle"])
-HIP_LINKS = (9, 3)
-KNEE_LINKS = (10, 4)
-
-# Foot box (FACTS.md): the sole is 0.05 m below the ankle; the box is centred 0.045 m ahead of it. In the
-# foot's Z-up frame (x toe-ward, y left, z up) the sole centre sits at SOLE_CENTRE from the ankle joint.
-SOLE_CENTRE = np.array([0.045, 0.0, -0.05])
-SOLE_HALF = np.array([0.0885, 0.045])  # half length, half width of the sole (m)
+from motion_model.legs import (FOOT_LINKS, HIP_LINKS, KNEE_LINKS, ankle_targets, footprint, leg_ik,
+                               place_foothold, rotate2, sole_offset)
+from motion_model.skeleton import Skeleton
 
 WALK_SPEEDS = (0.6, 1.5)  # m/s
 RUN_SPEEDS = (2.5, 3.8)  # m/s
@@ -148,7 +137,7 @@ def gait_cycle(name, mirrored=False):
 
     # Contact schedule and swing profiles from the clip's own feet (sole centres) on the flat ground.
     link_pos, link_rot = skeleton.fk(clip.root_pos, clip.root_quat, clip.joint_quat)
-    soles = np.stack([link_pos[:, f] + quat.rotate(link_rot[:, f], _sole_offset_urdf()) for f in FOOT_LINKS], 0)
+    soles = np.stack([link_pos[:, f] + quat.rotate(link_rot[:, f], sole_offset()) for f in FOOT_LINKS], 0)
     contact = clip.contacts[:n].T > 0.5  # (2, n)
     touch_left = _transitions(contact[0])[0]
     shift = touch_left[0] if len(touch_left) else 0
@@ -158,7 +147,7 @@ def gait_cycle(name, mirrored=False):
     for f in range(2):
         on, off = _transitions(contact[f])
         if not len(on) or not len(off):
-            raise ValueError(f"clip {name}: foot {FEET[f]} has no complete stance in one cycle")
+            raise ValueError(f"clip {name}: foot {'left' if f == 0 else 'right'} has no complete stance in one cycle")
         stance[f] = (on[0] - shift) % n / n, (on[0] - shift) % n / n + ((off[0] - on[0]) % n) / n
         # The swing from liftoff to the next touchdown, unrolled over two cycles of the looped sole path.
         lift_i = off[0]
@@ -184,11 +173,6 @@ def _transitions(contact):
     """Frame indices where a cyclic boolean series turns on and turns off."""
     prev = np.roll(contact, 1)
     return np.flatnonzero(contact & ~prev), np.flatnonzero(~contact & prev)
-
-
-def _sole_offset_urdf():
-    """SOLE_CENTRE in the ankle link's own (Y-up URDF) axes: x forward, y up, z right."""
-    return np.array([SOLE_CENTRE[0], SOLE_CENTRE[2], -SOLE_CENTRE[1]])
 
 
 @functools.cache
@@ -403,54 +387,6 @@ def _stance_intervals(mask):
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
 
 
-def _footprint(nx=7, ny=3, margin=0.01):
-    """Sample points (K, 2) over the sole rectangle in the foot frame, relative to the sole centre."""
-    x = np.linspace(-SOLE_HALF[0] - margin, SOLE_HALF[0] + margin, nx)
-    y = np.linspace(-SOLE_HALF[1] - margin, SOLE_HALF[1] + margin, ny)
-    return np.stack(np.meshgrid(x, y, indexing="ij"), -1).reshape(-1, 2)
-
-
-def _rotate2(yaw, xy):
-    c, s = np.cos(yaw), np.sin(yaw)
-    return np.stack([c * xy[..., 0] - s * xy[..., 1], s * xy[..., 0] + c * xy[..., 1]], -1)
-
-
-def place_foothold(terrain, centre, yaw, config):
-    """Sole centre (3,) and foot tilt for a nominal sole centre xy and toe direction yaw (rad).
-
-    Of the candidates along the foot (up to max_foot_shift either way) on which every footprint point lies
-    within flat_tolerance of one plane (a whole stair tread, never across an edge), the nearest wins; with
-    none, the flattest. The plane is lifted to the highest footprint point so that no part of the sole is
-    below the surface. (Penalising big rises between footholds to land on every tread moved feet so far
-    that knees hit the risers more often: measured on 16 staircases.)
-    """
-    local = _footprint()
-    design = np.c_[np.ones(len(local)), local]
-    shifts = np.arange(-config.max_foot_shift, config.max_foot_shift + 1e-9, 0.01)
-    toe = np.array([np.cos(yaw), np.sin(yaw)])
-    centres = centre + shifts[:, None] * toe
-    heights = terrain.height(centres[:, None, :] + _rotate2(yaw, local)[None])  # (C, K)
-    coef = heights @ np.linalg.pinv(design).T  # plane height at the centre, slope along x, slope along y
-    residual = heights - coef @ design.T
-    spread = np.abs(residual).max(-1)
-    top = coef[:, 0] + np.maximum(residual.max(-1), 0.0)
-    cost = np.where(spread <= config.flat_tolerance, np.abs(shifts), 1e3 + spread)
-    best = int(np.argmin(cost))
-    a, bx, by = coef[best]
-    normal_local = np.array([-bx, -by, 1.0]) / np.sqrt(bx * bx + by * by + 1.0)
-    normal = np.r_[_rotate2(yaw, normal_local[:2]), normal_local[2]]
-    return np.r_[centres[best], top[best]], _tilt(normal)
-
-
-def _tilt(normal):
-    """Quaternion of the smallest rotation taking +Z to the unit normal."""
-    axis = np.cross([0.0, 0.0, 1.0], normal)
-    s = np.linalg.norm(axis)
-    if s < 1e-9:
-        return np.array([0.0, 0.0, 0.0, 1.0])
-    return quat.from_axis_angle(axis / s, np.arctan2(s, normal[2]))
-
-
 def plan_footholds(terrain, stance_masks, nominal_soles, nominal_yaw, config):
     """One Foothold per stance interval of each foot, in time order, from the nominal pose at mid-stance."""
     stances = sorted(((a, b, f) for f in range(2) for a, b in _stance_intervals(stance_masks[:, f])),
@@ -458,7 +394,8 @@ def plan_footholds(terrain, stance_masks, nominal_soles, nominal_yaw, config):
     holds = []
     for a, b, f in stances:
         mid = (a + b) // 2
-        sole, tilt = place_foothold(terrain, nominal_soles[mid, f, :2], nominal_yaw[mid, f], config)
+        sole, tilt = place_foothold(terrain, nominal_soles[mid, f, :2], nominal_yaw[mid, f], config.max_foot_shift,
+                                    config.flat_tolerance)
         rot = quat.multiply(tilt, quat.multiply(quat.about_z(np.asarray(nominal_yaw[mid, f])), Q_Y2Z))
         holds.append(Foothold(f, a, b, sole, rot))
     return holds
@@ -480,7 +417,7 @@ def foot_trajectories(terrain, holds, lift, progress, nominal_rots, config):
     soles = np.zeros((num_frames, 2, 3))
     rots = np.zeros((num_frames, 2, 4))
     u_grid = np.linspace(0.0, 1.0, SWING_SAMPLES)
-    outline = np.c_[_footprint(nx=5, ny=3, margin=0.03), np.zeros(15)]
+    outline = np.c_[footprint(nx=5, ny=3, margin=0.03), np.zeros(15)]
     for f in range(2):
         mine = sorted((h for h in holds if h.foot == f), key=lambda h: h.start)
         for h in mine:
@@ -523,11 +460,6 @@ def ground_height(holds, num_frames, config):
     return gaussian_filter1d(ground, config.pelvis_smoothing * config.fps, mode="nearest")
 
 
-def ankle_targets(soles, rots):
-    """Ankle joint positions (T, 2, 3) that put the sole centres at `soles` with foot rotations `rots`."""
-    return soles - quat.rotate(rots, np.broadcast_to(_sole_offset_urdf(), soles.shape))
-
-
 def reach_lowering(skeleton, root_pos, root_quat, ankles, config):
     """How far (T,) the pelvis must drop so that every leg reaches its ankle target, smoothed."""
     leg = -(skeleton.offsets[KNEE_LINKS[0], 1] + skeleton.offsets[FOOT_LINKS[0], 1])
@@ -546,44 +478,6 @@ def reach_lowering(skeleton, root_pos, root_quat, ankles, config):
 
 # --------------------------------------------------------------------------------------------------------
 # Pass 5: leg IK
-
-
-def _rotation_between(a, b):
-    """Quaternions (T, 4) of the smallest rotations taking directions a to b (T, 3)."""
-    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
-    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
-    axis = np.cross(a, b)
-    s = np.linalg.norm(axis, axis=-1)
-    c = (a * b).sum(-1)
-    angle = np.arctan2(s, c)
-    axis = np.where(s[:, None] > 1e-9, axis / np.maximum(s, 1e-12)[:, None], [1.0, 0.0, 0.0])
-    return quat.from_axis_angle(axis, angle)
-
-
-def leg_ik(skeleton, root_pos, root_quat, joints, ankles, foot_rots):
-    """Joint rotations with each leg's hip and knee solved so the ankle lands on `ankles` (T, 2, 3), and the
-    ankle turned so the foot link's world rotation is `foot_rots` (T, 2, 4). The clip's hip swivel is kept:
-    after setting the knee angle from the hip-ankle distance, the thigh turns by the smallest rotation that
-    points the leg at the target."""
-    joints = joints.copy()
-    thigh = -skeleton.offsets[KNEE_LINKS[0], 1]
-    shin = -skeleton.offsets[FOOT_LINKS[0], 1]
-    for f in range(2):
-        hip = root_pos + quat.rotate(root_quat, np.broadcast_to(skeleton.offsets[HIP_LINKS[f]], root_pos.shape))
-        target = ankles[:, f] - hip
-        d = np.clip(np.linalg.norm(target, axis=-1), abs(thigh - shin) + 1e-3, thigh + shin - 1e-6)
-        cos_inner = np.clip((thigh ** 2 + shin ** 2 - d ** 2) / (2 * thigh * shin), -1.0, 1.0)
-        knee = -(np.pi - np.arccos(cos_inner))  # the knee hinge bends negatively about +Z
-        knee_q = quat.about_z(knee)
-        ankle_local = np.array([0.0, -thigh, 0.0]) + quat.rotate(knee_q, np.broadcast_to([0.0, -shin, 0.0], (len(d), 3)))
-        hip_world = quat.multiply(root_quat, joints[:, HIP_JOINTS[f]])
-        current = quat.rotate(hip_world, ankle_local)
-        hip_world = quat.multiply(_rotation_between(current, target), hip_world)
-        joints[:, HIP_JOINTS[f]] = quat.multiply(quat.conjugate(root_quat), hip_world)
-        joints[:, KNEE_JOINTS[f]] = knee_q
-        shin_world = quat.multiply(hip_world, knee_q)
-        joints[:, ANKLE_JOINTS[f]] = quat.normalize(quat.multiply(quat.conjugate(shin_world), foot_rots[:, f]))
-    return joints
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -610,11 +504,11 @@ def synthesize(terrain, path, gait="walk", seed=0, config=SynthesisConfig(), spe
     T = len(timeline.phase)
 
     yaw = curve.heading(timeline.s)
-    root_xy = curve.position(timeline.s) + _rotate2(yaw, offset)
+    root_xy = curve.position(timeline.s) + rotate2(yaw, offset)
     root_quat = quat.multiply(quat.about_z(yaw), root_rel)
     root_pos = np.c_[root_xy, height]
     link_pos, link_rot = skeleton.fk(root_pos, root_quat, joints)
-    nominal_soles = np.stack([link_pos[:, k] + quat.rotate(link_rot[:, k], np.broadcast_to(_sole_offset_urdf(), (T, 3)))
+    nominal_soles = np.stack([link_pos[:, k] + quat.rotate(link_rot[:, k], np.broadcast_to(sole_offset(), (T, 3)))
                               for k in FOOT_LINKS], 1)
     nominal_yaw = quat.heading(link_rot[:, list(FOOT_LINKS)])
 

@@ -72,7 +72,6 @@ def frame_strip(motion, out_png, frames=None, terrain=None, columns=6, window=2.
 def preview_video(motion, out, fps=None, terrain=None, size=(480, 360), every=1):
     """A 3D matplotlib animation (.gif or .mp4) of the skeleton over the terrain patch around it, with the
     path drawn; the camera follows the character. Frames are written atomically with imageio."""
-    import imageio.v2 as imageio
     from tqdm import tqdm
 
     terrain = terrain if terrain is not None else motion.terrain

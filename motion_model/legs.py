@@ -1,0 +1,118 @@
+"""The legs: foot geometry, footholds on terrain, and analytic two-bone leg IK.
+
+Shared by the synthesis engine (which places feet on planned footholds) and the controller (which pins the
+model's stance feet). World frame: Z up, metres; quaternions xyzw. A foot link's world rotation at rest is
+Q_Y2Z (the URDF is Y-up), so "foot rotation" below always means the link's world rotation.
+"""
+import numpy as np
+
+from motion_model import quaternion as quat
+from motion_model.skeleton import JOINT_INDEX, LEFT_FOOT, RIGHT_FOOT
+
+FOOT_LINKS = (LEFT_FOOT, RIGHT_FOOT)
+HIP_JOINTS = (JOINT_INDEX["left_hip"], JOINT_INDEX["right_hip"])
+KNEE_JOINTS = (JOINT_INDEX["left_knee"], JOINT_INDEX["right_knee"])
+ANKLE_JOINTS = (JOINT_INDEX["left_ankle"], JOINT_INDEX["right_ankle"])
+HIP_LINKS = (9, 3)
+KNEE_LINKS = (10, 4)
+
+# Foot box (FACTS.md): the sole is 0.05 m below the ankle; the box is centred 0.045 m ahead of it. In the
+# foot's Z-up frame (x toe-ward, y left, z up) the sole centre sits at SOLE_CENTRE from the ankle joint.
+SOLE_CENTRE = np.array([0.045, 0.0, -0.05])
+SOLE_HALF = np.array([0.0885, 0.045])  # half length, half width of the sole (m)
+
+
+def sole_offset():
+    """SOLE_CENTRE in the ankle link's own (Y-up URDF) axes: x forward, y up, z right."""
+    return np.array([SOLE_CENTRE[0], SOLE_CENTRE[2], -SOLE_CENTRE[1]])
+
+
+def footprint(nx=7, ny=3, margin=0.01):
+    """Sample points (K, 2) over the sole rectangle in the foot frame, relative to the sole centre."""
+    x = np.linspace(-SOLE_HALF[0] - margin, SOLE_HALF[0] + margin, nx)
+    y = np.linspace(-SOLE_HALF[1] - margin, SOLE_HALF[1] + margin, ny)
+    return np.stack(np.meshgrid(x, y, indexing="ij"), -1).reshape(-1, 2)
+
+
+def rotate2(yaw, xy):
+    c, s = np.cos(yaw), np.sin(yaw)
+    return np.stack([c * xy[..., 0] - s * xy[..., 1], s * xy[..., 0] + c * xy[..., 1]], -1)
+
+
+def place_foothold(terrain, centre, yaw, max_shift, flat_tolerance):
+    """Sole centre (3,) and foot tilt for a nominal sole centre xy and toe direction yaw (rad).
+
+    Of the candidates along the foot (up to max_foot_shift either way) on which every footprint point lies
+    within flat_tolerance of one plane (a whole stair tread, never across an edge), the nearest wins; with
+    none, the flattest. The plane is lifted to the highest footprint point so that no part of the sole is
+    below the surface. (Penalising big rises between footholds to land on every tread moved feet so far
+    that knees hit the risers more often: measured on 16 staircases.)
+    """
+    local = footprint()
+    design = np.c_[np.ones(len(local)), local]
+    shifts = np.arange(-max_shift, max_shift + 1e-9, 0.01)
+    toe = np.array([np.cos(yaw), np.sin(yaw)])
+    centres = centre + shifts[:, None] * toe
+    heights = terrain.height(centres[:, None, :] + rotate2(yaw, local)[None])  # (C, K)
+    coef = heights @ np.linalg.pinv(design).T  # plane height at the centre, slope along x, slope along y
+    residual = heights - coef @ design.T
+    spread = np.abs(residual).max(-1)
+    top = coef[:, 0] + np.maximum(residual.max(-1), 0.0)
+    cost = np.where(spread <= flat_tolerance, np.abs(shifts), 1e3 + spread)
+    best = int(np.argmin(cost))
+    a, bx, by = coef[best]
+    normal_local = np.array([-bx, -by, 1.0]) / np.sqrt(bx * bx + by * by + 1.0)
+    normal = np.r_[rotate2(yaw, normal_local[:2]), normal_local[2]]
+    return np.r_[centres[best], top[best]], tilt(normal)
+
+
+def tilt(normal):
+    """Quaternion of the smallest rotation taking +Z to the unit normal."""
+    axis = np.cross([0.0, 0.0, 1.0], normal)
+    s = np.linalg.norm(axis)
+    if s < 1e-9:
+        return np.array([0.0, 0.0, 0.0, 1.0])
+    return quat.from_axis_angle(axis / s, np.arctan2(s, normal[2]))
+
+
+def ankle_targets(soles, rots):
+    """Ankle joint positions (T, 2, 3) that put the sole centres at `soles` with foot rotations `rots`."""
+    return soles - quat.rotate(rots, np.broadcast_to(sole_offset(), soles.shape))
+
+
+def rotation_between(a, b):
+    """Quaternions (T, 4) of the smallest rotations taking directions a to b (T, 3)."""
+    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    axis = np.cross(a, b)
+    s = np.linalg.norm(axis, axis=-1)
+    c = (a * b).sum(-1)
+    angle = np.arctan2(s, c)
+    axis = np.where(s[:, None] > 1e-9, axis / np.maximum(s, 1e-12)[:, None], [1.0, 0.0, 0.0])
+    return quat.from_axis_angle(axis, angle)
+
+
+def leg_ik(skeleton, root_pos, root_quat, joints, ankles, foot_rots):
+    """Joint rotations with each leg's hip and knee solved so the ankle lands on `ankles` (T, 2, 3), and the
+    ankle turned so the foot link's world rotation is `foot_rots` (T, 2, 4). The clip's hip swivel is kept:
+    after setting the knee angle from the hip-ankle distance, the thigh turns by the smallest rotation that
+    points the leg at the target."""
+    joints = joints.copy()
+    thigh = -skeleton.offsets[KNEE_LINKS[0], 1]
+    shin = -skeleton.offsets[FOOT_LINKS[0], 1]
+    for f in range(2):
+        hip = root_pos + quat.rotate(root_quat, np.broadcast_to(skeleton.offsets[HIP_LINKS[f]], root_pos.shape))
+        target = ankles[:, f] - hip
+        d = np.clip(np.linalg.norm(target, axis=-1), abs(thigh - shin) + 1e-3, thigh + shin - 1e-6)
+        cos_inner = np.clip((thigh ** 2 + shin ** 2 - d ** 2) / (2 * thigh * shin), -1.0, 1.0)
+        knee = -(np.pi - np.arccos(cos_inner))  # the knee hinge bends negatively about +Z
+        knee_q = quat.about_z(knee)
+        ankle_local = np.array([0.0, -thigh, 0.0]) + quat.rotate(knee_q, np.broadcast_to([0.0, -shin, 0.0], (len(d), 3)))
+        hip_world = quat.multiply(root_quat, joints[:, HIP_JOINTS[f]])
+        current = quat.rotate(hip_world, ankle_local)
+        hip_world = quat.multiply(rotation_between(current, target), hip_world)
+        joints[:, HIP_JOINTS[f]] = quat.multiply(quat.conjugate(root_quat), hip_world)
+        joints[:, KNEE_JOINTS[f]] = knee_q
+        shin_world = quat.multiply(hip_world, knee_q)
+        joints[:, ANKLE_JOINTS[f]] = quat.normalize(quat.multiply(quat.conjugate(shin_world), foot_rots[:, f]))
+    return joints
