@@ -206,6 +206,34 @@ def _to_z_up(frames):
     return root_pos, root_quat, np.stack(joints, 1)
 
 
+def to_y_up(root_pos, root_quat):
+    """Inverse of the root conversion in _to_z_up: Z-up world root position (..., 3) m and orientation
+    (..., 4) xyzw to the Y-up world of the clip files, position (x, z, -y) and the URDF body's orientation
+    in that world (xyzw)."""
+    x, y, z = root_pos[..., 0], root_pos[..., 1], root_pos[..., 2]
+    return np.stack([x, z, -y], -1), quat.multiply(quat.conjugate(Q_Y2Z), root_quat)
+
+
+def to_clip_frames(motion):
+    """The inverse of _to_z_up: a Motion as clip frames (T, 44), each [1 / fps, Y-up root position, root
+    quaternion w,x,y,z, then per joint in MOVABLE_JOINTS order a quaternion w,x,y,z or a hinge angle in
+    (-pi, pi] rad]."""
+    root_pos, root_quat = to_y_up(motion.root_pos, motion.root_quat)
+    columns = [np.full((motion.num_frames, 1), 1.0 / motion.fps), root_pos, _xyzw_to_wxyz(root_quat)]
+    for j, joint in enumerate(MOVABLE_JOINTS):
+        q = motion.joint_quat[:, j]
+        if _is_hinge(joint):
+            angle = 2.0 * np.arctan2(q[:, 2], q[:, 3])
+            columns.append(np.arctan2(np.sin(angle), np.cos(angle))[:, None])
+        else:
+            columns.append(_xyzw_to_wxyz(q))
+    return np.concatenate(columns, 1)
+
+
+def _xyzw_to_wxyz(q):
+    return np.concatenate([q[..., 3:], q[..., :3]], -1)
+
+
 def _resample(times, new_times, root_pos, root_quat, joint_quat):
     index = np.clip(np.searchsorted(times, new_times, side="right") - 1, 0, len(times) - 2)
     span = times[index + 1] - times[index]

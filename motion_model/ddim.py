@@ -106,7 +106,7 @@ def guided_x0(model, x_t, t, cond, guidance=None):
 
 
 @torch.no_grad()
-def sample(model, cond, schedule, steps, generator=None, guidance=None, eta=0.0):
+def sample(model, cond, schedule, steps, generator=None, guidance=None, eta=0.0, noise=None):
     """Sample x0 (B, frames, features) (standardised features) with `steps` DDIM steps.
 
     cond: the network's condition dict (see network.MDM.forward). If cond["prev_clean"] is False for a
@@ -115,7 +115,8 @@ def sample(model, cond, schedule, steps, generator=None, guidance=None, eta=0.0)
     """
     batch = cond["keep"].shape[0]
     shape = (batch, model.config.frames, model.config.features)
-    x = torch.randn(shape, generator=generator)
+    # noise: the initial x_T, for callers that draw it per sample (results then do not depend on batching).
+    x = torch.randn(shape, generator=generator) if noise is None else noise.reshape(shape).float()
     cond = dict(cond)
     prev = cond.get("prev")
     noisy_prev = prev is not None and not bool(cond["prev_clean"].all())

@@ -12,6 +12,7 @@ import copy
 import csv
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from motion_model.dataset import WindowSampler, load_episodes, load_stats, write
 from motion_model.ddim import CONDITIONS
 from motion_model.features import LAYOUT, Normalizer, features_to_motion
 from motion_model.network import autocast
-from motion_model.skeleton import FEET, Skeleton
+from motion_model.skeleton import FEET, SOLE_GRID, Skeleton
 
 LOSS_TERMS = ("rotation", "root", "position", "velocity", "foot_contact", "collision", "contact")
 
@@ -79,8 +80,24 @@ def terrain_floor(grid, xy, window):
     return torch.where(inside, floor, torch.full_like(floor, -math.inf))
 
 
+def collision_points(skeleton):
+    """The skeleton with a lighter set of body sample points for the collision loss: every point off the feet,
+    and of each sole's 9 x 5 grid only a 5 x 3 one (4.4 cm x 4.5 cm spacing, well under the 0.1 m terrain
+    grid), which saves a third of the cost of the loss."""
+    grid = np.zeros(SOLE_GRID, bool)
+    grid[::2, ::2] = True
+    keep = np.ones(skeleton.num_points, bool)
+    for foot in FEET:
+        first = np.flatnonzero(skeleton.point_link == foot)[0]  # each foot's points begin with its sole grid
+        keep[first:first + grid.size] = grid.ravel()
+    return replace(skeleton, points_local=skeleton.points_local[keep], point_link=skeleton.point_link[keep])
+
+
 def losses(pred, batch, normalizer, skeleton, window):
-    """Loss terms (dict of scalars) of standardised x0 predictions pred (B, frames, 63) against the batch."""
+    """Loss terms (dict of scalars) of standardised x0 predictions pred (B, frames, 63) against the batch.
+
+    skeleton: for FK and the collision points (see collision_points).
+    """
     p = normalizer.denormalize(pred.float())
     g = normalizer.denormalize(batch["x0"])
     # The reference frame itself (the last previous frame) anchors the velocity of the first segment frame.
@@ -146,6 +163,7 @@ def train(config, resume=False, until=None, progress=True):
     weights = config["loss"]
     state = checkpoint.read(out / "checkpoint.pt") if resume and (out / "checkpoint.pt").exists() else None
 
+    torch.manual_seed(seed)
     model, window, schedule = checkpoint.build(config)
     data = Path(config["data"])
     if state is not None:
@@ -155,7 +173,7 @@ def train(config, resume=False, until=None, progress=True):
     else:
         normalizer = write_stats(data, window)
     sampler = WindowSampler(load_episodes(data), window, normalizer)
-    skeleton = Skeleton.load()
+    skeleton = collision_points(Skeleton.load())
 
     decay, no_decay = [], []
     for name, p in model.named_parameters():

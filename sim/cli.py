@@ -119,6 +119,32 @@ def cmd_preview(args):
     print(f"preview written to {args.out}")
 
 
+def cmd_train(args):
+    from motion_model.train import main as train_main
+
+    return train_main(args.args)
+
+
+def cmd_view(args):
+    from sim.viewer import view
+
+    return view(args.file)
+
+
+def cmd_render(args):
+    from sim.render import main_render
+
+    return main_render(args.file, args.out, width=args.width, height=args.height, fps=args.fps,
+                       workers=args.workers, distance=args.distance, yaw=args.yaw, pitch=args.pitch,
+                       follow=not args.static)
+
+
+def cmd_export(args):
+    from sim.export import main_export
+
+    return main_export(args.file, args.format, args.out)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="terrain-mdm",
@@ -156,6 +182,13 @@ def build_parser():
     p.add_argument("--workers", type=int, help="worker processes (default: the cores, at most 2)")
     p.set_defaults(func=cmd_dataset)
 
+    # The training options live with the training code (motion_model/train.py), which imports torch: they are
+    # forwarded as they are so that `terrain-mdm --help` stays instant.
+    p = sub.add_parser("train", help="train the motion diffusion model (resumable); see train --help",
+                       add_help=False, prefix_chars="\0")
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_train)
+
     p = sub.add_parser("eval", help="plausibility metrics of motion files against their terrain")
     p.add_argument("files", nargs="+", help="motion files (.npz)")
     p.add_argument("--json", action="store_true", help="one JSON object per file instead of a table")
@@ -168,6 +201,29 @@ def build_parser():
     p.add_argument("--columns", type=int, default=6, help="panels per row of a frame strip")
     p.add_argument("--fps", type=float, help="video frame rate (default: the motion's)")
     p.set_defaults(func=cmd_preview)
+
+    p = sub.add_parser("view", help="play a motion file in the PyBullet GUI (space, n/p, +/-, r)")
+    p.add_argument("file", help="motion file (.npz)")
+    p.set_defaults(func=cmd_view)
+
+    p = sub.add_parser("render", help="render a motion file headless (TinyRenderer) to .mp4 or .gif")
+    p.add_argument("file", help="motion file (.npz)")
+    p.add_argument("--out", required=True, help="video file (.mp4 or .gif)")
+    p.add_argument("--width", type=int, default=640)
+    p.add_argument("--height", type=int, default=480)
+    p.add_argument("--fps", type=float, help="video frame rate, at most the motion's (frames are skipped)")
+    p.add_argument("--workers", type=int, help="render processes (default 2)")
+    p.add_argument("--distance", type=float, help="camera distance, m")
+    p.add_argument("--yaw", type=float, help="camera yaw, degrees")
+    p.add_argument("--pitch", type=float, help="camera pitch, degrees")
+    p.add_argument("--static", action="store_true", help="fixed camera instead of following the character")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("export", help="export a motion file as BVH or DeepMimic .txt")
+    p.add_argument("file", help="motion file (.npz)")
+    p.add_argument("--format", required=True, choices=("bvh", "deepmimic"))
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_export)
     return parser
 
 

@@ -187,11 +187,10 @@ class Scene:
     def __init__(self, terrain, path=None, goal=None, gui=False):
         self.terrain = terrain
         self.skeleton = Skeleton.load()
-        self.client = None
         with quiet_stdout():
             self.client = p.connect(p.GUI) if gui else connect_direct()
         if self.client < 0:
-            raise RuntimeError("could not open a PyBullet window (no display?)" if gui
+            raise RuntimeError("could not open a PyBullet window (PyBullet allows one per process)" if gui
                                else "could not connect to PyBullet")
         try:
             if gui:
@@ -305,7 +304,8 @@ class Scene:
         self.pose(motion.root_pos[t], motion.root_quat[t], motion.joint_quat[t], motion.contacts[t])
 
     def close(self):
-        if self.client is not None and self.client >= 0:
+        # A closed window has disconnected already.
+        if self.client is not None and p.isConnected(physicsClientId=self.client):
             p.disconnect(physicsClientId=self.client)
         self.client = None
 

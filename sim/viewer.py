@@ -41,7 +41,8 @@ SHOWN_METRICS = (
 )
 TEXT_COLOUR = (0.05, 0.05, 0.05)
 TEXT_SIZE = 1.2
-LINE_SPACING = 0.1  # m at the camera target
+HUD_CORNER = (-0.95, 0.9)  # window position of the first line, -1..1 from left to right and bottom to top
+LINE_PIXELS = 18
 
 
 class Playback:
@@ -97,9 +98,13 @@ class Playback:
                 self.time, self.paused = 0.0, False
 
     def status(self):
-        state = "paused" if self.paused else "playing"
-        return (f"{self.time:5.2f} / {(self.num_frames - 1) / self.fps:.2f} s  frame {self.frame}/"
-                f"{self.num_frames - 1}  {self.speed:g}x  {state}")
+        """One line of state; while playing it shows whole seconds, so that it changes rarely (redrawing
+        debug text is slow)."""
+        end = (self.num_frames - 1) / self.fps
+        if self.paused:
+            return (f"paused at frame {self.frame} / {self.num_frames - 1}, {self.frame / self.fps:.2f} / "
+                    f"{end:.2f} s, speed {self.speed:g}x")
+        return f"playing at {self.speed:g}x, {int(self.time)} / {end:.1f} s"
 
 
 def metric_lines(result):
@@ -143,40 +148,70 @@ class Viewer:
         self.playback = Playback(motion.num_frames, motion.fps)
         self.scene = Scene.for_motion(motion, gui=True)
         self.client = self.scene.client
-        self._text_ids = []
-        self.scene.pose_frame(motion, 0)
-        p.resetDebugVisualizerCamera(distance, self.camera.yaw, self.camera.pitch, list(self.targets[0]),
-                                     physicsClientId=self.client)
+        try:
+            self._start(self.client, distance)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, c, distance):
+        # Every debug text call waits for a frame of the window (0.2 s with software OpenGL), so the texts
+        # hang from a body that follows the camera target and are only re-added when they change. Texts
+        # only follow a body that has a visual shape: an invisible speck.
+        speck = p.createVisualShape(p.GEOM_SPHERE, radius=1e-3, rgbaColor=[0, 0, 0, 0], physicsClientId=c)
+        self.hud = p.createMultiBody(0, -1, speck, physicsClientId=c)
+        self._texts = {}  # line number -> (text, item id)
+        self._layout = None
+        self.scene.pose_frame(self.motion, 0)
+        view = (distance, self.camera.yaw, self.camera.pitch)
+        p.resetDebugVisualizerCamera(*view, list(self.targets[0]), physicsClientId=c)
+        # The window applies the camera at its next frame; until then it reports the old one, which the
+        # following would write back.
+        deadline = time.perf_counter() + 5.0
+        while not np.allclose(self._view(), view, atol=1e-3) and time.perf_counter() < deadline:
+            time.sleep(0.02)
+
+    def _view(self):
+        """The window's camera distance (m), yaw and pitch (degrees)."""
+        yaw, pitch, distance = p.getDebugVisualizerCamera(physicsClientId=self.client)[8:11]
+        return distance, yaw, pitch
+
+    def _text(self, line, text, offset, moved):
+        old = self._texts.get(line)
+        if old is not None and old[0] == text and not moved:
+            return
+        kwargs = {} if old is None else {"replaceItemUniqueId": old[1]}
+        item = p.addUserDebugText(text, offset.tolist(), TEXT_COLOUR, TEXT_SIZE, parentObjectUniqueId=self.hud,
+                                  physicsClientId=self.client, **kwargs)
+        self._texts[line] = (text, item)
 
     def _show(self, frame):
         c = self.client
         self.scene.pose_frame(self.motion, frame)
-        camera = p.getDebugVisualizerCamera(physicsClientId=c)
-        yaw, pitch, distance = camera[8:11]
+        target = list(self.targets[frame])
+        view = self._view()
         if self.camera.follow:
-            p.resetDebugVisualizerCamera(distance, yaw, pitch, list(self.targets[frame]), physicsClientId=c)
-        # Debug text lives in the world: keep it up and to the left of the target, facing the camera.
-        right = np.asarray(camera[6]) / np.linalg.norm(camera[6])
-        up = np.asarray(camera[7]) / np.linalg.norm(camera[7])
-        scale = distance / 3.0
-        anchor = np.asarray(self.targets[frame]) + scale * (1.1 * up - 1.9 * right)
+            p.resetDebugVisualizerCamera(*view, target, physicsClientId=c)
+        p.resetBasePositionAndOrientation(self.hud, target, [0, 0, 0, 1], physicsClientId=c)
         lines = [self.playback.status(), *self.metrics, KEY_HELP]
+        # Laid out again when the mouse has turned (2 degrees) or zoomed (5 %) the camera.
+        relayout = self._layout is None or not np.allclose(self._layout[0], view, rtol=0.05, atol=2.0)
+        if relayout:
+            # Lines from the window's top left corner: screen offsets at the target's depth (distance).
+            width, height, _, projection, _, _, right, up = p.getDebugVisualizerCamera(physicsClientId=c)[:8]
+            right, up = (np.asarray(v) / np.linalg.norm(v) for v in (right, up))
+            x, y = (view[0] * HUD_CORNER[i] / projection[5 * i] for i in range(2))
+            line = view[0] * 2.0 * LINE_PIXELS / height / projection[5]
+            self._layout = (view, [x * right + (y - i * line) * up for i in range(len(lines))])
         for i, text in enumerate(lines):
-            position = (anchor - i * LINE_SPACING * scale * up).tolist()
-            replace = self._text_ids[i] if i < len(self._text_ids) else -1
-            item = p.addUserDebugText(text, position, TEXT_COLOUR, TEXT_SIZE, replaceItemUniqueId=replace,
-                                      physicsClientId=c)
-            if replace < 0:
-                self._text_ids.append(item)
+            self._text(i, text, self._layout[1][i], relayout)
 
     def run(self, max_frames=None):
-        """Play until the window is closed, or for `max_frames` loop iterations (UI_RATE per second).
+        """Play until the window is closed, or for `max_frames` loop iterations (at most UI_RATE per second).
         Returns the number of iterations run."""
         last = time.perf_counter()
         count = 0
-        while max_frames is None or count < max_frames:
-            if not p.isConnected(physicsClientId=self.client):
-                break
+        while (max_frames is None or count < max_frames) and p.isConnected(physicsClientId=self.client):
             try:
                 self.playback.handle(p.getKeyboardEvents(physicsClientId=self.client))
                 now = time.perf_counter()

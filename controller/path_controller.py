@@ -1,0 +1,311 @@
+"""Autoregressive path following: chain 2-s diffusion segments along a planned path over terrain.
+
+Each step, for every character still going: take its last committed frames as the previous state, express
+everything in the frame of the last one, sample the local heightfield there, aim the target at a point
+ahead on the path, sample `candidates` segments with DDIM in one batch (all characters together), check
+them against the terrain's signed distance, keep the best, pin its stance feet, and commit its first
+`commit_frames` frames. A character stops at the goal, at the time limit, or when it makes no progress.
+
+World frame: Z up, metres, seconds; +X is the character's forward at rest; quaternions xyzw.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+import torch
+import yaml
+
+from controller.collision import CheckConfig, score_candidates
+from controller.foot_lock import FootLock
+from motion_model.checkpoint import LoadedModel, load_model
+from motion_model.dataset import make_condition, reference_frame
+from motion_model.ddim import sample
+from motion_model.features import features_to_motion, motion_to_features
+from motion_model.motion import Motion
+from motion_model.network import autocast
+from motion_model.skeleton import Skeleton
+from terrain.planning import plan_path
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    ddim_steps: int = 8  # denoising steps per segment
+    commit_frames: int = 45  # frames of each 2-s segment that are kept before generating the next
+    candidates: int = 4  # segments sampled per character and step, ranked by the collision check
+    max_retries: int = 2  # new batches of candidates when none passes the check
+    speed: float = 1.2  # desired speed, m/s (a walk; 2.5-3.8 asks for a run)
+    goal_radius: float = 0.5  # m: stop when the root or a foot is this close to the goal
+    time_limit: float = 120.0  # s of motion
+    stall_time: float = 8.0  # s without stall_distance of progress along the path ends the episode
+    stall_distance: float = 0.5  # m
+    foot_lock: bool = True  # pin stance feet to the terrain (see foot_lock.py)
+    precision: str = "auto"  # "auto", "bf16" or "fp32" for the network
+    guidance: dict = field(default_factory=dict)  # classifier-free guidance scale per condition
+    check: CheckConfig = CheckConfig()
+
+    @classmethod
+    def from_dict(cls, values):
+        values = dict(values or {})
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown controller settings {sorted(unknown)}; known: {[f.name for f in fields(cls)]}")
+        if "check" in values:
+            values["check"] = CheckConfig(**values["check"])
+        return cls(**values)
+
+    @classmethod
+    def load(cls, path):
+        with open(path) as f:
+            return cls.from_dict(yaml.safe_load(f))
+
+    def to_dict(self):
+        return asdict(self)
+
+
+class PathTracker:
+    """Arc length along a polyline path for query points (their projection on the nearest segment)."""
+
+    def __init__(self, path):
+        self.path = np.asarray(path, dtype=np.float64)
+        self.seg = np.diff(self.path, axis=0)
+        self.seg_len = np.maximum(np.linalg.norm(self.seg, axis=1), 1e-9)
+        self.arc = np.concatenate([[0.0], np.cumsum(self.seg_len)])
+
+    @property
+    def length(self):
+        return float(self.arc[-1])
+
+    def __call__(self, xy):
+        xy = np.asarray(xy, dtype=np.float64)
+        d = xy[..., None, :] - self.path[:-1]  # (..., S, 2)
+        u = np.clip((d * self.seg).sum(-1) / self.seg_len ** 2, 0.0, 1.0)
+        dist = np.linalg.norm(d - u[..., None] * self.seg, axis=-1)
+        i = dist.argmin(-1)
+        return self.arc[i] + np.take_along_axis(u, i[..., None], -1)[..., 0] * self.seg_len[i]
+
+
+@dataclass
+class Result:
+    motion: Motion
+    status: str  # "goal", "time_limit" or "stalled"
+    segments: list  # per-segment diagnostics (dicts)
+    wall_seconds: float
+
+    @property
+    def realtime_factor(self):
+        return self.motion.duration / max(self.wall_seconds, 1e-9)
+
+
+class PathController:
+    """One character following a path over a terrain with a motion diffusion model.
+
+    model: a LoadedModel or a name/path for load_model. goal defaults to the terrain's goal pad, start to
+    its start pad; path (P, 2) defaults to the terrain planner's route from start to goal.
+    """
+
+    def __init__(self, model, terrain, goal=None, path=None, config=ControllerConfig(), seed=0, start=None):
+        self.model = model if isinstance(model, LoadedModel) else load_model(model)
+        self.terrain = terrain
+        self.config = config
+        window = self.model.window
+        if not window.n_prev <= config.commit_frames <= window.frames:
+            raise ValueError(f"commit_frames must be between the model's {window.n_prev} previous frames and its "
+                             f"{window.frames}-frame segment, got {config.commit_frames}")
+        start = np.asarray(terrain.start if start is None else start, dtype=np.float64)
+        goal = np.asarray(terrain.goal if goal is None else goal, dtype=np.float64)
+        if start.shape != (2,) or goal.shape != (2,):
+            raise ValueError("start and goal must be world xy pairs (the terrain has no pads to default to)")
+        self.path = plan_path(terrain, start=start, goal=goal) if path is None else np.asarray(path, float)
+        self.goal = goal
+        self.tracker = PathTracker(self.path)
+        self.generator = torch.Generator().manual_seed(int(seed))
+        self.foot_lock = FootLock(terrain) if config.foot_lock else None
+        self.chunks = []  # committed (root_pos, root_quat, joint_quat, contacts) arrays
+        self.segments = []
+        self.status = None
+        self.wall_seconds = 0.0
+        direction = self.path[min(5, len(self.path) - 1)] - self.path[0]
+        self.start_yaw = float(np.arctan2(direction[1], direction[0]))
+
+    # -- state ---------------------------------------------------------------------------------------
+
+    @property
+    def done(self):
+        return self.status is not None
+
+    @property
+    def num_frames(self):
+        return sum(len(c[0]) for c in self.chunks)
+
+    def _recent(self, n):
+        """The last n committed frames (fewer at the start) as four arrays."""
+        parts = [np.concatenate([c[k] for c in self.chunks])[-n:] for k in range(4)] if self.chunks else None
+        return parts
+
+    def condition(self):
+        """(cond dict for one row, reference (xy, yaw, z)) for the next segment."""
+        window = self.model.window
+        if not self.chunks:  # cold start: standing on the start pad, facing along the path
+            ref_xy, ref_yaw = self.path[0], self.start_yaw
+            ref_z = float(self.terrain.height(ref_xy))
+            prev = None
+        else:
+            root_pos, root_quat, joint_quat, contacts = self._recent(window.n_prev)
+            ref_xy, ref_yaw, ref_z = reference_frame(root_pos[-1], root_quat[-1], self.terrain)
+            features = motion_to_features(root_pos, root_quat, joint_quat, contacts, ref_xy, ref_yaw, ref_z)
+            prev = self.model.normalizer.normalize(features.astype(np.float32))[None]
+        ref = (np.asarray(ref_xy, float).reshape(1, 2), np.asarray(ref_yaw, float).reshape(1),
+               np.asarray(ref_z, float).reshape(1))
+        cond = make_condition(self.terrain, self.path, [self.config.speed], *ref, window, prev=prev)
+        return cond, ref
+
+    def motion(self):
+        """Everything committed so far as a Motion with the terrain, path and goal."""
+        if not self.chunks:
+            raise ValueError("nothing generated yet: call step() first")
+        arrays = [np.concatenate([c[k] for c in self.chunks]) for k in range(4)]
+        return Motion(self.model.window.fps, *arrays, terrain=self.terrain, path=self.path, goal=self.goal)
+
+    # -- generation ----------------------------------------------------------------------------------
+
+    def step(self):
+        """Generate and commit one segment; returns the committed frames as a Motion (no terrain)."""
+        return advance([self])[0]
+
+    def run(self, progress=False):
+        """Generate until the goal, the time limit or a stall. Returns a Result."""
+        from tqdm import tqdm
+
+        with tqdm(total=round(self.tracker.length, 1), unit="m", disable=not progress, desc="path") as bar:
+            while not self.done:
+                self.step()
+                bar.n = round(min(self.progress(), self.tracker.length), 1)
+                bar.refresh()
+        return self.result()
+
+    def stream(self):
+        """Yield committed segments (Motions without terrain) one by one as they are generated."""
+        while not self.done:
+            yield self.step()
+
+    def result(self):
+        return Result(self.motion(), self.status, self.segments, self.wall_seconds)
+
+    def progress(self):
+        """Arc length (m) along the path of the last committed root position."""
+        return float(self.tracker(self.chunks[-1][0][-1, :2])) if self.chunks else 0.0
+
+    def _commit(self, root_pos, root_quat, joint_quat, contacts, diagnostics):
+        if self.foot_lock is not None:
+            joint_quat = self.foot_lock.apply(root_pos, root_quat, joint_quat, contacts)
+        fps = self.model.window.fps
+        # Stop at the first frame that reaches the goal.
+        skeleton = Skeleton.load()
+        link_pos, _ = skeleton.fk(root_pos, root_quat, joint_quat)
+        near = np.minimum(np.linalg.norm(root_pos[:, :2] - self.goal, axis=-1),
+                          np.linalg.norm(link_pos[:, [5, 11], :2] - self.goal, axis=-1).min(-1))
+        reached = np.flatnonzero(near < self.config.goal_radius)
+        end = reached[0] + 1 if len(reached) else len(root_pos)
+        chunk = (root_pos[:end], root_quat[:end], joint_quat[:end], contacts[:end])
+        self.chunks.append(chunk)
+        self.segments.append(diagnostics)
+        if len(reached):
+            self.status = "goal"
+        elif self.num_frames / fps >= self.config.time_limit:
+            self.status = "time_limit"
+        else:
+            window = int(self.config.stall_time * fps)
+            if self.num_frames > window:
+                roots = np.concatenate([c[0] for c in self.chunks])
+                moved = self.tracker(roots[-1, :2]) - self.tracker(roots[-window - 1, :2])
+                if moved < self.config.stall_distance:
+                    self.status = "stalled"
+        return Motion(fps, *chunk)
+
+
+def advance(controllers):
+    """One step for every controller still going, with one network call per attempt for all of them.
+
+    The controllers must share a model and config. Returns the committed segment (Motion) of each
+    controller in order (None for those already done).
+    """
+    active = [c for c in controllers if not c.done]
+    out = {id(c): None for c in controllers}
+    if not active:
+        return [None] * len(controllers)
+    start = time.perf_counter()
+    model, config = active[0].model, active[0].config
+    k = config.candidates
+    commit = config.commit_frames
+    conds, refs = zip(*(c.condition() for c in active))
+    best = [None] * len(active)
+    pending = list(range(len(active)))
+    for attempt in range(config.max_retries + 1):
+        cond = _stack_conditions([conds[i] for i in pending], k)
+        noise = torch.cat([torch.randn((k, model.window.frames, model.network.config.features),
+                                       generator=active[i].generator) for i in pending])
+        with autocast(config.precision):
+            x0 = sample(model.network, cond, model.schedule, config.ddim_steps, guidance=config.guidance,
+                        noise=noise)
+        features = model.normalizer.denormalize(x0.float()).numpy().astype(np.float64)
+        still = []
+        for row, i in enumerate(pending):
+            c, (ref_xy, ref_yaw, ref_z) = active[i], refs[i]
+            f = features[row * k:(row + 1) * k, :commit]
+            root_pos, root_quat, joint_quat, contacts = features_to_motion(
+                f, np.repeat(ref_xy, k, 0), np.repeat(ref_yaw, k, 0), np.repeat(ref_z, k, 0))
+            last = None
+            if c.chunks:
+                tail = c._recent(1)
+                last, _ = Skeleton.load().fk(tail[0][-1], tail[1][-1], tail[2][-1])
+            scores = score_candidates(c.terrain, c.tracker, root_pos, root_quat, joint_quat, contacts, last,
+                                      config.check)
+            order = np.argsort(np.where(scores.passed, scores.cost, scores.cost + 1e3))
+            j = int(order[0])
+            candidate = (scores.cost[j] + (0 if scores.passed[j] else 1e3), attempt,
+                         (root_pos[j], root_quat[j], joint_quat[j], contacts[j]), scores, j)
+            if best[i] is None or candidate[0] < best[i][0]:
+                best[i] = candidate
+            if not scores.passed.any():
+                still.append(i)
+        pending = still
+        if not pending:
+            break
+    seconds = (time.perf_counter() - start) / len(active)
+    for i, c in enumerate(active):
+        _, attempt, frames, scores, j = best[i]
+        diagnostics = {"attempts": attempt + 1, "passed": bool(scores.passed[j]), "fallback": not scores.passed[j],
+                       "depth_max_mm": float(scores.depth_max[j] * 1000), "depth_mean_mm": float(scores.depth_mean[j] * 1000),
+                       "float_mm": float(scores.float_mean[j] * 1000), "progress_m": float(scores.progress[j]),
+                       "seam_mm": float(scores.seam[j] * 1000), "cost": float(scores.cost[j]), "seconds": seconds}
+        c.wall_seconds += seconds
+        out[id(c)] = c._commit(*frames, diagnostics)
+    return [out[id(c)] for c in controllers]
+
+
+def _stack_conditions(conds, k):
+    """Concatenate single-row condition dicts, each row repeated k times (candidates)."""
+    keys = set().union(*(c.keys() for c in conds))
+    stacked = {}
+    for key in keys:
+        if key == "prev":
+            rows = [c["prev"] if "prev" in c else torch.zeros_like(next(x["prev"] for x in conds if "prev" in x))
+                    for c in conds]
+        else:
+            rows = [c[key] for c in conds]
+        stacked[key] = torch.cat(rows).repeat_interleave(k, 0)
+    return stacked
+
+
+def run_batch(controllers, progress=False):
+    """Advance many characters together (one network call per step for all) until all stop."""
+    from tqdm import tqdm
+
+    with tqdm(total=len(controllers), unit="char", disable=not progress, desc="characters") as bar:
+        while not all(c.done for c in controllers):
+            advance(controllers)
+            bar.n = sum(c.done for c in controllers)
+            bar.refresh()
+    return [c.result() for c in controllers]
