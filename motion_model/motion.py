@@ -1,14 +1,13 @@
 """`Motion`: a sampled humanoid motion in the Z-up world, and its `.npz` file format (docs/motion_format.md)."""
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from motion_model.skeleton import MOVABLE_JOINTS, Skeleton
+from terrain.atomic import atomic_path
 from terrain.heightfield import Heightfield
 
 REQUIRED_KEYS = ("fps", "root_pos", "root_quat", "joint_quat", "contacts", "joint_names")
@@ -109,15 +108,8 @@ class Motion:
             arrays["path"] = np.asarray(path, dtype=np.float64)
         if goal is not None:
             arrays["goal"] = np.asarray(goal, dtype=np.float64)
-        folder = os.path.dirname(os.path.abspath(file))
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".motion-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, file)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        with atomic_path(file) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)
 
     @classmethod
     def load(cls, file):

@@ -15,9 +15,7 @@ per joint in MOVABLE_JOINTS order w,x,y,z or a hinge angle in rad]]}, as in pybu
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +23,7 @@ import numpy as np
 from motion_model import quaternion as quat
 from motion_model.clips import to_clip_frames, to_y_up
 from motion_model.skeleton import MOVABLE_LINKS, Skeleton
+from terrain.atomic import atomic_path
 
 BVH_UNITS = 100.0  # BVH lengths are centimetres
 FORMATS = {"bvh": ".bvh", "deepmimic": ".txt"}
@@ -32,19 +31,8 @@ FORMATS = {"bvh": ".bvh", "deepmimic": ".txt"}
 
 def _write_text(out, text):
     """Write `text` to `out` through a temporary file in the same folder, so readers never see a partial file."""
-    out = Path(out)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.resolve().parent)
-    try:
-        # mkstemp makes the file private (0600); give it the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_path(out) as tmp, open(tmp, "w") as f:
+        f.write(text)
 
 
 def euler_zxy(q):

@@ -3,7 +3,6 @@
 These need no OpenGL and are what `terrain-mdm preview` writes; the PyBullet renderer gives the real look.
 """
 import os
-import tempfile
 
 import matplotlib
 
@@ -12,22 +11,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from motion_model.skeleton import Skeleton  # noqa: E402
+from terrain.atomic import atomic_path  # noqa: E402
 
 
 def _bones(skeleton):
     return [(i, p) for i, p in enumerate(skeleton.parents) if p >= 0]
-
-
-def _atomic_savefig(fig, out):
-    folder = os.path.dirname(os.path.abspath(out))
-    fd, tmp = tempfile.mkstemp(suffix=os.path.splitext(out)[1], dir=folder)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=fig.dpi)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def frame_strip(motion, out_png, frames=None, terrain=None, columns=6, window=2.0):
@@ -65,7 +53,8 @@ def frame_strip(motion, out_png, frames=None, terrain=None, columns=6, window=2.
     for ax in axes.ravel()[len(frames):]:
         ax.axis("off")
     fig.tight_layout()
-    _atomic_savefig(fig, out_png)
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=fig.dpi)
     plt.close(fig)
 
 
@@ -106,21 +95,18 @@ def preview_video(motion, out, fps=None, terrain=None, size=(480, 360), every=1)
 
 
 def write_video(frames, out, fps):
-    """Write RGB frames as .gif or .mp4 (H.264 via imageio-ffmpeg) through a temporary file."""
+    """Write RGB frames (any iterable: they are streamed, not held) as .gif or .mp4 (H.264 through
+    imageio-ffmpeg) into a temporary file that replaces `out` only when complete. Returns the frame count."""
     import imageio.v2 as imageio
 
     ext = os.path.splitext(out)[1].lower()
     if ext not in (".gif", ".mp4"):
         raise ValueError(f"video file {out} must end in .gif or .mp4")
-    folder = os.path.dirname(os.path.abspath(out))
-    fd, tmp = tempfile.mkstemp(suffix=ext, dir=folder)
-    os.close(fd)
-    try:
-        if ext == ".gif":
-            imageio.mimsave(tmp, frames, duration=1000.0 / fps, loop=0)
-        else:
-            imageio.mimsave(tmp, frames, fps=fps, codec="libx264", macro_block_size=8)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    options = {"duration": 1000.0 / fps, "loop": 0} if ext == ".gif" else \
+        {"fps": fps, "codec": "libx264", "macro_block_size": 8}
+    count = 0
+    with atomic_path(out) as tmp, imageio.get_writer(tmp, mode="I", **options) as writer:
+        for frame in frames:
+            writer.append_data(frame)
+            count += 1
+    return count

@@ -83,8 +83,8 @@ def render(motion, out, width=640, height=480, fps=None, camera=None, workers=No
     width, height: pixels. fps: video frame rate, at most the motion's (default); lower rates skip motion
     frames and keep real time. camera: a sim.scene.Camera (default: following from behind the character's
     right). workers: rendering processes (default: the CPU count, at most 2). progress: a tqdm bar on
-    stderr. Returns {"frames", "fps", "workers", "render_s", "write_s", "ms_per_frame"}: seconds spent
-    rendering (scene set-up included) and encoding, and the rendering wall time per video frame.
+    stderr. Returns {"frames", "fps", "workers", "seconds", "ms_per_frame"}: wall time of rendering and
+    encoding together (scene set-up included), and per video frame.
     """
     _check_output(out)
     if width < 16 or height < 16:
@@ -99,28 +99,30 @@ def render(motion, out, width=640, height=480, fps=None, camera=None, workers=No
     chunks = [items[i:i + size] for i in range(0, len(items), size)]
     args = (motion, width, height, camera, distance)
     start = time.perf_counter()
-    with tqdm(total=len(items), desc="render", unit="frame", disable=not progress, file=sys.stderr) as bar:
-        frames = []
-        if workers > 1:
-            # fork: the workers inherit the motion instead of unpickling it, and start in milliseconds.
-            with multiprocessing.get_context("fork").Pool(workers, _start_worker, args) as pool:
-                for chunk in pool.imap(_render_chunk, chunks):
-                    frames += chunk
-                    bar.update(len(chunk))
-        else:
-            renderer = _Renderer(*args)
-            try:
-                for chunk in chunks:
-                    frames += renderer.render(chunk)
-                    bar.update(len(chunk))
-            finally:
-                renderer.scene.close()
-    rendered = time.perf_counter()
-    # write_video takes a list: frames stay in memory, 0.9 MB per 640 x 480 frame.
-    write_video(frames, str(out), fps or motion.fps)
-    return {"frames": len(items), "fps": float(fps or motion.fps), "workers": workers,
-            "render_s": rendered - start, "write_s": time.perf_counter() - rendered,
-            "ms_per_frame": 1000.0 * (rendered - start) / len(items)}
+
+    def frames():
+        with tqdm(total=len(items), desc="render", unit="frame", disable=not progress, file=sys.stderr) as bar:
+            if workers > 1:
+                # fork: the workers inherit the motion instead of unpickling it, and start in milliseconds.
+                with multiprocessing.get_context("fork").Pool(workers, _start_worker, args) as pool:
+                    for chunk in pool.imap(_render_chunk, chunks):
+                        bar.update(len(chunk))
+                        yield from chunk
+            else:
+                renderer = _Renderer(*args)
+                try:
+                    for chunk in chunks:
+                        rendered = renderer.render(chunk)
+                        bar.update(len(chunk))
+                        yield from rendered
+                finally:
+                    renderer.scene.close()
+
+    # Frames stream into the encoder, so a long motion does not have to fit in memory.
+    write_video(frames(), str(out), fps or motion.fps)
+    seconds = time.perf_counter() - start
+    return {"frames": len(items), "fps": float(fps or motion.fps), "workers": workers, "seconds": seconds,
+            "ms_per_frame": 1000.0 * seconds / len(items)}
 
 
 def main_render(file, out, width=640, height=480, fps=None, workers=None, distance=None, yaw=None, pitch=None,
@@ -138,7 +140,6 @@ def main_render(file, out, width=640, height=480, fps=None, workers=None, distan
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"{out}: {stats['frames']} frames at {stats['fps']:g} fps, {width} x {height}; rendered in "
-          f"{stats['render_s']:.1f} s by {stats['workers']} processes ({stats['ms_per_frame']:.0f} ms per frame), "
-          f"encoded in {stats['write_s']:.1f} s")
+    print(f"{out}: {stats['frames']} frames at {stats['fps']:g} fps, {width} x {height}; rendered and encoded in "
+          f"{stats['seconds']:.1f} s by {stats['workers']} processes ({stats['ms_per_frame']:.0f} ms per frame)")
     return 0

@@ -15,15 +15,15 @@ with respect to the query points (index look-ups run in numpy, the arithmetic th
 """
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
+
+from terrain.atomic import atomic_path
 
 # sdf is exact (to SDF_TOLERANCE) within this distance of the surface; beyond it, it may return an upper
 # bound (the vertical gap), which is still larger than this.
@@ -575,14 +575,8 @@ class Heightfield:
     def save(self, path) -> Path:
         """Write the terrain as .npz (keys of `arrays()`), atomically: a temporary file, then os.replace."""
         path = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **self.arrays())
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, **self.arrays())
         return path
 
     @classmethod

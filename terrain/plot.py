@@ -1,8 +1,6 @@
 """Top-down pictures of a terrain and a path (matplotlib, no display needed)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +9,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import LightSource, Normalize
 from matplotlib.figure import Figure
 
+from terrain.atomic import atomic_path
 from terrain.heightfield import Heightfield
 
 EDGE_SLOPE = 1.0  # triangles steeper than this (tan, 45 degrees) are drawn as step edges
@@ -63,12 +62,6 @@ def plot_terrain(terrain: Heightfield, path=None, out_png="terrain.png", title=N
     fig.tight_layout()
 
     out_png = Path(out_png)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_png.name}.", suffix=".tmp", dir=out_png.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png")
-        os.replace(tmp, out_png)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, format="png")
     return out_png
