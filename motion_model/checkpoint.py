@@ -13,6 +13,7 @@ from motion_model.dataset import WindowConfig
 from motion_model.ddim import CosineSchedule
 from motion_model.features import Normalizer
 from motion_model.network import MDM, ModelConfig
+from terrain.atomic import atomic_path
 
 FORMAT = "terrain-mdm motion diffusion model"
 VERSION = 1
@@ -31,9 +32,8 @@ def save(path, payload):
     """Write a checkpoint dict atomically: a reader sees the old file or the new one, never a partial one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
 
 
 def payload(config, normalizer, state_dict):
@@ -43,10 +43,10 @@ def payload(config, normalizer, state_dict):
 
 def read(path):
     """The checkpoint dict at `path`; ValueError if the file is not one of ours."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no model checkpoint at {path}")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
     except Exception as error:  # torch raises several types for foreign or corrupt files
         raise ValueError(f"{path} is not a terrain-mdm model checkpoint: {error}") from error
     if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -71,8 +71,6 @@ def load_model(name_or_path="default"):
     path = Path(name_or_path)
     if not path.suffix and not path.exists():
         path = CHECKPOINT_DIR / f"{name_or_path}.pt"
-    if not path.exists():
-        raise FileNotFoundError(f"no model checkpoint at {path}")
     data = read(path)
     network, window, schedule = build(data["config"])
     network.load_state_dict(data["model"])

@@ -16,6 +16,7 @@ import torch
 from motion_model import quaternion as quat
 from motion_model.features import NUM_FEATURES, Normalizer, joint_features, root_features
 from motion_model.motion import Motion
+from terrain.atomic import atomic_path
 from terrain.heightfield import local_grid_xy
 
 
@@ -203,11 +204,9 @@ def compute_stats(episodes, config: WindowConfig = WindowConfig(), windows=20000
 def write_stats(directory, config: WindowConfig = WindowConfig(), windows=20000, seed=0):
     """Compute the feature statistics of the episodes in `directory` and write `directory`/stats.npz."""
     normalizer = compute_stats(load_episodes(directory), config, windows, seed)
-    path = Path(directory) / "stats.npz"
-    tmp = path.with_name(".stats.tmp.npz")
-    np.savez(tmp, mean=normalizer.mean.numpy(), std=normalizer.std.numpy(), n_prev=config.n_prev,
-             frames=config.frames)
-    tmp.replace(path)
+    with atomic_path(Path(directory) / "stats.npz") as tmp:
+        np.savez(tmp, mean=normalizer.mean.numpy(), std=normalizer.std.numpy(), n_prev=config.n_prev,
+                 frames=config.frames)
     return normalizer
 
 

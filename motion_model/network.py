@@ -33,6 +33,12 @@ class ModelConfig:
     hf_tokens: tuple = (7, 3)  # terrain tokens along (forward, left): pooled feature-map grid
     hf_clip: float = 3.0  # m; terrain heights beyond +-this relative to the reference ground are clipped
     target_dim: int = 3  # unit direction (2) + speed (1)
+    frames_per_token: int = 1  # consecutive frames sharing a token: 2 halves the frame tokens
+
+    def __post_init__(self):
+        if self.n_prev % self.frames_per_token or self.frames % self.frames_per_token:
+            raise ValueError(f"n_prev ({self.n_prev}) and frames ({self.frames}) must be multiples of "
+                             f"frames_per_token ({self.frames_per_token})")
 
 
 def sinusoidal(positions, dim):
@@ -95,12 +101,16 @@ class MDM(nn.Module):
         self.terrain = TerrainEncoder(c)
         self.target = nn.Sequential(nn.Linear(c.target_dim, d), nn.SiLU(), nn.Linear(d, d))
         self.indicator = nn.Embedding(2, d)  # 0: previous frames noised, 1: clean
-        self.frame_in = nn.Linear(c.features, d)
-        self.register_buffer("frame_pos", sinusoidal(torch.arange(c.n_prev + c.frames), d), persistent=False)
+        k = c.frames_per_token
+        self.frame_in = nn.Linear(c.features * k, d)
+        # Positions in frames (a token's middle frame), so the encoding means the same for any frames_per_token.
+        middle = torch.arange(0, c.n_prev + c.frames, k) + (k - 1) / 2
+        self.register_buffer("frame_pos", sinusoidal(middle, d), persistent=False)
         self.blocks = nn.ModuleList(Block(c) for _ in range(c.n_layers))
         self.norm = nn.LayerNorm(d)
-        self.head = nn.Linear(d, c.features)
+        self.head = nn.Linear(d, c.features * k)
         self.n_terrain = c.hf_tokens[0] * c.hf_tokens[1]
+        self.n_prev_tokens, self.n_segment_tokens = c.n_prev // k, c.frames // k
         self.apply(self._init)
         # Start by predicting the mean motion: the first updates then shape, rather than undo, the output.
         nn.init.zeros_(self.head.weight)
@@ -115,7 +125,7 @@ class MDM(nn.Module):
 
     @property
     def num_tokens(self):
-        return 3 + self.n_terrain + self.config.n_prev + self.config.frames
+        return 3 + self.n_terrain + self.n_prev_tokens + self.n_segment_tokens
 
     def forward(self, x_t, t, cond):
         """x0 prediction (B, frames, features) for the noisy segment x_t (B, frames, features) at timesteps t (B,).
@@ -129,33 +139,25 @@ class MDM(nn.Module):
         """
         c = self.config
         b = x_t.shape[0]
+        terrain, target, prev = cond.get("terrain"), cond.get("target"), cond.get("prev")
         keep = cond.get("keep", torch.ones(b, 3, dtype=torch.bool))
+        keep = keep & torch.tensor([terrain is not None, target is not None, prev is not None])
         time = self.time_mlp(sinusoidal(t, c.d_model))[:, None]
-        terrain = cond.get("terrain")
-        if terrain is None:
-            keep = keep & torch.tensor([False, True, True])
-            terrain_tokens = x_t.new_zeros(b, self.n_terrain, c.d_model)
-        else:
-            terrain_tokens = self.terrain(terrain)
-        target = cond.get("target")
-        if target is None:
-            keep = keep & torch.tensor([True, False, True])
-            target = x_t.new_zeros(b, c.target_dim)
-        prev = cond.get("prev")
-        if prev is None:
-            keep = keep & torch.tensor([True, True, False])
-            prev = x_t.new_zeros(b, c.n_prev, c.features)
+        terrain_tokens = self.terrain(terrain) if terrain is not None else x_t.new_zeros(b, self.n_terrain, c.d_model)
+        target = target if target is not None else x_t.new_zeros(b, c.target_dim)
+        prev = prev if prev is not None else x_t.new_zeros(b, c.n_prev, c.features)
         prev_clean = cond.get("prev_clean", torch.ones(b, dtype=torch.bool))
-        frames = self.frame_in(torch.cat([prev, x_t], 1)) + self.frame_pos
+        frames = torch.cat([prev, x_t], 1).reshape(b, -1, c.features * c.frames_per_token)
+        frames = self.frame_in(frames) + self.frame_pos
         x = torch.cat([time, terrain_tokens, self.target(target)[:, None], self.indicator(prev_clean.long())[:, None],
                        frames], 1)
         ones = torch.ones(b, 1, dtype=torch.bool)
         attend = torch.cat([ones, keep[:, :1].expand(b, self.n_terrain), keep[:, 1:2], ones,
-                            keep[:, 2:].expand(b, c.n_prev), ones.expand(b, c.frames)], 1)
+                            keep[:, 2:].expand(b, self.n_prev_tokens), ones.expand(b, self.n_segment_tokens)], 1)
         attend = attend[:, None, None, :]
         for block in self.blocks:
             x = block(x, attend)
-        return self.head(self.norm(x[:, -c.frames:]))
+        return self.head(self.norm(x[:, -self.n_segment_tokens:])).reshape(b, c.frames, c.features)
 
 
 def bf16_supported():

@@ -27,6 +27,7 @@ from motion_model.ddim import CONDITIONS
 from motion_model.features import LAYOUT, Normalizer, features_to_motion
 from motion_model.network import autocast
 from motion_model.skeleton import FEET, SOLE_GRID, Skeleton
+from terrain.atomic import atomic_path
 
 LOSS_TERMS = ("rotation", "root", "position", "velocity", "foot_contact", "collision", "contact")
 
@@ -285,10 +286,9 @@ def _plot_log(log_path, png_path):
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = png_path.with_name(f".{png_path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
+    with atomic_path(png_path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
-    tmp.replace(png_path)
 
 
 # --------------------------------------------------------------------------------------------------------

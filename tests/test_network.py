@@ -11,9 +11,10 @@ from motion_model.network import autocast
 TINY = "configs/train/tiny.yaml"
 
 
-def tiny():
+def tiny(frames_per_token=2):
     with open(TINY) as f:
         config = yaml.safe_load(f)
+    config["model"]["frames_per_token"] = frames_per_token
     torch.manual_seed(0)
     network, window, schedule = checkpoint.build(config)
     # Non-zero output weights: a fresh model predicts the mean for everything, which would hide masking bugs.
@@ -32,9 +33,11 @@ def make_cond(network, batch, with_prev=True, seed=0):
     return cond
 
 
+@pytest.mark.parametrize("frames_per_token", [1, 2])
 @torch.no_grad()
-def test_shapes_with_and_without_previous_frames():
-    _, network, _, _ = tiny()
+def test_shapes_with_and_without_previous_frames(frames_per_token):
+    _, network, _, _ = tiny(frames_per_token)
+    assert network.num_tokens == 3 + 6 + (10 + 60) // frames_per_token
     x, t = torch.randn(4, 60, NUM_FEATURES), torch.tensor([0, 10, 500, 999])
     assert network(x, t, make_cond(network, 4)).shape == (4, 60, NUM_FEATURES)
     without = make_cond(network, 4, with_prev=False)

@@ -1,13 +1,14 @@
 import csv
+import math
 
 import numpy as np
 import pytest
 import torch
 
 from motion_model import checkpoint
-from motion_model.dataset import WindowSampler, load_episodes
+from motion_model.dataset import WindowConfig, WindowSampler, load_episodes
 from motion_model.skeleton import Skeleton
-from motion_model.train import load_config, losses, main, train, training_inputs
+from motion_model.train import learning_rate, load_config, losses, main, terrain_floor, train, training_inputs
 from test_features import synthetic_episodes, write_synthetic_dataset
 
 TINY = "configs/train/tiny.yaml"
@@ -74,3 +75,20 @@ def test_command_line_writes_the_run_files(dataset, tmp_path):
         assert (out / name).exists(), name
     loaded = checkpoint.load_model(out / "model.pt")
     assert loaded.config["optim"]["steps"] == 3 and not loaded.network.training
+
+
+def test_terrain_floor_is_the_lowest_surrounding_grid_height():
+    window = WindowConfig(extent_x=(0.0, 1.0), extent_y=(0.0, 1.0), spacing=0.5)  # 3 x 3 grid
+    grid = torch.tensor([[[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.3, 0.3, 0.3]]])  # a 0.3 m step at x = 1
+    xy = torch.tensor([[[0.2, 0.2], [0.75, 0.5], [1.0, 1.0], [1.5, 0.5]]])
+    floor = terrain_floor(grid, xy, window)
+    # Next to the riser the floor is the lower tread: a foot resting there is not flagged.
+    assert floor[0, :3].tolist() == [0.0, 0.0, 0.0]
+    assert floor[0, 3] == -math.inf  # outside the grid: no constraint
+
+
+def test_learning_rate_warms_up_then_decays_to_the_minimum():
+    optim = {"lr": 1e-3, "min_lr": 1e-4, "warmup": 10, "steps": 110}
+    rates = [learning_rate(s, optim) for s in range(110)]
+    assert rates[0] == pytest.approx(1e-4) and rates[9] == pytest.approx(1e-3)
+    assert all(a >= b for a, b in zip(rates[9:], rates[10:])) and rates[-1] == pytest.approx(1e-4, rel=1e-2)
