@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= out
 
-.PHONY: demo test venv bench clean
+.PHONY: demo test venv xvfb clean
 
 $(BIN)/terrain-mdm: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,12 @@ venv: $(BIN)/terrain-mdm
 demo: venv
 	$(BIN)/terrain-mdm demo --out $(OUT)
 
-test: venv
+# The viewer test opens a real PyBullet window on a virtual display (Xvfb, from Debian's packages).
+xvfb:
+	@command -v Xvfb >/dev/null || (apt-get update -q && apt-get install -y -q xvfb xauth) \
+		|| echo "warning: could not install Xvfb; the GUI viewer test will be skipped"
+
+test: venv xvfb
 	$(BIN)/python -m pytest -q
 
 clean:

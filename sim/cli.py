@@ -125,6 +125,45 @@ def cmd_train(args):
     return train_main(args.args)
 
 
+def _controller_config(args):
+    from controller.path_controller import ControllerConfig
+
+    config = ControllerConfig.load(args.config) if args.config else ControllerConfig()
+    overrides = {k: v for k, v in (("speed", args.speed), ("time_limit", args.time_limit)) if v is not None}
+    return ControllerConfig.from_dict({**config.to_dict(), **overrides})
+
+
+def cmd_generate(args):
+    import time
+
+    from controller.path_controller import PathController
+    from motion_model.checkpoint import load_model
+    from sim.metrics import evaluate, format_table
+
+    try:
+        terrain = _terrain_from_args(args.terrain, _parse_overrides(args.params), args.seed)
+        config = _controller_config(args)
+        model = load_model(args.model)
+        controller = PathController(model, terrain, config=config, seed=args.seed)
+    except (ValueError, FileNotFoundError) as error:
+        raise SystemExit(f"error: {error}")
+    start = time.perf_counter()
+    result = controller.run(progress=True)
+    wall = time.perf_counter() - start
+    result.motion.save(args.out)
+    fallbacks = sum(s["fallback"] for s in result.segments)
+    print(f"{result.motion.duration:.1f} s of motion in {wall:.1f} s ({result.motion.duration / wall:.1f}x real "
+          f"time, network and collision checks {result.realtime_factor:.1f}x); stopped: {result.status}; "
+          f"{len(result.segments)} segments, {fallbacks} without a candidate passing the collision check")
+    print(format_table([{**evaluate(result.motion), "file": args.out}]))
+    print(f"motion written to {args.out}")
+    if args.video:
+        from sim.render import render
+
+        render(result.motion, args.video, width=args.width, height=args.height)
+        print(f"video written to {args.video}")
+
+
 def cmd_view(args):
     from sim.viewer import view
 
@@ -201,6 +240,20 @@ def build_parser():
     p.add_argument("--columns", type=int, default=6, help="panels per row of a frame strip")
     p.add_argument("--fps", type=float, help="video frame rate (default: the motion's)")
     p.set_defaults(func=cmd_preview)
+
+    p = sub.add_parser("generate", help="walk a character along a planned path over terrain with the model")
+    p.add_argument("--terrain", default="course", help="generator name or terrain YAML (default: course)")
+    p.add_argument("params", nargs="*", help="generator parameters as key=value")
+    p.add_argument("--seed", type=int, default=0, help="seed of the terrain and of the sampling noise")
+    p.add_argument("--model", default="default", help="shipped model name or checkpoint path")
+    p.add_argument("--config", help="controller YAML (default: configs/controller/default.yaml values)")
+    p.add_argument("--speed", type=float, help="desired speed, m/s (walk 0.6-1.5, run 2.5-3.8)")
+    p.add_argument("--time-limit", type=float, help="seconds of motion at most")
+    p.add_argument("--out", required=True, help="motion file (.npz) with terrain, path and goal")
+    p.add_argument("--video", help="also render a video (.mp4 or .gif)")
+    p.add_argument("--width", type=int, default=640)
+    p.add_argument("--height", type=int, default=480)
+    p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("view", help="play a motion file in the PyBullet GUI (space, n/p, +/-, r)")
     p.add_argument("file", help="motion file (.npz)")

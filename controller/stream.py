@@ -1,0 +1,99 @@
+"""Buffered streaming: generate ahead in a background thread so a real-time consumer never waits.
+
+A simulator loop pulls frames at the motion's rate with `next_frame()`. A worker thread keeps up to
+`buffer_seconds` of committed motion queued; the network and numpy release the GIL while they compute, so
+generation overlaps the loop. When the loop asks for a frame that is not there yet it blocks and the
+stream counts an underrun; once the buffer has filled, a generator faster than real time never underruns.
+"""
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Frame:
+    """One pose in the world frame: what Scene.pose takes."""
+    root_pos: np.ndarray  # (3,) m
+    root_quat: np.ndarray  # (4,) xyzw
+    joint_quat: np.ndarray  # (12, 4) xyzw
+    contacts: np.ndarray  # (2,) [left, right]
+
+
+class BufferedStream:
+    """Frames of a PathController, generated ahead in a background thread.
+
+    Iterate it, or call next_frame() until it returns None (the controller stopped). `underruns` counts the
+    times a frame was asked for before it was ready (after the first); `wait_seconds` is the time spent
+    waiting for them. Call close() (or use it as a context manager) to stop the worker early.
+    """
+
+    def __init__(self, controller, buffer_seconds=4.0):
+        self.controller = controller
+        fps = controller.model.window.fps
+        self.capacity = max(1, int(round(buffer_seconds * fps)))
+        self._frames = queue.Queue(maxsize=self.capacity)
+        self._stop = threading.Event()
+        self.underruns = 0
+        self.wait_seconds = 0.0
+        self.error = None
+        self._started = False
+        self._worker = threading.Thread(target=self._produce, name="motion-generator", daemon=True)
+        self._worker.start()
+
+    def _produce(self):
+        try:
+            for segment in self.controller.stream():
+                for t in range(segment.num_frames):
+                    frame = Frame(segment.root_pos[t], segment.root_quat[t], segment.joint_quat[t],
+                                  segment.contacts[t])
+                    while not self._stop.is_set():
+                        try:
+                            self._frames.put(frame, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if self._stop.is_set():
+                        return
+        except Exception as error:  # surfaced to the consumer by next_frame()
+            self.error = error
+        finally:
+            self._frames.put(None)
+
+    @property
+    def buffered(self):
+        """Frames generated and not yet consumed."""
+        return self._frames.qsize()
+
+    def next_frame(self):
+        """The next Frame, waiting if it is not generated yet; None when the controller has stopped."""
+        try:
+            frame = self._frames.get_nowait()
+        except queue.Empty:
+            start = time.perf_counter()
+            frame = self._frames.get()
+            if self._started:
+                self.underruns += 1
+                self.wait_seconds += time.perf_counter() - start
+        self._started = True
+        if frame is None:
+            self._frames.put(None)  # stay finished for later calls
+            if self.error is not None:
+                raise RuntimeError("motion generation failed") from self.error
+        return frame
+
+    def __iter__(self):
+        while (frame := self.next_frame()) is not None:
+            yield frame
+
+    def close(self):
+        self._stop.set()
+        self._worker.join(timeout=5.0)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,130 @@
+"""The path controller with a real (tiny, untrained) model on real terrain: mechanics, determinism,
+batching, streaming, the collision check and foot locking."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from controller.collision import CheckConfig, score_candidates
+from controller.foot_lock import FootLock
+from controller.path_controller import ControllerConfig, PathController, PathTracker, run_batch
+from controller.stream import BufferedStream
+from motion_model.checkpoint import LoadedModel, build
+from motion_model.dataset import WindowConfig, compute_stats
+from motion_model.skeleton import Skeleton
+from motion_model.synthesis import synthesize
+from terrain.generators import make_terrain
+from terrain.planning import plan_path
+
+FAST = ControllerConfig(ddim_steps=2, commit_frames=30, candidates=2, max_retries=1, time_limit=3.0)
+
+
+@pytest.fixture(scope="module")
+def episodes():
+    out = []
+    for seed, kind in enumerate(("flat", "stairs")):
+        terrain = make_terrain(kind, seed=seed, length=8.0)
+        out.append(synthesize(terrain, plan_path(terrain), seed=seed))
+    return out
+
+
+@pytest.fixture(scope="module")
+def model(episodes):
+    """A tiny network with random weights and the real feature statistics of synthesised episodes."""
+    with open("configs/train/tiny.yaml") as f:
+        config = yaml.safe_load(f)
+    torch.manual_seed(0)
+    network, window, schedule = build(config)
+    # The output layer starts at zero (x0 = the mean pose whatever the noise); give it weights so that the
+    # samples depend on the noise and the conditions like a trained model's.
+    torch.nn.init.normal_(network.head.weight, std=0.05)
+    network.eval()
+    return LoadedModel(network, compute_stats(episodes, window, windows=200), window, schedule, config)
+
+
+@pytest.fixture(scope="module")
+def stairs():
+    return make_terrain("stairs", seed=4)
+
+
+def test_same_seed_same_motion_other_seed_differs(model, stairs):
+    a = PathController(model, stairs, config=FAST, seed=1).run().motion
+    b = PathController(model, stairs, config=FAST, seed=1).run().motion
+    c = PathController(model, stairs, config=FAST, seed=2).run().motion
+    assert np.array_equal(a.root_pos, b.root_pos) and np.array_equal(a.joint_quat, b.joint_quat)
+    assert not np.allclose(a.root_pos[:30], c.root_pos[:30])
+
+
+def test_runs_to_the_time_limit_and_reports_segments(model, stairs):
+    result = PathController(model, stairs, config=FAST, seed=0).run()
+    assert result.status == "time_limit"
+    assert result.motion.duration >= FAST.time_limit - 1.0 / 30
+    assert len(result.segments) == int(np.ceil(FAST.time_limit * 30 / FAST.commit_frames))
+    for segment in result.segments:
+        assert 1 <= segment["attempts"] <= FAST.max_retries + 1
+        assert segment["seconds"] > 0 and segment["passed"] != segment["fallback"]
+    assert result.motion.terrain is stairs and result.motion.goal is not None
+    assert np.isfinite(result.motion.root_pos).all()
+
+
+def test_batched_characters_match_their_single_runs(model, stairs):
+    flat = make_terrain("flat", seed=0)
+    single = [PathController(model, t, config=FAST, seed=s).run().motion for t, s in ((stairs, 3), (flat, 4))]
+    batch = run_batch([PathController(model, t, config=FAST, seed=s) for t, s in ((stairs, 3), (flat, 4))])
+    for one, together in zip(single, batch):
+        assert np.allclose(one.root_pos, together.motion.root_pos, atol=1e-4)
+
+
+def test_stream_yields_what_run_commits(model, stairs):
+    streamed = list(PathController(model, stairs, config=FAST, seed=5).stream())
+    whole = PathController(model, stairs, config=FAST, seed=5).run().motion
+    assert sum(s.num_frames for s in streamed) == whole.num_frames
+    assert np.array_equal(np.concatenate([s.root_pos for s in streamed]), whole.root_pos)
+
+
+def test_buffered_stream_delivers_every_frame_in_order(model, stairs):
+    whole = PathController(model, stairs, config=FAST, seed=6).run().motion
+    with BufferedStream(PathController(model, stairs, config=FAST, seed=6), buffer_seconds=1.0) as stream:
+        frames = list(stream)
+    assert len(frames) == whole.num_frames
+    assert np.array_equal(np.stack([f.root_pos for f in frames]), whole.root_pos)
+    assert stream.underruns >= 0 and stream.next_frame() is None
+
+
+def test_commit_frames_must_cover_the_previous_frames(model, stairs):
+    with pytest.raises(ValueError, match="commit_frames"):
+        PathController(model, stairs, config=replace(FAST, commit_frames=5))
+
+
+def test_default_yaml_matches_the_dataclass():
+    assert ControllerConfig.load("configs/controller/default.yaml") == ControllerConfig()
+    with pytest.raises(ValueError, match="unknown controller settings"):
+        ControllerConfig.from_dict({"ddim_step": 3})
+
+
+def test_collision_check_prefers_the_candidate_on_the_surface(episodes):
+    episode = episodes[1]
+    frames = slice(100, 130)
+    good = (episode.root_pos[frames], episode.root_quat[frames], episode.joint_quat[frames], episode.contacts[frames])
+    sunk = (good[0] - [0.0, 0.0, 0.08],) + good[1:]
+    stacked = [np.stack([g, s]) for g, s in zip(good, sunk)]
+    scores = score_candidates(episode.terrain, PathTracker(episode.path), *stacked, None, CheckConfig())
+    assert scores.passed[0] and not scores.passed[1]
+    assert scores.depth_max[1] > 0.07 and scores.cost[1] > scores.cost[0]
+    assert scores.progress[0] > 0.3  # 1 s of walking along the path
+
+
+def test_foot_lock_holds_a_sliding_stance_foot_still(episodes):
+    episode = episodes[0]
+    frames = slice(60, 120)
+    root_pos = episode.root_pos[frames].copy()
+    root_pos[:, 0] += np.linspace(0.0, 0.1, len(root_pos))  # the whole body slides 1.7 mm a frame
+    lock = FootLock(episode.terrain)
+    joints = lock.apply(root_pos, episode.root_quat[frames], episode.joint_quat[frames], episode.contacts[frames])
+    skeleton = Skeleton.load()
+    soles = skeleton.sole_points(*skeleton.fk(root_pos, episode.root_quat[frames], joints)).mean(-2)
+    stance = (episode.contacts[frames][1:] > 0.5) & (episode.contacts[frames][:-1] > 0.5)
+    drift = np.linalg.norm(np.diff(soles[..., :2], axis=0), axis=-1)[stance]
+    assert stance.sum() > 20 and drift.max() < 1e-3
