@@ -164,6 +164,24 @@ def cmd_generate(args):
         print(f"video written to {args.video}")
 
 
+def cmd_demo(args):
+    """The README's main job: the shipped model walks a mixed course; a motion file, a video and a map."""
+    from terrain.plot import plot_terrain
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    motion_file, video, picture = out / "demo.npz", out / "demo.mp4", out / "demo_terrain.png"
+    generate = build_parser().parse_args(["generate", "--terrain", "course", "--seed", str(args.seed),
+                                          "--model", args.model, "--out", str(motion_file), "--video", str(video)])
+    cmd_generate(generate)
+    from motion_model.motion import Motion
+
+    motion = Motion.load(motion_file)
+    plot_terrain(motion.terrain, path=motion.path, out_png=picture, title="demo course and planned path")
+    print(f"\ndone. motion file: {motion_file}\n      video:       {video}\n      terrain map: {picture}\n"
+          f"watch it in the PyBullet GUI with: .venv/bin/terrain-mdm view {motion_file}")
+
+
 def cmd_view(args):
     from sim.viewer import view
 
@@ -254,6 +272,12 @@ def build_parser():
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--height", type=int, default=480)
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("demo", help="the main job: the shipped model walks a mixed course (file, video, map)")
+    p.add_argument("--out", default="out", help="output folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", default="default")
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("view", help="play a motion file in the PyBullet GUI (space, n/p, +/-, r)")
     p.add_argument("file", help="motion file (.npz)")

@@ -1,0 +1,156 @@
+"""Controller benchmark: the model along planned paths over seeded terrains of every kind, beside the
+synthesis engine on the same episodes and the same model with its terrain tokens dropped (terrain-blind);
+seams; speed for one character and for 32 together; a continuous 5-minute walk.
+
+    .venv/bin/python benchmarks/bench_controller.py [--model default] [--per-kind 10] [--out runs/bench]
+
+Terrain seeds start at 10000, far from anything the dataset drew. Prints tables; writes JSON to --out.
+"""
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from controller.path_controller import ControllerConfig, PathController, run_batch
+from motion_model.checkpoint import load_model
+from motion_model.skeleton import Skeleton
+from motion_model.synthesis import synthesize
+from sim.metrics import evaluate
+from terrain.generators import make_terrain
+from terrain.heightfield import Heightfield
+from terrain.planning import plan_path
+
+KINDS = ("flat", "slope", "stairs", "steps", "rough", "course")
+COLUMNS = (("success", "{:.2f}"), ("penetration_mean_mm", "{:.2f}"), ("penetration_frac_10mm", "{:.3f}"),
+           ("float_mean_mm", "{:.1f}"), ("drift_label_mm", "{:.2f}"), ("drift_auto_mm", "{:.2f}"),
+           ("sliding_ratio", "{:.3f}"), ("skate_ratio", "{:.3f}"), ("jerk_m_s3", "{:.0f}"), ("seam_ratio", "{:.2f}"))
+
+
+def seam_ratio(motion, segments, commit):
+    """Largest body-point jump across a segment seam over the median frame-to-frame body motion."""
+    skeleton = Skeleton.load()
+    links, _ = skeleton.fk(motion.root_pos, motion.root_quat, motion.joint_quat)
+    step = np.linalg.norm(np.diff(links, axis=0), axis=-1).max(-1)
+    seams = np.arange(commit, motion.num_frames, commit) - 1
+    seams = seams[seams < len(step)]
+    return float(step[seams].max() / max(np.median(step), 1e-9)) if len(seams) else 0.0
+
+
+def summarise(name, rows):
+    cells = [fmt.format(np.nanmean([r[key] for r in rows])) for key, fmt in COLUMNS]
+    return f"{name:<26}" + "".join(f"{c:>12}" for c in cells)
+
+
+def episodes(per_kind):
+    out = []
+    for kind in KINDS:
+        for i in range(per_kind):
+            terrain = make_terrain(kind, seed=10000 + i)
+            out.append((kind, i, terrain, plan_path(terrain)))
+    return out
+
+
+def run_model(model, config, eps, batch):
+    """Results of the model over the episodes, `batch` characters at a time; returns rows and the speed."""
+    rows, motion_s, wall_s = [], 0.0, 0.0
+    for start in range(0, len(eps), batch):
+        chunk = eps[start:start + batch]
+        controllers = [PathController(model, t, path=p, config=config, seed=i) for _, i, t, p in chunk]
+        begin = time.perf_counter()
+        results = run_batch(controllers)
+        wall_s += time.perf_counter() - begin
+        for (kind, i, _, _), r in zip(chunk, results):
+            motion_s += r.motion.duration
+            m = evaluate(r.motion)
+            m.update(kind=kind, seed=i, status=r.status, success=float(r.status == "goal"),
+                     seam_ratio=seam_ratio(r.motion, r.segments, config.commit_frames),
+                     fallbacks=sum(s["fallback"] for s in r.segments), segments=len(r.segments))
+            rows.append(m)
+    return rows, motion_s / wall_s
+
+
+def spiral_course(seed=0, laps=4, r_out=26.0, r_in=9.0):
+    """A 60 m square of smooth hills and bumps with a spiral path of about 440 m (lanes 4 m apart)."""
+    rng = np.random.default_rng(seed)
+    cell = 0.1
+    n = 600
+    x = np.arange(n) * cell - 30.0
+    X, Y = np.meshgrid(x, x, indexing="ij")
+    h = np.zeros_like(X)
+    for _ in range(40):
+        cx, cy, r, a = rng.uniform(-28, 28), rng.uniform(-28, 28), rng.uniform(1.5, 5.0), rng.uniform(-0.4, 0.4)
+        h += a * np.exp(-((X - cx) ** 2 + (Y - cy) ** 2) / (2 * r * r))
+    theta = np.linspace(0.0, 2 * np.pi * laps, 4000)
+    radius = r_out + (r_in - r_out) * theta / theta[-1]
+    path = np.stack([radius * np.cos(theta), radius * np.sin(theta)], -1)
+    return Heightfield(h, cell, np.array([-30.0, -30.0]), start=path[0], goal=path[-1]), path
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--config", help="controller YAML (default: the ControllerConfig defaults)")
+    parser.add_argument("--per-kind", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=32, help="characters per network call for the quality runs")
+    parser.add_argument("--single", type=int, default=6, help="episodes run one at a time for the speed figure")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--skip", nargs="*", default=(), choices=("engine", "blind", "long"))
+    parser.add_argument("--out", default="runs/bench")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model = load_model(args.model)
+    config = ControllerConfig.load(args.config) if args.config else ControllerConfig()
+    eps = episodes(args.per_kind)
+    report = {"config": config.to_dict(), "episodes": len(eps)}
+    header = f"{'':<26}" + "".join(f"{key[:11]:>12}" for key, _ in COLUMNS)
+
+    single_rows, single_speed = run_model(model, config, eps[::max(1, len(eps) // args.single)][:args.single], 1)
+    rows, batch_speed = run_model(model, config, eps, args.batch)
+    report.update(model=rows, speed_single=single_speed, speed_batch=batch_speed)
+    print(header)
+    for kind in KINDS:
+        print(summarise(f"model {kind}", [r for r in rows if r["kind"] == kind]))
+    print(summarise("model all", rows))
+    if "blind" not in args.skip:
+        blind, _ = run_model(model, replace(config, guidance={"terrain": 0.0}), eps, args.batch)
+        report["terrain_blind"] = blind
+        print(summarise("terrain-blind all", blind))
+        for kind in ("stairs", "steps"):
+            print(summarise(f"terrain-blind {kind}", [r for r in blind if r["kind"] == kind]))
+    if "engine" not in args.skip:
+        engine = []
+        for kind, i, terrain, path in eps:
+            m = evaluate(synthesize(terrain, path, gait="walk", seed=i, speed=config.speed))
+            m.update(kind=kind, seed=i, success=float(m["goal_dist_root_m"] < config.goal_radius), seam_ratio=np.nan)
+            engine.append(m)
+        report["engine"] = engine
+        print(summarise("synthesis engine all", engine))
+    fallback = sum(r["fallbacks"] for r in rows) / max(sum(r["segments"] for r in rows), 1)
+    print(f"\nspeed, collision checks included: one character {single_speed:.1f}x real time; "
+          f"{args.batch} together {batch_speed:.1f}x real time")
+    print(f"segments without a candidate passing the check: {100 * fallback:.1f}%;  statuses: "
+          f"{ {s: sum(r['status'] == s for r in rows) for s in ('goal', 'time_limit', 'stalled')} }")
+    if "long" not in args.skip:
+        terrain, path = spiral_course()
+        long_config = replace(config, time_limit=300.0, stall_time=20.0)
+        begin = time.perf_counter()
+        result = PathController(model, terrain, path=path, config=long_config, seed=0).run(progress=True)
+        wall = time.perf_counter() - begin
+        m = evaluate(result.motion)
+        report["long"] = {**m, "status": result.status, "wall_s": wall}
+        print(f"5-minute walk: {result.motion.duration:.0f} s, {m['distance_m']:.0f} m, status {result.status}, "
+              f"NaN frames {m['nan_frames']}, penetration mean {m['penetration_mean_mm']:.2f} mm, drift "
+              f"{m['drift_label_mm']:.2f} mm/frame, {result.motion.duration / wall:.1f}x real time")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "bench_controller.json", "w") as f:
+        json.dump(report, f, indent=1, default=str)
+    print(f"\nwritten to {out / 'bench_controller.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,411 @@
+"""The simulator loop: motion streamed from the controller into a running PyBullet world, in real time.
+
+Physics steps at PHYSICS_HZ (240 Hz); the character is kinematic and is posed once per motion frame, every
+PHYSICS_HZ / fps physics steps (8 at 30 fps), from a controller.stream.BufferedStream that generates ahead
+in a background thread, so the loop does not wait for the network once the buffer is full. Dynamic objects
+(balls) roll over the terrain and bounce off the character's links. In real time the loop sleeps so that
+physics step k ends at wall time k / PHYSICS_HZ after the start; when it falls behind (a stream underrun, a
+slow video frame) it runs the missed steps at once, and when it is more than MAX_LAG s behind it gives the
+time up and restarts its schedule from now (a "resync").
+
+World frame: Z up, metres, seconds (docs/architecture.md).
+"""
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.scene import PHYSICS_HZ, TARGET_DROP, Camera, p
+
+# Balls: rubber-like spheres. Bullet multiplies the restitutions and the lateral frictions of the two bodies
+# in contact, so the terrain gets its own values (ball on terrain: restitution 0.36, friction 0.8).
+BALL_RADIUS = 0.1  # m
+BALL_MASS = 0.4  # kg
+BALL_RESTITUTION = 0.6
+BALL_FRICTION = 0.8
+BALL_ROLLING_FRICTION = 5e-4  # a ball pushed at 0.6 m/s on flat ground rolls about 1 m
+BALL_SPINNING_FRICTION = 5e-4
+TERRAIN_RESTITUTION = 0.6
+TERRAIN_FRICTION = 1.0
+BALL_COLOURS = ((0.90, 0.15, 0.15, 1.0), (0.95, 0.75, 0.10, 1.0), (0.20, 0.45, 0.95, 1.0),
+                (0.60, 0.25, 0.80, 1.0), (0.10, 0.70, 0.60, 1.0))
+
+# Where balls go (ball_spawns): along the path beyond its first START_CLEAR m, up to LATERAL m to either
+# side, at the candidates with the largest drop of the ground within PROBE m (the top of a flight of
+# stairs or a slope), at least SPACING m apart; dropped from DROP_HEIGHT above the ground and pushed
+# downhill at PUSH_SPEED (in a random direction on level ground) once the character's pelvis is within
+# DROP_AHEAD m, so that they roll while it passes.
+START_CLEAR = 1.5  # m
+CANDIDATE_STEP = 0.1  # m of arc length between candidates
+LATERAL = 1.0  # m
+PROBE = 0.75  # m
+PROBE_DIRECTIONS = 16
+LEVEL_DROP = 0.03  # m: less drop than this within PROBE counts as level ground
+SPACING = 1.0  # m
+DROP_HEIGHT = 0.3  # m between the surface and the bottom of the ball
+PUSH_SPEED = 0.6  # m/s
+DROP_AHEAD = 3.0  # m
+EDGE_MARGIN = 0.3  # m from the terrain's border
+
+MAX_LAG = 0.25  # s behind the wall clock before the real-time schedule restarts from now
+STATUS_EVERY = 0.5  # s of wall time between status line updates
+SWITCH_INTERVAL = 0.001  # s: the GIL is handed over this often while the loop runs (Python's default 5 ms)
+
+
+@dataclass
+class BallSpawn:
+    """A ball to drop: centre `position` (3,) m, initial `velocity` (3,) m/s; it is dropped when the
+    character's pelvis comes within DROP_AHEAD m (horizontally) of `trigger` (2,) xy, or at the start
+    when trigger is None."""
+    position: np.ndarray
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    trigger: np.ndarray | None = None
+    radius: float = BALL_RADIUS
+    mass: float = BALL_MASS
+
+
+def ball_spawns(terrain, path, n, seed=0, radius=BALL_RADIUS, on_approach=True):
+    """Up to n BallSpawns along `path` (P, 2) world xy over `terrain`, preferring the tops of descents
+    (see the constants above). on_approach: drop each ball when the character approaches it (trigger at
+    its xy), else all at the start. Deterministic for a seed."""
+    if n <= 0:
+        return []
+    rng = np.random.default_rng(seed)
+    path = np.asarray(path, dtype=np.float64)
+    seg = np.linalg.norm(np.diff(path, axis=0), axis=-1)
+    arc = np.concatenate([[0.0], np.cumsum(seg)])
+    s = np.arange(min(START_CLEAR, 0.5 * arc[-1]), arc[-1], CANDIDATE_STEP)
+    centre = np.stack([np.interp(s, arc, path[:, 0]), np.interp(s, arc, path[:, 1])], -1)
+    tangent = np.gradient(centre, axis=0) if len(s) > 1 else np.array([[1.0, 0.0]])
+    tangent /= np.maximum(np.linalg.norm(tangent, axis=-1, keepdims=True), 1e-9)
+    left = np.stack([-tangent[:, 1], tangent[:, 0]], -1)
+    xy = centre + rng.uniform(-LATERAL, LATERAL, (len(s), 1)) * left
+    xy = xy[terrain.contains(xy, EDGE_MARGIN + PROBE)]
+    if len(xy) == 0:
+        return []
+    angles = 2 * np.pi * np.arange(PROBE_DIRECTIONS) / PROBE_DIRECTIONS
+    directions = np.stack([np.cos(angles), np.sin(angles)], -1)
+    ground = terrain.height(xy)
+    drops = ground[:, None] - terrain.height(xy[:, None, :] + PROBE * directions)  # (C, D)
+    best = drops.argmax(-1)
+    drop = drops[np.arange(len(xy)), best]
+    order = np.argsort(-(np.maximum(drop, 0.0) + 1e-3 * rng.random(len(xy))))
+    chosen = []
+    spacing = SPACING
+    while len(chosen) < min(n, len(xy)):  # closer spacing when the path is too short for n balls
+        for i in order:
+            if len(chosen) < n and all(np.linalg.norm(xy[i] - xy[j]) >= spacing for j in chosen):
+                chosen.append(i)
+        spacing *= 0.5
+    spawns = []
+    for i in chosen:
+        if drop[i] >= LEVEL_DROP:
+            heading = directions[best[i]]
+        else:
+            angle = rng.uniform(0, 2 * np.pi)
+            heading = np.array([np.cos(angle), np.sin(angle)])
+        position = np.array([*xy[i], ground[i] + radius + DROP_HEIGHT])
+        spawns.append(BallSpawn(position, np.array([*(PUSH_SPEED * heading), 0.0]),
+                                xy[i].copy() if on_approach else None, radius))
+    return spawns
+
+
+@dataclass
+class LoopStats:
+    """What a SimulationLoop.run did. Rates are per second of wall time, over the whole run."""
+    simulated_seconds: float  # physics_steps / PHYSICS_HZ
+    wall_seconds: float  # from the first pose to the end (the buffer filling before it is startup_seconds)
+    physics_steps: int
+    poses: int  # motion frames shown
+    physics_hz: float  # achieved physics steps per wall second
+    pose_hz: float  # achieved poses per wall second
+    underruns: int  # frames the stream did not have ready when the loop asked (BufferedStream.underruns)
+    wait_seconds: float  # time spent waiting for them
+    resyncs: int  # times the loop fell more than MAX_LAG s behind the wall clock and gave the time up
+    stopped: str  # "seconds", "stream_end", "window_closed" or "interrupted"
+    ball_positions: np.ndarray  # (N, 3) m at the end; NaN for balls not dropped yet
+    startup_seconds: float = 0.0  # waiting for the buffer to fill before the clock started
+    video_frames: int = 0
+    controller_status: str | None = None  # the controller's stop reason, when simulate() ran it
+
+    @property
+    def realtime_factor(self):
+        return self.simulated_seconds / max(self.wall_seconds, 1e-9)
+
+    def summary(self):
+        balls = np.isfinite(self.ball_positions).all(-1).sum()
+        return (f"{self.simulated_seconds:.2f} s simulated in {self.wall_seconds:.2f} s of wall time "
+                f"({self.realtime_factor:.2f}x real time) after {self.startup_seconds:.1f} s filling the buffer; "
+                f"physics {self.physics_hz:.1f} Hz ({self.physics_steps} steps), poses {self.pose_hz:.1f} Hz "
+                f"({self.poses}); underruns {self.underruns} ({self.wait_seconds:.2f} s waiting), resyncs "
+                f"{self.resyncs}; {balls} of {len(self.ball_positions)} balls dropped; stopped: {self.stopped}")
+
+
+class _VideoRecorder:
+    """Frames rendered with TinyRenderer from the loop's own scene, encoded by sim.preview.write_video in
+    a thread (frames stream into the encoder through a bounded queue)."""
+
+    def __init__(self, out, fps, scene, camera, width, height):
+        from sim.preview import write_video
+
+        self.scene, self.camera, self.width, self.height = scene, camera, width, height
+        self.projection = camera.projection_matrix(width, height)
+        self.frames = queue.Queue(maxsize=32)
+        self.count = 0
+        self.error = None
+
+        def write():
+            try:
+                write_video(iter(self.frames.get, None), str(out), fps)
+            except Exception as error:  # reported by close(); keep draining so that add() never blocks
+                self.error = error
+                while self.frames.get() is not None:
+                    pass
+
+        self.thread = threading.Thread(target=write, name="video-writer", daemon=True)
+        self.thread.start()
+
+    def add(self, target, distance):
+        _, _, rgb, _, _ = p.getCameraImage(
+            self.width, self.height, self.camera.view_matrix(target, distance), self.projection,
+            renderer=p.ER_TINY_RENDERER, physicsClientId=self.scene.client)
+        self.frames.put(np.reshape(rgb, (self.height, self.width, 4))[..., :3].astype(np.uint8))
+        self.count += 1
+
+    def close(self):
+        self.frames.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise RuntimeError(f"writing the video failed: {self.error}") from self.error
+
+
+class SimulationLoop:
+    """Stream frames into `scene` (a sim.scene.Scene) while stepping its physics at PHYSICS_HZ.
+
+    stream: anything with next_frame() -> Frame or None (a BufferedStream; its underruns and wait_seconds
+    are reported), shown at `fps` (PHYSICS_HZ / fps must be a whole number of steps). balls: BallSpawns.
+    realtime: keep physics in step with the wall clock (else as fast as possible). camera: a Camera whose
+    follow filter aims the GUI window (a p.GUI scene) and the video. video: an .mp4/.gif path to record
+    every `video_every`-th pose to, `video_size` (width, height) pixels. progress: a status line on stderr.
+    prefill: before the clock starts, wait until the stream's buffer is full (or its generator is done).
+    run() closes the stream when it ends, so its generator thread does not outlive the loop.
+    """
+
+    def __init__(self, scene, stream, fps=30.0, balls=(), realtime=True, camera=None, video=None, video_every=4,
+                 video_size=(480, 360), progress=False, prefill=True):
+        steps = PHYSICS_HZ / fps
+        if abs(steps - round(steps)) > 1e-6 or round(steps) < 1:
+            raise ValueError(f"the motion's {fps:g} fps must divide the {PHYSICS_HZ:g} Hz physics rate")
+        if video_every < 1:
+            raise ValueError(f"video_every must be at least 1 pose, got {video_every}")
+        self.scene, self.stream, self.fps = scene, stream, float(fps)
+        self.steps_per_pose = int(round(steps))
+        self.spawns = list(balls)
+        self.balls = [None] * len(self.spawns)  # body ids once dropped
+        self.realtime, self.progress, self.prefill = realtime, progress, prefill
+        self.camera = camera or Camera()
+        self.gui = p.getConnectionInfo(physicsClientId=scene.client)["connectionMethod"] == p.GUI
+        self.video_path, self.video_every, self.video_size = video, int(video_every), video_size
+        self._target = None  # the camera's filtered target
+        self._ran = False
+        if self.spawns:
+            p.changeDynamics(scene.terrain_body, -1, restitution=TERRAIN_RESTITUTION,
+                             lateralFriction=TERRAIN_FRICTION, physicsClientId=scene.client)
+
+    # -- pieces of one iteration -----------------------------------------------------------------------
+
+    def _drop_balls(self, root_pos):
+        for i, spawn in enumerate(self.spawns):
+            if self.balls[i] is None and (spawn.trigger is None or np.linalg.norm(
+                    np.asarray(root_pos[:2]) - spawn.trigger) <= DROP_AHEAD):
+                self.balls[i] = self._add_ball(spawn, BALL_COLOURS[i % len(BALL_COLOURS)])
+
+    def _add_ball(self, spawn, colour):
+        c = self.scene.client
+        shape = p.createCollisionShape(p.GEOM_SPHERE, radius=spawn.radius, physicsClientId=c)
+        visual = p.createVisualShape(p.GEOM_SPHERE, radius=spawn.radius, rgbaColor=colour, physicsClientId=c)
+        body = p.createMultiBody(spawn.mass, shape, visual, basePosition=list(map(float, spawn.position)),
+                                 physicsClientId=c)
+        p.changeDynamics(body, -1, restitution=BALL_RESTITUTION, lateralFriction=BALL_FRICTION,
+                         rollingFriction=BALL_ROLLING_FRICTION, spinningFriction=BALL_SPINNING_FRICTION,
+                         physicsClientId=c)
+        p.resetBaseVelocity(body, list(map(float, spawn.velocity)), [0, 0, 0], physicsClientId=c)
+        return body
+
+    def ball_positions(self):
+        """(N, 3) centres of the balls, NaN for those not dropped yet."""
+        out = np.full((len(self.spawns), 3), np.nan)
+        for i, body in enumerate(self.balls):
+            if body is not None:
+                out[i] = p.getBasePositionAndOrientation(body, physicsClientId=self.scene.client)[0]
+        return out
+
+    def _follow(self, root_pos):
+        """Advance the camera's follow filter to the pelvis at root_pos; returns (target, distance)."""
+        root_pos = np.asarray(root_pos, dtype=np.float64)
+        if self._target is None or not self.camera.follow:
+            targets, distance = self.camera.track(root_pos[None], self.fps, self.scene.terrain)
+        else:  # Camera.track's filter, one step on from the previous target
+            history = np.stack([self._target + [0.0, 0.0, TARGET_DROP], root_pos])
+            targets, distance = self.camera.track(history, self.fps, self.scene.terrain)
+        self._target = np.array(targets[-1])
+        return self._target, distance
+
+    def _aim_window(self, target, distance, first):
+        c = self.scene.client
+        if first:
+            view = (distance, self.camera.yaw, self.camera.pitch)
+        else:  # keep what the mouse made of the view
+            yaw, pitch, dist = p.getDebugVisualizerCamera(physicsClientId=c)[8:11]
+            view = (dist, yaw, pitch)
+        p.resetDebugVisualizerCamera(*view, list(target), physicsClientId=c)
+
+    def _wait_for_buffer(self):
+        worker = getattr(self.stream, "_worker", None)
+        capacity = getattr(self.stream, "capacity", None)
+        if not self.prefill or worker is None or capacity is None:
+            return
+        while self.stream.buffered < capacity and worker.is_alive():
+            time.sleep(0.01)
+
+    def _connected(self):
+        return self.scene.client is not None and p.isConnected(physicsClientId=self.scene.client)
+
+    # -- the loop ------------------------------------------------------------------------------------
+
+    def run(self, seconds=None):
+        """Run until `seconds` of simulated time (None: no limit), the end of the stream, the GUI window
+        closing or Ctrl-C. Returns LoopStats. Closes the stream."""
+        if self._ran:
+            raise RuntimeError("a SimulationLoop runs once (its stream is closed at the end)")
+        self._ran = True
+        limit = None if seconds is None else int(round(seconds * PHYSICS_HZ))
+        c = self.scene.client
+        steps = poses = resyncs = 0
+        stopped = None
+        video = None
+        bar = None
+        startup = None
+        switch = sys.getswitchinterval()
+        start = time.perf_counter()
+        try:
+            if self.progress:
+                print("filling the motion buffer...", file=sys.stderr, flush=True)
+            self._wait_for_buffer()
+            if self.video_path is not None:
+                video = _VideoRecorder(self.video_path, self.fps / self.video_every, self.scene, self.camera,
+                                       *self.video_size)
+            if self.progress:
+                from tqdm import tqdm
+
+                bar = tqdm(total=seconds, unit="s", desc="simulate", file=sys.stderr,
+                           bar_format="{desc}: {n:.1f}/{total:.1f} s |{bar}| {postfix}" if seconds else
+                           "{desc}: {n:.1f} s {postfix}")
+            sys.setswitchinterval(SWITCH_INTERVAL)
+            clock = time.perf_counter()  # wall time at which the schedule's step 0 starts
+            startup = clock - start
+            last_status = (clock, 0, 0)
+            while True:
+                if limit is not None and steps >= limit:
+                    stopped = "seconds"
+                    break
+                frame = self.stream.next_frame()
+                if frame is None:
+                    stopped = "stream_end"
+                    break
+                if not self._connected():
+                    stopped = "window_closed"
+                    break
+                self.scene.pose(frame.root_pos, frame.root_quat, frame.joint_quat, frame.contacts)
+                self._drop_balls(frame.root_pos)
+                if self.gui or video is not None:
+                    target, distance = self._follow(frame.root_pos)
+                    if self.gui:
+                        self._aim_window(target, distance, poses == 0)
+                    if video is not None and poses % self.video_every == 0:
+                        video.add(target, distance)
+                poses += 1
+                n = self.steps_per_pose if limit is None else min(self.steps_per_pose, limit - steps)
+                for _ in range(n):
+                    p.stepSimulation(physicsClientId=c)
+                    steps += 1
+                    if self.realtime:
+                        lag = time.perf_counter() - (clock + steps / PHYSICS_HZ)
+                        if lag > MAX_LAG:
+                            clock += lag
+                            resyncs += 1
+                        elif lag < 0:
+                            time.sleep(-lag)
+                now = time.perf_counter()
+                if bar is not None and now - last_status[0] >= STATUS_EVERY:
+                    dt = now - last_status[0]
+                    buffered = getattr(self.stream, "buffered", 0) / self.fps
+                    bar.set_postfix_str(
+                        f"physics {(steps - last_status[1]) / dt:.0f} Hz, poses {(poses - last_status[2]) / dt:.1f}"
+                        f" Hz, buffer {buffered:.1f} s, underruns {getattr(self.stream, 'underruns', 0)}",
+                        refresh=False)
+                    bar.update(steps / PHYSICS_HZ - bar.n)
+                    last_status = (now, steps, poses)
+        except KeyboardInterrupt:
+            stopped = "interrupted"
+        except p.error:
+            if self._connected():
+                raise
+            stopped = "window_closed"  # the window was closed during a call
+        finally:
+            sys.setswitchinterval(switch)
+            end = time.perf_counter()
+            if bar is not None:
+                bar.update(steps / PHYSICS_HZ - bar.n)
+                bar.close()
+            if hasattr(self.stream, "close"):
+                self.stream.close()
+            if video is not None:
+                video.close()
+        if startup is None:  # stopped while the buffer was filling
+            startup = end - start
+        wall = end - start - startup
+        balls = self.ball_positions() if self._connected() else np.full((len(self.spawns), 3), np.nan)
+        return LoopStats(
+            simulated_seconds=steps / PHYSICS_HZ, wall_seconds=wall, physics_steps=steps, poses=poses,
+            physics_hz=steps / max(wall, 1e-9), pose_hz=poses / max(wall, 1e-9),
+            underruns=int(getattr(self.stream, "underruns", 0)),
+            wait_seconds=float(getattr(self.stream, "wait_seconds", 0.0)), resyncs=resyncs, stopped=stopped,
+            ball_positions=balls, startup_seconds=startup, video_frames=video.count if video else 0)
+
+
+def simulate(model, terrain, seed=0, config=None, balls=3, seconds=None, buffer_seconds=4.0, gui=False,
+             realtime=True, video=None, video_every=4, video_size=(480, 360), camera=None, progress=True):
+    """Walk a character over `terrain` with the controller and show it in a running PyBullet world.
+
+    model: a LoadedModel, a shipped model name or a checkpoint path. config: a ControllerConfig (default:
+    its defaults). balls: how many balls to drop along the path ahead of the character. seconds: simulated
+    seconds at most (the controller's time limit, the goal or a stall end it earlier). buffer_seconds: how
+    far the generator runs ahead. gui: a PyBullet window (else headless p.DIRECT). Other arguments as for
+    SimulationLoop. Returns LoopStats with the controller's status.
+    """
+    from controller.path_controller import ControllerConfig, PathController
+    from controller.stream import BufferedStream
+    from sim.scene import Scene
+
+    controller = PathController(model, terrain, config=config or ControllerConfig(), seed=seed)
+    spawns = ball_spawns(terrain, controller.path, balls, seed=seed)
+    # The generator starts filling its buffer while the scene is built.
+    stream = BufferedStream(controller, buffer_seconds)
+    try:
+        scene = Scene(terrain, controller.path, controller.goal, gui=gui)
+    except BaseException:
+        stream.close()
+        raise
+    with scene:
+        loop = SimulationLoop(scene, stream, fps=controller.model.window.fps, balls=spawns, realtime=realtime,
+                              camera=camera, video=video, video_every=video_every, video_size=video_size,
+                              progress=progress)
+        stats = loop.run(seconds)
+    stats.controller_status = controller.status
+    return stats
