@@ -203,6 +203,10 @@ class SimulationLoop:
             raise ValueError(f"the motion's {fps:g} fps must divide the {PHYSICS_HZ:g} Hz physics rate")
         if video_every < 1:
             raise ValueError(f"video_every must be at least 1 pose, got {video_every}")
+        if video is not None:
+            from sim.render import _check_output
+
+            _check_output(video)
         self.scene, self.stream, self.fps = scene, stream, float(fps)
         self.steps_per_pose = int(round(steps))
         self.spawns = list(balls)

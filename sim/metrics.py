@@ -1,4 +1,6 @@
-"""Plausibility metrics of a `Motion`, measured against the terrain surface (definitions: docs/metrics.md).
+"""Plausibility metrics of a `Motion`, measured against the terrain surface.
+
+Definitions: the README's Metrics section.
 
 `evaluate(motion)` returns one flat dict of numbers; `evaluate_files`, `format_table` and `main_eval` serve
 `terrain-mdm eval`. Everything is vectorised over frames: one FK pass, one height look-up per point set, and
@@ -117,7 +119,7 @@ def _fraction(values):
 
 
 def evaluate(motion, terrain=None, goal=None, flat_ground=False, skeleton=None):
-    """Plausibility metrics of `motion` as a flat dict of numbers (keys and definitions: docs/metrics.md).
+    """Plausibility metrics of `motion` as a flat dict of numbers (keys and definitions: README, Metrics).
 
     terrain: the surface to measure against, by default the motion's own; a motion without one raises
     ValueError unless flat_ground=True (flat ground at z = 0). goal: world xy, by default the motion's goal,

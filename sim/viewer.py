@@ -29,7 +29,7 @@ KEYS_SLOWER = (ord("-"), ord("_"))
 KEYS_RESTART = (ord("r"),)
 KEY_HELP = "space pause, n/p or arrows step, +/- speed, r restart"
 
-# Metrics shown: result key, label, format (definitions in docs/metrics.md).
+# Metrics shown: result key, label, format (definitions in the README's Metrics section).
 SHOWN_METRICS = (
     ("penetration_mean_mm", "penetration mean", "{:.1f} mm"),
     ("penetration_max_mm", "penetration max", "{:.1f} mm"),

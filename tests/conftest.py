@@ -5,8 +5,15 @@ import sys
 import numpy as np
 import pybullet as p
 import pytest
+import torch
+import yaml
 
+from motion_model.checkpoint import LoadedModel, build
+from motion_model.dataset import compute_stats
 from motion_model.skeleton import MOVABLE_LINKS, NUM_LINKS, SCALE, URDF_PATH, Skeleton
+from motion_model.synthesis import synthesize
+from terrain.generators import make_terrain
+from terrain.planning import plan_path
 
 
 @contextlib.contextmanager
@@ -63,3 +70,27 @@ def bullet():
     humanoid = BulletHumanoid()
     yield humanoid
     humanoid.close()
+
+
+@pytest.fixture(scope="session")
+def episodes():
+    """Two synthesised episodes (flat, stairs) over 8 m terrains."""
+    out = []
+    for seed, kind in enumerate(("flat", "stairs")):
+        terrain = make_terrain(kind, seed=seed, length=8.0)
+        out.append(synthesize(terrain, plan_path(terrain), seed=seed))
+    return out
+
+
+@pytest.fixture(scope="session")
+def model(episodes):
+    """A tiny network with random weights and the real feature statistics of synthesised episodes."""
+    with open("configs/train/tiny.yaml") as f:
+        config = yaml.safe_load(f)
+    torch.manual_seed(0)
+    network, window, schedule = build(config)
+    # The output layer starts at zero (x0 = the mean pose whatever the noise); give it weights so that the
+    # samples depend on the noise and the conditions like a trained model's.
+    torch.nn.init.normal_(network.head.weight, std=0.05)
+    network.eval()
+    return LoadedModel(network, compute_stats(episodes, window, windows=200), window, schedule, config)

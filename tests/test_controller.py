@@ -1,47 +1,19 @@
 """The path controller with a real (tiny, untrained) model on real terrain: mechanics, determinism,
-batching, streaming, the collision check and foot locking."""
+batching, streaming, the collision check and foot locking. The `model` and `episodes` fixtures are in
+conftest.py."""
 from dataclasses import replace
 
 import numpy as np
 import pytest
-import torch
-import yaml
 
 from controller.collision import CheckConfig, score_candidates
 from controller.foot_lock import FootLock
 from controller.path_controller import ControllerConfig, PathController, PathTracker, run_batch
 from controller.stream import BufferedStream
-from motion_model.checkpoint import LoadedModel, build
-from motion_model.dataset import WindowConfig, compute_stats
 from motion_model.skeleton import Skeleton
-from motion_model.synthesis import synthesize
 from terrain.generators import make_terrain
-from terrain.planning import plan_path
 
 FAST = ControllerConfig(ddim_steps=2, commit_frames=30, candidates=2, max_retries=1, time_limit=3.0)
-
-
-@pytest.fixture(scope="module")
-def episodes():
-    out = []
-    for seed, kind in enumerate(("flat", "stairs")):
-        terrain = make_terrain(kind, seed=seed, length=8.0)
-        out.append(synthesize(terrain, plan_path(terrain), seed=seed))
-    return out
-
-
-@pytest.fixture(scope="module")
-def model(episodes):
-    """A tiny network with random weights and the real feature statistics of synthesised episodes."""
-    with open("configs/train/tiny.yaml") as f:
-        config = yaml.safe_load(f)
-    torch.manual_seed(0)
-    network, window, schedule = build(config)
-    # The output layer starts at zero (x0 = the mean pose whatever the noise); give it weights so that the
-    # samples depend on the noise and the conditions like a trained model's.
-    torch.nn.init.normal_(network.head.weight, std=0.05)
-    network.eval()
-    return LoadedModel(network, compute_stats(episodes, window, windows=200), window, schedule, config)
 
 
 @pytest.fixture(scope="module")
