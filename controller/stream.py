@@ -60,7 +60,18 @@ class BufferedStream:
         except Exception as error:  # surfaced to the consumer by next_frame()
             self.error = error
         finally:
-            self._frames.put(None)
+            # The end marker. After close() nobody consumes any more: make room for it rather than block
+            # forever on a full queue (close() would wait its 5 s and the thread would never end).
+            while True:
+                try:
+                    self._frames.put(None, timeout=0.1)
+                    break
+                except queue.Full:
+                    if self._stop.is_set():
+                        try:
+                            self._frames.get_nowait()
+                        except queue.Empty:
+                            pass
 
     @property
     def buffered(self):

@@ -182,6 +182,31 @@ def cmd_demo(args):
           f"watch it in the PyBullet GUI with: .venv/bin/terrain-mdm view {motion_file}")
 
 
+def cmd_simulate(args):
+    import numpy as np
+
+    from sim.loop import simulate
+    from sim.viewer import check_display
+
+    try:
+        terrain = _terrain_from_args(args.terrain, _parse_overrides(args.params), args.seed)
+        config = _controller_config(args)
+        if args.gui:
+            check_display()
+        stats = simulate(args.model, terrain, seed=args.seed, config=config, balls=args.balls, seconds=args.seconds,
+                         buffer_seconds=args.buffer, gui=args.gui, video=args.video, video_every=args.video_every,
+                         video_size=(args.width, args.height))
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        raise SystemExit(f"error: {error}")
+    print(stats.summary())
+    print(f"controller: {stats.generated_seconds:.1f} s of motion generated (up to --buffer ahead of the "
+          f"simulation), {'stopped: ' + stats.controller_status if stats.controller_status else 'still going'}")
+    for i, (x, y, z) in enumerate(stats.ball_positions):
+        print(f"ball {i}: " + ("not dropped" if np.isnan(x) else f"at ({x:.2f}, {y:.2f}, {z:.2f}) m"))
+    if args.video:
+        print(f"video ({stats.video_frames} frames) written to {args.video}")
+
+
 def cmd_view(args):
     from sim.viewer import view
 
@@ -278,6 +303,26 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", default="default")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("simulate", help="stream the controller into a running PyBullet world with balls, in real "
+                                        "time")
+    p.add_argument("--terrain", default="course", help="generator name or terrain YAML (default: course)")
+    p.add_argument("params", nargs="*", help="generator parameters as key=value")
+    p.add_argument("--seed", type=int, default=0, help="seed of the terrain, the sampling noise and the balls")
+    p.add_argument("--model", default="default", help="shipped model name or checkpoint path")
+    p.add_argument("--config", help="controller YAML (default: configs/controller/default.yaml values)")
+    p.add_argument("--speed", type=float, help="desired speed, m/s (walk 0.6-1.5, run 2.5-3.8)")
+    p.add_argument("--time-limit", type=float, help="seconds of motion the controller generates at most")
+    p.add_argument("--balls", type=int, default=3, help="balls dropped along the path ahead of the character")
+    p.add_argument("--seconds", type=float, help="stop after this much simulated time (default: when the "
+                                                  "controller stops)")
+    p.add_argument("--buffer", type=float, default=4.0, help="seconds of motion generated ahead (default 4)")
+    p.add_argument("--gui", action="store_true", help="show a PyBullet window (default: headless)")
+    p.add_argument("--video", help="also record a video (.mp4 or .gif) with TinyRenderer")
+    p.add_argument("--video-every", type=int, default=4, help="record every n-th pose (default 4: 7.5 fps)")
+    p.add_argument("--width", type=int, default=480, help="video width, pixels")
+    p.add_argument("--height", type=int, default=360, help="video height, pixels")
+    p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("view", help="play a motion file in the PyBullet GUI (space, n/p, +/-, r)")
     p.add_argument("file", help="motion file (.npz)")

@@ -1,7 +1,8 @@
 """The simulator loop: motion streamed from the controller into a running PyBullet world, in real time.
 
-Physics steps at PHYSICS_HZ (240 Hz); the character is kinematic and is posed once per motion frame, every
-PHYSICS_HZ / fps physics steps (8 at 30 fps), from a controller.stream.BufferedStream that generates ahead
+Physics steps at PHYSICS_HZ (240 Hz); the character is kinematic and shows a new motion frame every
+PHYSICS_HZ / fps physics steps (8 at 30 fps; the pose is re-applied after every step, as gravity would
+otherwise swing its free joints), from a controller.stream.BufferedStream that generates ahead
 in a background thread, so the loop does not wait for the network once the buffer is full. Dynamic objects
 (balls) roll over the terrain and bounce off the character's links. In real time the loop sleeps so that
 physics step k ends at wall time k / PHYSICS_HZ after the start; when it falls behind (a stream underrun, a
@@ -23,14 +24,15 @@ import numpy as np
 from sim.scene import PHYSICS_HZ, TARGET_DROP, Camera, p
 
 # Balls: rubber-like spheres. Bullet multiplies the restitutions and the lateral frictions of the two bodies
-# in contact, so the terrain gets its own values (ball on terrain: restitution 0.36, friction 0.8).
+# in contact, so the terrain gets its own values (ball on terrain: restitution 0.25, friction 0.5). A ball
+# landing hard loses its horizontal speed to friction, so balls drop from low and are pushed.
 BALL_RADIUS = 0.1  # m
 BALL_MASS = 0.4  # kg
-BALL_RESTITUTION = 0.6
-BALL_FRICTION = 0.8
-BALL_ROLLING_FRICTION = 5e-4  # a ball pushed at 0.6 m/s on flat ground rolls about 1 m
+BALL_RESTITUTION = 0.5
+BALL_FRICTION = 0.5
+BALL_ROLLING_FRICTION = 5e-4  # times the terrain's friction: balls roll for seconds
 BALL_SPINNING_FRICTION = 5e-4
-TERRAIN_RESTITUTION = 0.6
+TERRAIN_RESTITUTION = 0.5
 TERRAIN_FRICTION = 1.0
 BALL_COLOURS = ((0.90, 0.15, 0.15, 1.0), (0.95, 0.75, 0.10, 1.0), (0.20, 0.45, 0.95, 1.0),
                 (0.60, 0.25, 0.80, 1.0), (0.10, 0.70, 0.60, 1.0))
@@ -47,8 +49,8 @@ PROBE = 0.75  # m
 PROBE_DIRECTIONS = 16
 LEVEL_DROP = 0.03  # m: less drop than this within PROBE counts as level ground
 SPACING = 1.0  # m
-DROP_HEIGHT = 0.3  # m between the surface and the bottom of the ball
-PUSH_SPEED = 0.6  # m/s
+DROP_HEIGHT = 0.1  # m between the surface and the bottom of the ball
+PUSH_SPEED = 1.0  # m/s
 DROP_AHEAD = 3.0  # m
 EDGE_MARGIN = 0.3  # m from the terrain's border
 
@@ -131,7 +133,8 @@ class LoopStats:
     ball_positions: np.ndarray  # (N, 3) m at the end; NaN for balls not dropped yet
     startup_seconds: float = 0.0  # waiting for the buffer to fill before the clock started
     video_frames: int = 0
-    controller_status: str | None = None  # the controller's stop reason, when simulate() ran it
+    controller_status: str | None = None  # the controller's stop reason (None: still going), from simulate()
+    generated_seconds: float | None = None  # motion the controller generated, shown or still buffered
 
     @property
     def realtime_factor(self):
@@ -159,9 +162,13 @@ class _VideoRecorder:
         self.count = 0
         self.error = None
 
+        def frames():
+            while (frame := self.frames.get()) is not None:
+                yield frame
+
         def write():
             try:
-                write_video(iter(self.frames.get, None), str(out), fps)
+                write_video(frames(), str(out), fps)
             except Exception as error:  # reported by close(); keep draining so that add() never blocks
                 self.error = error
                 while self.frames.get() is not None:
@@ -307,9 +314,9 @@ class SimulationLoop:
             if self.progress:
                 from tqdm import tqdm
 
-                bar = tqdm(total=seconds, unit="s", desc="simulate", file=sys.stderr,
-                           bar_format="{desc}: {n:.1f}/{total:.1f} s |{bar}| {postfix}" if seconds else
-                           "{desc}: {n:.1f} s {postfix}")
+                bar = tqdm(total=seconds, unit="s", desc="", file=sys.stderr,
+                           bar_format="simulate {n:.1f}/{total:.1f} s |{bar}| {desc}" if seconds else
+                           "simulate {n:.1f} s {desc}")
             sys.setswitchinterval(SWITCH_INTERVAL)
             clock = time.perf_counter()  # wall time at which the schedule's step 0 starts
             startup = clock - start
@@ -337,6 +344,9 @@ class SimulationLoop:
                 n = self.steps_per_pose if limit is None else min(self.steps_per_pose, limit - steps)
                 for _ in range(n):
                     p.stepSimulation(physicsClientId=c)
+                    # The humanoid's base is fixed but its joints are free: a step of gravity and contacts
+                    # moves its limbs (by up to 0.5 rad over 8 steps), so the pose is restored after each.
+                    self.scene.pose(frame.root_pos, frame.root_quat, frame.joint_quat)
                     steps += 1
                     if self.realtime:
                         lag = time.perf_counter() - (clock + steps / PHYSICS_HZ)
@@ -349,7 +359,7 @@ class SimulationLoop:
                 if bar is not None and now - last_status[0] >= STATUS_EVERY:
                     dt = now - last_status[0]
                     buffered = getattr(self.stream, "buffered", 0) / self.fps
-                    bar.set_postfix_str(
+                    bar.set_description_str(
                         f"physics {(steps - last_status[1]) / dt:.0f} Hz, poses {(poses - last_status[2]) / dt:.1f}"
                         f" Hz, buffer {buffered:.1f} s, underruns {getattr(self.stream, 'underruns', 0)}",
                         refresh=False)
@@ -412,4 +422,5 @@ def simulate(model, terrain, seed=0, config=None, balls=3, seconds=None, buffer_
                               progress=progress)
         stats = loop.run(seconds)
     stats.controller_status = controller.status
+    stats.generated_seconds = controller.num_frames / controller.model.window.fps
     return stats
