@@ -19,6 +19,7 @@ import yaml
 
 from controller.collision import CheckConfig, score_candidates
 from controller.foot_lock import FootLock
+from controller.seam import blend_seam
 from motion_model.checkpoint import LoadedModel, load_model
 from motion_model.dataset import make_condition, reference_frame
 from motion_model.ddim import sample
@@ -41,6 +42,7 @@ class ControllerConfig:
     stall_time: float = 8.0  # s without stall_distance of progress along the path ends the episode
     stall_distance: float = 0.5  # m
     foot_lock: bool = True  # pin stance feet to the terrain (see foot_lock.py)
+    seam_frames: int = 8  # frames over which a new segment's first-frame mismatch fades out (see seam.py)
     precision: str = "auto"  # "auto", "bf16" or "fp32" for the network
     guidance: dict = field(default_factory=dict)  # classifier-free guidance scale per condition
     check: CheckConfig = CheckConfig()
@@ -258,7 +260,9 @@ def advance(controllers):
                 f, np.repeat(ref_xy, k, 0), np.repeat(ref_yaw, k, 0), np.repeat(ref_z, k, 0))
             last = None
             if c.chunks:
-                tail = c._recent(1)
+                tail = c._recent(2)
+                root_pos, root_quat, joint_quat = blend_seam(tail[0], tail[1], tail[2], root_pos, root_quat,
+                                                             joint_quat, config.seam_frames)
                 last, _ = Skeleton.load().fk(tail[0][-1], tail[1][-1], tail[2][-1])
             scores = score_candidates(c.terrain, c.tracker, root_pos, root_quat, joint_quat, contacts, last,
                                       config.check)

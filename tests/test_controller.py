@@ -100,3 +100,16 @@ def test_foot_lock_holds_a_sliding_stance_foot_still(episodes):
     stance = (episode.contacts[frames][1:] > 0.5) & (episode.contacts[frames][:-1] > 0.5)
     drift = np.linalg.norm(np.diff(soles[..., :2], axis=0), axis=-1)[stance]
     assert stance.sum() > 20 and drift.max() < 1e-3
+
+
+def test_seam_blend_continues_the_committed_motion_and_fades_out(episodes):
+    from controller.seam import blend_seam
+
+    e = episodes[0]
+    last = (e.root_pos[98:100], e.root_quat[98:100], e.joint_quat[98:100])
+    # A candidate that starts 20 cm off and with other joint angles: a later stretch of the same walk.
+    cand = (e.root_pos[None, 130:160] + [0.0, 0.2, 0.0], e.root_quat[None, 130:160], e.joint_quat[None, 130:160])
+    root_pos, root_quat, joint_quat = blend_seam(*last, *cand, frames=8)
+    assert np.allclose(root_pos[0, 0], 2 * last[0][1] - last[0][0])
+    assert np.allclose(np.abs((joint_quat[0, 0] * last[2][1]).sum(-1)), 1.0, atol=1e-9)
+    assert np.allclose(root_pos[0, 8:], cand[0][0, 8:]) and np.allclose(joint_quat[0, 8:], cand[2][0, 8:])

@@ -1,6 +1,5 @@
 import json
 import math
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -172,13 +171,3 @@ def test_files_match_evaluate_and_cli(walk, tmp_path, capsys):
     bad.write_text("not a motion")
     assert metrics.main_eval([str(bad)]) == 2
     assert "not a motion file" in capsys.readouterr().err
-
-
-def test_sixty_seconds_evaluate_quickly():
-    motion = clips.loop(clips.load_clip("walk"), 50).slice(0, 1801)
-    terrain = Heightfield(np.zeros((2, 2)), 80.0, (-10.0, -40.0))
-    metrics.evaluate(motion, terrain=terrain)
-    start = time.perf_counter()
-    r = metrics.evaluate(motion, terrain=terrain)
-    assert time.perf_counter() - start < 1.5  # about 0.2-0.4 s here; loose for busy CI machines
-    assert r["frames"] == 1801 and r["duration_s"] == pytest.approx(60.0)
