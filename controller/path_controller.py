@@ -242,6 +242,10 @@ def advance(controllers):
     k = config.candidates
     commit = config.commit_frames
     conds, refs = zip(*(c.condition() for c in active))
+    # The last two committed frames of each character: where a new segment must start (seam) and the
+    # body at the seam (its jump is scored); the same for every attempt.
+    tails = [c._recent(2) if c.chunks else None for c in active]
+    last_links = [Skeleton.load().fk(t[0][-1], t[1][-1], t[2][-1])[0] if t else None for t in tails]
     best = [None] * len(active)
     pending = list(range(len(active)))
     for attempt in range(config.max_retries + 1):
@@ -258,14 +262,11 @@ def advance(controllers):
             f = features[row * k:(row + 1) * k, :commit]
             root_pos, root_quat, joint_quat, contacts = features_to_motion(
                 f, np.repeat(ref_xy, k, 0), np.repeat(ref_yaw, k, 0), np.repeat(ref_z, k, 0))
-            last = None
-            if c.chunks:
-                tail = c._recent(2)
-                root_pos, root_quat, joint_quat = blend_seam(tail[0], tail[1], tail[2], root_pos, root_quat,
-                                                             joint_quat, config.seam_frames)
-                last, _ = Skeleton.load().fk(tail[0][-1], tail[1][-1], tail[2][-1])
-            scores = score_candidates(c.terrain, c.tracker, root_pos, root_quat, joint_quat, contacts, last,
-                                      config.check)
+            if tails[i] is not None:
+                root_pos, root_quat, joint_quat = blend_seam(*tails[i][:3], root_pos, root_quat, joint_quat,
+                                                             config.seam_frames)
+            scores = score_candidates(c.terrain, c.tracker, root_pos, root_quat, joint_quat, contacts,
+                                      last_links[i], config.check)
             order = np.argsort(np.where(scores.passed, scores.cost, scores.cost + 1e3))
             j = int(order[0])
             candidate = (scores.cost[j] + (0 if scores.passed[j] else 1e3), attempt,

@@ -227,6 +227,17 @@ def cmd_export(args):
     return main_export(args.file, args.format, args.out)
 
 
+def _add_controller_arguments(p, seed_help):
+    """The terrain, model and controller options shared by `generate` and `simulate` (_controller_config)."""
+    p.add_argument("--terrain", default="course", help="generator name or terrain YAML (default: course)")
+    p.add_argument("params", nargs="*", help="generator parameters as key=value")
+    p.add_argument("--seed", type=int, default=0, help=seed_help)
+    p.add_argument("--model", default="default", help="shipped model name or checkpoint path")
+    p.add_argument("--config", help="controller YAML (default: configs/controller/default.yaml values)")
+    p.add_argument("--speed", type=float, help="desired speed, m/s (walk 0.6-1.5, run 2.5-3.8)")
+    p.add_argument("--time-limit", type=float, help="seconds of motion the controller generates at most")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="terrain-mdm",
@@ -285,13 +296,7 @@ def build_parser():
     p.set_defaults(func=cmd_preview)
 
     p = sub.add_parser("generate", help="walk a character along a planned path over terrain with the model")
-    p.add_argument("--terrain", default="course", help="generator name or terrain YAML (default: course)")
-    p.add_argument("params", nargs="*", help="generator parameters as key=value")
-    p.add_argument("--seed", type=int, default=0, help="seed of the terrain and of the sampling noise")
-    p.add_argument("--model", default="default", help="shipped model name or checkpoint path")
-    p.add_argument("--config", help="controller YAML (default: configs/controller/default.yaml values)")
-    p.add_argument("--speed", type=float, help="desired speed, m/s (walk 0.6-1.5, run 2.5-3.8)")
-    p.add_argument("--time-limit", type=float, help="seconds of motion at most")
+    _add_controller_arguments(p, seed_help="seed of the terrain and of the sampling noise")
     p.add_argument("--out", required=True, help="motion file (.npz) with terrain, path and goal")
     p.add_argument("--video", help="also render a video (.mp4 or .gif)")
     p.add_argument("--width", type=int, default=640)
@@ -306,13 +311,7 @@ def build_parser():
 
     p = sub.add_parser("simulate", help="stream the controller into a running PyBullet world with balls, in real "
                                         "time")
-    p.add_argument("--terrain", default="course", help="generator name or terrain YAML (default: course)")
-    p.add_argument("params", nargs="*", help="generator parameters as key=value")
-    p.add_argument("--seed", type=int, default=0, help="seed of the terrain, the sampling noise and the balls")
-    p.add_argument("--model", default="default", help="shipped model name or checkpoint path")
-    p.add_argument("--config", help="controller YAML (default: configs/controller/default.yaml values)")
-    p.add_argument("--speed", type=float, help="desired speed, m/s (walk 0.6-1.5, run 2.5-3.8)")
-    p.add_argument("--time-limit", type=float, help="seconds of motion the controller generates at most")
+    _add_controller_arguments(p, seed_help="seed of the terrain, the sampling noise and the balls")
     p.add_argument("--balls", type=int, default=3, help="balls dropped along the path ahead of the character")
     p.add_argument("--seconds", type=float, help="stop after this much simulated time (default: when the "
                                                   "controller stops)")
