@@ -10,7 +10,11 @@ World frame: Z up, metres, seconds; +X is the character's forward at rest; quate
 """
 from __future__ import annotations
 
+import copy
+import os
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -24,6 +28,7 @@ from motion_model.checkpoint import LoadedModel, load_model
 from motion_model.dataset import make_condition, reference_frame
 from motion_model.ddim import sample
 from motion_model.features import features_to_motion, motion_to_features
+from motion_model.legs import FOOT_LINKS, leg_ik
 from motion_model.motion import Motion
 from motion_model.network import autocast
 from motion_model.skeleton import Skeleton
@@ -32,10 +37,10 @@ from terrain.planning import plan_path
 
 @dataclass(frozen=True)
 class ControllerConfig:
-    ddim_steps: int = 8  # denoising steps per segment
-    commit_frames: int = 45  # frames of each 2-s segment that are kept before generating the next
-    candidates: int = 4  # segments sampled per character and step, ranked by the collision check
-    max_retries: int = 2  # new batches of candidates when none passes the check
+    ddim_steps: int = 3  # denoising steps per segment
+    commit_frames: int = 60  # frames of each 2-s segment that are kept before generating the next
+    candidates: int = 1  # segments sampled per character and step, ranked by the collision check
+    max_retries: int = 0  # new batches of candidates when none passes the check
     speed: float = 1.2  # desired speed, m/s (a walk; 2.5-3.8 asks for a run)
     goal_radius: float = 0.5  # m: stop when the root or a foot is this close to the goal
     time_limit: float = 120.0  # s of motion
@@ -54,6 +59,9 @@ class ControllerConfig:
         if unknown:
             raise ValueError(f"unknown controller settings {sorted(unknown)}; known: {[f.name for f in fields(cls)]}")
         if "check" in values:
+            unknown = set(values["check"]) - {f.name for f in fields(CheckConfig)}
+            if unknown:
+                raise ValueError(f"unknown check settings {sorted(unknown)}; known: {[f.name for f in fields(CheckConfig)]}")
             values["check"] = CheckConfig(**values["check"])
         return cls(**values)
 
@@ -142,9 +150,16 @@ class PathController:
         return sum(len(c[0]) for c in self.chunks)
 
     def _recent(self, n):
-        """The last n committed frames (fewer at the start) as four arrays."""
-        parts = [np.concatenate([c[k] for c in self.chunks])[-n:] for k in range(4)] if self.chunks else None
-        return parts
+        """The last n committed frames (fewer at the start) as four arrays; None before the first."""
+        if not self.chunks:
+            return None
+        chunks, count = [], 0
+        for chunk in reversed(self.chunks):  # only the chunks needed: episodes grow to thousands of frames
+            chunks.insert(0, chunk)
+            count += len(chunk[0])
+            if count >= n:
+                break
+        return [np.concatenate([c[k] for c in chunks])[-n:] for k in range(4)]
 
     def condition(self):
         """(cond dict for one row, reference (xy, yaw, z)) for the next segment."""
@@ -199,15 +214,12 @@ class PathController:
         """Arc length (m) along the path of the last committed root position."""
         return float(self.tracker(self.chunks[-1][0][-1, :2])) if self.chunks else 0.0
 
-    def _commit(self, root_pos, root_quat, joint_quat, contacts, diagnostics):
-        if self.foot_lock is not None:
-            joint_quat = self.foot_lock.apply(root_pos, root_quat, joint_quat, contacts)
+    def _commit(self, root_pos, root_quat, joint_quat, contacts, link_pos, diagnostics):
+        """Append frames (feet already locked); link_pos (T, 15, 3) from before foot locking, which moves a
+        foot by centimetres at most, is close enough to stop at the first frame that reaches the goal."""
         fps = self.model.window.fps
-        # Stop at the first frame that reaches the goal.
-        skeleton = Skeleton.load()
-        link_pos, _ = skeleton.fk(root_pos, root_quat, joint_quat)
         near = np.minimum(np.linalg.norm(root_pos[:, :2] - self.goal, axis=-1),
-                          np.linalg.norm(link_pos[:, [5, 11], :2] - self.goal, axis=-1).min(-1))
+                          np.linalg.norm(link_pos[:, list(FOOT_LINKS), :2] - self.goal, axis=-1).min(-1))
         reached = np.flatnonzero(near < self.config.goal_radius)
         end = reached[0] + 1 if len(reached) else len(root_pos)
         chunk = (root_pos[:end], root_quat[:end], joint_quat[:end], contacts[:end])
@@ -220,7 +232,7 @@ class PathController:
         else:
             window = int(self.config.stall_time * fps)
             if self.num_frames > window:
-                roots = np.concatenate([c[0] for c in self.chunks])
+                roots = self._recent(window + 1)[0]
                 moved = self.tracker(roots[-1, :2]) - self.tracker(roots[-window - 1, :2])
                 if moved < self.config.stall_distance:
                     self.status = "stalled"
@@ -230,8 +242,10 @@ class PathController:
 def advance(controllers):
     """One step for every controller still going, with one network call per attempt for all of them.
 
-    The controllers must share a model and config. Returns the committed segment (Motion) of each
-    controller in order (None for those already done).
+    Everything after the network (rotations, seams, checks, forward kinematics) runs on arrays of all
+    characters at once; only the terrain queries and foot locking go character by character. The
+    controllers must share a model and config. Returns the committed segment (Motion) of each controller in
+    order (None for those already done).
     """
     active = [c for c in controllers if not c.done]
     out = {id(c): None for c in controllers}
@@ -239,55 +253,77 @@ def advance(controllers):
         return [None] * len(controllers)
     start = time.perf_counter()
     model, config = active[0].model, active[0].config
-    k = config.candidates
-    commit = config.commit_frames
+    skeleton = Skeleton.load()
+    k, commit, n = config.candidates, config.commit_frames, len(active)
     conds, refs = zip(*(c.condition() for c in active))
+    ref_xy, ref_yaw, ref_z = (np.concatenate([r[i] for r in refs])[:, None] for i in range(3))  # (B, 1, ...)
     # The last two committed frames of each character: where a new segment must start (seam) and the
     # body at the seam (its jump is scored); the same for every attempt.
-    tails = [c._recent(2) if c.chunks else None for c in active]
-    last_links = [Skeleton.load().fk(t[0][-1], t[1][-1], t[2][-1])[0] if t else None for t in tails]
-    best = [None] * len(active)
-    pending = list(range(len(active)))
+    tails = [c._recent(2) for c in active]
+    with_tail = np.array([t is not None for t in tails])
+    tail = [np.stack([t[i] for t in tails if t is not None]) for i in range(3)] if with_tail.any() else None
+    last_links = [None] * n
+    if tail is not None:
+        for i, links in zip(np.flatnonzero(with_tail), skeleton.fk(tail[0][:, 1], tail[1][:, 1], tail[2][:, 1])[0]):
+            last_links[i] = links
+    best = [None] * n
+    pending = np.arange(n)
     for attempt in range(config.max_retries + 1):
         cond = _stack_conditions([conds[i] for i in pending], k)
         noise = torch.cat([torch.randn((k, model.window.frames, model.network.config.features),
                                        generator=active[i].generator) for i in pending])
         with autocast(config.precision):
-            x0 = sample(model.network, cond, model.schedule, config.ddim_steps, guidance=config.guidance,
+            # A copy of the schedule: it holds one sampling run's timesteps, and lanes sample concurrently.
+            x0 = sample(model.network, cond, copy.copy(model.schedule), config.ddim_steps, guidance=config.guidance,
                         noise=noise)
         features = model.normalizer.denormalize(x0.float()).numpy().astype(np.float64)
+        features = features.reshape((len(pending), k) + features.shape[1:])[:, :, :commit]
+        root_pos, root_quat, joint_quat, contacts = features_to_motion(
+            features, ref_xy[pending], ref_yaw[pending], ref_z[pending])
+        seam = with_tail[pending]
+        if seam.any():
+            rows = np.searchsorted(np.flatnonzero(with_tail), pending[seam])  # their rows in `tail`
+            root_pos[seam], root_quat[seam], joint_quat[seam] = blend_seam(
+                *(t[rows][:, None] for t in tail), root_pos[seam], root_quat[seam], joint_quat[seam],
+                config.seam_frames)
+        scores = score_candidates([active[i].terrain for i in pending], [active[i].tracker for i in pending],
+                                  root_pos, root_quat, joint_quat, contacts, [last_links[i] for i in pending],
+                                  config.check)
+        cost = np.where(scores.passed, scores.cost, scores.cost + 1e3)  # a passing candidate beats any other
         still = []
         for row, i in enumerate(pending):
-            c, (ref_xy, ref_yaw, ref_z) = active[i], refs[i]
-            f = features[row * k:(row + 1) * k, :commit]
-            root_pos, root_quat, joint_quat, contacts = features_to_motion(
-                f, np.repeat(ref_xy, k, 0), np.repeat(ref_yaw, k, 0), np.repeat(ref_z, k, 0))
-            if tails[i] is not None:
-                root_pos, root_quat, joint_quat = blend_seam(*tails[i][:3], root_pos, root_quat, joint_quat,
-                                                             config.seam_frames)
-            scores = score_candidates(c.terrain, c.tracker, root_pos, root_quat, joint_quat, contacts,
-                                      last_links[i], config.check)
-            order = np.argsort(np.where(scores.passed, scores.cost, scores.cost + 1e3))
-            j = int(order[0])
-            candidate = (scores.cost[j] + (0 if scores.passed[j] else 1e3), attempt,
-                         (root_pos[j], root_quat[j], joint_quat[j], contacts[j]), scores, j)
-            if best[i] is None or candidate[0] < best[i][0]:
-                best[i] = candidate
-            if not scores.passed.any():
+            j = int(cost[row].argmin())
+            if best[i] is None or cost[row, j] < best[i][0]:
+                frames = (root_pos[row, j], root_quat[row, j], joint_quat[row, j], contacts[row, j])
+                best[i] = (cost[row, j], attempt, frames, {f: getattr(scores, f)[row, j] for f in SCORE_FIELDS})
+            if not scores.passed[row].any():
                 still.append(i)
-        pending = still
-        if not pending:
+        pending = np.array(still, dtype=int)
+        if not len(pending):
             break
-    seconds = (time.perf_counter() - start) / len(active)
+    root_pos, root_quat, joint_quat, contacts = (np.stack([b[2][i] for b in best]) for i in range(4))
+    link_pos, link_rot = skeleton.fk(root_pos, root_quat, joint_quat)
+    if config.foot_lock:  # targets character by character (state, terrain), then one IK solve for all
+        ankles, foot_rots = (np.stack(t) for t in zip(*(c.foot_lock.targets(
+            root_pos[i], root_quat[i], joint_quat[i], contacts[i], (link_pos[i], link_rot[i]))
+            for i, c in enumerate(active))))
+        flat = lambda a: a.reshape((-1,) + a.shape[2:])  # noqa: E731  (B, T, ...) -> (B * T, ...)
+        joint_quat = leg_ik(skeleton, flat(root_pos), flat(root_quat), flat(joint_quat), flat(ankles),
+                            flat(foot_rots)).reshape(joint_quat.shape)
+    seconds = (time.perf_counter() - start) / n
     for i, c in enumerate(active):
-        _, attempt, frames, scores, j = best[i]
-        diagnostics = {"attempts": attempt + 1, "passed": bool(scores.passed[j]), "fallback": not scores.passed[j],
-                       "depth_max_mm": float(scores.depth_max[j] * 1000), "depth_mean_mm": float(scores.depth_mean[j] * 1000),
-                       "float_mm": float(scores.float_mean[j] * 1000), "progress_m": float(scores.progress[j]),
-                       "seam_mm": float(scores.seam[j] * 1000), "cost": float(scores.cost[j]), "seconds": seconds}
+        attempt, score = best[i][1], best[i][3]
+        diagnostics = {"attempts": attempt + 1, "passed": bool(score["passed"]), "fallback": not score["passed"],
+                       "depth_max_mm": float(score["depth_max"] * 1000),
+                       "depth_mean_mm": float(score["depth_mean"] * 1000),
+                       "foot_error_mm": float(score["foot_error"] * 1000), "progress_m": float(score["progress"]),
+                       "seam_mm": float(score["seam"] * 1000), "cost": float(score["cost"]), "seconds": seconds}
         c.wall_seconds += seconds
-        out[id(c)] = c._commit(*frames, diagnostics)
+        out[id(c)] = c._commit(root_pos[i], root_quat[i], joint_quat[i], contacts[i], link_pos[i], diagnostics)
     return [out[id(c)] for c in controllers]
+
+
+SCORE_FIELDS = ("depth_mean", "depth_max", "foot_error", "progress", "seam", "cost", "passed")
 
 
 def _stack_conditions(conds, k):
@@ -304,13 +340,47 @@ def _stack_conditions(conds, k):
     return stacked
 
 
-def run_batch(controllers, progress=False):
-    """Advance many characters together (one network call per step for all) until all stop."""
+def run_batch(controllers, progress=False, batch=32, lanes=None):
+    """Run many characters until all stop, up to `batch` at a time: when one stops, the next waiting one
+    takes its place, so the network batch stays full. Returns their Results in order.
+
+    The running characters are dealt into `lanes` (default: one per CPU core when each gets at least 8) that
+    run in parallel threads with one torch thread each. A step's numpy work after the network (checks, foot
+    locking) holds the GIL and uses one core; with lanes, another lane's network pass uses the other core
+    meanwhile. A character's motion depends on its batch-mates only through floating-point rounding.
+    """
     from tqdm import tqdm
 
+    if lanes is None:
+        lanes = max(1, min(os.cpu_count() or 1, min(batch, len(controllers)) // 8))
+    slots = max(1, batch // lanes)
+    threads = torch.get_num_threads()
     with tqdm(total=len(controllers), unit="char", disable=not progress, desc="characters") as bar:
-        while not all(c.done for c in controllers):
-            advance(controllers)
-            bar.n = sum(c.done for c in controllers)
-            bar.refresh()
+        def run(waiting):
+            running = []
+            while True:
+                running = [c for c in running if not c.done]
+                free = slots - len(running)
+                running += waiting[:free]
+                del waiting[:free]
+                if not running:
+                    return
+                advance(running)
+                bar.n = sum(c.done for c in controllers)
+                bar.refresh()
+
+        if lanes == 1:
+            run(list(controllers))
+        else:
+            # A lane waiting for the GIL to launch its next network op waits out the other lane's Python time
+            # slice (5 ms by default); shorter slices keep the network lanes busy.
+            switch = sys.getswitchinterval()
+            torch.set_num_threads(1)
+            sys.setswitchinterval(2e-4)
+            try:
+                with ThreadPoolExecutor(lanes) as pool:
+                    list(pool.map(run, [list(controllers[i::lanes]) for i in range(lanes)]))  # re-raises errors
+            finally:
+                torch.set_num_threads(threads)
+                sys.setswitchinterval(switch)
     return [c.result() for c in controllers]

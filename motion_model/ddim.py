@@ -118,6 +118,8 @@ def sample(model, cond, schedule, steps, generator=None, guidance=None, eta=0.0,
     # noise: the initial x_T, for callers that draw it per sample (results then do not depend on batching).
     x = torch.randn(shape, generator=generator) if noise is None else noise.reshape(shape).float()
     cond = dict(cond)
+    if hasattr(model, "encode_conditions"):
+        cond["cond_tokens"] = model.encode_conditions(cond, batch)
     prev = cond.get("prev")
     noisy_prev = prev is not None and not bool(cond["prev_clean"].all())
     if noisy_prev:

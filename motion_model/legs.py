@@ -4,6 +4,8 @@ Shared by the synthesis engine (which places feet on planned footholds) and the 
 model's stance feet). World frame: Z up, metres; quaternions xyzw. A foot link's world rotation at rest is
 Q_Y2Z (the URDF is Y-up), so "foot rotation" below always means the link's world rotation.
 """
+from functools import lru_cache
+
 import numpy as np
 
 from motion_model import quaternion as quat
@@ -40,7 +42,8 @@ def rotate2(yaw, xy):
 
 
 def place_foothold(terrain, centre, yaw, max_shift, flat_tolerance):
-    """Sole centre (3,) and foot tilt for a nominal sole centre xy and toe direction yaw (rad).
+    """Sole centres (..., 3) and foot tilts (..., 4) for nominal sole centres xy (..., 2) and toe directions yaw
+    (...) (rad).
 
     Of the candidates along the foot (up to max_foot_shift either way) on which every footprint point lies
     within flat_tolerance of one plane (a whole stair tread, never across an edge), the nearest wins; with
@@ -48,31 +51,40 @@ def place_foothold(terrain, centre, yaw, max_shift, flat_tolerance):
     below the surface. (Penalising big rises between footholds to land on every tread moved feet so far
     that knees hit the risers more often: measured on 16 staircases.)
     """
-    local = footprint()
-    design = np.c_[np.ones(len(local)), local]
+    local, design, fit = _plane_fit()
+    centre, yaw = np.asarray(centre, dtype=np.float64), np.asarray(yaw, dtype=np.float64)
     shifts = np.arange(-max_shift, max_shift + 1e-9, 0.01)
-    toe = np.array([np.cos(yaw), np.sin(yaw)])
-    centres = centre + shifts[:, None] * toe
-    heights = terrain.height(centres[:, None, :] + rotate2(yaw, local)[None])  # (C, K)
-    coef = heights @ np.linalg.pinv(design).T  # plane height at the centre, slope along x, slope along y
+    toe = np.stack([np.cos(yaw), np.sin(yaw)], -1)
+    centres = centre[..., None, :] + shifts[:, None] * toe[..., None, :]  # (..., C, 2)
+    heights = terrain.height(centres[..., None, :] + rotate2(yaw[..., None, None], local))  # (..., C, K)
+    coef = heights @ fit  # plane height at the centre, slope along x, slope along y
     residual = heights - coef @ design.T
     spread = np.abs(residual).max(-1)
-    top = coef[:, 0] + np.maximum(residual.max(-1), 0.0)
+    top = coef[..., 0] + np.maximum(residual.max(-1), 0.0)
     cost = np.where(spread <= flat_tolerance, np.abs(shifts), 1e3 + spread)
-    best = int(np.argmin(cost))
-    a, bx, by = coef[best]
-    normal_local = np.array([-bx, -by, 1.0]) / np.sqrt(bx * bx + by * by + 1.0)
-    normal = np.r_[rotate2(yaw, normal_local[:2]), normal_local[2]]
-    return np.r_[centres[best], top[best]], tilt(normal)
+    best = np.argmin(cost, -1)[..., None]
+    bx, by = (np.take_along_axis(coef[..., i], best, -1)[..., 0] for i in (1, 2))
+    normal_xy = rotate2(yaw, np.stack([-bx, -by], -1))
+    normal = np.concatenate([normal_xy, np.ones_like(bx)[..., None]], -1)
+    sole = np.concatenate([np.take_along_axis(centres, best[..., None], -2)[..., 0, :],
+                           np.take_along_axis(top, best, -1)], -1)
+    return sole, tilt(normal / np.linalg.norm(normal, axis=-1, keepdims=True))
+
+
+@lru_cache(maxsize=1)
+def _plane_fit():
+    """Footprint points (K, 2), the plane fit's design matrix (K, 3) and its least-squares solver (K, 3)."""
+    local = footprint()
+    design = np.c_[np.ones(len(local)), local]
+    return local, design, np.linalg.pinv(design).T
 
 
 def tilt(normal):
-    """Quaternion of the smallest rotation taking +Z to the unit normal."""
-    axis = np.cross([0.0, 0.0, 1.0], normal)
-    s = np.linalg.norm(axis)
-    if s < 1e-9:
-        return np.array([0.0, 0.0, 0.0, 1.0])
-    return quat.from_axis_angle(axis / s, np.arctan2(s, normal[2]))
+    """Quaternions (..., 4) of the smallest rotations taking +Z to the unit normals (..., 3)."""
+    axis = np.stack([-normal[..., 1], normal[..., 0], np.zeros_like(normal[..., 0])], -1)  # +Z x normal
+    s = np.linalg.norm(axis, axis=-1)
+    axis = np.where(s[..., None] > 1e-9, axis / np.maximum(s, 1e-12)[..., None], [1.0, 0.0, 0.0])
+    return quat.from_axis_angle(axis, np.arctan2(s, normal[..., 2]))
 
 
 def ankle_targets(soles, rots):

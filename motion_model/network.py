@@ -64,7 +64,7 @@ class Block(nn.Module):
         self.dropout = nn.Dropout(c.dropout)
 
     def forward(self, x, attend):
-        """x (B, N, d); attend (B, 1, 1, N) bool, False for masked-out keys."""
+        """x (B, N, d); attend (B, 1, 1, N) bool, False for masked-out keys, or None for none."""
         b, n, d = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
         a = F.scaled_dot_product_attention(q, k, v, attn_mask=attend)
@@ -127,6 +127,19 @@ class MDM(nn.Module):
     def num_tokens(self):
         return 3 + self.n_terrain + self.n_prev_tokens + self.n_segment_tokens
 
+    def encode_conditions(self, cond, batch):
+        """Terrain and target tokens (batch, n_terrain + 1, d_model) of a condition dict (see forward).
+
+        They depend on neither x_t nor t, so a sampler computes them once per segment and passes them to
+        every denoising step as cond["cond_tokens"].
+        """
+        c = self.config
+        terrain, target = cond.get("terrain"), cond.get("target")
+        zeros = self.indicator.weight.new_zeros
+        terrain_tokens = self.terrain(terrain) if terrain is not None else zeros(batch, self.n_terrain, c.d_model)
+        target = target if target is not None else zeros(batch, c.target_dim)
+        return torch.cat([terrain_tokens, self.target(target)[:, None]], 1)
+
     def forward(self, x_t, t, cond):
         """x0 prediction (B, frames, features) for the noisy segment x_t (B, frames, features) at timesteps t (B,).
 
@@ -136,6 +149,7 @@ class MDM(nn.Module):
           prev (B, n_prev, features) standardised previous frames, the last one being the reference frame
           prev_clean (B,) bool: previous frames clean (True) or noised to timestep t (False)
           keep (B, 3) bool: use [terrain, target, prev] (False drops it)
+          cond_tokens (B, n_terrain + 1, d_model): encode_conditions(cond), if already computed
         """
         c = self.config
         b = x_t.shape[0]
@@ -143,18 +157,19 @@ class MDM(nn.Module):
         keep = cond.get("keep", torch.ones(b, 3, dtype=torch.bool))
         keep = keep & torch.tensor([terrain is not None, target is not None, prev is not None])
         time = self.time_mlp(sinusoidal(t, c.d_model))[:, None]
-        terrain_tokens = self.terrain(terrain) if terrain is not None else x_t.new_zeros(b, self.n_terrain, c.d_model)
-        target = target if target is not None else x_t.new_zeros(b, c.target_dim)
+        cond_tokens = cond.get("cond_tokens")
+        if cond_tokens is None:
+            cond_tokens = self.encode_conditions(cond, b)
         prev = prev if prev is not None else x_t.new_zeros(b, c.n_prev, c.features)
         prev_clean = cond.get("prev_clean", torch.ones(b, dtype=torch.bool))
         frames = torch.cat([prev, x_t], 1).reshape(b, -1, c.features * c.frames_per_token)
         frames = self.frame_in(frames) + self.frame_pos
-        x = torch.cat([time, terrain_tokens, self.target(target)[:, None], self.indicator(prev_clean.long())[:, None],
-                       frames], 1)
+        x = torch.cat([time, cond_tokens, self.indicator(prev_clean.long())[:, None], frames], 1)
         ones = torch.ones(b, 1, dtype=torch.bool)
         attend = torch.cat([ones, keep[:, :1].expand(b, self.n_terrain), keep[:, 1:2], ones,
                             keep[:, 2:].expand(b, self.n_prev_tokens), ones.expand(b, self.n_segment_tokens)], 1)
-        attend = attend[:, None, None, :]
+        # No mask when every token is attended to (the controller's usual case): SDPA's unmasked path is faster.
+        attend = None if bool(attend.all()) else attend[:, None, None, :]
         for block in self.blocks:
             x = block(x, attend)
         return self.head(self.norm(x[:, -self.n_segment_tokens:])).reshape(b, c.frames, c.features)

@@ -33,11 +33,13 @@ def multiply(a, b):
 
 def rotate(q, v):
     """Rotate vectors v (..., 3) by quaternions q (..., 4)."""
-    xp = _xp(q)
-    u, w = q[..., :3], q[..., 3:]
-    cross = xp.cross if xp is np else torch.linalg.cross
-    t = 2.0 * cross(u, v)
-    return v + w * t + cross(u, t)
+    # v + w t + u x t with t = 2 u x v, written out: np.cross (about 65 us a call) dominated the controller.
+    x, y, z, w = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
+    vx, vy, vz = v[..., 0], v[..., 1], v[..., 2]
+    tx, ty, tz = 2.0 * (y * vz - z * vy), 2.0 * (z * vx - x * vz), 2.0 * (x * vy - y * vx)
+    return _xp(q).stack([vx + w * tx + y * tz - z * ty,
+                         vy + w * ty + z * tx - x * tz,
+                         vz + w * tz + x * ty - y * tx], -1)
 
 
 def from_axis_angle(axis, angle):

@@ -248,16 +248,17 @@ class Skeleton:
                 j += 1
         return xp.stack(pos, -2), xp.stack(rot, -2)
 
-    def body_points(self, link_pos, link_rot):
+    def body_points(self, link_pos, link_rot, exclude=()):
         """World positions (..., N, 3) of the body surface sample points, from fk() output (numpy or torch).
 
         N = 204 points on the collision shapes: per foot a 9 x 5 grid on the sole plus the 4 top corners (no
         point of the sole is more than 1.6 cm from a sample, and all 8 box corners are sampled); per capsule
         rings of 3 points at most 0.2 m apart plus both poles; 6 (octahedron) points per sphere. A plane can
         cut at most 0.55 of a sphere's or capsule's radius (2-5 cm) into it before reaching a point.
-        point_link says which link each point belongs to.
+        point_link says which link each point belongs to. exclude: links whose points are left out.
         """
-        return self._to_world(link_pos, link_rot, self.point_link, self.points_local)
+        keep = ~np.isin(self.point_link, exclude)
+        return self._to_world(link_pos, link_rot, self.point_link[keep], self.points_local[keep])
 
     def sole_points(self, link_pos, link_rot):
         """World positions (..., 2, K, 3) of the sole sample points of [left, right] foot, from fk() output.

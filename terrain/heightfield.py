@@ -261,6 +261,37 @@ class Heightfield:
         value, _, _ = self._sdf_search(p.reshape(-1, 3))
         return value.reshape(p.shape[:-1])
 
+    def depth(self, points):
+        """Penetration depth (...,) of points (..., 3) in metres: 0 on or above the surface, else the exact
+        distance to it (numpy).
+
+        The same as max(-sdf, 0) but without sdf's precomputed tables (tens of ms per terrain): the surface
+        point nearest to a point below lies within its vertical gap, so only the cells that close are searched,
+        which is cheap for the shallow depths a collision check meets. xy is clamped to the grid first.
+        """
+        p = np.asarray(points, dtype=np.float64)
+        if p.shape[-1:] != (3,):
+            raise ValueError(f"points must have shape (..., 3), got {p.shape}")
+        flat = p.reshape(-1, 3)
+        lo, hi = self.bounds()
+        xy = np.clip(flat[:, :2], lo, hi)
+        i, j, _, _, _, h, _, _ = self._surface(xy)
+        gap = h - flat[:, 2]
+        out = np.zeros(len(flat))
+        below = np.flatnonzero(gap > 0)
+        if below.size:
+            q = np.concatenate([xy[below], flat[below, 2:]], -1)
+            reach = np.ceil(np.minimum(gap[below], SDF_EXACT_RANGE) / self.cell).astype(np.int64)
+            side = 2 * reach + 1
+            owner = np.repeat(np.arange(len(q)), side * side)
+            local = np.arange(len(owner)) - np.repeat(np.cumsum(side * side) - side * side, side * side)
+            di, dj = local // side[owner] - reach[owner], local % side[owner] - reach[owner]
+            ci = np.clip(i[below][owner] + di, 0, self.shape[0] - 2)
+            cj = np.clip(j[below][owner] + dj, 0, self.shape[1] - 2)
+            unused = np.zeros(len(q), dtype=np.int64)
+            out[below], _, _ = self._improve(q, owner, ci, cj, gap[below], unused, unused.copy())
+        return out.reshape(p.shape[:-1])
+
     @cached_property
     def _sdf_tables(self):
         """Bounds that let `sdf` prove no geometry is near a point, per cell (i, j) (flat index i * (ny - 1) + j).

@@ -49,6 +49,18 @@ def test_batched_characters_match_their_single_runs(model, stairs):
         assert np.allclose(one.root_pos, together.motion.root_pos, atol=1e-4)
 
 
+def test_run_batch_refills_slots_and_lanes_match_one_lane(model, stairs):
+    flat = make_terrain("flat", seed=0)
+    config = replace(FAST, time_limit=2.0)
+    terrains = [stairs, flat, stairs, flat, stairs]
+    make = lambda: [PathController(model, t, config=config, seed=s) for s, t in enumerate(terrains)]  # noqa: E731
+    one = run_batch(make(), batch=2, lanes=1)  # five characters through two slots
+    two = run_batch(make(), batch=4, lanes=2)
+    for a, b in zip(one, two):
+        assert a.status == b.status == "time_limit"
+        assert np.allclose(a.motion.root_pos, b.motion.root_pos, atol=1e-4)
+
+
 def test_stream_yields_what_run_commits(model, stairs):
     streamed = list(PathController(model, stairs, config=FAST, seed=5).stream())
     whole = PathController(model, stairs, config=FAST, seed=5).run().motion
@@ -81,11 +93,15 @@ def test_collision_check_prefers_the_candidate_on_the_surface(episodes):
     frames = slice(100, 130)
     good = (episode.root_pos[frames], episode.root_quat[frames], episode.joint_quat[frames], episode.contacts[frames])
     sunk = (good[0] - [0.0, 0.0, 0.08],) + good[1:]
-    stacked = [np.stack([g, s]) for g, s in zip(good, sunk)]
-    scores = score_candidates(episode.terrain, PathTracker(episode.path), *stacked, None, CheckConfig())
-    assert scores.passed[0] and not scores.passed[1]
-    assert scores.depth_max[1] > 0.07 and scores.cost[1] > scores.cost[0]
-    assert scores.progress[0] > 0.3  # 1 s of walking along the path
+    stacked = [np.stack([g, s])[None] for g, s in zip(good, sunk)]  # one character, two candidates
+    scores = score_candidates([episode.terrain], [PathTracker(episode.path)], *stacked, [None], CheckConfig())
+    assert scores.passed[0, 0] and not scores.passed[0, 1]
+    assert scores.foot_error[0, 1] > 0.07 and scores.cost[0, 1] > scores.cost[0, 0]
+    assert scores.progress[0, 0] > 0.3  # 1 s of walking along the path
+    # Sunk far enough for the shins to go in: the body check (feet excepted) sees it.
+    deep = [stacked[0][:, :1] - [0.0, 0.0, 0.25]] + [x[:, :1] for x in stacked[1:]]
+    scores = score_candidates([episode.terrain], [PathTracker(episode.path)], *deep, [None], CheckConfig())
+    assert scores.depth_max[0, 0] > 0.1 and not scores.passed[0, 0]
 
 
 def test_foot_lock_holds_a_sliding_stance_foot_still(episodes):

@@ -163,6 +163,22 @@ def test_sdf_matches_brute_force_on_generated_terrain(kind):
         assert np.abs(d - truth)[near].max() <= SDF_TOLERANCE + 1e-9
 
 
+def test_depth_is_the_exact_distance_below_the_surface_and_zero_above():
+    rng = np.random.default_rng(4)
+    h = rng.normal(0, 0.05, (36, 30))
+    h[10:18, 8:20] += 0.35  # a box: points inside it beside its walls are nearer a wall than its top
+    hf = Heightfield(h, 0.05, (-0.5, 0.3))
+    lo, hi = hf.bounds()
+    xy = rng.uniform(lo, hi, (800, 2))
+    points = np.column_stack([xy, hf.height(xy) + rng.uniform(-0.3, 0.1, 800)])
+    depth, truth = hf.depth(points), np.maximum(-brute_sdf(hf, points), 0.0)
+    below = truth > 0
+    assert 300 < below.sum() < 800 and np.all(depth[~below] == 0.0)
+    np.testing.assert_allclose(depth, truth, atol=1e-9)  # exact, where sdf is within SDF_TOLERANCE
+    assert np.abs(depth - np.maximum(-hf.sdf(points), 0.0)).max() <= SDF_TOLERANCE + 1e-9
+    assert hf.depth(points.reshape(20, 40, 3)).shape == (20, 40)
+
+
 def test_sdf_torch_agrees_with_numpy_and_has_gradients():
     hf = make_terrain("course", 1)
     rng = np.random.default_rng(4)
