@@ -59,6 +59,9 @@ class FootLock:
                         self.holds[f] = footholds[start, f]
                     soles[start:end, f], rots[start:end, f] = self.holds[f]
                     self.release[f] = None
+                    if (0, f) in footholds and start == 0:  # a touchdown on the first frame: ease in after it
+                        self._fade_after_touchdown(soles[:end, f], rots[:end, f], model_soles[:end, f],
+                                                   model_rots[:end, f])
                     continue
                 if self.holds[f] is not None:  # liftoff: remember the correction, then fade it out
                     held_sole, held_rot = self.holds[f]
@@ -91,6 +94,14 @@ class FootLock:
             w = 1.0 - (s - frames) / (self.blend + 1)
             soles[frames] += w[:, None] * (soles[s] - model_soles[s])
             rots[frames] = quat.slerp(rots[frames], rots[s], w)
+
+    def _fade_after_touchdown(self, soles, rots, model_soles, model_rots):
+        """Ease from the model's foot to the foothold over the first frames of a contact: the frames before the
+        touchdown belong to a segment already committed, so the foot would otherwise jump at the seam."""
+        k = min(self.blend, len(soles))
+        w = np.arange(1, k + 1) / (self.blend + 1)
+        soles[:k] = model_soles[:k] + w[:, None] * (soles[:k] - model_soles[:k])
+        rots[:k] = quat.slerp(model_rots[:k], rots[:k], w)
 
     def _keep_above_surface(self, soles, rots):
         """Raise any foot whose sole corners would be below the surface (a swing foot grazing a step)."""
