@@ -227,6 +227,64 @@ def cmd_export(args):
     return main_export(args.file, args.format, args.out)
 
 
+def cmd_batch(args):
+    from sim.batch import run_suite
+    from sim.report import write_report
+    from sim.suite import load_suite, parse_shard
+
+    if args.address and args.backend != "ray":
+        raise SystemExit("error: --address is the address of a Ray cluster: add --backend ray")
+    if args.workers is not None and args.workers < 1:
+        raise SystemExit(f"error: --workers must be at least 1, got {args.workers}")
+    try:
+        suite = load_suite(args.suite, method=args.method)
+        shard = parse_shard(args.shard) if args.shard else None
+        counts = run_suite(suite, args.out, workers=args.workers, shard=shard, backend=args.backend,
+                           address=args.address)
+    except (ValueError, ImportError, FileNotFoundError) as error:
+        raise SystemExit(f"error: {error}")
+    scope = f" of shard {args.shard}" if shard else ""
+    print(f"{counts['written']} episodes written ({counts['errors']} with an error), {counts['done_before']} "
+          f"already done, of {counts['episodes']}{scope}, in {args.out}")
+    if shard:
+        print("when every shard is done, copy their folders into one (episodes/ and run.yaml) and run: "
+              "terrain-mdm report FOLDER")
+        return
+    print(f"report written to {write_report(args.out)}")
+
+
+def cmd_report(args):
+    from sim.report import write_report
+
+    try:
+        print(f"report written to {write_report(args.run)}")
+    except ValueError as error:
+        raise SystemExit(f"error: {error}")
+
+
+def cmd_compare(args):
+    from sim.report import compare_runs
+
+    try:
+        print(f"comparison written to {compare_runs(args.a, args.b, args.out)}")
+    except ValueError as error:
+        raise SystemExit(f"error: {error}")
+
+
+def cmd_bench_speed(args):
+    from controller.path_controller import ControllerConfig
+    from sim.bench_speed import format_report, run, write_json
+
+    try:
+        config = ControllerConfig.load(args.config) if args.config else ControllerConfig()
+        report = run(args.model, config, batches=args.batches, steps=args.steps, warmup=args.warmup,
+                     sizes=(("fp32", args.matmul_fp32), ("bf16", args.matmul_bf16)), threads=args.threads)
+    except (ValueError, FileNotFoundError) as error:
+        raise SystemExit(f"error: {error}")
+    print(format_report(report))
+    print(f"written to {write_json(report, args.out)}")
+
+
 def _add_controller_arguments(p, seed_help):
     """The terrain, model and controller options shared by `generate` and `simulate` (_controller_config)."""
     p.add_argument("--terrain", default="course", help="generator name or terrain YAML (default: course)")
@@ -345,6 +403,51 @@ def build_parser():
     p.add_argument("--format", required=True, choices=("bvh", "deepmimic"))
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "batch", help="run a benchmark suite headless: every episode generated, evaluated, saved (resumable)",
+        description="Run every episode of a suite (configs/bench/suite.yaml shows the format) and save, per "
+                    "episode, episodes/<id>.npz and episodes/<id>.json in --out; then summary.csv, report.md and "
+                    "plots. Rerunning the same command after an interruption (even kill -9) finishes what is "
+                    "missing; results do not depend on --workers, --shard or --backend.")
+    p.add_argument("--suite", required=True, help="suite YAML, e.g. configs/bench/suite.yaml")
+    p.add_argument("--out", required=True, help="run folder, e.g. runs/NAME")
+    p.add_argument("--workers", type=int, help="worker processes, one torch thread each (default: the cores)")
+    p.add_argument("--method", choices=("model", "engine", "blind"),
+                   help="override the suite's method: the model, the synthesis engine, or the model terrain-blind")
+    p.add_argument("--shard", metavar="I/N", help="run only the episode groups with index %% N == I (0-based, e.g. "
+                                                  "0/4 .. 3/4); merge shards by copying their folders together")
+    p.add_argument("--backend", choices=("processes", "ray"), default="processes",
+                   help="processes (default) or ray: one Ray task per group (pip install 'terrain-mdm[ray]')")
+    p.add_argument("--address", help="Ray cluster address (e.g. auto or ray://head:10001; default: a local Ray)")
+    p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("report", help="summary.csv, report.md and plots of a run folder (e.g. merged shards)")
+    p.add_argument("run", help="run folder written by batch")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("compare", help="two runs side by side on their common episodes: table and plots")
+    p.add_argument("a", help="run folder, e.g. runs/model")
+    p.add_argument("b", help="run folder, e.g. runs/engine")
+    p.add_argument("--out", help="output folder (default: compare-A-B beside A)")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "bench-speed", help="controller speed: ms per denoising step, segment and second of motion; matmul peaks",
+        description="Time controller steps (collision checks included) of characters on seeded courses at each "
+                    "batch size, the network's denoising passes and FLOP/s, and the fp32 and bf16 matmul peaks of "
+                    "this machine measured in the same run. Prints a table and writes JSON.")
+    p.add_argument("--model", default="default", help="shipped model name or checkpoint path")
+    p.add_argument("--config", help="controller YAML (default: configs/controller/default.yaml values)")
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 32], help="characters per batch (default 1 32)")
+    p.add_argument("--steps", type=int, default=6, help="timed controller steps per batch size (default 6)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed controller steps first (default 1)")
+    p.add_argument("--threads", type=int, help="torch threads (default: the cores)")
+    p.add_argument("--matmul-fp32", type=int, default=2048, help="side of the fp32 peak matmul (default 2048)")
+    p.add_argument("--matmul-bf16", type=int, default=512,
+                   help="side of the bf16 peak matmul (default 512: emulated bf16 is slow on CPUs without it)")
+    p.add_argument("--out", default="runs/bench_speed.json", help="JSON file (default runs/bench_speed.json)")
+    p.set_defaults(func=cmd_bench_speed)
     return parser
 
 

@@ -298,7 +298,7 @@ def format_table(results):
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(row) for row in rows])
 
 
-def _json_ready(result):
+def json_ready(result):
     # JSON has no NaN: a missing value becomes null.
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in result.items()}
 
@@ -313,7 +313,7 @@ def main_eval(paths, as_json=False, flat_ground=False, stream=None):
         return 2
     if as_json:
         for result in results:
-            print(json.dumps(_json_ready(result)), file=stream)
+            print(json.dumps(json_ready(result)), file=stream)
     else:
         print(format_table(results), file=stream)
     return 0

@@ -12,7 +12,7 @@ from sim.cli import build_parser, main
 from terrain.heightfield import Heightfield
 
 COMMANDS = ("terrain", "clip", "synth", "dataset", "eval", "preview", "generate", "demo", "view", "render",
-            "export", "train")
+            "export", "train", "batch", "report", "compare", "bench-speed")
 
 
 @pytest.mark.parametrize("command", COMMANDS)

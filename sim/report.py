@@ -1,0 +1,289 @@
+"""Reports of batch runs (sim/batch.py): summary.csv, report.md with a table per terrain kind, and plots; and
+the side-by-side comparison of two runs on the episodes both have.
+
+Table cells are means over the episodes that produced a motion; success counts every episode (an error is a
+failure); "x real time" is seconds of motion over seconds spent generating them (each episode's share of its
+batch's network and collision-check time), summed over the episodes, not wall time.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from motion_model.motion import Motion
+from sim.batch import load_run
+from sim.preview import frame_strip
+from sim.suite import GAITS
+from terrain.atomic import atomic_path
+from terrain.generators import KINDS
+from terrain.plot import draw_terrain
+
+# (key, header, format) of the tables: the COUNTED ones are counted over the records, the rest are metric means.
+TABLE = (
+    ("episodes", "episodes", "{:.0f}"),
+    ("errors", "errors", "{:.0f}"),
+    ("success", "success", "{:.2f}"),
+    ("penetration_mean_mm", "penetration mm", "{:.2f}"),
+    ("penetration_frac_10mm", "frames > 10 mm", "{:.3f}"),
+    ("float_mean_mm", "float mm", "{:.1f}"),
+    ("skate_ratio", "skating ratio", "{:.3f}"),
+    ("drift_label_mm", "drift mm/frame (labels)", "{:.2f}"),
+    ("drift_auto_mm", "drift mm/frame (motion)", "{:.2f}"),
+    ("jerk_m_s3", "jerk m/s^3", "{:.0f}"),
+    ("speed_m_s", "speed m/s", "{:.2f}"),
+    ("realtime_x", "x real time", "{:.1f}"),
+)
+COUNTED = ("episodes", "errors", "success", "realtime_x")
+# Distributions plotted per kind (success is drawn as bars).
+PLOTTED = (("penetration_mean_mm", "penetration mean (mm)"), ("penetration_frac_10mm", "frames > 10 mm"),
+           ("float_mean_mm", "float (mm)"), ("skate_ratio", "skating ratio"),
+           ("drift_auto_mm", "drift, motion-decided (mm/frame)"), ("jerk_m_s3", "jerk (m/s^3)"),
+           ("speed_m_s", "speed (m/s)"))
+EPISODE_COLUMNS = ("id", "kind", "gait", "goal_distance", "seed", "params", "method", "status", "success", "error",
+                   "segments", "fallbacks")
+PATHS_PER_KIND = 4  # panels per terrain kind in the paths picture
+WORST = 3  # frame strips of the episodes with the deepest mean penetration
+COLOURS = ("tab:red", "tab:blue")
+
+
+def load_records(run):
+    """(suite, records) of a run folder: the records of its suite's episodes that are done, in suite order."""
+    suite = load_run(run)
+    folder = Path(run) / "episodes"
+    records = []
+    for episode in suite.episodes:
+        file = folder / f"{episode.id}.json"
+        if file.is_file():
+            records.append(json.loads(file.read_text()))
+    return suite, records
+
+
+def aggregate(records):
+    """One table row (keys of TABLE) over records."""
+    made = [r for r in records if r["status"] != "error"]
+    row = {"episodes": len(records), "errors": len(records) - len(made),
+           "success": float(np.mean([r["success"] for r in records])) if records else math.nan}
+    for key in (k for k, _, _ in TABLE if k not in COUNTED):
+        values = np.array([_value(r["metrics"].get(key)) for r in made], dtype=float)
+        row[key] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+    generated = sum(r["timings"]["generate_s"] for r in made)
+    row["realtime_x"] = sum(r["timings"]["motion_s"] for r in made) / generated if generated > 0 else math.nan
+    return row
+
+
+def _value(value):
+    return math.nan if value is None else value
+
+
+def _kinds(records):
+    present = {r["episode"]["kind"] for r in records}
+    return [k for k in KINDS if k in present]
+
+
+def markdown_table(rows, first="kind"):
+    """rows: [(label cells, aggregate row)]; label cells is a tuple of the first columns' texts."""
+    width = len(rows[0][0])
+    header = [first, "run"][:width] + [h for _, h, _ in TABLE]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for labels, row in rows:
+        cells = [fmt.format(row[k]) if math.isfinite(row[k]) else "-" for k, _, fmt in TABLE]
+        lines.append("| " + " | ".join(list(labels) + cells) + " |")
+    return "\n".join(lines)
+
+
+def write_summary_csv(records, path):
+    metric_keys = list(dict.fromkeys(k for r in records if r["status"] != "error" for k in r["metrics"]))
+    timing_keys = list(dict.fromkeys(k for r in records if r["status"] != "error" for k in r["timings"]))
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(list(EPISODE_COLUMNS) + metric_keys + timing_keys)
+        for r in records:
+            e = r["episode"]
+            params = {k: v for k, v in e["params"].items() if k != "length"}
+            cells = [r["id"], e["kind"], e["gait"], e["goal_distance"], e["seed"], json.dumps(params), r["method"],
+                     r["status"], int(r["success"]), r["error"] or "", r.get("segments", ""), r.get("fallbacks", "")]
+            cells += [_cell(r.get("metrics", {}).get(k)) for k in metric_keys]
+            cells += [_cell(r.get("timings", {}).get(k)) for k in timing_keys]
+            writer.writerow(cells)
+
+
+def _cell(value):
+    return "" if value is None else value
+
+
+# -- plots ---------------------------------------------------------------------------------------------------
+
+
+def _figure(width, height):
+    fig = Figure(figsize=(width, height), dpi=90)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+
+
+def distributions_figure(runs, path):
+    """Success per kind (bars) and box plots of PLOTTED per kind, one colour per run; runs: [(label, records)]."""
+    kinds = _kinds([r for _, records in runs for r in records])
+    fig = _figure(20, 8.5)
+    axes = fig.subplots(2, 4).ravel()
+    width = 0.8 / len(runs)
+    x = np.arange(len(kinds))
+    for n, (label, records) in enumerate(runs):
+        offset = (n - (len(runs) - 1) / 2) * width
+        by_kind = [[r for r in records if r["episode"]["kind"] == k] for k in kinds]
+        axes[0].bar(x + offset, [aggregate(rs)["success"] for rs in by_kind], width, color=COLOURS[n], label=label)
+        for ax, (key, _) in zip(axes[1:], PLOTTED):
+            data = [[v for v in (_value(r["metrics"].get(key)) for r in rs if r["status"] != "error")
+                     if math.isfinite(v)] for rs in by_kind]
+            ax.boxplot(data, positions=x + offset, widths=width * 0.85, patch_artist=True, manage_ticks=False,
+                       boxprops={"facecolor": COLOURS[n], "alpha": 0.45}, medianprops={"color": "black"},
+                       flierprops={"markersize": 3})
+    for ax, title in zip(axes, ["success"] + [t for _, t in PLOTTED]):
+        ax.set_xticks(x, kinds, fontsize=9)
+        ax.set_title(title, fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylim(0, 1.05)
+    axes[0].legend(fontsize=8, loc="lower left")
+    _save(fig, path)
+
+
+def paths_figure(runs, records, path):
+    """Top-down panels of the terrains of `records`' episodes (up to PATHS_PER_KIND per kind, a row per kind,
+    failures first) with the planned path and each run's root path; runs: [(label, run folder)]."""
+    # The failures of each kind first: they are what a reader looks for.
+    ordered = sorted(records, key=lambda r: r["success"])
+    rows = [[r["id"] for r in ordered if r["episode"]["kind"] == k][:PATHS_PER_KIND] for k in _kinds(records)]
+    columns = max(len(row) for row in rows)
+    fig = _figure(4.6 * columns, 2.6 * len(rows))
+    axes = fig.subplots(len(rows), columns, squeeze=False)
+    for row, panels in zip(axes, rows):
+        for ax, episode_id in zip(row, panels):
+            drawn = False
+            for n, (label, run) in enumerate(runs):
+                file = Path(run) / "episodes" / f"{episode_id}.npz"
+                if not file.is_file():
+                    continue
+                motion = Motion.load(file)
+                if not drawn:
+                    draw_terrain(ax, motion.terrain, motion.path, legend=False, marker_scale=0.5)
+                    drawn = True
+                ax.plot(motion.root_pos[:, 0], motion.root_pos[:, 1], color=COLOURS[n], lw=1.2, label=label)
+            ax.set_title(episode_id, fontsize=8)
+            ax.tick_params(labelsize=6)
+            if not drawn:
+                ax.text(0.5, 0.5, "no motion (error)", ha="center", va="center", transform=ax.transAxes)
+                ax.set_xticks([])
+                ax.set_yticks([])
+        for ax in row[len(panels):]:
+            ax.axis("off")
+    axes[0, 0].legend(fontsize=7, loc="best")
+    _save(fig, path)
+
+
+# -- reports -------------------------------------------------------------------------------------------------
+
+
+def table_rows(records, field="kind"):
+    """Table rows per terrain kind (field "kind") or gait (field "gait"), then overall."""
+    values = _kinds(records) if field == "kind" else [g for g in GAITS if any(r["episode"]["gait"] == g
+                                                                                for r in records)]
+    rows = [((v,), aggregate([r for r in records if r["episode"][field] == v])) for v in values]
+    return rows + [(("all",), aggregate(records))]
+
+
+def _describe(suite):
+    if suite.method == "engine":
+        return "the synthesis engine"
+    return f"model `{suite.model}`" + (", terrain-blind" if suite.method == "blind" else "")
+
+
+def write_report(run):
+    """summary.csv, report.md and its pictures in the run folder; returns the path of report.md."""
+    run = Path(run)
+    suite, records = load_records(run)
+    if not records:
+        raise ValueError(f"{run} has no finished episodes to report on")
+    write_summary_csv(records, run / "summary.csv")
+    label = f"{suite.name} ({suite.method})"
+    distributions_figure([(label, records)], run / "metrics.png")
+    paths_figure([(label, run)], records, run / "paths.png")
+    made = [r for r in records if r["status"] != "error" and r["metrics"]["penetration_mean_mm"] is not None]
+    worst = sorted(made, key=lambda r: -r["metrics"]["penetration_mean_mm"])[:WORST]
+    for rank, r in enumerate(worst, 1):
+        frame_strip(Motion.load(run / "episodes" / f"{r['id']}.npz"), run / f"worst_{rank}.png")
+
+    statuses = {}
+    for r in records:
+        statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+    missing = len(suite.episodes) - len(records)
+    source = _describe(suite)
+    lines = [f"# Batch run {run.name}: suite {suite.name}, method {suite.method}", "",
+             f"{source[0].upper()}{source[1:]}; {len(records)} of {len(suite.episodes)} episodes done"
+             + (f" ({missing} missing: rerun the batch command to finish them)" if missing else "")
+             + "; settings in `run.yaml`, one row per episode in `summary.csv`.", "",
+             "## Per terrain kind", "", markdown_table(table_rows(records)), "",
+             "## Per gait", "", markdown_table(table_rows(records, "gait"), first="gait"), "",
+             "Means over the episodes that produced a motion; success counts every episode (an error is a failure); "
+             "x real time is seconds of motion over seconds spent generating them.", "",
+             "Statuses: " + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())), ""]
+    errors = [r for r in records if r["status"] == "error"]
+    if errors:
+        lines += ["## Errors", ""] + [f"- `{r['id']}`: {r['error']}" for r in errors] + [
+            "", "Tracebacks are in `episodes/<id>.json`.", ""]
+    lines += ["## Metric distributions per terrain kind", "", "![metrics](metrics.png)", "",
+              "## Paths", "", f"Planned path (white) and root path, up to {PATHS_PER_KIND} episodes per kind.", "",
+              "![paths](paths.png)", "", "## Worst episodes by mean penetration", ""]
+    for rank, r in enumerate(worst, 1):
+        lines += [f"{rank}. `{r['id']}`: {r['metrics']['penetration_mean_mm']:.2f} mm mean, "
+                  f"{r['metrics']['penetration_max_mm']:.1f} mm max, status {r['status']}", "",
+                  f"   ![worst {rank}](worst_{rank}.png)", ""]
+    with atomic_path(run / "report.md") as tmp:
+        Path(tmp).write_text("\n".join(lines))
+    return run / "report.md"
+
+
+def compare_runs(a, b, out=None):
+    """compare.md and pictures for two run folders on the episodes both have done; returns compare.md's path.
+    Default folder: compare-A-B beside A."""
+    a, b = Path(a), Path(b)
+    out = Path(out) if out else a.parent / f"compare-{a.name}-{b.name}"
+    out.mkdir(parents=True, exist_ok=True)
+    (suite_a, records_a), (suite_b, records_b) = load_records(a), load_records(b)
+    in_b = {r["id"]: r for r in records_b}
+    common = [r["id"] for r in records_a if r["id"] in in_b]
+    if not common:
+        raise ValueError(f"{a} and {b} have no finished episode in common (episode ids name kind, gait, goal "
+                         "distance, seed and terrain parameters: compare runs of the same suite)")
+    keep = set(common)
+    runs = [(f"{a.name} ({suite_a.method})", [r for r in records_a if r["id"] in keep]),
+            (f"{b.name} ({suite_b.method})", [in_b[i] for i in common])]
+    distributions_figure(runs, out / "metrics.png")
+    paths_figure([(runs[0][0], a), (runs[1][0], b)], runs[0][1], out / "paths.png")
+    rows = []
+    for kind in _kinds(runs[0][1]) + ["all"]:
+        for label, records in runs:
+            chosen = records if kind == "all" else [r for r in records if r["episode"]["kind"] == kind]
+            rows.append(((kind, label), aggregate(chosen)))
+    left_out = len(records_a) + len(records_b) - 2 * len(common)
+    lines = [f"# {runs[0][0]} against {runs[1][0]}", "",
+             f"{len(common)} episodes done in both"
+             + (f" ({left_out} done in only one are left out)" if left_out else "") + f"; {_describe(suite_a)} against {_describe(suite_b)}.", "", markdown_table(rows), "",
+             "Means over the episodes that produced a motion; success counts every episode; x real time is seconds "
+             "of motion over seconds spent generating them.", "", "## Metric distributions per terrain kind", "",
+             "![metrics](metrics.png)", "", "## Paths", "",
+             f"Planned path (white) and each run's root path, up to {PATHS_PER_KIND} episodes per kind.", "",
+             "![paths](paths.png)", ""]
+    with atomic_path(out / "compare.md") as tmp:
+        Path(tmp).write_text("\n".join(lines))
+    return out / "compare.md"
