@@ -39,6 +39,7 @@ from terrain.planning import plan_path
 class ControllerConfig:
     ddim_steps: int = 3  # denoising steps per segment
     commit_frames: int = 60  # frames of each 2-s segment that are kept before generating the next
+    goal_approach_frames: int = 30  # frames kept per segment once the goal is within a segment's reach
     candidates: int = 1  # segments sampled per character and step, ranked by the collision check
     max_retries: int = 0  # new batches of candidates when none passes the check
     speed: float = 1.2  # desired speed, m/s (a walk; 2.5-3.8 asks for a run)
@@ -120,9 +121,10 @@ class PathController:
         self.terrain = terrain
         self.config = config
         window = self.model.window
-        if not window.n_prev <= config.commit_frames <= window.frames:
-            raise ValueError(f"commit_frames must be between the model's {window.n_prev} previous frames and its "
-                             f"{window.frames}-frame segment, got {config.commit_frames}")
+        for name in ("commit_frames", "goal_approach_frames"):
+            if not window.n_prev <= getattr(config, name) <= window.frames:
+                raise ValueError(f"{name} must be between the model's {window.n_prev} previous frames and its "
+                                 f"{window.frames}-frame segment, got {getattr(config, name)}")
         start = np.asarray(terrain.start if start is None else start, dtype=np.float64)
         goal = np.asarray(terrain.goal if goal is None else goal, dtype=np.float64)
         if start.shape != (2,) or goal.shape != (2,):
@@ -175,7 +177,12 @@ class PathController:
             prev = self.model.normalizer.normalize(features.astype(np.float32))[None]
         ref = (np.asarray(ref_xy, float).reshape(1, 2), np.asarray(ref_yaw, float).reshape(1),
                np.asarray(ref_z, float).reshape(1))
-        cond = make_condition(self.terrain, self.path, [self.config.speed], *ref, window, prev=prev)
+        path = self.path
+        if self.tracker.length - self.progress() < window.lookahead:
+            # The last stretch: aim at the goal itself. (Past the path's end the target would run on along
+            # its last segment, and a character a little beside the path would walk past the goal.)
+            path = np.stack([ref[0][0], self.goal])
+        cond = make_condition(self.terrain, path, [self.config.speed], *ref, window, prev=prev)
         return cond, ref
 
     def motion(self):
@@ -213,6 +220,15 @@ class PathController:
     def progress(self):
         """Arc length (m) along the path of the last committed root position."""
         return float(self.tracker(self.chunks[-1][0][-1, :2])) if self.chunks else 0.0
+
+    def _frames_to_commit(self):
+        """commit_frames, or goal_approach_frames once the goal is within a segment's reach: shorter steps
+        re-aim at the goal more often instead of walking past it."""
+        config = self.config
+        reach = config.speed * config.commit_frames / self.model.window.fps
+        if self.tracker.length - self.progress() < reach:
+            return min(config.commit_frames, config.goal_approach_frames)
+        return config.commit_frames
 
     def _commit(self, root_pos, root_quat, joint_quat, contacts, link_pos, diagnostics):
         """Append frames (feet already locked); link_pos (T, 15, 3) from before foot locking, which moves a
@@ -303,13 +319,14 @@ def advance(controllers):
             break
     root_pos, root_quat, joint_quat, contacts = (np.stack([b[2][i] for b in best]) for i in range(4))
     link_pos, link_rot = skeleton.fk(root_pos, root_quat, joint_quat)
+    frames = [[a[i, :c._frames_to_commit()] for a in (root_pos, root_quat, joint_quat, contacts, link_pos, link_rot)]
+              for i, c in enumerate(active)]
     if config.foot_lock:  # targets character by character (state, terrain), then one IK solve for all
-        ankles, foot_rots = (np.stack(t) for t in zip(*(c.foot_lock.targets(
-            root_pos[i], root_quat[i], joint_quat[i], contacts[i], (link_pos[i], link_rot[i]))
-            for i, c in enumerate(active))))
-        flat = lambda a: a.reshape((-1,) + a.shape[2:])  # noqa: E731  (B, T, ...) -> (B * T, ...)
-        joint_quat = leg_ik(skeleton, flat(root_pos), flat(root_quat), flat(joint_quat), flat(ankles),
-                            flat(foot_rots)).reshape(joint_quat.shape)
+        ankles, foot_rots = zip(*(c.foot_lock.targets(*f[:4], f[4:]) for c, f in zip(active, frames)))
+        solved = leg_ik(skeleton, *(np.concatenate(a) for a in ([f[0] for f in frames], [f[1] for f in frames],
+                                                                [f[2] for f in frames], ankles, foot_rots)))
+        for f, joints in zip(frames, np.split(solved, np.cumsum([len(f[0]) for f in frames])[:-1])):
+            f[2] = joints
     seconds = (time.perf_counter() - start) / n
     for i, c in enumerate(active):
         attempt, score = best[i][1], best[i][3]
@@ -319,7 +336,7 @@ def advance(controllers):
                        "foot_error_mm": float(score["foot_error"] * 1000), "progress_m": float(score["progress"]),
                        "seam_mm": float(score["seam"] * 1000), "cost": float(score["cost"]), "seconds": seconds}
         c.wall_seconds += seconds
-        out[id(c)] = c._commit(root_pos[i], root_quat[i], joint_quat[i], contacts[i], link_pos[i], diagnostics)
+        out[id(c)] = c._commit(*frames[i][:5], diagnostics)
     return [out[id(c)] for c in controllers]
 
 
