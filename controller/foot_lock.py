@@ -59,7 +59,7 @@ class FootLock:
                         self.holds[f] = footholds[start, f]
                     soles[start:end, f], rots[start:end, f] = self.holds[f]
                     self.release[f] = None
-                    if (0, f) in footholds and start == 0:  # a touchdown on the first frame: ease in after it
+                    if start == 0 and (0, f) in footholds:  # a touchdown on the first frame: ease in after it
                         self._fade_after_touchdown(soles[:end, f], rots[:end, f], model_soles[:end, f],
                                                    model_rots[:end, f])
                     continue

@@ -25,7 +25,7 @@ import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -38,7 +38,6 @@ from motion_model.synthesis import synthesize
 from sim.metrics import evaluate, json_ready
 from sim.suite import Suite, SuiteError
 from terrain.atomic import atomic_path
-from terrain.heightfield import Heightfield
 from terrain.planning import plan_path
 
 RUN_FILE = "run.yaml"
@@ -165,7 +164,7 @@ def _control(suite, prepared):
 
 
 def _finish(suite, index, episode, outcome, setup_s):
-    """The result record of one episode, and its Motion made light to send between processes."""
+    """The result record of one episode, and its Motion."""
     record = {"id": episode.id, "method": suite.method, "group": index, "episode": episode.to_dict()}
     if not isinstance(outcome, Failure):
         motion, status, generate_s, info = outcome
@@ -182,8 +181,6 @@ def _finish(suite, index, episode, outcome, setup_s):
         status = "goal" if metrics["goal_dist_root_m"] < radius else "missed"
     timings = {"setup_s": setup_s, "generate_s": generate_s, "evaluate_s": time.perf_counter() - start,
                "motion_s": motion.duration, "realtime_x": motion.duration / max(generate_s, 1e-9)}
-    # The terrain now carries the look-up tables the metrics built: send only its arrays back.
-    motion = replace(motion, terrain=Heightfield.from_arrays(motion.terrain.arrays()))
     return episode, motion, {**record, "status": status, "success": status == "goal", "error": None,
                              "traceback": None, **info, "metrics": json_ready(metrics), "timings": timings}
 

@@ -107,6 +107,11 @@ class Heightfield:
                     raise ValueError(f"{name} {xy.tolist()} lies outside the terrain bounds {self.bounds()}")
                 object.__setattr__(self, name, xy)
 
+    def __getstate__(self):
+        # Pickles (worker processes, Ray) carry the grid only: look-up tables and torch copies, megabytes per
+        # terrain, are rebuilt on demand where they are needed.
+        return {k: v for k, v in self.__dict__.items() if k not in ("_sdf_tables", "_torch_heights")}
+
     def __repr__(self):
         lo, hi = self.bounds()
         return (f"Heightfield({self.shape[0]} x {self.shape[1]} vertices, cell {self.cell} m, "
@@ -283,8 +288,7 @@ class Heightfield:
             q = np.concatenate([xy[below], flat[below, 2:]], -1)
             reach = np.ceil(np.minimum(gap[below], SDF_EXACT_RANGE) / self.cell).astype(np.int64)
             side = 2 * reach + 1
-            owner = np.repeat(np.arange(len(q)), side * side)
-            local = np.arange(len(owner)) - np.repeat(np.cumsum(side * side) - side * side, side * side)
+            owner, local = _ragged(side * side)
             di, dj = local // side[owner] - reach[owner], local % side[owner] - reach[owner]
             ci = np.clip(i[below][owner] + di, 0, self.shape[0] - 2)
             cj = np.clip(j[below][owner] + dj, 0, self.shape[1] - 2)
@@ -443,8 +447,7 @@ class Heightfield:
         by0, by1 = (np.clip(np.floor((fy + s * reach) / size).astype(np.int64), 0, nby - 1) for s in (-1, 1))
         wide = by1 - by0 + 1
         counts = (bx1 - bx0 + 1) * wide
-        owner = np.repeat(np.arange(len(p)), counts)
-        local = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        owner, local = _ragged(counts)
         bi = bx0[owner] + local // wide[owner]
         bj = by0[owner] + local % wide[owner]
         block_id = bi * nby + bj
@@ -641,3 +644,9 @@ def _interpolate(h00, h10, h01, h11, u, v, upper, where):
     sy = where(upper, h11 - h10, h01 - h00)
     h = where(upper, h11 - (1.0 - u) * sx - (1.0 - v) * sy, h00 + u * sx + v * sy)
     return h, sx, sy
+
+
+def _ragged(counts):
+    """For counts (N,): the owner (0..N-1) and the index within its owner of each of sum(counts) items."""
+    owner = np.repeat(np.arange(len(counts)), counts)
+    return owner, np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)

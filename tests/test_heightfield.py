@@ -179,6 +179,19 @@ def test_depth_is_the_exact_distance_below_the_surface_and_zero_above():
     assert hf.depth(points.reshape(20, 40, 3)).shape == (20, 40)
 
 
+def test_pickle_carries_the_grid_not_the_lookup_tables():
+    import pickle
+
+    hf = make_terrain("stairs", 1)
+    bare = len(pickle.dumps(hf))
+    points = np.array([[3.0, 0.0, 0.1], [5.0, 0.5, -0.2]])
+    before = hf.sdf(points)
+    copy = pickle.loads(pickle.dumps(hf))
+    assert len(pickle.dumps(hf)) == bare and "_sdf_tables" in vars(hf) and "_sdf_tables" not in vars(copy)
+    np.testing.assert_array_equal(copy.sdf(points), before)
+    np.testing.assert_array_equal(copy.goal, hf.goal)
+
+
 def test_sdf_torch_agrees_with_numpy_and_has_gradients():
     hf = make_terrain("course", 1)
     rng = np.random.default_rng(4)
