@@ -8,9 +8,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import re
+
 import yaml
 
 ROOT = Path(__file__).resolve().parent
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads YAML 1.2 floats such as `2e-1` and `1e5` (YAML 1.1 wants `2.0e-1`)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.[\d_]*)?[eE][-+]?\d+$"),
+    list("-+0123456789."))
 
 
 def resolve(path) -> Path:
@@ -42,7 +54,7 @@ def read_yaml(path, what="YAML file"):
 def parse_yaml(text, source):
     """Parse YAML text safely; a syntax error is a ValueError of one line naming `source` and the line."""
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)  # a SafeLoader: no tags, no objects
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
