@@ -33,6 +33,7 @@ from motion_model.motion import Motion
 from motion_model.network import autocast
 from motion_model.skeleton import Skeleton
 from terrain.planning import plan_path
+from terrain.polyline import Polyline
 
 
 @dataclass(frozen=True)
@@ -75,28 +76,6 @@ class ControllerConfig:
         return asdict(self)
 
 
-class PathTracker:
-    """Arc length along a polyline path for query points (their projection on the nearest segment)."""
-
-    def __init__(self, path):
-        self.path = np.asarray(path, dtype=np.float64)
-        self.seg = np.diff(self.path, axis=0)
-        self.seg_len = np.maximum(np.linalg.norm(self.seg, axis=1), 1e-9)
-        self.arc = np.concatenate([[0.0], np.cumsum(self.seg_len)])
-
-    @property
-    def length(self):
-        return float(self.arc[-1])
-
-    def __call__(self, xy):
-        xy = np.asarray(xy, dtype=np.float64)
-        d = xy[..., None, :] - self.path[:-1]  # (..., S, 2)
-        u = np.clip((d * self.seg).sum(-1) / self.seg_len ** 2, 0.0, 1.0)
-        dist = np.linalg.norm(d - u[..., None] * self.seg, axis=-1)
-        i = dist.argmin(-1)
-        return self.arc[i] + np.take_along_axis(u, i[..., None], -1)[..., 0] * self.seg_len[i]
-
-
 @dataclass
 class Result:
     motion: Motion
@@ -131,7 +110,7 @@ class PathController:
             raise ValueError("start and goal must be world xy pairs (the terrain has no pads to default to)")
         self.path = plan_path(terrain, start=start, goal=goal) if path is None else np.asarray(path, float)
         self.goal = goal
-        self.tracker = PathTracker(self.path)
+        self.tracker = Polyline(self.path)
         self.generator = torch.Generator().manual_seed(int(seed))
         self.foot_lock = FootLock(terrain) if config.foot_lock else None
         self.chunks = []  # committed (root_pos, root_quat, joint_quat, contacts) arrays
@@ -219,7 +198,7 @@ class PathController:
 
     def progress(self):
         """Arc length (m) along the path of the last committed root position."""
-        return float(self.tracker(self.chunks[-1][0][-1, :2])) if self.chunks else 0.0
+        return float(self.tracker.arc_length(self.chunks[-1][0][-1, :2])) if self.chunks else 0.0
 
     def _frames_to_commit(self):
         """commit_frames, or goal_approach_frames once the goal is within a segment's reach: shorter steps
@@ -249,7 +228,7 @@ class PathController:
             window = int(self.config.stall_time * fps)
             if self.num_frames > window:
                 roots = self._recent(window + 1)[0]
-                moved = self.tracker(roots[-1, :2]) - self.tracker(roots[-window - 1, :2])
+                moved = self.tracker.arc_length(roots[-1, :2]) - self.tracker.arc_length(roots[-window - 1, :2])
                 if moved < self.config.stall_distance:
                     self.status = "stalled"
         return Motion(fps, *chunk)
@@ -302,7 +281,7 @@ def advance(controllers):
             root_pos[seam], root_quat[seam], joint_quat[seam] = blend_seam(
                 *(t[rows][:, None] for t in tail), root_pos[seam], root_quat[seam], joint_quat[seam],
                 config.seam_frames)
-        scores = score_candidates([active[i].terrain for i in pending], [active[i].tracker for i in pending],
+        scores = score_candidates([active[i].terrain for i in pending], [active[i].tracker.arc_length for i in pending],
                                   root_pos, root_quat, joint_quat, contacts, [last_links[i] for i in pending],
                                   config.check)
         cost = np.where(scores.passed, scores.cost, scores.cost + 1e3)  # a passing candidate beats any other

@@ -18,6 +18,7 @@ from motion_model.features import NUM_FEATURES, Normalizer, joint_features, root
 from motion_model.motion import Motion
 from terrain.atomic import atomic_path
 from terrain.heightfield import local_grid_xy
+from terrain.polyline import Polyline
 
 
 @dataclass
@@ -71,14 +72,8 @@ def path_target(path, ref_xy, ref_yaw, lookahead):
     ref_xy = np.asarray(ref_xy, dtype=np.float64).reshape(-1, 2)
     if len(path) < 2:
         path = np.concatenate([path, path + [1e-3, 0.0]])
-    seg = np.diff(path, axis=0)
-    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(seg, axis=1))])
-    nearest = np.argmin(((ref_xy[:, None] - path[None]) ** 2).sum(-1), axis=1)
-    s = arc[nearest] + lookahead
-    i = np.clip(np.searchsorted(arc, s, side="right") - 1, 0, len(seg) - 1)
-    length = np.maximum(arc[i + 1] - arc[i], 1e-9)
-    point = path[i] + seg[i] * ((s - arc[i]) / length)[:, None]
-    d = point - ref_xy
+    line = Polyline(path)
+    d = line.point_at(line.arc[line.nearest_vertex(ref_xy)] + lookahead, extend=True) - ref_xy
     yaw = np.asarray(ref_yaw, dtype=np.float64).reshape(-1)
     c, sn = np.cos(yaw), np.sin(yaw)
     local = np.stack([c * d[:, 0] + sn * d[:, 1], -sn * d[:, 0] + c * d[:, 1]], -1)
