@@ -67,13 +67,14 @@ def grid_shape(config: WindowConfig):
 
 def path_target(path, ref_xy, ref_yaw, lookahead):
     """Unit direction (B, 2) in each reference frame towards the point `lookahead` m along `path` (P, 2)
-    beyond the path point nearest ref_xy (B, 2); past the path's end it continues along the last segment."""
+    beyond the path point nearest ref_xy (B, 2) (its projection on the nearest segment, as the controller
+    measures progress); past the path's end it continues along the last segment."""
     path = np.asarray(path, dtype=np.float64)
     ref_xy = np.asarray(ref_xy, dtype=np.float64).reshape(-1, 2)
     if len(path) < 2:
         path = np.concatenate([path, path + [1e-3, 0.0]])
     line = Polyline(path)
-    d = line.point_at(line.arc[line.nearest_vertex(ref_xy)] + lookahead, extend=True) - ref_xy
+    d = line.point_at(line.arc_length(ref_xy) + lookahead, extend=True) - ref_xy
     yaw = np.asarray(ref_yaw, dtype=np.float64).reshape(-1)
     c, sn = np.cos(yaw), np.sin(yaw)
     local = np.stack([c * d[:, 0] + sn * d[:, 1], -sn * d[:, 0] + c * d[:, 1]], -1)

@@ -62,11 +62,6 @@ class Polyline:
         """Arc length (...,) of the path point nearest to each of xy (..., D): `project(xy).s`."""
         return self.project(xy).s
 
-    def nearest_vertex(self, xy) -> np.ndarray:
-        """Index (...,) of the point of `points` nearest to each of xy (..., D)."""
-        q = self._queries(xy)
-        return np.argmin(((q[..., None, :] - self.points) ** 2).sum(-1), axis=-1)
-
     def point_at(self, s, extend=False) -> np.ndarray:
         """Path points (..., D) at arc lengths s (...,). Before the start and past the end they stay at the end
         points, or with `extend` continue along the first and last segment (unless that has zero length)."""

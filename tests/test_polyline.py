@@ -47,14 +47,6 @@ def test_projection_matches_brute_force_on_random_polylines(dim):
         np.testing.assert_array_equal(grid.s.ravel(), got.s)
 
 
-def test_nearest_vertex_matches_brute_force():
-    rng = np.random.default_rng(7)
-    points = rng.normal(0, 1.0, (20, 2))
-    q = rng.normal(0, 1.5, (3, 50, 2))
-    brute = np.linalg.norm(q[..., None, :] - points, axis=-1).argmin(-1)
-    np.testing.assert_array_equal(Polyline(points).nearest_vertex(q), brute)
-
-
 def test_point_at_and_project_are_inverse_along_the_path():
     rng = np.random.default_rng(8)
     line = Polyline(graph_polyline(rng))
