@@ -20,6 +20,7 @@ import torch
 
 from motion_model import quaternion as quat
 from terrain.heightfield import local_grid_xy
+from terrain.polyline import Polyline
 
 if typing.TYPE_CHECKING:
     from motion_model.dataset import WindowConfig
@@ -65,19 +66,14 @@ def grid_shape(config: WindowConfig):
 
 def path_target(path, ref_xy, ref_yaw, lookahead):
     """Unit direction (B, 2) in each reference frame towards the point `lookahead` m along `path` (P, 2)
-    beyond the path point nearest ref_xy (B, 2); past the path's end it continues along the last segment."""
+    beyond the path point nearest ref_xy (B, 2) (its projection on the nearest segment, as the controller
+    measures progress); past the path's end it continues along the last segment."""
     path = np.asarray(path, dtype=np.float64)
     ref_xy = np.asarray(ref_xy, dtype=np.float64).reshape(-1, 2)
     if len(path) < 2:
         path = np.concatenate([path, path + [1e-3, 0.0]])
-    seg = np.diff(path, axis=0)
-    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(seg, axis=1))])
-    nearest = np.argmin(((ref_xy[:, None] - path[None]) ** 2).sum(-1), axis=1)
-    s = arc[nearest] + lookahead
-    i = np.clip(np.searchsorted(arc, s, side="right") - 1, 0, len(seg) - 1)
-    length = np.maximum(arc[i + 1] - arc[i], 1e-9)
-    point = path[i] + seg[i] * ((s - arc[i]) / length)[:, None]
-    d = point - ref_xy
+    line = Polyline(path)
+    d = line.point_at(line.arc_length(ref_xy) + lookahead, extend=True) - ref_xy
     yaw = np.asarray(ref_yaw, dtype=np.float64).reshape(-1)
     c, sn = np.cos(yaw), np.sin(yaw)
     local = np.stack([c * d[:, 0] + sn * d[:, 1], -sn * d[:, 0] + c * d[:, 1]], -1)

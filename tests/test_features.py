@@ -159,6 +159,15 @@ def test_path_target_extends_past_the_end():
     assert direction[0, 0] > 0.95 and direction[0, 1] < 0
 
 
+def test_path_target_starts_from_the_projection_on_the_path_not_the_nearest_vertex():
+    # Halfway along a 10 m segment the nearest vertex is 5 m behind; the target must still lie ahead.
+    path = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0]])
+    direction = path_target(path, np.array([[4.9, 0.5], [9.5, 3.0]]), np.array([0.0, np.pi / 2]), 1.0)
+    np.testing.assert_allclose(direction[0], np.array([1.0, -0.5]) / np.hypot(1.0, 0.5))
+    # Beside the second segment, facing +Y: the point 1 m ahead of (10, 3) is (10, 4), ahead and to the right.
+    np.testing.assert_allclose(direction[1], np.array([1.0, -0.5]) / np.hypot(1.0, 0.5))
+
+
 def test_stats_file_round_trip(tmp_path):
     write_synthetic_dataset(tmp_path)
     normalizer = load_stats(tmp_path)
