@@ -171,6 +171,11 @@ class Camera:
         return p.computeProjectionMatrixFOV(self.fov, width / height, 0.05, 200.0)
 
 
+class DisplayError(OSError):
+    """No window can be opened (no X display, or PyBullet's one GUI is taken): a problem of the environment,
+    reported like a file that cannot be opened."""
+
+
 class Scene:
     """A PyBullet client holding the terrain, the humanoid, and path and goal markers.
 
@@ -186,8 +191,9 @@ class Scene:
         with quiet_stdout():
             self.client = p.connect(p.GUI) if gui else connect_direct()
         if self.client < 0:
-            raise RuntimeError("could not open a PyBullet window (PyBullet allows one per process)" if gui
-                               else "could not connect to PyBullet")
+            if gui:
+                raise DisplayError("could not open a PyBullet window (PyBullet allows one per process)")
+            raise RuntimeError("could not connect to PyBullet")
         try:
             if gui:
                 # No side panels (they would cover the scene) and no built-in keys (the viewer's own keys
