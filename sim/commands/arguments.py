@@ -40,10 +40,9 @@ def add_controller_arguments(parser, seed_help):
 
 def controller_file(path):
     """The ControllerConfig of the YAML file `path`; the defaults when it is None."""
-    from configs import read_yaml
     from controller.path_controller import ControllerConfig
 
-    return ControllerConfig.from_dict(read_yaml(path, "controller config")) if path else ControllerConfig()
+    return ControllerConfig.load(path) if path else ControllerConfig()
 
 
 def controller_config(args):

@@ -59,11 +59,10 @@ def add_arguments(parser):
 
 
 def run(args):
-    import numpy as np
-
     from terrain.atomic import check_writable
     from terrain.planning import plan_path
     from terrain.plot import plot_terrain
+    from terrain.polyline import Polyline
 
     spec = terrain_spec(args.kind, args.params, args.seed)
     if args.out:
@@ -78,6 +77,6 @@ def run(args):
     if args.png:
         plot_terrain(terrain, path=path, out_png=args.png, title=f"{args.kind} seed {spec.seed}")
         print(f"picture written to {args.png}")
-    length = float(np.linalg.norm(np.diff(path, axis=0), axis=-1).sum())
+    length = Polyline(path).length
     print(f"{args.kind}: {terrain.heights.shape[0]} x {terrain.heights.shape[1]} cells of {terrain.cell} m, "
           f"heights {terrain.heights.min():.2f}..{terrain.heights.max():.2f} m, path {length:.1f} m")
