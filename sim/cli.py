@@ -92,11 +92,9 @@ def cmd_dataset(args):
     from motion_model.episodes import build_dataset, load_config
 
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, episodes=args.episodes)
     except (OSError, ValueError) as error:
         raise SystemExit(f"error: {error}")
-    if args.episodes is not None:
-        config["episodes"] = args.episodes
     built, seconds = build_dataset(config, args.out, workers=args.workers)
     print(f"{built} new episodes ({seconds / 3600:.2f} h of motion) in {args.out}")
 
