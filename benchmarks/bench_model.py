@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from motion_model import checkpoint
-from motion_model.dataset import grid_shape
+from motion_model.condition import grid_shape, keep_mask
 from motion_model.ddim import sample
 from motion_model.features import NUM_FEATURES, Normalizer
 from motion_model.network import autocast, bf16_supported
@@ -38,7 +38,7 @@ def condition(network, window, batch):
     c = network.config
     return {"terrain": torch.randn(batch, *grid_shape(window)) * 0.2, "target": torch.randn(batch, 3),
             "prev": torch.randn(batch, c.n_prev, c.features), "prev_clean": torch.ones(batch, dtype=torch.bool),
-            "keep": torch.ones(batch, 3, dtype=torch.bool)}
+            "keep": keep_mask(batch)}
 
 
 def bench_sampling(network, window, schedule, steps, precision):

@@ -9,20 +9,24 @@ The feet are judged by their distance to the surface rather than their depth bec
 (foot_lock.py) puts every stance foot flat on the terrain and lifts swing feet out of it after the check:
 what matters is how far it has to move them.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
+from configs.typed import bounded
 from motion_model.skeleton import FEET, Skeleton
 
 
 @dataclass(frozen=True)
 class CheckConfig:
-    max_depth: float = 0.02  # m: a candidate passes if no checked body point goes deeper (feet excepted)
-    max_foot_error: float = 0.05  # m: ... and its contact-labelled soles are this close to the surface on average
-    frame_stride: int = 3  # check every n-th frame of the committed part
-    progress_weight: float = 0.05  # m of penetration-equivalent cost per m of progress along the path
-    seam_weight: float = 0.5  # cost per m of the largest body-point jump at the seam
+    """The collision check's settings (ControllerConfig.check), with the ranges configs.typed.build enforces."""
+    # m: a candidate passes if no checked body point goes deeper (feet excepted)
+    max_depth: float = bounded(0.02, 0.0, 1.0)
+    # m: ... and its contact-labelled soles are this close to the surface on average
+    max_foot_error: float = bounded(0.05, 0.0, 1.0)
+    frame_stride: int = bounded(3, 1, 60)  # check every n-th frame of the committed part
+    progress_weight: float = bounded(0.05, 0.0, 10.0)  # m of penetration-equivalent cost per m of progress
+    seam_weight: float = bounded(0.5, 0.0, 10.0)  # cost per m of the largest body-point jump at the seam
 
 
 @dataclass
@@ -36,6 +40,10 @@ class Scores:
     seam: np.ndarray
     cost: np.ndarray
     passed: np.ndarray
+
+    def at(self, b, k):
+        """The scores of character b's candidate k (scalars)."""
+        return Scores(*(getattr(self, f.name)[b, k] for f in fields(self)))
 
 
 def score_candidates(terrains, path_arcs, root_pos, root_quat, joint_quat, contacts, last_links, config: CheckConfig):

@@ -17,8 +17,10 @@ def blend_seam(last_pos, last_quat, last_joints, root_pos, root_quat, joint_quat
 
     last_pos (..., 2, 3), last_quat (..., 2, 4), last_joints (..., 2, 12, 4): the last two committed frames
     (world frame). root_pos (..., T, 3), root_quat (..., T, 4), joint_quat (..., T, 12, 4): the candidates.
-    Returns blended copies.
+    Returns blended copies; frames = 0 leaves the candidates as they are.
     """
+    if frames == 0:
+        return root_pos.copy(), root_quat.copy(), joint_quat.copy()
     weight = np.clip(1.0 - np.arange(root_pos.shape[-2]) / frames, 0.0, 1.0)  # 1 at the seam, 0 after `frames`
     expected_pos = 2 * last_pos[..., 1, :] - last_pos[..., 0, :]
     root_pos = root_pos + weight[:, None] * (expected_pos - root_pos[..., 0, :])[..., None, :]

@@ -4,8 +4,7 @@ A dataset directory holds `episodes/*.npz` (Motion files with terrain, path and 
 (feature mean and std, see write_stats). A training example is a window around a reference frame r (the
 last previous frame): the n_prev frames r - n_prev + 1 .. r, the segment r + 1 .. r + frames (x0), the local
 heightfield around the reference root and the target (direction towards the path ahead, segment speed), all
-in the reference frame of features.py. The condition helpers (reference_frame, local_heightfield,
-path_target, make_condition) are what the controller uses at run time too, so that it sees what training saw.
+in the reference frame of features.py, built with the helpers of condition.py that the controller uses too.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +14,10 @@ import torch
 
 from configs.typed import bounded
 from motion_model import quaternion as quat
+from motion_model.condition import grid_shape, local_heightfield, path_target
 from motion_model.features import NUM_FEATURES, Normalizer, joint_features, root_features
 from motion_model.motion import Motion
 from terrain.atomic import atomic_path
-from terrain.heightfield import local_grid_xy
 
 
 @dataclass
@@ -40,70 +39,6 @@ def load_episodes(directory):
     if not files:
         raise FileNotFoundError(f"no episodes in {Path(directory) / 'episodes'} (build them with terrain-mdm dataset)")
     return [Motion.load(f) for f in files]
-
-
-# --------------------------------------------------------------------------------------------------------
-# Conditions, shared by training and the controller
-
-
-def reference_frame(root_pos, root_quat, terrain):
-    """Reference xy (..., 2) m, heading yaw (...,) rad and ground height under the root (...,) m."""
-    xy = np.asarray(root_pos)[..., :2]
-    return xy, quat.heading(np.asarray(root_quat)), terrain.height(xy)
-
-
-def local_heightfield(terrain, ref_xy, ref_yaw, ref_z, config: WindowConfig):
-    """Terrain heights (B, nx, ny) float32 m above ref_z on the config's grid in each reference frame."""
-    grid = terrain.local_grid(np.asarray(ref_xy).reshape(-1, 2), np.asarray(ref_yaw).reshape(-1),
-                              np.asarray(ref_z).reshape(-1), tuple(config.extent_x), tuple(config.extent_y),
-                              config.spacing)
-    return grid.astype(np.float32)
-
-
-def grid_shape(config: WindowConfig):
-    """(nx, ny) of the local heightfield grid."""
-    return local_grid_xy(tuple(config.extent_x), tuple(config.extent_y), config.spacing).shape[:2]
-
-
-def path_target(path, ref_xy, ref_yaw, lookahead):
-    """Unit direction (B, 2) in each reference frame towards the point `lookahead` m along `path` (P, 2)
-    beyond the path point nearest ref_xy (B, 2); past the path's end it continues along the last segment."""
-    path = np.asarray(path, dtype=np.float64)
-    ref_xy = np.asarray(ref_xy, dtype=np.float64).reshape(-1, 2)
-    if len(path) < 2:
-        path = np.concatenate([path, path + [1e-3, 0.0]])
-    seg = np.diff(path, axis=0)
-    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(seg, axis=1))])
-    nearest = np.argmin(((ref_xy[:, None] - path[None]) ** 2).sum(-1), axis=1)
-    s = arc[nearest] + lookahead
-    i = np.clip(np.searchsorted(arc, s, side="right") - 1, 0, len(seg) - 1)
-    length = np.maximum(arc[i + 1] - arc[i], 1e-9)
-    point = path[i] + seg[i] * ((s - arc[i]) / length)[:, None]
-    d = point - ref_xy
-    yaw = np.asarray(ref_yaw, dtype=np.float64).reshape(-1)
-    c, sn = np.cos(yaw), np.sin(yaw)
-    local = np.stack([c * d[:, 0] + sn * d[:, 1], -sn * d[:, 0] + c * d[:, 1]], -1)
-    norm = np.linalg.norm(local, axis=1, keepdims=True)
-    return np.where(norm > 1e-6, local / np.maximum(norm, 1e-6), [1.0, 0.0])
-
-
-def make_condition(terrain, path, speed, ref_xy, ref_yaw, ref_z, config: WindowConfig, prev=None,
-                   prev_clean=True):
-    """The network's condition dict for B characters on one terrain (see network.MDM.forward).
-
-    ref_xy (B, 2), ref_yaw (B,), ref_z (B,): reference frames (reference_frame of the last previous frame);
-    speed (B,) desired m/s; prev (B, n_prev, 63) standardised previous features or None (cold start).
-    """
-    b = len(np.asarray(ref_yaw).reshape(-1))
-    direction = path_target(path, ref_xy, ref_yaw, config.lookahead)
-    target = np.concatenate([direction, np.asarray(speed, dtype=np.float64).reshape(b, 1)], 1)
-    cond = {"terrain": torch.from_numpy(local_heightfield(terrain, ref_xy, ref_yaw, ref_z, config)),
-            "target": torch.from_numpy(target.astype(np.float32)),
-            "prev_clean": torch.full((b,), bool(prev_clean)),
-            "keep": torch.tensor([[True, True, prev is not None]]).repeat(b, 1)}
-    if prev is not None:
-        cond["prev"] = torch.as_tensor(prev, dtype=torch.float32)
-    return cond
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -1,14 +1,15 @@
 """Cosine noise schedule with DDIM/DDPM steps for an x0-predicting model, and the guided sampling loop.
 
-The schedule (in the style of diffusers' schedulers) knows nothing of the network: `add_noise` makes training
-inputs, `set_timesteps` picks the sampling steps and `step` moves x_t to the previous timestep given a
-prediction of x0. `sample` runs a network with per-condition classifier-free guidance.
+The schedule (in the style of diffusers' schedulers) knows nothing of the network and holds no state of a
+sampling run, so one schedule serves any number of concurrent runs: `add_noise` makes training inputs,
+`timesteps(n)` gives a run's sampling steps and `step` moves x_t from one of them to the next given a
+prediction of x0. `sample` runs a network with per-condition classifier-free guidance and holds its timesteps.
 """
 import math
 
 import torch
 
-CONDITIONS = ("terrain", "target", "prev")
+from motion_model.condition import CONDITIONS, column
 
 
 class CosineSchedule:
@@ -23,14 +24,13 @@ class CosineSchedule:
         betas = [min(1 - f((i + 1) / num_train_timesteps) / f(i / num_train_timesteps), max_beta)
                  for i in range(num_train_timesteps)]
         self.alphas_cumprod = torch.cumprod(1 - torch.tensor(betas, dtype=torch.float64), 0)
-        self.set_timesteps(num_train_timesteps)
 
-    def set_timesteps(self, n):
-        """Choose n sampling timesteps, descending; "trailing" spacing so that the first is the noisiest step."""
+    def timesteps(self, n):
+        """n sampling timesteps (n,), descending; "trailing" spacing so that the first is the noisiest step."""
         if not 1 <= n <= self.num_train_timesteps:
             raise ValueError(f"steps must be in [1, {self.num_train_timesteps}], got {n}")
         step = self.num_train_timesteps / n
-        self.timesteps = (torch.arange(self.num_train_timesteps, 0, -step).round() - 1).long()
+        return (torch.arange(self.num_train_timesteps, 0, -step).round() - 1).long()
 
     def _alpha(self, t, like):
         """alphas_cumprod at integer timesteps t (-1 means clean: 1.0), shaped to broadcast against `like`."""
@@ -43,18 +43,13 @@ class CosineSchedule:
         a = self._alpha(t, x0)
         return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
-    def previous_timestep(self, t):
-        """The sampling timestep after t in self.timesteps, -1 after the last."""
-        later = self.timesteps[self.timesteps < t]
-        return int(later[0]) if len(later) else -1
-
-    def step(self, x0_pred, t, x_t, eta=0.0, generator=None):
-        """DDIM step from timestep t (int) to the next one in self.timesteps, given the model's x0.
+    def step(self, x0_pred, t, t_prev, x_t, eta=0.0, generator=None):
+        """DDIM step of x_t from timestep t (int) to the run's next timestep t_prev < t (-1: clean), given the
+        model's x0.
 
         eta = 0 is deterministic DDIM; eta = 1 adds DDPM's posterior noise (needs `generator` for
         reproducibility).
         """
-        t_prev = self.previous_timestep(t)
         a, a_prev = self._alpha(t, x_t), self._alpha(t_prev, x_t)
         eps = (x_t - a.sqrt() * x0_pred) / (1 - a).sqrt()
         sigma = eta * ((1 - a_prev) / (1 - a) * (1 - a / a_prev)).sqrt()
@@ -92,7 +87,7 @@ def guided_x0(model, x_t, t, cond, guidance=None):
     variants = [keep]
     for c in scales:
         dropped = keep.clone()
-        dropped[:, CONDITIONS.index(c)] = False
+        dropped[:, column(c)] = False
         variants.append(dropped)
     n = len(variants)
     stacked = {k: (v.repeat((n,) + (1,) * (v.dim() - 1)) if isinstance(v, torch.Tensor) else v)
@@ -125,11 +120,11 @@ def sample(model, cond, schedule, steps, generator=None, guidance=None, eta=0.0,
     if noisy_prev:
         prev_noise = torch.randn(prev.shape, generator=generator)
         clean = cond["prev_clean"].reshape(-1, 1, 1)
-    schedule.set_timesteps(steps)
-    for t in schedule.timesteps:
-        tt = torch.full((batch,), int(t), dtype=torch.long)
+    timesteps = schedule.timesteps(steps).tolist()
+    for t, t_prev in zip(timesteps, timesteps[1:] + [-1]):
+        tt = torch.full((batch,), t, dtype=torch.long)
         if noisy_prev:
             cond["prev"] = torch.where(clean, prev, schedule.add_noise(prev, prev_noise, tt))
         x0 = guided_x0(model, x, tt, cond, guidance).float()
-        x = schedule.step(x0, int(t), x, eta=eta, generator=generator)
+        x = schedule.step(x0, t, t_prev, x, eta=eta, generator=generator)
     return x

@@ -17,6 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from configs.typed import bounded
+from motion_model.condition import CONDITIONS, column, keep_mask
 from motion_model.features import NUM_FEATURES
 
 
@@ -149,14 +150,13 @@ class MDM(nn.Module):
           target (B, 3) unit direction xy towards the path ahead (reference frame) and desired speed (m/s)
           prev (B, n_prev, features) standardised previous frames, the last one being the reference frame
           prev_clean (B,) bool: previous frames clean (True) or noised to timestep t (False)
-          keep (B, 3) bool: use [terrain, target, prev] (False drops it)
+          keep (B, 3) bool: use each condition (columns by name: condition.column; False drops it)
           cond_tokens (B, n_terrain + 1, d_model): encode_conditions(cond), if already computed
         """
         c = self.config
         b = x_t.shape[0]
-        terrain, target, prev = cond.get("terrain"), cond.get("target"), cond.get("prev")
-        keep = cond.get("keep", torch.ones(b, 3, dtype=torch.bool))
-        keep = keep & torch.tensor([terrain is not None, target is not None, prev is not None])
+        prev = cond.get("prev")
+        keep = cond.get("keep", keep_mask(b)) & torch.tensor([cond.get(name) is not None for name in CONDITIONS])
         time = self.time_mlp(sinusoidal(t, c.d_model))[:, None]
         cond_tokens = cond.get("cond_tokens")
         if cond_tokens is None:
@@ -167,8 +167,9 @@ class MDM(nn.Module):
         frames = self.frame_in(frames) + self.frame_pos
         x = torch.cat([time, cond_tokens, self.indicator(prev_clean.long())[:, None], frames], 1)
         ones = torch.ones(b, 1, dtype=torch.bool)
-        attend = torch.cat([ones, keep[:, :1].expand(b, self.n_terrain), keep[:, 1:2], ones,
-                            keep[:, 2:].expand(b, self.n_prev_tokens), ones.expand(b, self.n_segment_tokens)], 1)
+        kept = {name: keep[:, column(name), None] for name in CONDITIONS}  # (b, 1) each
+        attend = torch.cat([ones, kept["terrain"].expand(b, self.n_terrain), kept["target"], ones,
+                            kept["prev"].expand(b, self.n_prev_tokens), ones.expand(b, self.n_segment_tokens)], 1)
         # No mask when every token is attended to (the controller's usual case): SDPA's unmasked path is faster.
         attend = None if bool(attend.all()) else attend[:, None, None, :]
         for block in self.blocks:

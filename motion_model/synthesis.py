@@ -21,23 +21,22 @@ World frame: Z up, metres, seconds; +X is the character's forward at rest. Quate
 """
 from __future__ import annotations
 
-import dataclasses
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from motion_model import quaternion as quat
-from motion_model.clips import Q_Y2Z, load_clip, mirror
+from motion_model.clips import Q_Y2Z
+from motion_model.gait import SWING_SAMPLES, run_cycle, walk_cycles
 from motion_model.motion import Motion
 from motion_model.legs import (FOOT_LINKS, HIP_LINKS, KNEE_LINKS, ankle_targets, footprint, leg_ik,
                                place_foothold, rotate2, sole_offset)
 from motion_model.skeleton import Skeleton
+from terrain.polyline import Polyline
 
 WALK_SPEEDS = (0.6, 1.5)  # m/s
 RUN_SPEEDS = (2.5, 3.8)  # m/s
-WALK_TURNS = ("walker/turn_right0", "walker/turn_left1", "walker/turn_left0")  # mirrored for the other way
 
 
 @dataclass(frozen=True)
@@ -54,140 +53,6 @@ class SynthesisConfig:
     gait_blend_time: float = 0.8  # s for a walk/run transition
     speed_ramp: float = 1.0  # s to reach the requested speed from the start
     stair_slowdown: float = 2.0  # speed factor lost per metre of riser ahead (see stair_slowdown)
-
-
-# --------------------------------------------------------------------------------------------------------
-# Gait cycles
-
-
-@dataclass(frozen=True)
-class GaitCycle:
-    """One periodic gait cycle in the heading frame, sampled at the clip's frames; phase 0 = left touchdown.
-
-    root_height (N,) m above the ground; root_offset (N, 2) m of sway/surge from the path point in the
-    heading frame; root_rel (N, 4) the root rotation relative to the heading yaw; joints (N, 12, 4);
-    stance (2, 2) [on, off] phases of [left, right] (off may exceed 1); lift (2, S) and progress (2, S) the
-    sole-centre height above the ground and the fraction of the step covered, over S samples of each foot's
-    swing; foot_yaw (2, N) the feet's toe direction relative to the heading.
-    """
-    name: str
-    duration: float
-    stride: float
-    yaw_per_cycle: float
-    root_height: np.ndarray
-    root_offset: np.ndarray
-    root_rel: np.ndarray
-    joints: np.ndarray
-    stance: np.ndarray
-    lift: np.ndarray
-    progress: np.ndarray
-
-    @property
-    def speed(self):
-        return self.stride / self.duration
-
-    def sample(self, phase):
-        """Pose arrays at phases (T,) in [0, 1): root_height, root_offset, root_rel, joints."""
-        n = len(self.root_height)
-        x = (np.asarray(phase) % 1.0) * n
-        i0 = np.floor(x).astype(int) % n
-        i1 = (i0 + 1) % n
-        w = x - np.floor(x)
-        lerp = lambda a: a[i0] + (a[i1] - a[i0]) * w.reshape(w.shape + (1,) * (a.ndim - 1))
-        return (lerp(self.root_height), lerp(self.root_offset),
-                quat.slerp(self.root_rel[i0], self.root_rel[i1], w),
-                quat.slerp(self.joints[i0], self.joints[i1], w[:, None]))
-
-
-SWING_SAMPLES = 16
-
-
-def _periodic(values, n):
-    """Remove the linear drift that keeps values[n] from equalling values[0] (so the cycle closes)."""
-    drift = values[n] - values[0]
-    ramp = np.arange(len(values)) / n
-    return values - ramp.reshape((-1,) + (1,) * (values.ndim - 1)) * drift
-
-
-@functools.cache
-def gait_cycle(name, mirrored=False):
-    """The periodic gait cycle of a looping clip (optionally mirrored), phase 0 at left touchdown."""
-    skeleton = Skeleton.load()
-    clip = load_clip(name)
-    if mirrored:
-        clip = mirror(clip)
-    n = clip.num_frames - 1  # the last keyframe is the next cycle's first pose
-    duration = n / clip.fps
-    yaw = np.unwrap(quat.heading(clip.root_quat))
-    yaw_trend = yaw[0] + (yaw[n] - yaw[0]) * np.arange(n + 1) / n
-    to_heading = quat.about_z(-yaw_trend)
-    root_rel = quat.multiply(to_heading, clip.root_quat)
-    chord = clip.root_pos[n, :2] - clip.root_pos[0, :2]
-    line = clip.root_pos[0, :2] + np.arange(n + 1)[:, None] / n * chord
-    offset = quat.rotate(to_heading, np.concatenate([clip.root_pos[:, :2] - line, np.zeros((n + 1, 1))], 1))[:, :2]
-
-    # Close the cycle: rotations through their rotation vectors relative to the first frame.
-    rel_vec = _periodic(quat.to_axis_angle(quat.multiply(quat.conjugate(root_rel[:1]), root_rel)), n)
-    root_rel = quat.multiply(root_rel[:1], quat.from_axis_angle_vector(rel_vec))
-    joint_vec = _periodic(quat.to_axis_angle(quat.multiply(quat.conjugate(clip.joint_quat[:1]), clip.joint_quat)), n)
-    joints = quat.multiply(clip.joint_quat[:1], quat.from_axis_angle_vector(joint_vec))
-    height = _periodic(clip.root_pos[:, 2], n)
-    offset = _periodic(offset, n)
-    offset = offset - offset[:n].mean(0)
-
-    # Contact schedule and swing profiles from the clip's own feet (sole centres) on the flat ground.
-    link_pos, link_rot = skeleton.fk(clip.root_pos, clip.root_quat, clip.joint_quat)
-    soles = np.stack([link_pos[:, f] + quat.rotate(link_rot[:, f], sole_offset()) for f in FOOT_LINKS], 0)
-    contact = clip.contacts[:n].T > 0.5  # (2, n)
-    touch_left = _transitions(contact[0])[0]
-    shift = touch_left[0] if len(touch_left) else 0
-    stance = np.zeros((2, 2))
-    lift = np.zeros((2, SWING_SAMPLES))
-    progress = np.zeros((2, SWING_SAMPLES))
-    for f in range(2):
-        on, off = _transitions(contact[f])
-        if not len(on) or not len(off):
-            raise ValueError(f"clip {name}: foot {'left' if f == 0 else 'right'} has no complete stance in one cycle")
-        stance[f] = (on[0] - shift) % n / n, (on[0] - shift) % n / n + ((off[0] - on[0]) % n) / n
-        # The swing from liftoff to the next touchdown, unrolled over two cycles of the looped sole path.
-        lift_i = off[0]
-        touch_i = on[0] if on[0] > lift_i else on[0] + n
-        path = np.concatenate([soles[f, :n], soles[f, :n] + np.r_[clip.root_pos[n, :2] - clip.root_pos[0, :2], 0]])
-        u = np.linspace(0.0, 1.0, SWING_SAMPLES)
-        idx = lift_i + u * (touch_i - lift_i)
-        seg = np.stack([np.interp(idx, np.arange(2 * n), path[:, k]) for k in range(3)], -1)
-        step = seg[-1, :2] - seg[0, :2]
-        progress[f] = np.clip(((seg[:, :2] - seg[0, :2]) @ step) / max(step @ step, 1e-9), 0.0, 1.0)
-        progress[f] = np.maximum.accumulate(progress[f])
-        progress[f] = (progress[f] - progress[f, 0]) / max(progress[f, -1] - progress[f, 0], 1e-9)
-        ground = seg[0, 2] + u * (seg[-1, 2] - seg[0, 2])
-        lift[f] = np.maximum(seg[:, 2] - ground, 0.0)
-        lift[f, [0, -1]] = 0.0
-    roll = lambda a: np.roll(a[:n], -shift, axis=0)
-    return GaitCycle(name + (" (mirrored)" if mirrored else ""), duration, float(np.linalg.norm(chord)),
-                     float(yaw[n] - yaw[0]), roll(height), roll(offset), roll(root_rel), roll(joints),
-                     stance, lift, progress)
-
-
-def _transitions(contact):
-    """Frame indices where a cyclic boolean series turns on and turns off."""
-    prev = np.roll(contact, 1)
-    return np.flatnonzero(contact & ~prev), np.flatnonzero(~contact & prev)
-
-
-@functools.cache
-def walk_cycles():
-    """Walk and turning-walk cycles sorted by their yaw per cycle (mirrors give the other direction)."""
-    # The walk clip drifts 7 degrees a cycle; it is the straight walk all the same.
-    cycles = [dataclasses.replace(gait_cycle("walk"), yaw_per_cycle=0.0)]
-    for name in WALK_TURNS:
-        cycles += [gait_cycle(name), gait_cycle(name, mirrored=True)]
-    return sorted(cycles, key=lambda c: c.yaw_per_cycle)
-
-
-@functools.cache
-def run_cycle():
-    return gait_cycle("run")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -330,42 +195,33 @@ def blend_pose(timeline):
 
 @dataclass
 class PathCurve:
-    """A polyline parameterised by arc length; positions past the end continue along the last tangent."""
-    points: np.ndarray  # (P, 2)
-    arc: np.ndarray  # (P,)
+    """The path with a smoothed heading; positions past the end continue along the last segment."""
+    line: Polyline  # (P, 2) points, no two within 1 um
     yaw: np.ndarray  # (P,) smoothed tangent direction (rad)
 
     @classmethod
     def from_points(cls, points, smoothing):
-        points = np.asarray(points, dtype=float)
-        seg = np.linalg.norm(np.diff(points, axis=0), axis=-1)
-        keep = np.r_[True, seg > 1e-6]
-        points = points[keep]
-        if len(points) < 2:
+        line = Polyline(points).without_repeats(1e-6)
+        if len(line.points) < 2:
             raise ValueError("the path needs at least two distinct points")
-        arc = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=-1))]
-        d = np.gradient(points, arc, axis=0)
+        d = np.gradient(line.points, line.arc, axis=0)
         yaw = np.unwrap(np.arctan2(d[:, 1], d[:, 0]))
-        spacing = arc[-1] / (len(arc) - 1)
+        spacing = line.arc[-1] / (len(line.arc) - 1)
         yaw = gaussian_filter1d(yaw, max(smoothing / spacing, 1e-3), mode="nearest")
-        return cls(points, arc, yaw)
+        return cls(line, yaw)
 
     @property
     def length(self):
-        return float(self.arc[-1])
+        return self.line.length
 
     def position(self, s):
-        s = np.asarray(s, dtype=float)
-        inside = np.stack([np.interp(s, self.arc, self.points[:, k]) for k in range(2)], -1)
-        beyond = np.maximum(s - self.length, 0.0)[..., None]
-        end_dir = self.points[-1] - self.points[-2]
-        return inside + beyond * end_dir / np.linalg.norm(end_dir)
+        return self.line.point_at(s, extend=True)
 
     def heading(self, s):
-        return np.interp(s, self.arc, self.yaw)
+        return np.interp(s, self.line.arc, self.yaw)
 
     def curvature(self, s):
-        return float(np.interp(s, self.arc, np.gradient(self.yaw, self.arc)))
+        return float(np.interp(s, self.line.arc, np.gradient(self.yaw, self.line.arc)))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -524,5 +380,5 @@ def synthesize(terrain, path, gait="walk", seed=0, config=SynthesisConfig(), spe
 
     end = int(np.searchsorted(timeline.s, curve.length)) + 1
     motion = Motion(config.fps, root_pos[:end], root_quat[:end], joints[:end], masks[:end].astype(float),
-                    terrain=terrain, path=curve.points, goal=curve.points[-1])
+                    terrain=terrain, path=curve.line.points, goal=curve.line.points[-1])
     return motion

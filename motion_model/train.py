@@ -22,8 +22,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from motion_model import checkpoint
+from motion_model.condition import CONDITIONS, column
 from motion_model.dataset import WindowConfig, WindowSampler, load_episodes, load_stats, write_stats
-from motion_model.ddim import CONDITIONS, CosineSchedule
+from motion_model.ddim import CosineSchedule
 from motion_model.features import LAYOUT, Normalizer, features_to_motion
 from motion_model.network import autocast
 from motion_model.skeleton import FEET, SOLE_GRID, Skeleton
@@ -128,7 +129,7 @@ def training_inputs(batch, schedule, config, generator):
     x_t = schedule.add_noise(x0, torch.randn(x0.shape, generator=generator), t)
     drop = torch.tensor([float(config.cond_drop[c]) for c in CONDITIONS])
     keep = torch.rand(b, len(CONDITIONS), generator=generator) >= drop
-    keep[:, CONDITIONS.index("prev")] &= batch["has_prev"]
+    keep[:, column("prev")] &= batch["has_prev"]
     prev_clean = torch.rand(b, generator=generator) >= config.prev_noised
     noisy_prev = schedule.add_noise(prev, torch.randn(prev.shape, generator=generator), t)
     cond = {"terrain": batch["terrain"], "target": batch["target"], "keep": keep, "prev_clean": prev_clean,

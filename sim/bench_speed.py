@@ -21,7 +21,8 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from controller.path_controller import ControllerConfig, PathController, advance, run_batch
+from controller.path_controller import ControllerConfig, PathController, run_batch
+from controller.step import advance
 from motion_model.checkpoint import load_model
 from motion_model.network import bf16_supported
 from terrain.atomic import atomic_path

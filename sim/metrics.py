@@ -12,6 +12,7 @@ import json
 import math
 import sys
 import zipfile
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import uniform_filter1d
@@ -146,78 +147,100 @@ def evaluate(motion, terrain=None, goal=None, flat_ground=False, skeleton=None):
 
 
 def _metrics(motion, terrain, goal, skeleton):
-    fps = motion.fps
     link_pos, link_rot = motion.fk(skeleton)
     body = skeleton.body_points(link_pos, link_rot)  # (T, N, 3)
-    soles = skeleton.sole_points(link_pos, link_rot)  # (T, 2, K, 3)
-    out = {}
+    feet = _FeetTrack.of(motion, terrain, skeleton.sole_points(link_pos, link_rot))
+    return {**_penetration(body, terrain), **_foot_contact(motion, feet), **_skating(feet),
+            **_jerk(link_pos, motion.fps), **_travel(motion, feet, goal)}
 
-    # Penetration. Heightfields have no overhangs, so sdf < 0 exactly where a point is below the surface
-    # vertically (sdf takes its sign from the vertical gap): only those points need the expensive sdf.
+
+def _penetration(body, terrain):
+    # Heightfields have no overhangs, so sdf < 0 exactly where a point is below the surface vertically (sdf
+    # takes its sign from the vertical gap): only those points need the expensive sdf.
     body_gap = body[..., 2] - terrain.height(body[..., :2])
     below = body_gap < 0
     depth = np.zeros(body_gap.shape)
     if below.any():
         depth[below] = -terrain.sdf(body[below])
     depth_mm = depth.max(1) * 1000.0
-    out["penetration_mean_mm"] = float(depth_mm.mean())
-    out["penetration_p95_mm"] = float(np.percentile(depth_mm, 95))
-    out["penetration_max_mm"] = float(depth_mm.max())
+    out = {"penetration_mean_mm": float(depth_mm.mean()),
+           "penetration_p95_mm": float(np.percentile(depth_mm, 95)),
+           "penetration_max_mm": float(depth_mm.max())}
     for level in PENETRATION_LEVELS_MM:
         out[f"penetration_frac_{level}mm"] = float((depth_mm > level).mean())
     # Outside the grid, height and sdf measure from its clamped border: flag the frames that leave it.
     lo, hi = terrain.bounds()
     out["off_terrain_frac"] = float(((body[..., :2].min(1) < lo) | (body[..., :2].max(1) > hi)).any(1).mean())
+    return out
 
-    # Feet: vertical gap of the lowest sole point, and the sole centroid for horizontal motion (the lowest
-    # point jumps between heel and toe as the foot rolls, which would read as sliding).
-    sole_gap = (soles[..., 2] - terrain.height(soles[..., :2])).min(-1)  # (T, 2)
-    centre = soles[..., :2].mean(-2)  # (T, 2, 2)
-    step = np.linalg.norm(np.diff(centre, axis=0), axis=-1)  # (T-1, 2) m per frame
-    speed = (np.linalg.norm(np.gradient(centre, axis=0), axis=-1) * fps if len(centre) > 1
-             else np.zeros(sole_gap.shape))
+
+@dataclass(frozen=True)
+class _FeetTrack:
+    """Per frame and foot: vertical gap of the lowest sole point (T, 2), the sole centroid (T, 2, 2) for
+    horizontal motion (the lowest point jumps between heel and toe as the foot rolls, which would read as
+    sliding), its step between frames (T-1, 2) in m and its central-difference speed (T, 2) in m/s."""
+    gap: np.ndarray
+    centre: np.ndarray
+    step: np.ndarray
+    speed: np.ndarray
+    fps: float
+
+    @classmethod
+    def of(cls, motion, terrain, soles):
+        gap = (soles[..., 2] - terrain.height(soles[..., :2])).min(-1)
+        centre = soles[..., :2].mean(-2)
+        step = np.linalg.norm(np.diff(centre, axis=0), axis=-1)
+        speed = (np.linalg.norm(np.gradient(centre, axis=0), axis=-1) * motion.fps if len(centre) > 1
+                 else np.zeros(gap.shape))
+        return cls(gap, centre, step, speed, motion.fps)
+
+
+def _foot_contact(motion, feet):
     labelled = motion.contacts >= LABEL_THRESHOLD
-    decided = (sole_gap < CONTACT_GAP) & (speed < CONTACT_SPEED)
-
-    out["float_mean_mm"] = _mean(np.maximum(sole_gap, 0.0) * 1000.0, labelled)
-    out["contact_frac_label"] = float(labelled.mean())
-    out["contact_frac_auto"] = float(decided.mean())
-    out["drift_label_mm"] = _mean(step * 1000.0, labelled[:-1] & labelled[1:])
-    out["drift_auto_mm"] = _mean(step * 1000.0, decided[:-1] & decided[1:])
+    decided = (feet.gap < CONTACT_GAP) & (feet.speed < CONTACT_SPEED)
     # A labelled foot slides when it moves both into and out of the frame: the first and last frame of a
     # contact, where the foot arrives or leaves, would otherwise count as sliding by the swing's speed.
     edge = np.full((1, 2), np.inf)
-    through = np.minimum(np.r_[edge, step], np.r_[step, edge]) * fps
+    through = np.minimum(np.r_[edge, feet.step], np.r_[feet.step, edge]) * feet.fps
     through[np.isinf(through)] = 0.0  # a one-frame motion does not move
-    out["sliding_ratio"] = _mean(through > CONTACT_SPEED, labelled)
+    return {"float_mean_mm": _mean(np.maximum(feet.gap, 0.0) * 1000.0, labelled),
+            "contact_frac_label": float(labelled.mean()),
+            "contact_frac_auto": float(decided.mean()),
+            "drift_label_mm": _mean(feet.step * 1000.0, labelled[:-1] & labelled[1:]),
+            "drift_auto_mm": _mean(feet.step * 1000.0, decided[:-1] & decided[1:]),
+            "sliding_ratio": _mean(through > CONTACT_SPEED, labelled)}
 
-    # GMD / OmniControl skating ratio: per frame pair, either foot near the surface in both frames and
-    # moving faster than CONTACT_SPEED; the averaged form also needs the zero-padded moving average of that
-    # speed above it (their code's mode="constant").
-    near = (sole_gap[:-1] < CONTACT_GAP) & (sole_gap[1:] < CONTACT_GAP)
-    pair_speed = step * fps
+
+def _skating(feet):
+    # GMD / OmniControl skating ratio: per frame pair, either foot near the surface in both frames and moving
+    # faster than CONTACT_SPEED; the averaged form also needs the zero-padded moving average of that speed
+    # above it (their code's mode="constant").
+    near = (feet.gap[:-1] < CONTACT_GAP) & (feet.gap[1:] < CONTACT_GAP)
+    pair_speed = feet.step * feet.fps
     skating = near & (pair_speed > CONTACT_SPEED)
-    out["skate_ratio"] = _fraction(skating.any(1))
+    out = {"skate_ratio": _fraction(skating.any(1)), "skate_ratio_avg5": math.nan}
     if len(pair_speed):
         average = uniform_filter1d(pair_speed, size=SKATE_WINDOW, axis=0, mode="constant")
         out["skate_ratio_avg5"] = _fraction((skating & (average > CONTACT_SPEED)).any(1))
-    else:
-        out["skate_ratio_avg5"] = math.nan
+    return out
 
-    # Jerk of the 15 link origins (joint centres, pelvis included), all frames.
-    if len(link_pos) >= 4:
-        third = np.diff(link_pos, n=3, axis=0)
-        out["jerk_m_s3"] = float(np.linalg.norm(third, axis=-1).mean() * fps ** 3)
-    else:
-        out["jerk_m_s3"] = math.nan
 
+def _jerk(link_pos, fps):
+    """Mean jerk of the 15 link origins (joint centres, pelvis included) over all frames, m/s^3."""
+    if len(link_pos) < 4:
+        return {"jerk_m_s3": math.nan}
+    third = np.diff(link_pos, n=3, axis=0)
+    return {"jerk_m_s3": float(np.linalg.norm(third, axis=-1).mean() * fps ** 3)}
+
+
+def _travel(motion, feet, goal):
     root_xy = motion.root_pos[:, :2]
-    out["distance_m"] = float(np.linalg.norm(np.diff(root_xy, axis=0), axis=-1).sum())
-    duration = (motion.num_frames - 1) / fps
-    out["speed_m_s"] = out["distance_m"] / duration if duration > 0 else math.nan
+    distance = float(np.linalg.norm(np.diff(root_xy, axis=0), axis=-1).sum())
+    duration = (motion.num_frames - 1) / motion.fps
+    out = {"distance_m": distance, "speed_m_s": distance / duration if duration > 0 else math.nan}
     if goal is not None:
         out["goal_dist_root_m"] = float(np.linalg.norm(root_xy[-1] - goal))
-        out["goal_dist_foot_m"] = float(np.linalg.norm(centre[-1] - goal, axis=-1).min())
+        out["goal_dist_foot_m"] = float(np.linalg.norm(feet.centre[-1] - goal, axis=-1).min())
     return out
 
 

@@ -167,7 +167,7 @@ def _controller(spec, method, source):
         if spec is None:
             config = ControllerConfig()
         elif isinstance(spec, str):
-            config = ControllerConfig.load(configs.resolve(spec))
+            config = ControllerConfig.load(spec)
         else:
             config = ControllerConfig.from_dict({**ControllerConfig().to_dict(), **spec})
     except (TypeError, ValueError) as error:

@@ -177,7 +177,7 @@ def _suite(tmp_path, **changes):
     ({"episodes": [{"kind": "stairs", "seeds": [0], "params": {"step_height": 0.9}}]}, "step_height.*0.25"),
     ({"episodes": [{"kind": "flat", "seeds": [0]}, {"kind": "flat", "seeds": [0, 1]}]},
      "flat-walk-10.5m-s0 is listed by entries 1 and 2"),
-    ({"controller": {"ddim_step": 3}}, "unknown controller settings"),
+    ({"controller": {"ddim_step": 3}}, "bad controller settings: .*unknown key ddim_step"),
 ])
 def test_bad_suites_name_the_problem(tmp_path, changes, message):
     with pytest.raises(SystemExit, match=message):

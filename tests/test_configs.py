@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 import configs
-from controller.path_controller import ControllerConfig
+from controller.config import ControllerConfig
 from motion_model import episodes, train_config
 from sim.suite import load_suite
 from terrain.generators import KINDS, load_parameter_spec, resolve_params

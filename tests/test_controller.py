@@ -8,10 +8,13 @@ import pytest
 
 from controller.collision import CheckConfig, score_candidates
 from controller.foot_lock import FootLock
-from controller.path_controller import ControllerConfig, PathController, PathTracker, run_batch
+from controller.path_controller import ControllerConfig, PathController, run_batch
+from controller.step import advance
 from controller.stream import BufferedStream
 from motion_model.skeleton import Skeleton
 from terrain.generators import make_terrain
+from terrain.heightfield import Heightfield
+from terrain.polyline import Polyline
 
 FAST = ControllerConfig(ddim_steps=2, commit_frames=30, candidates=2, max_retries=1, time_limit=3.0)
 
@@ -61,6 +64,58 @@ def test_run_batch_refills_slots_and_lanes_match_one_lane(model, stairs):
         assert np.allclose(a.motion.root_pos, b.motion.root_pos, atol=1e-4)
 
 
+def test_a_batch_refuses_characters_that_differ_in_a_shared_setting(model, stairs):
+    other = replace(FAST, candidates=1, ddim_steps=3, speed=1.5)
+    controllers = [PathController(model, stairs, config=FAST, seed=0), PathController(model, stairs, config=other)]
+    with pytest.raises(ValueError, match=r"share the controller settings ddim_steps, candidates \("):
+        run_batch(controllers)
+    with pytest.raises(ValueError, match="ddim_steps, candidates"):
+        advance(controllers)
+    assert not any(c.chunks for c in controllers)  # refused before anything ran
+    copy = replace(model)  # an equal model, but another object: its network is not the one called
+    with pytest.raises(ValueError, match="share one model"):
+        run_batch([PathController(model, stairs, config=FAST), PathController(copy, stairs, config=FAST)])
+
+
+def test_per_character_settings_mix_in_one_batch(model, stairs):
+    flat = make_terrain("flat", seed=0)
+    configs = [FAST, replace(FAST, speed=2.0, foot_lock=False, goal_radius=0.3, time_limit=2.0)]
+    single = [PathController(model, t, config=c, seed=s).run() for t, c, s in ((stairs, configs[0], 3),
+                                                                                (flat, configs[1], 4))]
+    batch = run_batch([PathController(model, t, config=c, seed=s) for t, c, s in ((stairs, configs[0], 3),
+                                                                                   (flat, configs[1], 4))])
+    for one, together in zip(single, batch):
+        assert one.motion.num_frames == together.motion.num_frames
+        assert np.allclose(one.motion.joint_quat, together.motion.joint_quat, atol=1e-4)
+    assert batch[1].motion.duration < batch[0].motion.duration
+
+
+@pytest.fixture(scope="module")
+def wall():
+    """12 m x 6 m of flat ground with a 2 m wall across x = 4 m, open for y < -1.5 m."""
+    heights = np.zeros((241, 121))
+    heights[100:106, 30:] = 2.0
+    return Heightfield(heights, 0.05, (-1.0, -3.0), start=(0.0, 0.0), goal=(8.0, 0.0))
+
+
+def test_a_given_path_through_a_wall_is_refused_naming_where(model, wall):
+    straight = np.stack([np.linspace(0.0, 8.0, 81), np.zeros(81)], -1)
+    with pytest.raises(ValueError, match=r"route is blocked at \((3\.[5-9]|4\.[0-3])\d, 0\.00\)") as error:
+        PathController(model, wall, path=straight)
+    assert "plan around it" in str(error.value)
+    # The last leg, from the path's end to the goal, counts as well.
+    with pytest.raises(ValueError, match="route is blocked"):
+        PathController(model, wall, path=straight[:30])
+    with pytest.raises(ValueError, match="leaves the terrain"):
+        PathController(model, wall, path=[[0.0, 0.0], [4.0, -4.0], [8.0, 0.0]])
+    with pytest.raises(ValueError, match="two or more"):
+        PathController(model, wall, path=[[0.0, 0.0]])
+    # Around the wall: the planner's route, and the same route given by hand.
+    planned = PathController(model, wall).path
+    assert planned[:, 1].min() < -1.5
+    assert np.array_equal(PathController(model, wall, path=planned).path, planned)
+
+
 def test_stream_yields_what_run_commits(model, stairs):
     streamed = list(PathController(model, stairs, config=FAST, seed=5).stream())
     whole = PathController(model, stairs, config=FAST, seed=5).run().motion
@@ -84,7 +139,7 @@ def test_commit_frames_must_cover_the_previous_frames(model, stairs):
 
 def test_default_yaml_matches_the_dataclass():
     assert ControllerConfig.load("configs/controller/default.yaml") == ControllerConfig()
-    with pytest.raises(ValueError, match="unknown controller settings"):
+    with pytest.raises(ValueError, match="unknown key ddim_step"):
         ControllerConfig.from_dict({"ddim_step": 3})
 
 
@@ -94,13 +149,13 @@ def test_collision_check_prefers_the_candidate_on_the_surface(episodes):
     good = (episode.root_pos[frames], episode.root_quat[frames], episode.joint_quat[frames], episode.contacts[frames])
     sunk = (good[0] - [0.0, 0.0, 0.08],) + good[1:]
     stacked = [np.stack([g, s])[None] for g, s in zip(good, sunk)]  # one character, two candidates
-    scores = score_candidates([episode.terrain], [PathTracker(episode.path)], *stacked, [None], CheckConfig())
+    scores = score_candidates([episode.terrain], [Polyline(episode.path).arc_length], *stacked, [None], CheckConfig())
     assert scores.passed[0, 0] and not scores.passed[0, 1]
     assert scores.foot_error[0, 1] > 0.07 and scores.cost[0, 1] > scores.cost[0, 0]
     assert scores.progress[0, 0] > 0.3  # 1 s of walking along the path
     # Sunk far enough for the shins to go in: the body check (feet excepted) sees it.
     deep = [stacked[0][:, :1] - [0.0, 0.0, 0.25]] + [x[:, :1] for x in stacked[1:]]
-    scores = score_candidates([episode.terrain], [PathTracker(episode.path)], *deep, [None], CheckConfig())
+    scores = score_candidates([episode.terrain], [Polyline(episode.path).arc_length], *deep, [None], CheckConfig())
     assert scores.depth_max[0, 0] > 0.1 and not scores.passed[0, 0]
 
 

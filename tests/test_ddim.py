@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from motion_model.ddim import CONDITIONS, CosineSchedule, guided_x0, sample
+from motion_model.condition import CONDITIONS, column, keep_mask
+from motion_model.ddim import CosineSchedule, guided_x0, sample
 
 
 class LinearModel(torch.nn.Module):
@@ -16,16 +17,16 @@ class LinearModel(torch.nn.Module):
         self.calls += 1
         keep = cond["keep"].float()
         out = 0.5 * x_t + (t.float() / 1000)[:, None, None]
-        out = out + keep[:, 0, None, None] * cond["terrain"].mean((1, 2))[:, None, None]
-        out = out + keep[:, 1, None, None] * cond["target"][:, :1, None]
-        return out + keep[:, 2, None, None] * cond["prev"].mean(1, keepdim=True)
+        out = out + keep[:, column("terrain"), None, None] * cond["terrain"].mean((1, 2))[:, None, None]
+        out = out + keep[:, column("target"), None, None] * cond["target"][:, :1, None]
+        return out + keep[:, column("prev"), None, None] * cond["prev"].mean(1, keepdim=True)
 
 
 def make_cond(batch=3, features=4, generator=None):
     return {"terrain": torch.randn(batch, 5, 4, generator=generator),
             "target": torch.randn(batch, 3, generator=generator),
             "prev": torch.randn(batch, 2, features, generator=generator),
-            "prev_clean": torch.ones(batch, dtype=torch.bool), "keep": torch.ones(batch, 3, dtype=torch.bool)}
+            "prev_clean": torch.ones(batch, dtype=torch.bool), "keep": keep_mask(batch)}
 
 
 def test_cosine_schedule_properties():
@@ -42,11 +43,28 @@ def test_cosine_schedule_properties():
 def test_timesteps_are_trailing_and_descending():
     schedule = CosineSchedule(1000)
     for n in (1, 4, 10, 1000):
-        schedule.set_timesteps(n)
-        t = schedule.timesteps
+        t = schedule.timesteps(n)
         assert len(t) == n and t[0] == 999 and (t[1:] < t[:-1]).all() and t[-1] >= 0
-    with pytest.raises(ValueError):
-        schedule.set_timesteps(0)
+    for n in (0, 1001):
+        with pytest.raises(ValueError, match="steps must be in"):
+            schedule.timesteps(n)
+
+
+def test_the_schedule_holds_no_state_of_a_run():
+    # Two runs of different lengths interleaved on one schedule give what each gives alone.
+    model, schedule, cond = LinearModel(), CosineSchedule(), make_cond()
+    alone = [sample(model, cond, schedule, n, torch.Generator().manual_seed(1)) for n in (3, 7)]
+    before = dict(vars(schedule))
+    x = {n: torch.randn(3, 6, 4, generator=torch.Generator().manual_seed(1)) for n in (3, 7)}
+    runs = {n: schedule.timesteps(n).tolist() for n in (3, 7)}
+    for i in range(7):
+        for n in (3, 7):
+            if i < n:
+                t, t_prev = runs[n][i], (runs[n] + [-1])[i + 1]
+                x0 = model(x[n], torch.full((3,), t), cond)
+                x[n] = schedule.step(x0, t, t_prev, x[n])
+    assert torch.equal(x[3], alone[0]) and torch.equal(x[7], alone[1])
+    assert vars(schedule).keys() == before.keys()
 
 
 @pytest.mark.parametrize("steps", [1, 3, 10, 50])
@@ -54,10 +72,10 @@ def test_ddim_with_the_true_x0_recovers_it(steps):
     schedule = CosineSchedule(1000)
     generator = torch.Generator().manual_seed(0)
     x0 = torch.randn(4, 6, 5, generator=generator)
-    schedule.set_timesteps(steps)
-    x = schedule.add_noise(x0, torch.randn(x0.shape, generator=generator), int(schedule.timesteps[0]))
-    for t in schedule.timesteps:
-        x = schedule.step(x0, int(t), x)
+    timesteps = schedule.timesteps(steps).tolist()
+    x = schedule.add_noise(x0, torch.randn(x0.shape, generator=generator), timesteps[0])
+    for t, t_prev in zip(timesteps, timesteps[1:] + [-1]):
+        x = schedule.step(x0, t, t_prev, x)
     assert torch.allclose(x, x0, atol=1e-5)
 
 
@@ -93,8 +111,8 @@ def test_guidance_scales_each_condition():
     model, cond = LinearModel(), make_cond()
     x, t = torch.randn(3, 6, 4), torch.full((3,), 700)
     full = model(x, t, cond)
-    for i, c in enumerate(CONDITIONS):
-        without = model(x, t, {**cond, "keep": cond["keep"].clone().index_fill_(1, torch.tensor(i), False)})
+    for c in CONDITIONS:
+        without = model(x, t, {**cond, "keep": cond["keep"] & keep_mask(3, **{c: False})})
         assert torch.allclose(guided_x0(model, x, t, cond, {c: 0.0}), without, atol=1e-6)
         assert torch.allclose(guided_x0(model, x, t, cond, {c: 2.5}), full + 1.5 * (full - without), atol=1e-5)
     with pytest.raises(ValueError):

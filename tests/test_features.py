@@ -6,8 +6,8 @@ import torch
 
 from motion_model import quaternion as quat
 from motion_model.clips import clip_motion
-from motion_model.dataset import (WindowConfig, WindowSampler, grid_shape, load_episodes, load_stats,
-                                  make_condition, path_target, reference_frame, write_stats)
+from motion_model.condition import grid_shape, make_condition, path_target, reference_frame
+from motion_model.dataset import WindowConfig, WindowSampler, load_episodes, load_stats, write_stats
 from motion_model.features import (HINGES, LAYOUT, NUM_FEATURES, Normalizer, features_to_motion,
                                    motion_to_features)
 from motion_model.motion import Motion
@@ -157,6 +157,15 @@ def test_path_target_extends_past_the_end():
     path = np.array([[0.0, 0.0], [1.0, 0.0]])
     direction = path_target(path, np.array([[0.9, 0.5]]), np.array([0.0]), 2.0)
     assert direction[0, 0] > 0.95 and direction[0, 1] < 0
+
+
+def test_path_target_starts_from_the_projection_on_the_path_not_the_nearest_vertex():
+    # Halfway along a 10 m segment the nearest vertex is 5 m behind; the target must still lie ahead.
+    path = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0]])
+    direction = path_target(path, np.array([[4.9, 0.5], [9.5, 3.0]]), np.array([0.0, np.pi / 2]), 1.0)
+    np.testing.assert_allclose(direction[0], np.array([1.0, -0.5]) / np.hypot(1.0, 0.5))
+    # Beside the second segment, facing +Y: the point 1 m ahead of (10, 3) is (10, 4), ahead and to the right.
+    np.testing.assert_allclose(direction[1], np.array([1.0, -0.5]) / np.hypot(1.0, 0.5))
 
 
 def test_stats_file_round_trip(tmp_path):

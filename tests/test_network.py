@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from motion_model import checkpoint
+from motion_model.condition import CONDITIONS, column, keep_mask
 from motion_model.ddim import sample
 from motion_model.features import NUM_FEATURES, Normalizer
 from motion_model.network import autocast
@@ -28,7 +29,7 @@ def make_cond(network, batch, with_prev=True, seed=0):
     c = network.config
     cond = {"terrain": torch.randn(batch, 71, 31, generator=g) * 0.2, "target": torch.randn(batch, 3, generator=g),
             "prev_clean": torch.ones(batch, dtype=torch.bool),
-            "keep": torch.tensor([[True, True, with_prev]]).repeat(batch, 1)}
+            "keep": keep_mask(batch, prev=with_prev)}
     if with_prev:
         cond["prev"] = torch.randn(batch, c.n_prev, c.features, generator=g)
     return cond
@@ -53,7 +54,7 @@ def test_masked_conditions_are_ignored_and_samples_are_independent():
     _, network, _, _ = tiny()
     x, t = torch.randn(3, 60, NUM_FEATURES), torch.full((3,), 400)
     cond = make_cond(network, 3)
-    cond["keep"] = torch.tensor([[False, True, True], [True, False, True], [True, True, False]])
+    cond["keep"] = torch.cat([keep_mask(1, **{name: False}) for name in ("terrain", "target", "prev")])
     out = network(x, t, cond)
     changed = {**cond, "terrain": cond["terrain"].clone(), "target": cond["target"].clone(),
                "prev": cond["prev"].clone()}
@@ -103,3 +104,13 @@ def test_foreign_files_are_refused(tmp_path):
             checkpoint.load_model(tmp_path / name)
     with pytest.raises(FileNotFoundError):
         checkpoint.load_model("no-such-model")
+
+
+def test_conditions_have_one_column_each_by_name():
+    assert [column(name) for name in CONDITIONS] == list(range(len(CONDITIONS)))
+    keep = keep_mask(2, target=torch.tensor([True, False]))
+    assert keep[:, column("terrain")].all() and keep[:, column("target")].tolist() == [True, False]
+    with pytest.raises(ValueError, match="unknown condition 'speed'"):
+        column("speed")
+    with pytest.raises(ValueError, match="unknown condition"):
+        keep_mask(2, speed=False)

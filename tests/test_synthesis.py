@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from motion_model.synthesis import gait_cycle, synthesize, walk_cycles
+from motion_model.gait import gait_cycle, walk_cycles
+from motion_model.synthesis import synthesize
 from sim.metrics import evaluate
 from terrain.generators import make_terrain
 from terrain.planning import plan_path

@@ -1,0 +1,196 @@
+"""One controller step for many characters at once, in named stages over small records.
+
+  segment_starts    each character's condition, reference frame and last committed frames
+  best_candidates   `candidates` segments per character from one network call for all, in the world frame
+                    with their seams blended, scored by the collision check; characters none of whose
+                    candidates pass sample again, up to `max_retries` times; each keeps its best so far
+  committed_frames  the first frames_to_commit() frames of each character's best candidate, with their links
+  lock_feet         stance feet pinned: targets from each character's FootLock, then one IK solve for all
+  commit            each controller appends its frames and updates its status (PathController.commit)
+
+Everything after the network runs on arrays of all characters at once; only the terrain queries and foot
+locking go character by character. The characters share a model and the settings of the shared work
+(config.BATCH_SETTINGS): shared_setup refuses a batch that does not.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from controller.collision import Scores, score_candidates
+from controller.frames import Frames
+from controller.seam import blend_seam
+from motion_model.ddim import sample
+from motion_model.features import features_to_motion
+from motion_model.legs import leg_ik
+from motion_model.network import autocast
+from motion_model.skeleton import Skeleton
+
+FALLBACK_COST = 1e3  # added to the cost of a candidate that fails the check: a passing one beats any other
+
+
+@dataclass
+class Starts:
+    """Where the next segment of each of B characters starts."""
+    conds: list  # one-row condition dicts (PathController.condition)
+    ref_xy: np.ndarray  # (B, 1, 2) reference frames, shaped to broadcast over the candidates
+    ref_yaw: np.ndarray  # (B, 1)
+    ref_z: np.ndarray  # (B, 1)
+    tails: list  # the last two committed Frames (where the segment must start; its jump is scored), or None
+    last_links: list  # link positions (15, 3) of the last committed frame, or None
+
+
+@dataclass
+class Candidate:
+    """A character's best segment: committed length, world frame, seam blended, feet not yet locked."""
+    frames: Frames
+    attempt: int  # 0 for the first batch of candidates
+    scores: Scores  # its collision scores (scalars)
+    rank: float  # its cost, plus FALLBACK_COST if it fails the check
+
+
+def advance(controllers):
+    """One step for every controller still going, with one network call per attempt for all of them.
+
+    Returns the committed segment (Motion) of each controller in order (None for those already done).
+    """
+    active = [c for c in controllers if not c.done]
+    if not active:
+        return [None] * len(controllers)
+    start = time.perf_counter()
+    model, config = shared_setup(active)
+    skeleton = Skeleton.load()
+    starts = segment_starts(active, skeleton)
+    best = best_candidates(active, starts, model, config)
+    frames, links = committed_frames(active, best, skeleton)
+    frames = lock_feet(active, frames, links, skeleton)
+    seconds = (time.perf_counter() - start) / len(active)
+    committed = {id(c): c.commit(f, link_pos, diagnostics(b, seconds))
+                 for c, f, (link_pos, _), b in zip(active, frames, links, best)}
+    return [committed.get(id(c)) for c in controllers]
+
+
+def shared_setup(controllers):
+    """The model and config of characters stepped together; ValueError unless they share the model and the
+    settings of the shared work (config.BATCH_SETTINGS), naming the settings that differ."""
+    first = controllers[0]
+    for other in controllers[1:]:
+        if other.model is not first.model:
+            raise ValueError("characters stepped together must share one model: load it once (load_model) and "
+                             "give the same one to every PathController")
+        differ = first.config.batch_differences(other.config)
+        if differ:
+            raise ValueError(f"characters stepped together must share the controller settings {', '.join(differ)} "
+                             "(one network call and one check for all); run those that differ in separate batches")
+    return first.model, first.config
+
+
+def segment_starts(controllers, skeleton):
+    """The Starts of the controllers' next segments."""
+    conds, refs = zip(*(c.condition() for c in controllers))
+    ref_xy, ref_yaw, ref_z = (np.concatenate([r[i] for r in refs])[:, None] for i in range(3))  # (B, 1, ...)
+    tails = [c.last_frames(2) for c in controllers]
+    last_links = [None] * len(controllers)
+    with_tail = [i for i, tail in enumerate(tails) if tail is not None]
+    if with_tail:
+        last = Frames.stack([tails[i] for i in with_tail])[:, 1]
+        for i, links in zip(with_tail, skeleton.fk(last.root_pos, last.root_quat, last.joint_quat)[0]):
+            last_links[i] = links
+    return Starts(list(conds), ref_xy, ref_yaw, ref_z, tails, last_links)
+
+
+def best_candidates(controllers, starts, model, config):
+    """Each character's best Candidate: the first that passes the collision check, else the cheapest."""
+    best = [None] * len(controllers)
+    pending = np.arange(len(controllers))
+    for attempt in range(config.max_retries + 1):
+        candidates = sample_candidates(controllers, starts, pending, model, config)
+        scores = score_candidates([controllers[i].terrain for i in pending],
+                                  [controllers[i].tracker.arc_length for i in pending], *candidates.arrays(),
+                                  [starts.last_links[i] for i in pending], config.check)
+        ranks = np.where(scores.passed, scores.cost, scores.cost + FALLBACK_COST)
+        for row, i in enumerate(pending):
+            j = int(ranks[row].argmin())
+            if best[i] is None or ranks[row, j] < best[i].rank:
+                best[i] = Candidate(candidates[row, j], attempt, scores.at(row, j), ranks[row, j])
+        pending = pending[~scores.passed.any(1)]
+        if not len(pending):
+            break
+    return best
+
+
+def sample_candidates(controllers, starts, pending, model, config):
+    """Frames (P, candidates, commit_frames, ...) of new segments for the characters `pending` (P indices), in
+    the world frame, each starting where its character's committed motion left off."""
+    k = config.candidates
+    cond = _stack_conditions([starts.conds[i] for i in pending], k)
+    noise = torch.cat([torch.randn((k, model.window.frames, model.network.config.features),
+                                   generator=controllers[i].generator) for i in pending])
+    with autocast(config.precision):
+        x0 = sample(model.network, cond, model.schedule, config.ddim_steps, guidance=config.guidance, noise=noise)
+    features = model.normalizer.denormalize(x0.float()).numpy().astype(np.float64)
+    features = features.reshape((len(pending), k) + features.shape[1:])[:, :, :config.commit_frames]
+    root_pos, root_quat, joint_quat, contacts = features_to_motion(
+        features, starts.ref_xy[pending], starts.ref_yaw[pending], starts.ref_z[pending])
+    seam = [row for row, i in enumerate(pending) if starts.tails[i] is not None]
+    if seam:
+        tail = Frames.stack([starts.tails[pending[row]] for row in seam])
+        root_pos[seam], root_quat[seam], joint_quat[seam] = blend_seam(
+            tail.root_pos[:, None], tail.root_quat[:, None], tail.joint_quat[:, None],
+            root_pos[seam], root_quat[seam], joint_quat[seam], config.seam_frames)
+    return Frames(root_pos, root_quat, joint_quat, contacts)
+
+
+def committed_frames(controllers, best, skeleton):
+    """The Frames each controller keeps of its best candidate (frames_to_commit) and their (link_pos,
+    link_rot)."""
+    chosen = Frames.stack([b.frames for b in best])
+    link_pos, link_rot = skeleton.fk(chosen.root_pos, chosen.root_quat, chosen.joint_quat)
+    frames, links = [], []
+    for i, c in enumerate(controllers):
+        n = c.frames_to_commit()
+        frames.append(chosen[i, :n])
+        links.append((link_pos[i, :n], link_rot[i, :n]))
+    return frames, links
+
+
+def lock_feet(controllers, frames, links, skeleton):
+    """The Frames with the stance feet pinned, for the controllers that lock feet: the targets character by
+    character (each one's FootLock state and terrain), then one IK solve for all."""
+    locking = [i for i, c in enumerate(controllers) if c.foot_lock is not None]
+    if not locking:
+        return frames
+    runs = [frames[i] for i in locking]
+    ankles, foot_rots = zip(*(controllers[i].foot_lock.targets(*frames[i].arrays(), links[i]) for i in locking))
+    solved = leg_ik(skeleton, *(np.concatenate(a) for a in ([f.root_pos for f in runs], [f.root_quat for f in runs],
+                                                            [f.joint_quat for f in runs], ankles, foot_rots)))
+    frames = list(frames)
+    for i, joints in zip(locking, np.split(solved, np.cumsum([len(f) for f in runs])[:-1])):
+        frames[i] = replace(frames[i], joint_quat=joints)
+    return frames
+
+
+def diagnostics(candidate, seconds):
+    """A committed segment's entry of Result.segments."""
+    s = candidate.scores
+    return {"attempts": candidate.attempt + 1, "passed": bool(s.passed), "fallback": not s.passed,
+            "depth_max_mm": float(s.depth_max * 1000), "depth_mean_mm": float(s.depth_mean * 1000),
+            "foot_error_mm": float(s.foot_error * 1000), "progress_m": float(s.progress),
+            "seam_mm": float(s.seam * 1000), "cost": float(s.cost), "seconds": seconds}
+
+
+def _stack_conditions(conds, k):
+    """Concatenate single-row condition dicts, each row repeated k times (candidates)."""
+    keys = set().union(*(c.keys() for c in conds))
+    stacked = {}
+    for key in keys:
+        if key == "prev":
+            rows = [c["prev"] if "prev" in c else torch.zeros_like(next(x["prev"] for x in conds if "prev" in x))
+                    for c in conds]
+        else:
+            rows = [c[key] for c in conds]
+        stacked[key] = torch.cat(rows).repeat_interleave(k, 0)
+    return stacked
