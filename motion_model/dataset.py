@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from configs.typed import bounded
 from motion_model import quaternion as quat
 from motion_model.condition import grid_shape, local_heightfield, path_target
 from motion_model.features import NUM_FEATURES, Normalizer, joint_features, root_features
@@ -21,15 +22,15 @@ from terrain.atomic import atomic_path
 
 @dataclass
 class WindowConfig:
-    fps: float = 30.0
-    n_prev: int = 10
-    frames: int = 60  # segment length: 2 s at 30 fps
-    lookahead: float = 1.5  # m along the path ahead of the point nearest the reference root
+    fps: float = bounded(30.0, 1.0, 1000.0)
+    n_prev: int = bounded(10, 1, 1000)
+    frames: int = bounded(60, 1, 10_000)  # segment length: 2 s at 30 fps
+    lookahead: float = bounded(1.5, 0.0, 100.0)  # m along the path ahead of the point nearest the reference root
     # Local heightfield grid in the reference frame (m, both ends inclusive): a run at 3.8 m/s covers 7.6 m in
     # a segment, a walk 1.2-3 m; the near 6 m and 1.5 m to each side hold the terrain the feet can reach.
     extent_x: tuple = (-1.0, 6.0)
     extent_y: tuple = (-1.5, 1.5)
-    spacing: float = 0.1
+    spacing: float = bounded(0.1, 0.01, 1.0)
 
 
 def load_episodes(directory):

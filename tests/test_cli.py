@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from motion_model import checkpoint
 from motion_model.motion import Motion
+from motion_model.train_config import load_config
 from sim.cli import build_parser, main
 from sim.commands.terrain import terrain_spec
 from terrain.heightfield import Heightfield
@@ -59,8 +59,7 @@ def test_synth_then_eval_as_json(tmp_path, capsys):
 
 
 def test_generate_with_a_checkpoint_file(tmp_path, capsys):
-    with open("configs/train/tiny.yaml") as f:
-        config = yaml.safe_load(f)
+    config = load_config("configs/train/tiny.yaml")
     network, _, _ = checkpoint.build(config)
     from motion_model.features import NUM_FEATURES, Normalizer
 

@@ -15,9 +15,7 @@ def run(args):
     from motion_model.episodes import build_dataset, load_config
     from terrain.atomic import check_writable_folder
 
-    config = load_config(args.config)
+    config = load_config(args.config, episodes=args.episodes)
     check_writable_folder(args.out, "dataset folder")
-    if args.episodes is not None:
-        config["episodes"] = args.episodes
     built, seconds = build_dataset(config, args.out, workers=args.workers)
     print(f"{built} new episodes ({seconds / 3600:.2f} h of motion) in {args.out}")
