@@ -24,6 +24,7 @@ import numpy as np
 from scipy import ndimage
 
 from terrain.atomic import atomic_path
+from terrain.npz import Limit, read_npz
 
 # sdf is exact (to SDF_TOLERANCE) within this distance of the surface; beyond it, it may return an upper
 # bound (the vertical gap), which is still larger than this.
@@ -38,6 +39,10 @@ LOCAL_SPACING = 0.1
 
 TERRAIN_KEYS = ("terrain_heights", "terrain_cell", "terrain_origin")
 OPTIONAL_KEYS = ("terrain_start", "terrain_goal")
+# Largest terrain read from a file (docs/motion_format.md, Limits): 4096 vertices a side, 2048 x 2048 in all
+# (100 m x 100 m at 0.05 m; the sdf tables of that take about 2 GB).
+FILE_LIMITS = {"terrain_heights": Limit((4096, 4096), 2048 * 2048), "terrain_cell": (), "terrain_origin": (2,),
+               "terrain_start": (2,), "terrain_goal": (2,)}
 
 # What an sdf value measures to (the torch path recomputes the same): the vertical gap, the plane of a
 # triangle, or one of its edges (an edge's end stands for a vertex).
@@ -615,8 +620,8 @@ class Heightfield:
 
     @classmethod
     def load(cls, path) -> "Heightfield":
-        with np.load(path) as data:
-            return cls.from_arrays(data, source=str(path))
+        """Read a terrain (or a motion file's terrain); ValueError beyond the size limits of FILE_LIMITS."""
+        return cls.from_arrays(read_npz(path, FILE_LIMITS, "terrain file"), source=str(path))
 
 
 def _torch():
