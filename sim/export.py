@@ -27,6 +27,7 @@ from terrain.atomic import atomic_path
 
 BVH_UNITS = 100.0  # BVH lengths are centimetres
 FORMATS = {"bvh": ".bvh", "deepmimic": ".txt"}
+FPS_RANGE = (1.0, 1000.0)  # frame rates exported: a frame time of 1 s down to 1 ms
 
 
 def _write_text(out, text):
@@ -100,7 +101,7 @@ def deepmimic_text(motion):
 
 def export(motion, out, fmt):
     """Write `motion` to `out` as fmt "bvh" (.bvh) or "deepmimic" (.txt), atomically. ValueError for an
-    unknown format, a file name with another extension, or a missing folder."""
+    unknown format, a file name with another extension, a missing folder, or a frame rate outside FPS_RANGE."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; formats: {', '.join(FORMATS)}")
     out = Path(out)
@@ -108,6 +109,9 @@ def export(motion, out, fmt):
         raise ValueError(f"a {fmt} file must end in {FORMATS[fmt]}, got {out.name}")
     if not out.resolve().parent.is_dir():
         raise ValueError(f"folder {out.resolve().parent} does not exist")
+    if not FPS_RANGE[0] <= motion.fps <= FPS_RANGE[1]:
+        raise ValueError(f"the motion's {motion.fps:g} fps is out of range for export: it must lie in "
+                         f"[{FPS_RANGE[0]:g}, {FPS_RANGE[1]:g}] frames per second")
     _write_text(out, bvh_text(motion) if fmt == "bvh" else deepmimic_text(motion))
 
 
