@@ -183,8 +183,8 @@ def check_size(width, height):
     """ValueError unless width x height pixels lies within MIN_SIZE..MAX_SIZE."""
     sizes = (width, height)
     if not all(isinstance(n, (int, np.integer)) and lo <= n <= hi for n, lo, hi in zip(sizes, MIN_SIZE, MAX_SIZE)):
-        raise ValueError(f"video size {width} x {height} is out of range: width {MIN_SIZE[0]}..{MAX_SIZE[0]} and "
-                         f"height {MIN_SIZE[1]}..{MAX_SIZE[1]} pixels")
+        raise ValueError(f"video size {width} x {height} is out of range: give whole pixels, width "
+                         f"{MIN_SIZE[0]}..{MAX_SIZE[0]} and height {MIN_SIZE[1]}..{MAX_SIZE[1]}")
 
 
 def _local_frames(args, chunks):
