@@ -8,6 +8,7 @@ stream counts an underrun; once the buffer has filled, a generator faster than r
 import queue
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,12 +23,53 @@ class Frame:
     contacts: np.ndarray  # (2,) [left, right]
 
 
+class _Producer:
+    """The worker thread's side of a BufferedStream: generates frames into the queue until the controller
+    stops or `stop` is set. It holds no reference to the stream, so a stream dropped without close() is
+    collected, and its finalizer sets `stop`, which ends the thread."""
+
+    def __init__(self, controller, frames, stop):
+        self.controller, self.frames, self.stop = controller, frames, stop
+        self.error = None
+
+    def run(self):
+        try:
+            for segment in self.controller.stream():
+                for t in range(segment.num_frames):
+                    frame = Frame(segment.root_pos[t], segment.root_quat[t], segment.joint_quat[t],
+                                  segment.contacts[t])
+                    while not self.stop.is_set():
+                        try:
+                            self.frames.put(frame, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if self.stop.is_set():
+                        return
+        except Exception as error:  # surfaced to the consumer by next_frame()
+            self.error = error
+        finally:
+            # The end marker. After close() nobody consumes any more: make room for it rather than block
+            # forever on a full queue (close() would wait its 5 s and the thread would never end).
+            while True:
+                try:
+                    self.frames.put(None, timeout=0.1)
+                    break
+                except queue.Full:
+                    if self.stop.is_set():
+                        try:
+                            self.frames.get_nowait()
+                        except queue.Empty:
+                            pass
+
+
 class BufferedStream:
     """Frames of a PathController, generated ahead in a background thread.
 
     Iterate it, or call next_frame() until it returns None (the controller stopped). `underruns` counts the
     times a frame was asked for before it was ready (after the first); `wait_seconds` is the time spent
-    waiting for them. Call close() (or use it as a context manager) to stop the worker early.
+    waiting for them. Call close() (or use it as a context manager) to stop the worker early; a stream
+    dropped without close() stops its worker when it is garbage-collected.
     """
 
     def __init__(self, controller, buffer_seconds=4.0):
@@ -38,40 +80,21 @@ class BufferedStream:
         self._stop = threading.Event()
         self.underruns = 0
         self.wait_seconds = 0.0
-        self.error = None
         self._started = False
-        self._worker = threading.Thread(target=self._produce, name="motion-generator", daemon=True)
+        self._producer = _Producer(controller, self._frames, self._stop)
+        self._worker = threading.Thread(target=self._producer.run, name="motion-generator", daemon=True)
         self._worker.start()
+        weakref.finalize(self, self._stop.set)
 
-    def _produce(self):
-        try:
-            for segment in self.controller.stream():
-                for t in range(segment.num_frames):
-                    frame = Frame(segment.root_pos[t], segment.root_quat[t], segment.joint_quat[t],
-                                  segment.contacts[t])
-                    while not self._stop.is_set():
-                        try:
-                            self._frames.put(frame, timeout=0.1)
-                            break
-                        except queue.Full:
-                            continue
-                    if self._stop.is_set():
-                        return
-        except Exception as error:  # surfaced to the consumer by next_frame()
-            self.error = error
-        finally:
-            # The end marker. After close() nobody consumes any more: make room for it rather than block
-            # forever on a full queue (close() would wait its 5 s and the thread would never end).
-            while True:
-                try:
-                    self._frames.put(None, timeout=0.1)
-                    break
-                except queue.Full:
-                    if self._stop.is_set():
-                        try:
-                            self._frames.get_nowait()
-                        except queue.Empty:
-                            pass
+    @property
+    def error(self):
+        """The exception that stopped generation, or None."""
+        return self._producer.error
+
+    @property
+    def finished(self):
+        """True once the worker has stopped adding frames (the controller stopped or failed, or close())."""
+        return not self._worker.is_alive()
 
     @property
     def buffered(self):

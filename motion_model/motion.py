@@ -1,19 +1,28 @@
 """`Motion`: a sampled humanoid motion in the Z-up world, and its `.npz` file format (docs/motion_format.md)."""
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from motion_model.skeleton import MOVABLE_JOINTS, Skeleton
 from terrain.atomic import atomic_path
+from terrain.heightfield import FILE_LIMITS as TERRAIN_FILE_LIMITS
 from terrain.heightfield import Heightfield
+from terrain.npz import read_npz
 
 REQUIRED_KEYS = ("fps", "root_pos", "root_quat", "joint_quat", "contacts", "joint_names")
 TERRAIN_PREFIX = "terrain_"
 # float32 network outputs normalised in float32 stay well inside this.
 UNIT_TOLERANCE = 1e-3
+# Largest motion read from a file (docs/motion_format.md, Limits): 20 minutes at 30 fps (eval needs about
+# 1.5 GB for it).
+MAX_FRAMES = 36_000
+MAX_PATH_POINTS = 100_000
+FILE_LIMITS = {"fps": (), "root_pos": (MAX_FRAMES, 3), "root_quat": (MAX_FRAMES, 4),
+               "joint_quat": (MAX_FRAMES, len(MOVABLE_JOINTS), 4), "contacts": (MAX_FRAMES, 2),
+               "joint_names": (len(MOVABLE_JOINTS),), "path": (MAX_PATH_POINTS, 2), "goal": (2,),
+               **TERRAIN_FILE_LIMITS}
 
 
 @dataclass(eq=False)
@@ -114,17 +123,7 @@ class Motion:
     @classmethod
     def load(cls, file):
         """Read a file written by save(); ValueError naming the problem if it is not a motion file."""
-        try:
-            data = np.load(file, allow_pickle=False)
-        except (ValueError, EOFError, zipfile.BadZipFile) as error:
-            raise ValueError(f"{file} is not a motion file (.npz): {error}") from error
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ValueError(f"{file} is not a motion file: it holds one array, not an .npz archive")
-        try:
-            with data:
-                arrays = {k: data[k] for k in data.files}
-        except (ValueError, EOFError, zipfile.BadZipFile) as error:
-            raise ValueError(f"{file} is not a motion file (.npz): {error}") from error
+        arrays = read_npz(file, FILE_LIMITS, "motion file")
         _check_arrays(file, arrays)
         try:
             terrain = None

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import json
+import math
 import multiprocessing
 import os
 import signal
@@ -37,10 +38,11 @@ from motion_model.checkpoint import load_model
 from motion_model.synthesis import synthesize
 from sim.metrics import evaluate, json_ready
 from sim.suite import Suite, SuiteError
-from terrain.atomic import atomic_path
+from terrain.atomic import atomic_path, check_writable_folder
 from terrain.planning import plan_path
 
 RUN_FILE = "run.yaml"
+RECORD_KEYS = ("id", "method", "episode", "status", "success", "error")  # what every result record holds
 BACKENDS = ("processes", "ray")
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -58,10 +60,16 @@ class Failure:
 # -- run folders ---------------------------------------------------------------------------------------------
 
 
+def _make_folder(out):
+    """Create out/episodes after checking that files can be written there (ValueError naming the fix if not)."""
+    check_writable_folder(out, "run folder")
+    (out / "episodes").mkdir(parents=True, exist_ok=True)
+
+
 def prepare_run(suite, out):
     """Create the run folder with run.yaml, or check that an existing one was made with the same suite."""
     out = Path(out)
-    (out / "episodes").mkdir(parents=True, exist_ok=True)
+    _make_folder(out)
     resolved = suite.to_dict()
     run_file = out / RUN_FILE
     if run_file.exists():
@@ -83,9 +91,49 @@ def load_run(out):
     return Suite.from_dict(yaml.safe_load(run_file.read_text()))
 
 
-def done_ids(out):
-    """Ids of the episodes with a result in the run folder (hidden names are unfinished atomic writes)."""
-    return {p.stem for p in (Path(out) / "episodes").glob("*.json") if not p.name.startswith(".")}
+def read_record(file):
+    """The result record in episodes/<id>.json; SuiteError naming the file and the fix if it is not one."""
+    file = Path(file)
+    try:
+        record = json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        problem = f"it cannot be read as JSON ({error})"
+    else:
+        missing = [k for k in RECORD_KEYS if not isinstance(record, dict) or k not in record]
+        problem = (f"it has no {', '.join(missing)}" if missing else
+                   f"it holds episode {record['id']!r}" if record["id"] != file.stem else None)
+        if problem is None:
+            return record
+    raise SuiteError(f"{file} is not a result of this run: {problem}; delete it and rerun batch to redo the "
+                     "episode")
+
+
+def done_ids(out, suite):
+    """Ids of the suite's episodes with a result in the run folder (hidden names are unfinished atomic writes),
+    every one checked by read_record, and the names of other .json files there, which the run ignores."""
+    ids, others = {e.id for e in suite.episodes}, []
+    done = set()
+    for file in sorted((Path(out) / "episodes").glob("*.json")):
+        if file.name.startswith("."):
+            continue
+        if file.stem in ids:
+            read_record(file)
+            done.add(file.stem)
+        else:
+            others.append(file.name)
+    return done, others
+
+
+def _json_safe(value):
+    """value with every NaN or infinity as null, at any depth: JSON has neither, and a record that cannot be
+    written would stop the run at the same episode on every rerun."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def write_result(out, episode, motion, record):
@@ -93,7 +141,7 @@ def write_result(out, episode, motion, record):
     if motion is not None:
         motion.save(folder / f"{episode.id}.npz")
     with atomic_path(folder / f"{episode.id}.json") as tmp:
-        Path(tmp).write_text(json.dumps(record, allow_nan=False) + "\n")
+        Path(tmp).write_text(json.dumps(_json_safe(record), allow_nan=False) + "\n")
 
 
 # -- one group of episodes -----------------------------------------------------------------------------------
@@ -244,7 +292,10 @@ def run_suite(suite, out, workers=None, shard=None, backend="processes", address
     prepare_run(suite, out)
     groups = suite.groups()
     mine = [i for i in range(len(groups)) if shard is None or i % shard[1] == shard[0]]
-    done = done_ids(out)
+    done, others = done_ids(out, suite)
+    if others:
+        print(f"warning: ignoring {len(others)} file(s) in {out / 'episodes'} that are no episode of this suite: "
+              f"{', '.join(others[:3])}{', ...' if len(others) > 3 else ''}", file=sys.stderr)
     todo = [i for i in mine if any(e.id not in done for e in groups[i])]
     total = sum(len(groups[i]) for i in mine)
     missing = sum(e.id not in done for i in todo for e in groups[i])

@@ -25,6 +25,7 @@ from terrain.atomic import atomic_path, check_writable
 
 BVH_UNITS = 100.0  # BVH lengths are centimetres
 FORMATS = {"bvh": ".bvh", "deepmimic": ".txt"}
+FPS_RANGE = (1.0, 1000.0)  # frame rates exported: a frame time of 1 s down to 1 ms
 
 
 def _write_text(out, text):
@@ -98,10 +99,14 @@ def deepmimic_text(motion):
 
 def export(motion, out, fmt):
     """Write `motion` to `out` as fmt "bvh" (.bvh) or "deepmimic" (.txt), atomically. ValueError for an
-    unknown format, a file name with another extension, or a folder that is missing or cannot be written."""
+    unknown format, a file name with another extension, a folder that is missing or cannot be written, or a
+    frame rate outside FPS_RANGE."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; formats: {', '.join(FORMATS)}")
     check_writable(out, f"{fmt} file", (FORMATS[fmt],))
+    if not FPS_RANGE[0] <= motion.fps <= FPS_RANGE[1]:
+        raise ValueError(f"the motion's {motion.fps:g} fps is out of range for export: it must lie in "
+                         f"[{FPS_RANGE[0]:g}, {FPS_RANGE[1]:g}] frames per second")
     _write_text(out, bvh_text(motion) if fmt == "bvh" else deepmimic_text(motion))
 
 

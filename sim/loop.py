@@ -13,9 +13,7 @@ World frame: Z up, metres, seconds (docs/architecture.md).
 """
 from __future__ import annotations
 
-import queue
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -147,46 +145,21 @@ class LoopStats:
                 f"{self.resyncs}; {balls} of {len(self.ball_positions)} balls dropped; stopped: {self.stopped}")
 
 
-class _VideoRecorder:
-    """Frames rendered with TinyRenderer from the loop's own scene, encoded by sim.preview.write_video in
-    a thread (frames stream into the encoder through a bounded queue)."""
-
-    def __init__(self, out, fps, scene, camera, width, height):
-        from sim.preview import write_video
-
-        self.scene, self.camera, self.width, self.height = scene, camera, width, height
-        self.projection = camera.projection_matrix(width, height)
-        self.frames = queue.Queue(maxsize=32)
-        self.count = 0
-        self.error = None
-
-        def frames():
-            while (frame := self.frames.get()) is not None:
-                yield frame
-
-        def write():
-            try:
-                write_video(frames(), str(out), fps)
-            except Exception as error:  # reported by close(); keep draining so that add() never blocks
-                self.error = error
-                while self.frames.get() is not None:
-                    pass
-
-        self.thread = threading.Thread(target=write, name="video-writer", daemon=True)
-        self.thread.start()
-
-    def add(self, target, distance):
-        _, _, rgb, _, _ = p.getCameraImage(
-            self.width, self.height, self.camera.view_matrix(target, distance), self.projection,
-            renderer=p.ER_TINY_RENDERER, physicsClientId=self.scene.client)
-        self.frames.put(np.reshape(rgb, (self.height, self.width, 4))[..., :3].astype(np.uint8))
-        self.count += 1
-
-    def close(self):
-        self.frames.put(None)
-        self.thread.join()
-        if self.error is not None:
-            raise RuntimeError(f"writing the video failed: {self.error}") from self.error
+@dataclass
+class _Run:
+    """The state of one SimulationLoop.run: counters, the real-time schedule, the video and the status bar."""
+    limit: int | None  # physics steps, None: no limit
+    start: float  # wall time run() began
+    steps: int = 0
+    poses: int = 0
+    resyncs: int = 0
+    stopped: str | None = None
+    clock: float = 0.0  # wall time at which the schedule's step 0 starts (moved on by resyncs)
+    startup: float | None = None  # seconds filling the buffer; None while it fills
+    end: float = 0.0
+    last_status: tuple = (0.0, 0, 0)  # (wall time, steps, poses) at the last status update
+    video: object = None  # a sim.render.VideoRecorder when recording
+    bar: object = None  # the tqdm status bar when progress is on
 
 
 class SimulationLoop:
@@ -209,9 +182,12 @@ class SimulationLoop:
         if video_every < 1:
             raise ValueError(f"video_every must be at least 1 pose, got {video_every}")
         if video is not None:
-            from sim.render import _check_output
+            from sim.preview import check_video_fps
+            from sim.render import _check_output, check_size
 
             _check_output(video)
+            check_size(*video_size)
+            check_video_fps(fps / video_every)
         self.scene, self.stream, self.fps = scene, stream, float(fps)
         self.steps_per_pose = int(round(steps))
         self.spawns = list(balls)
@@ -275,11 +251,9 @@ class SimulationLoop:
         p.resetDebugVisualizerCamera(*view, list(target), physicsClientId=c)
 
     def _wait_for_buffer(self):
-        worker = getattr(self.stream, "_worker", None)
-        capacity = getattr(self.stream, "capacity", None)
-        if not self.prefill or worker is None or capacity is None:
+        if not self.prefill or not hasattr(self.stream, "finished"):
             return
-        while self.stream.buffered < capacity and worker.is_alive():
+        while self.stream.buffered < self.stream.capacity and not self.stream.finished:
             time.sleep(0.01)
 
     def _connected(self):
@@ -293,102 +267,127 @@ class SimulationLoop:
         if self._ran:
             raise RuntimeError("a SimulationLoop runs once (its stream is closed at the end)")
         self._ran = True
-        limit = None if seconds is None else int(round(seconds * PHYSICS_HZ))
-        c = self.scene.client
-        steps = poses = resyncs = 0
-        stopped = None
-        video = None
-        bar = None
-        startup = None
+        run = _Run(limit=None if seconds is None else int(round(seconds * PHYSICS_HZ)), start=time.perf_counter())
         switch = sys.getswitchinterval()
-        start = time.perf_counter()
         try:
-            if self.progress:
-                print("filling the motion buffer...", file=sys.stderr, flush=True)
-            self._wait_for_buffer()
-            if self.video_path is not None:
-                video = _VideoRecorder(self.video_path, self.fps / self.video_every, self.scene, self.camera,
-                                       *self.video_size)
-            if self.progress:
-                from tqdm import tqdm
-
-                bar = tqdm(total=seconds, unit="s", desc="", file=sys.stderr,
-                           bar_format="simulate {n:.1f}/{total:.1f} s |{bar}| {desc}" if seconds else
-                           "simulate {n:.1f} s {desc}")
-            sys.setswitchinterval(SWITCH_INTERVAL)
-            clock = time.perf_counter()  # wall time at which the schedule's step 0 starts
-            startup = clock - start
-            last_status = (clock, 0, 0)
-            while True:
-                if limit is not None and steps >= limit:
-                    stopped = "seconds"
-                    break
-                frame = self.stream.next_frame()
-                if frame is None:
-                    stopped = "stream_end"
-                    break
-                if not self._connected():
-                    stopped = "window_closed"
-                    break
-                self.scene.pose(frame.root_pos, frame.root_quat, frame.joint_quat, frame.contacts)
-                self._drop_balls(frame.root_pos)
-                if self.gui or video is not None:
-                    target, distance = self._follow(frame.root_pos)
-                    if self.gui:
-                        self._aim_window(target, distance, poses == 0)
-                    if video is not None and poses % self.video_every == 0:
-                        video.add(target, distance)
-                poses += 1
-                n = self.steps_per_pose if limit is None else min(self.steps_per_pose, limit - steps)
-                for _ in range(n):
-                    p.stepSimulation(physicsClientId=c)
-                    # The humanoid's base is fixed but its joints are free: a step of gravity and contacts
-                    # moves its limbs (by up to 0.5 rad over 8 steps), so the pose is restored after each.
-                    self.scene.pose(frame.root_pos, frame.root_quat, frame.joint_quat)
-                    steps += 1
-                    if self.realtime:
-                        lag = time.perf_counter() - (clock + steps / PHYSICS_HZ)
-                        if lag > MAX_LAG:
-                            clock += lag
-                            resyncs += 1
-                        elif lag < 0:
-                            time.sleep(-lag)
-                now = time.perf_counter()
-                if bar is not None and now - last_status[0] >= STATUS_EVERY:
-                    dt = now - last_status[0]
-                    buffered = getattr(self.stream, "buffered", 0) / self.fps
-                    bar.set_description_str(
-                        f"physics {(steps - last_status[1]) / dt:.0f} Hz, poses {(poses - last_status[2]) / dt:.1f}"
-                        f" Hz, buffer {buffered:.1f} s, underruns {getattr(self.stream, 'underruns', 0)}",
-                        refresh=False)
-                    bar.update(steps / PHYSICS_HZ - bar.n)
-                    last_status = (now, steps, poses)
+            self._prepare(run, seconds)
+            while (frame := self._wait_for_frame(run)) is not None:
+                self._pose_character(run, frame)
+                self._step_physics(run, frame)
+                self._show_status(run)
         except KeyboardInterrupt:
-            stopped = "interrupted"
+            run.stopped = "interrupted"
         except p.error:
             if self._connected():
                 raise
-            stopped = "window_closed"  # the window was closed during a call
+            run.stopped = "window_closed"  # the window was closed during a call
         finally:
             sys.setswitchinterval(switch)
-            end = time.perf_counter()
-            if bar is not None:
-                bar.update(steps / PHYSICS_HZ - bar.n)
-                bar.close()
-            if hasattr(self.stream, "close"):
-                self.stream.close()
-            if video is not None:
-                video.close()
-        if startup is None:  # stopped while the buffer was filling
-            startup = end - start
-        wall = end - start - startup
+            run.end = time.perf_counter()
+            self._finish(run)
+        return self._stats(run)
+
+    def _prepare(self, run, seconds):
+        """Fill the buffer, open the video and the status bar, and start the real-time clock."""
+        if self.progress:
+            print("filling the motion buffer...", file=sys.stderr, flush=True)
+        self._wait_for_buffer()
+        if self.video_path is not None:
+            from sim.render import VideoRecorder
+
+            run.video = VideoRecorder(self.video_path, self.fps / self.video_every, self.scene, self.camera,
+                                      *self.video_size)
+        if self.progress:
+            from tqdm import tqdm
+
+            run.bar = tqdm(total=seconds, unit="s", desc="", file=sys.stderr,
+                           bar_format="simulate {n:.1f}/{total:.1f} s |{bar}| {desc}" if seconds else
+                           "simulate {n:.1f} s {desc}")
+        sys.setswitchinterval(SWITCH_INTERVAL)
+        run.clock = time.perf_counter()  # wall time at which the schedule's step 0 starts
+        run.startup = run.clock - run.start
+        run.last_status = (run.clock, 0, 0)
+
+    def _wait_for_frame(self, run):
+        """The next frame, or None with run.stopped set: time is up, the stream ended or the window closed."""
+        if run.limit is not None and run.steps >= run.limit:
+            run.stopped = "seconds"
+            return None
+        frame = self.stream.next_frame()
+        if frame is None:
+            run.stopped = "stream_end"
+        elif not self._connected():
+            run.stopped, frame = "window_closed", None
+        return frame
+
+    def _pose_character(self, run, frame):
+        """Show the frame, drop the balls it reaches, aim the window and record the video frame."""
+        self.scene.pose(frame.root_pos, frame.root_quat, frame.joint_quat, frame.contacts)
+        self._drop_balls(frame.root_pos)
+        if self.gui or run.video is not None:
+            target, distance = self._follow(frame.root_pos)
+            if self.gui:
+                self._aim_window(target, distance, run.poses == 0)
+            if run.video is not None and run.poses % self.video_every == 0:
+                run.video.add(target, distance)
+        run.poses += 1
+
+    def _step_physics(self, run, frame):
+        """The physics steps of one pose, at most up to the time limit, each kept in real time."""
+        n = self.steps_per_pose if run.limit is None else min(self.steps_per_pose, run.limit - run.steps)
+        for _ in range(n):
+            p.stepSimulation(physicsClientId=self.scene.client)
+            # The humanoid's base is fixed but its joints are free: a step of gravity and contacts moves its
+            # limbs (by up to 0.5 rad over 8 steps), so the pose is restored after each.
+            self.scene.pose(frame.root_pos, frame.root_quat, frame.joint_quat)
+            run.steps += 1
+            if self.realtime:
+                self._pace(run)
+
+    @staticmethod
+    def _pace(run):
+        """Sleep until step run.steps is due; more than MAX_LAG s late, restart the schedule from now."""
+        lag = time.perf_counter() - (run.clock + run.steps / PHYSICS_HZ)
+        if lag > MAX_LAG:
+            run.clock += lag
+            run.resyncs += 1
+        elif lag < 0:
+            time.sleep(-lag)
+
+    def _show_status(self, run):
+        now = time.perf_counter()
+        if run.bar is None or now - run.last_status[0] < STATUS_EVERY:
+            return
+        dt = now - run.last_status[0]
+        buffered = getattr(self.stream, "buffered", 0) / self.fps
+        run.bar.set_description_str(
+            f"physics {(run.steps - run.last_status[1]) / dt:.0f} Hz, poses {(run.poses - run.last_status[2]) / dt:.1f}"
+            f" Hz, buffer {buffered:.1f} s, underruns {getattr(self.stream, 'underruns', 0)}", refresh=False)
+        run.bar.update(run.steps / PHYSICS_HZ - run.bar.n)
+        run.last_status = (now, run.steps, run.poses)
+
+    def _finish(self, run):
+        """Close the status bar, the stream (its generator thread must not outlive the loop) and the video."""
+        if run.bar is not None:
+            run.bar.update(run.steps / PHYSICS_HZ - run.bar.n)
+            run.bar.close()
+        if hasattr(self.stream, "close"):
+            self.stream.close()
+        if run.video is not None:
+            run.video.close()
+
+    def _stats(self, run):
+        if run.startup is None:  # stopped while the buffer was filling
+            run.startup = run.end - run.start
+        wall = run.end - run.start - run.startup
         balls = self.ball_positions() if self._connected() else np.full((len(self.spawns), 3), np.nan)
         return LoopStats(
-            simulated_seconds=steps / PHYSICS_HZ, wall_seconds=wall, physics_steps=steps, poses=poses,
-            physics_hz=steps / max(wall, 1e-9), pose_hz=poses / max(wall, 1e-9),
+            simulated_seconds=run.steps / PHYSICS_HZ, wall_seconds=wall, physics_steps=run.steps, poses=run.poses,
+            physics_hz=run.steps / max(wall, 1e-9), pose_hz=run.poses / max(wall, 1e-9),
             underruns=int(getattr(self.stream, "underruns", 0)),
-            wait_seconds=float(getattr(self.stream, "wait_seconds", 0.0)), resyncs=resyncs, stopped=stopped,
-            ball_positions=balls, startup_seconds=startup, video_frames=video.count if video else 0)
+            wait_seconds=float(getattr(self.stream, "wait_seconds", 0.0)), resyncs=run.resyncs,
+            stopped=run.stopped, ball_positions=balls, startup_seconds=run.startup,
+            video_frames=run.video.count if run.video else 0)
 
 
 def simulate(model, terrain, seed=0, config=None, balls=3, seconds=None, buffer_seconds=4.0, gui=False,

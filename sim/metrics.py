@@ -11,15 +11,15 @@ from __future__ import annotations
 import json
 import math
 import sys
-import zipfile
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
-from motion_model.motion import Motion
+from motion_model.motion import FILE_LIMITS, Motion
 from motion_model.skeleton import Skeleton
 from terrain.heightfield import Heightfield
+from terrain.npz import read_npz
 
 # Contact and skating thresholds of GMD / OmniControl (`calculate_skating_ratio`), also used for the
 # motion-decided contacts, so that the drift and the skating ratio agree on what "in contact" means.
@@ -274,9 +274,8 @@ def load_motion(path):
 def _raw_arrays(path):
     """The file's arrays if it is an .npz with every key Motion needs in numeric form, else None."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile, AttributeError, TypeError):
+        arrays = read_npz(path, FILE_LIMITS, "motion file")
+    except (OSError, ValueError):
         return None
     keys = ("fps", "root_pos", "root_quat", "joint_quat", "contacts")
     if not all(k in arrays and np.issubdtype(arrays[k].dtype, np.number) for k in keys):

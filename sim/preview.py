@@ -22,6 +22,19 @@ def check_columns(columns):
         raise ValueError(f"a frame strip has 1..{MAX_COLUMNS} columns (--columns), got {columns}")
 
 
+# Frames per second of a video (the encoders' and players' useful range).
+VIDEO_FPS = (1.0, 240.0)
+
+
+def check_video_fps(fps):
+    """ValueError unless a video at `fps` frames per second lies within VIDEO_FPS."""
+    lo, hi = VIDEO_FPS
+    number = isinstance(fps, (int, float, np.integer, np.floating)) and not isinstance(fps, bool)
+    if not (number and lo <= fps <= hi):
+        shown = f"{fps:g}" if number else repr(fps)
+        raise ValueError(f"video fps {shown} is out of range: it must lie in [{lo:g}, {hi:g}] frames per second")
+
+
 def _bones(skeleton):
     return [(i, p) for i, p in enumerate(skeleton.parents) if p >= 0]
 
@@ -72,10 +85,11 @@ def preview_video(motion, out, fps=None, terrain=None, size=(480, 360), every=1)
     path drawn; the camera follows the character. Frames are written atomically with imageio."""
     from tqdm import tqdm
 
+    fps = fps or motion.fps / every
+    check_video_fps(fps)
     terrain = terrain if terrain is not None else motion.terrain
     skeleton = Skeleton.load()
     link_pos, _ = skeleton.fk(motion.root_pos, motion.root_quat, motion.joint_quat)
-    fps = fps or motion.fps / every
     fig = plt.figure(figsize=(size[0] / 80, size[1] / 80), dpi=80)
     ax = fig.add_subplot(projection="3d")
     frames = []
@@ -111,6 +125,7 @@ def write_video(frames, out, fps):
     ext = os.path.splitext(out)[1].lower()
     if ext not in (".gif", ".mp4"):
         raise ValueError(f"video file {out} must end in .gif or .mp4")
+    check_video_fps(fps)
     options = {"duration": 1000.0 / fps, "loop": 0} if ext == ".gif" else \
         {"fps": fps, "codec": "libx264", "macro_block_size": 8}
     count = 0

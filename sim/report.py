@@ -17,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from motion_model.motion import Motion
-from sim.batch import load_run
+from sim.batch import load_run, read_record
 from sim.preview import frame_strip
 from sim.suite import GAITS
 from terrain.atomic import atomic_path
@@ -60,7 +60,7 @@ def load_records(run):
     for episode in suite.episodes:
         file = folder / f"{episode.id}.json"
         if file.is_file():
-            records.append(json.loads(file.read_text()))
+            records.append(read_record(file))
     return suite, records
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -36,6 +37,7 @@ GAITS = ("walk", "run")
 SUITE_KEYS = ("name", "method", "model", "controller", "batch_size", "speeds", "episodes")
 ENTRY_KEYS = ("kind", "params", "seeds", "gait", "goal_distance")
 DEFAULT_SPEEDS = {"walk": 1.2, "run": 3.0}
+MAX_EPISODES = 100_000  # a suite expands to at most this many episodes (checked before expanding)
 
 
 class SuiteError(ValueError):
@@ -115,6 +117,7 @@ def parse_suite(data, source="suite"):
     unknown = sorted(set(data) - set(SUITE_KEYS))
     if unknown:
         raise SuiteError(f"{source}: unknown key {unknown[0]!r}; suite keys are {', '.join(SUITE_KEYS)}")
+    _refuse_non_finite(data, source)
     method = data.get("method", "model")
     if method not in METHODS:
         raise SuiteError(f"{source}: unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -131,7 +134,8 @@ def parse_suite(data, source="suite"):
                          "{kind: stairs, seeds: [0, 1], gait: walk, goal_distance: 8}")
     episodes, seen = [], {}
     for number, entry in enumerate(entries, 1):
-        for episode in _expand(entry, speeds, f"{source}, episodes entry {number}"):
+        room = MAX_EPISODES - len(episodes)
+        for episode in _expand(entry, speeds, f"{source}, episodes entry {number}", room):
             if episode.id in seen:
                 raise SuiteError(f"{source}: episode {episode.id} is listed by entries {seen[episode.id]} and "
                                  f"{number}; give one of them other seeds")
@@ -155,6 +159,26 @@ def parse_shard(text):
 
 def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _refuse_non_finite(data, source):
+    """SuiteError naming the first NaN or infinity anywhere in the suite (YAML's .nan, .inf)."""
+    seen = set()  # YAML aliases share lists and mappings: visit each once
+
+    def check(value, where, path):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SuiteError(f"{where}: {path} is {value}; give a finite number")
+        if isinstance(value, (dict, list)) and id(value) not in seen:
+            seen.add(id(value))
+            for key, item in value.items() if isinstance(value, dict) else enumerate(value):
+                check(item, where, f"{path}.{key}" if path else str(key))
+
+    for key, value in data.items():
+        if key == "episodes" and isinstance(value, list):
+            for number, entry in enumerate(value, 1):
+                check(entry, f"{source}, episodes entry {number}", "")
+        else:
+            check(value, source, str(key))
 
 
 def _controller(spec, method, source):
@@ -186,7 +210,11 @@ def _as_list(value, name, where):
 
 def _seeds(spec, where):
     if isinstance(spec, dict) and set(spec) == {"start", "count"}:
-        spec = list(range(spec["start"], spec["start"] + spec["count"])) if all(
+        count = spec["count"]
+        if isinstance(count, int) and count > MAX_EPISODES:
+            raise SuiteError(f"{where}: seeds count {count} is more than a suite's {MAX_EPISODES} episodes; "
+                             "split the suite into several")
+        spec = list(range(spec["start"], spec["start"] + count)) if all(
             isinstance(v, int) and not isinstance(v, bool) for v in spec.values()) else None
     if not (isinstance(spec, list) and spec and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
                                                     for s in spec)):
@@ -195,7 +223,7 @@ def _seeds(spec, where):
     return spec
 
 
-def _expand(entry, speeds, where):
+def _expand(entry, speeds, where, room):
     if not isinstance(entry, dict):
         raise SuiteError(f"{where}: expected a mapping such as {{kind: flat, seeds: [0]}}, got {entry!r}")
     unknown = sorted(set(entry) - set(ENTRY_KEYS))
@@ -229,6 +257,10 @@ def _expand(entry, speeds, where):
         resolve_params(kind, {**params, "length": distances[0] + PAD})
     except ValueError as error:
         raise SuiteError(f"{where}: {error}") from error
+    count = len(gaits) * len(distances) * len(seeds)
+    if count > room:
+        raise SuiteError(f"{where}: its {count} episodes (gaits x goal distances x seeds) take the suite beyond "
+                         f"{MAX_EPISODES} episodes; split the suite into several")
     shown = {k: v for k, v in params.items() if k != "length"}
     tag = "-" + hashlib.sha1(json.dumps(shown, sort_keys=True).encode()).hexdigest()[:6] if shown else ""
     return [Episode(f"{kind}-{gait}-{distance:g}m-s{seed}{tag}", kind,

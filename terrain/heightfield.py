@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from terrain.atomic import atomic_path
+from terrain.npz import Limit, read_npz
 
 # Default local terrain grid seen by a character: metres in its heading frame.
 LOCAL_EXTENT_X = (-1.0, 2.0)
@@ -31,6 +32,10 @@ LOCAL_SPACING = 0.1
 
 TERRAIN_KEYS = ("terrain_heights", "terrain_cell", "terrain_origin")
 OPTIONAL_KEYS = ("terrain_start", "terrain_goal")
+# Largest terrain read from a file (docs/motion_format.md, Limits): 4096 vertices a side, 2048 x 2048 in all
+# (100 m x 100 m at 0.05 m; the sdf tables of that take about 2 GB).
+FILE_LIMITS = {"terrain_heights": Limit((4096, 4096), 2048 * 2048), "terrain_cell": (), "terrain_origin": (2,),
+               "terrain_start": (2,), "terrain_goal": (2,)}
 
 
 def is_torch(x) -> bool:
@@ -289,8 +294,8 @@ class Heightfield:
 
     @classmethod
     def load(cls, path) -> "Heightfield":
-        with np.load(path) as data:
-            return cls.from_arrays(data, source=str(path))
+        """Read a terrain (or a motion file's terrain); ValueError beyond the size limits of FILE_LIMITS."""
+        return cls.from_arrays(read_npz(path, FILE_LIMITS, "terrain file"), source=str(path))
 
 
 def _torch():

@@ -195,3 +195,18 @@ def test_main_export_writes_atomically(tmp_path, clip, capsys):
     assert "bvh written to" in capsys.readouterr().out
     assert sorted(f.name for f in tmp_path.iterdir()) == ["walk.bvh", "walk.npz"]
     assert Motion.load(file).num_frames == clip.num_frames
+
+
+@pytest.mark.parametrize("fps", [1e9, 1e-6, 1001.0, 0.5])
+@pytest.mark.parametrize("fmt, suffix", [("bvh", ".bvh"), ("deepmimic", ".txt")])
+def test_frame_rates_outside_the_range_are_refused(tmp_path, clip, fps, fmt, suffix):
+    odd = Motion(fps, clip.root_pos, clip.root_quat, clip.joint_quat, clip.contacts)
+    out = tmp_path / f"walk{suffix}"
+    out.write_text("the previous export")
+    with pytest.raises(ValueError, match=r"fps is out of range for export: it must lie in \[1, 1000\]"):
+        export.export(odd, out, fmt)
+    assert [f.name for f in tmp_path.iterdir()] == [out.name] and out.read_text() == "the previous export"
+    export.export(Motion(1000.0, *(getattr(odd, k) for k in ("root_pos", "root_quat", "joint_quat", "contacts"))),
+                  out, fmt)
+    frame_time = "Frame Time: 0.00100000" if fmt == "bvh" else '"Frames":[[0.001,'
+    assert frame_time in out.read_text()

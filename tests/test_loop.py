@@ -127,3 +127,13 @@ def test_simulate_command(model, tmp_path, capsys):
                  "--seconds", "0.5", "--buffer", "0.5"]) == 0
     out = capsys.readouterr().out
     assert "underruns 0" in out and "physics" in out and "stopped: seconds" in out
+
+
+@pytest.mark.parametrize("size, every, message", [
+    ((50000, 50000), 4, "video size 50000 x 50000 is out of range"),
+    ((96, 64), 31, r"video fps 0.967742 is out of range: it must lie in \[1, 240\]"),
+])
+def test_video_settings_are_bounded_before_the_loop_starts(stairs, tmp_path, size, every, message):
+    with Scene(stairs) as scene, pytest.raises(ValueError, match=message):
+        SimulationLoop(scene, None, video=tmp_path / "sim.mp4", video_size=size, video_every=every)
+    assert list(tmp_path.iterdir()) == []

@@ -28,13 +28,11 @@ def run(args):
     from sim.batch import run_suite
     from sim.report import write_report
     from sim.suite import load_suite, parse_shard
-    from terrain.atomic import check_writable_folder
 
     if args.address and args.backend != "ray":
         raise ValueError("--address is the address of a Ray cluster: add --backend ray")
     suite = load_suite(args.suite, method=args.method)
     shard = parse_shard(args.shard) if args.shard else None
-    check_writable_folder(args.out, "run folder")
     counts = run_suite(suite, args.out, workers=args.workers, shard=shard, backend=args.backend, address=args.address)
     scope = f" of shard {args.shard}" if shard else ""
     print(f"{counts['written']} episodes written ({counts['errors']} with an error), {counts['done_before']} "
