@@ -22,20 +22,19 @@ World frame: Z up, metres, seconds; +X is the character's forward at rest. Quate
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from motion_model import quaternion as quat
 from motion_model.clips import Q_Y2Z
-from motion_model.gait import SWING_SAMPLES, run_cycle, walk_cycles
+from motion_model.gait import SWING_SAMPLES, run_cycle, standing_pose, walk_cycles
 from motion_model.motion import Motion
 from motion_model.legs import (FOOT_LINKS, HIP_LINKS, KNEE_LINKS, ankle_targets, footprint, leg_ik,
-                               place_foothold, rotate2, sole_offset)
+                               place_foothold, rotate2, sole_offset, wrap_angle)
 from motion_model.skeleton import Skeleton
-
-WALK_SPEEDS = (0.6, 1.5)  # m/s
-RUN_SPEEDS = (2.5, 3.8)  # m/s
+from motion_model.speed_plan import RUN_SPEEDS, WALK_SPEEDS, BehaviourConfig
 
 
 @dataclass(frozen=True)
@@ -52,6 +51,7 @@ class SynthesisConfig:
     gait_blend_time: float = 0.8  # s for a walk/run transition
     speed_ramp: float = 1.0  # s to reach the requested speed from the start
     stair_slowdown: float = 2.0  # speed factor lost per metre of riser ahead (see stair_slowdown)
+    behaviour: BehaviourConfig = BehaviourConfig()  # speed plans only: starts, stops, corners, turns
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -104,7 +104,7 @@ def speed_profile(gait, seed, length, config):
     return speed, run_weight
 
 
-def _turn_weights(cycles, yaw_per_cycle):
+def turn_weights(cycles, yaw_per_cycle):
     """Weights over walk cycles (sorted by yaw per cycle) interpolating the requested turn rate."""
     yaws = np.array([c.yaw_per_cycle for c in cycles])
     w = np.zeros(len(cycles))
@@ -145,7 +145,7 @@ def make_timeline(path_length, curvature, speed, run_weight, config, extra=4.0):
         v = speed(s, g) * ramp
         w = np.zeros(len(cycles))
         walk_stride = cycles[walk_n // 2].stride
-        w[:walk_n] = (1 - g) * _turn_weights(cycles[:walk_n], curvature(s) * walk_stride)
+        w[:walk_n] = (1 - g) * turn_weights(cycles[:walk_n], curvature(s) * walk_stride)
         w[walk_n] = g
         natural_speed = sum(wi * c.speed for wi, c in zip(w, cycles))
         cadence = sum(wi / c.duration for wi, c in zip(w, cycles))
@@ -157,8 +157,20 @@ def make_timeline(path_length, curvature, speed, run_weight, config, extra=4.0):
     return Timeline(phase, s, g, w, cycles)
 
 
+class CyclePose(NamedTuple):
+    """Blended cycle pose per frame: root height (T,), root offset (T, 2), root_rel (T, 4), joints (T, 12, 4),
+    stance (T, 2, 2) [on, off] phases per foot, swing lift and progress (T, 2, SWING_SAMPLES)."""
+    height: np.ndarray
+    offset: np.ndarray
+    root_rel: np.ndarray
+    joints: np.ndarray
+    stance: np.ndarray
+    lift: np.ndarray
+    progress: np.ndarray
+
+
 def blend_pose(timeline):
-    """Blended cycle pose per frame: root_height, root_offset, root_rel, joints, stance (T, 2, 2), lift, progress."""
+    """The CyclePose of a timeline: its cycles' poses blended by their weights, frame by frame."""
     T = len(timeline.phase)
     height = np.zeros(T)
     offset = np.zeros((T, 2))
@@ -185,7 +197,13 @@ def blend_pose(timeline):
         j = np.where((j * ref_joints).sum(-1, keepdims=True) < 0, -j, j)
         rel_acc += w[:, None] * r
         joint_acc += w[:, None, None] * j
-    return height, offset, quat.normalize(rel_acc), quat.normalize(joint_acc), stance, lift, progress
+    return CyclePose(height, offset, quat.normalize(rel_acc), quat.normalize(joint_acc), stance, lift, progress)
+
+
+def stance_masks(phase, stance):
+    """(T, 2) bool: which feet are in stance at phases (T,) under the blended stance intervals (T, 2, 2)."""
+    on, off = stance[..., 0], stance[..., 1]
+    return ((phase[:, None] - on) % 1.0) < (off - on)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -251,13 +269,18 @@ def _stance_intervals(mask):
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
 
 
-def plan_footholds(terrain, stance_masks, nominal_soles, nominal_yaw, config):
-    """One Foothold per stance interval of each foot, in time order, from the nominal pose at mid-stance."""
+def plan_footholds(terrain, stance_masks, nominal_soles, nominal_yaw, config, settled=None):
+    """One Foothold per stance interval of each foot, in time order, from the nominal pose at mid-stance.
+
+    settled: optional (T,) bool, the frames where the body stands still; a stance holding some is placed where
+    the nominal pose has the foot at the first of them (a foot that comes to a stand stays where it stands).
+    """
     stances = sorted(((a, b, f) for f in range(2) for a, b in _stance_intervals(stance_masks[:, f])),
                      key=lambda x: (x[0] + x[1]) / 2)
     holds = []
     for a, b, f in stances:
-        mid = (a + b) // 2
+        still = np.flatnonzero(settled[a:b + 1]) if settled is not None else ()
+        mid = a + still[0] if len(still) else (a + b) // 2
         sole, tilt = place_foothold(terrain, nominal_soles[mid, f, :2], nominal_yaw[mid, f], config.max_foot_shift,
                                     config.flat_tolerance)
         rot = quat.multiply(tilt, quat.multiply(quat.about_z(np.asarray(nominal_yaw[mid, f])), Q_Y2Z))
@@ -324,10 +347,11 @@ def ground_height(holds, num_frames, config):
     return gaussian_filter1d(ground, config.pelvis_smoothing * config.fps, mode="nearest")
 
 
-def reach_lowering(skeleton, root_pos, root_quat, ankles, config):
-    """How far (T,) the pelvis must drop so that every leg reaches its ankle target, smoothed."""
+def reach_lowering(skeleton, root_pos, root_quat, ankles, config, max_reach=None):
+    """How far (T,) the pelvis must drop so that every leg reaches its ankle target, smoothed.
+    max_reach: optional (T,) fraction of the leg per frame instead of config.max_reach."""
     leg = -(skeleton.offsets[KNEE_LINKS[0], 1] + skeleton.offsets[FOOT_LINKS[0], 1])
-    reach = config.max_reach * leg
+    reach = (config.max_reach if max_reach is None else max_reach) * leg
     need = np.zeros(len(root_pos))
     for f in range(2):
         hip = root_pos + quat.rotate(root_quat, np.broadcast_to(skeleton.offsets[HIP_LINKS[f]], root_pos.shape))
@@ -348,14 +372,20 @@ def reach_lowering(skeleton, root_pos, root_quat, ankles, config):
 # The engine
 
 
-def synthesize(terrain, path, gait="walk", seed=0, config=SynthesisConfig(), speed=None):
+def synthesize(terrain, path, gait="walk", seed=0, config=SynthesisConfig(), speed=None, plan=None):
     """A terrain-fitted locomotion Motion along `path` (P, 2) over `terrain`, ending where the path ends.
 
     gait: "walk", "run" or "mixed". speed: a constant target speed (m/s) instead of the seeded random
-    profile. The Motion carries contact labels (stance = the foot is on its foothold), the terrain, the
-    path and its end as the goal.
+    profile. plan: a SpeedPlan (motion_model/speed_plan.py) instead of gait, seed and speed: starts from
+    standing, stops, speed changes, slowing into corners, turning on the spot. The Motion carries contact
+    labels (stance = the foot is on its foothold), the terrain, the path and its end as the goal.
     """
-    skeleton = Skeleton.load()
+    if plan is not None:
+        # The planned engine builds on this module's passes, so it is imported here, not at the top.
+        from motion_model.stepping import synthesize_planned
+        if speed is not None:
+            raise ValueError("give synthesize either speed or plan, not both (SpeedPlan.constant(speed) is both)")
+        return synthesize_planned(terrain, path, plan, config)
     curve = PathCurve.from_points(path, config.heading_smoothing)
     speed_fn, run_fn = speed_profile(gait, seed, curve.length, config)
     if speed is not None:
@@ -364,29 +394,48 @@ def synthesize(terrain, path, gait="walk", seed=0, config=SynthesisConfig(), spe
     base_speed = speed_fn
     speed_fn = lambda s, g: base_speed(s, g) * slow(s)
     timeline = make_timeline(curve.length, curve.curvature, speed_fn, run_fn, config)
-    height, offset, root_rel, joints, stance, lift, progress = blend_pose(timeline)
-    T = len(timeline.phase)
+    pose = blend_pose(timeline)
+    masks = stance_masks(timeline.phase, pose.stance)
+    end = int(np.searchsorted(timeline.s, curve.length)) + 1
+    return fit_to_terrain(terrain, curve.position(timeline.s), curve.heading(timeline.s), pose, masks, config,
+                          end, curve.points)
 
-    yaw = curve.heading(timeline.s)
-    root_xy = curve.position(timeline.s) + rotate2(yaw, offset)
-    root_quat = quat.multiply(quat.about_z(yaw), root_rel)
-    root_pos = np.c_[root_xy, height]
-    link_pos, link_rot = skeleton.fk(root_pos, root_quat, joints)
+
+class Settling(NamedTuple):
+    """Where a planned body comes to rest (motion_model/stepping.py), per frame (T,): standing, the frames where
+    it stands still; feet, how far the feet's placement has moved from the cycles' to the standing pose's
+    (1 at rest, stepping on the spot included); reach, the fraction of the leg each frame may stretch to."""
+    standing: np.ndarray
+    feet: np.ndarray
+    reach: np.ndarray
+
+
+def fit_to_terrain(terrain, ground_xy, yaw, pose, masks, config, keep, path, settling=None):
+    """Passes 2 to 5: the Motion (its first `keep` frames) of a blended pose carried along ground points
+    (T, 2) with headings (T,) and stance masks (T, 2), over the terrain; `settling` for a planned body.
+    """
+    skeleton = Skeleton.load()
+    T = len(yaw)
+    root_xy = ground_xy + rotate2(yaw, pose.offset)
+    root_quat = quat.multiply(quat.about_z(yaw), pose.root_rel)
+    root_pos = np.c_[root_xy, pose.height]
+    link_pos, link_rot = skeleton.fk(root_pos, root_quat, pose.joints)
     nominal_soles = np.stack([link_pos[:, k] + quat.rotate(link_rot[:, k], np.broadcast_to(sole_offset(), (T, 3)))
                               for k in FOOT_LINKS], 1)
     nominal_yaw = quat.heading(link_rot[:, list(FOOT_LINKS)])
+    standing, max_reach = (None, None) if settling is None else (settling.standing, settling.reach)
+    if settling is not None:
+        stand, w = standing_pose(), settling.feet[:, None]
+        at_rest = ground_xy[:, None] + rotate2(yaw[:, None], stand.soles)
+        nominal_soles[..., :2] += w[..., None] * (at_rest - nominal_soles[..., :2])
+        nominal_yaw += w * wrap_angle(yaw[:, None] + stand.foot_yaw - nominal_yaw)
 
-    on, off = stance[..., 0], stance[..., 1]
-    masks = ((timeline.phase[:, None] - on) % 1.0) < (off - on)
-    holds = plan_footholds(terrain, masks, nominal_soles, nominal_yaw, config)
-    soles, rots = foot_trajectories(terrain, holds, lift, progress, link_rot[:, list(FOOT_LINKS)], config)
+    holds = plan_footholds(terrain, masks, nominal_soles, nominal_yaw, config, settled=standing)
+    soles, rots = foot_trajectories(terrain, holds, pose.lift, pose.progress, link_rot[:, list(FOOT_LINKS)], config)
     ankles = ankle_targets(soles, rots)
 
-    root_pos[:, 2] = ground_height(holds, T, config) + height
-    root_pos[:, 2] -= reach_lowering(skeleton, root_pos, root_quat, ankles, config)
-    joints = leg_ik(skeleton, root_pos, root_quat, joints, ankles, rots)
-
-    end = int(np.searchsorted(timeline.s, curve.length)) + 1
-    motion = Motion(config.fps, root_pos[:end], root_quat[:end], joints[:end], masks[:end].astype(float),
-                    terrain=terrain, path=curve.points, goal=curve.points[-1])
-    return motion
+    root_pos[:, 2] = ground_height(holds, T, config) + pose.height
+    root_pos[:, 2] -= reach_lowering(skeleton, root_pos, root_quat, ankles, config, max_reach)
+    joints = leg_ik(skeleton, root_pos, root_quat, pose.joints, ankles, rots)
+    return Motion(config.fps, root_pos[:keep], root_quat[:keep], joints[:keep], masks[:keep].astype(float),
+                  terrain=terrain, path=path, goal=path[-1])
