@@ -3,12 +3,12 @@ the body slows and stands, then fitted to the terrain by synthesis.fit_to_terrai
 
 The gait phase advances at the blended cycles' cadence scaled by (speed / natural speed) ** cadence_exponent,
 as in the legacy timeline, but never slower than step_cadence (turn_cadence when turning on the spot at
-turn_rate), so that the feet keep stepping while the root slows to rest or turns on the spot; it stops while
-the body stands. Each stretch of stepping that ends in a stand has its cadence scaled (by a few percent over a
-long stretch) so that the phase arrives in a double support of the walk exactly when the root comes to rest:
-the last step lands beside the other foot, and both stay there. The body blends toward the standing pose
-(gait.standing_pose) as the root slows below stand_speed, up to stand_stepping while the feet still step, and
-fully once it stands.
+turn_rate; stair_cadence on stairs, where travel.py caps the speed to one tread a step), so that the feet
+keep stepping while the root slows to rest or turns on the spot; it stops while the body stands. Each stretch
+of stepping that ends in a stand has its cadence scaled (by a few percent over a long stretch) so that the
+phase arrives in a double support of the walk exactly when the root comes to rest: the last step lands
+beside the other foot, and both stay there. The body blends toward the standing pose (gait.standing_pose) as
+the root slows below stand_speed, up to stand_stepping while the feet still step, and fully once it stands.
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def gait_timeline(travel, config):
     run = run_weight(travel.speed)
     turning = np.clip(np.abs(travel.turn) / behaviour.turn_rate, 0.0, 1.0)
     slowest = behaviour.step_cadence + turning * (behaviour.turn_cadence - behaviour.step_cadence)
+    slowest = np.where(travel.stairs, np.maximum(slowest, behaviour.stair_cadence), slowest)
     # The turn per cycle picks the turning walks; it needs the cadence, which the picked cycles set: the
     # straight walk's cadence is near enough.
     walk_rate = np.maximum((travel.speed / walk.speed) ** exponent, slowest) / walk.duration

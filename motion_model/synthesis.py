@@ -119,13 +119,19 @@ def stair_slowdown(terrain, curve, config):
     """Speed factor as a function of arc length: people slow down on stairs and steps.
 
     The largest height change between path samples 0.05 m apart (a riser, on Bullet's one-cell edges) in a
-    window from 0.3 m behind to 0.8 m ahead sets the factor, 1 - stair_slowdown * riser, at least 0.5.
+    window from 0.3 m behind to 0.8 m ahead (riser_ahead) sets the factor, 1 - stair_slowdown * riser, at
+    least 0.5.
     """
-    s = np.arange(0.0, curve.length + 2.0, 0.05)
-    rise = np.abs(np.diff(terrain.height(curve.position(s)), append=0.0))
-    ahead = maximum_filter1d(rise, int(1.1 / 0.05), origin=-int(0.25 / 0.05), mode="nearest")
+    s, ahead = riser_ahead(terrain, curve)
     factor = np.clip(1.0 - config.stair_slowdown * ahead, 0.5, 1.0)
     return lambda x: float(np.interp(x, s, factor))
+
+
+def riser_ahead(terrain, curve):
+    """Arc lengths (N,) 0.05 m apart and the largest riser (N,) in m from 0.3 m behind to 0.8 m ahead."""
+    s = np.arange(0.0, curve.length + 2.0, 0.05)
+    rise = np.abs(np.diff(terrain.height(curve.position(s)), append=0.0))
+    return s, maximum_filter1d(rise, int(1.1 / 0.05), origin=-int(0.25 / 0.05), mode="nearest")
 
 
 def make_timeline(path_length, curvature, speed, run_weight, config, extra=4.0):

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from motion_model.gait import standing_pose
+from motion_model.gait import gait_cycle, standing_pose
 from motion_model.legs import footprint_spread, rotate2, wrap_angle
 from motion_model.speed_plan import run_weight
-from motion_model.synthesis import PathCurve, stair_slowdown
+from motion_model.synthesis import PathCurve, riser_ahead, stair_slowdown
 
 PATH_SPACING = 0.05  # m between path samples, so that the heading is smoothed over arc length on any polyline
 PROFILE_STEP = 0.02  # m between the speed limit's samples
@@ -30,19 +30,21 @@ END_SEARCH = 0.25  # m
 MERGE = 0.05  # m: halts closer than this are one
 RUN_OUT = 4.0  # m walked past the path's end when the episode does not end standing (footholds for the last steps)
 MIN_SPEED = 0.03  # m/s: a travelling root never creeps slower
+RISER = 0.03  # m: a height change over 5 cm of path this large is a step's riser
 
 
 @dataclass
 class Travel:
     """Per frame (T,): arc length s (m), the root's ground point xy (T, 2), heading yaw (rad, unwrapped), speed
-    along the path (m/s), turn rate (rad/s), standing (bool: the body stands still); keep: the episode's frames
-    (the rest is run-out past the path's end)."""
+    along the path (m/s), turn rate (rad/s), standing (bool: the body stands still), stairs (bool: a riser
+    is near); keep: the episode's frames (the rest is run-out past the path's end)."""
     s: np.ndarray
     xy: np.ndarray
     yaw: np.ndarray
     speed: np.ndarray
     turn: np.ndarray
     standing: np.ndarray
+    stairs: np.ndarray
     keep: int
 
 
@@ -122,6 +124,30 @@ class Route:
         return self.curve.position(s)
 
 
+@dataclass(frozen=True)
+class Stairs:
+    """Along the path at arc lengths s (N,) 0.05 m apart: the largest riser near (m, see riser_ahead) and the
+    depth of the treads there (m, the gap between the nearest riser and its neighbours; inf without)."""
+    s: np.ndarray
+    riser: np.ndarray
+    tread: np.ndarray
+
+    @classmethod
+    def along(cls, terrain, curve):
+        s, riser = riser_ahead(terrain, curve)
+        rises = np.flatnonzero(np.abs(np.diff(terrain.height(curve.position(s)), append=0.0)) > RISER)
+        edges = s[rises[np.r_[True, np.diff(rises) > 1]]] if len(rises) else s[:0]  # one per riser
+        tread = np.full(len(s), np.inf)
+        if len(edges) > 1:
+            gaps = np.diff(edges)
+            depth = np.minimum(np.r_[gaps[0], gaps], np.r_[gaps, gaps[-1]])
+            tread = depth[np.abs(s[:, None] - edges).argmin(1)]
+        return cls(s, riser, tread)
+
+    def near(self, x):
+        return np.interp(x, self.s, self.riser) > RISER
+
+
 def standing_spot(terrain, route, s, low, high, tolerance, search=STOP_SEARCH):
     """The arc length nearest s within [low, high] and `search` m where both feet of the standing pose rest
     flat (each sole within `tolerance` of one plane: a whole tread, not across a step's edge); the flattest
@@ -160,13 +186,17 @@ def plan_halts(terrain, route, plan, tolerance):
 
 def speed_limit(route, k, plan, slow, start, end, halt, behaviour):
     """Arc lengths (N,) over [start, end] in piece k and the speed limit there (N,), m/s, that the root can
-    keep while slowing at decel for every curve ahead and, when `halt`, to rest at the end."""
+    keep while slowing at decel for every curve ahead and, when `halt`, to rest at the end. On stairs the
+    root climbs one tread per step at stair_cadence."""
     grid = np.linspace(start, end, max(int(np.ceil((end - start) / PROFILE_STEP)), 1) + 1)
     cruise = np.array([plan.speed_at(x) for x in grid])
     walk_lateral, run_lateral = behaviour.lateral_accel
     lateral = walk_lateral + run_weight(cruise) * (run_lateral - walk_lateral)
     curvature = np.maximum(np.abs(route.curvature(k, grid)), 1e-6)
     limit = np.minimum(cruise * np.array([slow(x) for x in grid]), np.sqrt(lateral / curvature))
+    step_time = gait_cycle("walk").duration / (2 * behaviour.stair_cadence)
+    stairs = route.stairs
+    limit = np.where(stairs.near(grid), np.minimum(limit, np.interp(grid, stairs.s, stairs.tread) / step_time), limit)
     if halt:
         limit[-1] = 0.0
     room = 2 * behaviour.decel * np.diff(grid)
@@ -218,6 +248,7 @@ def plan_travel(terrain, path, plan, config):
     behaviour = config.behaviour
     route = Route(path, config.heading_smoothing, behaviour)
     slow = stair_slowdown(terrain, route.curve, config)
+    route.stairs = Stairs.along(terrain, route.curve)
     halts = plan_halts(terrain, route, plan, config.flat_tolerance)
     if not plan.end_standing:
         halts.append(Halt(route.length + RUN_OUT, 0.0, False))
@@ -244,4 +275,5 @@ def plan_travel(terrain, path, plan, config):
     if behaviour.corner_rounding > 0:
         xy = gaussian_filter1d(xy, behaviour.corner_rounding * config.fps, axis=0, mode="nearest")
     keep = len(s) if plan.end_standing else int(np.searchsorted(s, route.length)) + 1
-    return Travel(s, xy, yaw, speed, np.gradient(yaw) * config.fps, standing.astype(bool), min(keep, len(s)))
+    return Travel(s, xy, yaw, speed, np.gradient(yaw) * config.fps, standing.astype(bool), route.stairs.near(s),
+                  min(keep, len(s)))
