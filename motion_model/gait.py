@@ -71,7 +71,7 @@ class GaitCycle:
         rolled = np.roll(both, -start)
         edges = np.diff(np.r_[0, rolled.astype(int), 0])
         first, last = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
-        return np.sort((grid[(start + (first + last) // 2) % len(grid)]))
+        return np.sort(grid[(start + (first + last) // 2) % len(grid)])
 
 
 SWING_SAMPLES = 16

@@ -106,6 +106,7 @@ class BehaviourConfig:
     step_cadence: float = bounded(0.8, 0.3, 1.5)  # the slowest cadence, stepping near rest, as a fraction of
     turn_cadence: float = bounded(1.0, 0.3, 1.5)  # the cycles' own; and turning on the spot at turn_rate
     stair_cadence: float = bounded(1.0, 0.3, 1.5)  # on stairs, where the speed is capped to one tread a step
+    step_width: float = bounded(0.06, 0.0, 0.3)  # m a foot lands at least to its own side of the other
     stand_speed: float = bounded(0.6, 0.1, 2.0)  # m/s below which the body blends toward the standing pose,
     stand_stepping: float = bounded(0.6, 0.0, 1.0)  # up to this weight while still stepping (1 standing)
     stand_blend: float = bounded(0.15, 0.01, 1.0)  # s (Gaussian sigma) over which the body settles into a stand

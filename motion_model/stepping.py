@@ -16,9 +16,10 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from motion_model import quaternion as quat
+from motion_model.footing import Settling, fit_to_terrain
 from motion_model.gait import run_cycle, standing_pose, walk_cycles
 from motion_model.speed_plan import run_weight
-from motion_model.synthesis import Settling, Timeline, blend_pose, fit_to_terrain, stance_masks, turn_weights
+from motion_model.synthesis import Timeline, blend_pose, stance_masks, turn_weights
 from motion_model.travel import plan_travel
 
 

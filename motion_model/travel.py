@@ -14,6 +14,7 @@ heading_smoothing m, each side of a sharp corner on its own. The course is round
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
@@ -62,7 +63,7 @@ def densify(points, spacing):
     points = np.asarray(points, dtype=float)
     points = points[np.r_[True, np.linalg.norm(np.diff(points, axis=0), axis=-1) > 1e-6]]
     out = [points[:1]]
-    for a, b in zip(points[:-1], points[1:]):
+    for a, b in pairwise(points):
         n = max(int(np.ceil(np.linalg.norm(b - a) / spacing)), 1)
         out.append(a + (b - a) * (np.arange(1, n + 1) / n)[:, None])
     return np.concatenate(out)
@@ -100,7 +101,7 @@ class Route:
         bounds = [0] + cuts + [len(points) - 1]
         self.starts = arc[bounds[:-1]]
         self.corners = arc[cuts]
-        self.pieces = [PathCurve.from_points(points[i:j + 1], smoothing) for i, j in zip(bounds[:-1], bounds[1:])]
+        self.pieces = [PathCurve.from_points(points[i:j + 1], smoothing) for i, j in pairwise(bounds)]
         self.offsets = [0.0]
         for prev, nxt in zip(self.pieces[:-1], self.pieces[1:]):
             end = prev.heading(prev.length) + self.offsets[-1]
@@ -214,7 +215,7 @@ class _Course:
 
     def stand(self, seconds):
         s, yaw = self.rows[-1][:2]
-        self.rows += [(s, yaw, 0.0, True)] * int(round(seconds * self.fps))
+        self.rows += [(s, yaw, 0.0, True)] * round(seconds * self.fps)
 
     def turn(self, target, behaviour):
         """Turn on the spot to heading `target`: the turn rate eases in and out over turn_ease."""
