@@ -197,6 +197,7 @@ def standing_pose():
     """The walk cycle's average torso, arms and pelvis, with the legs solved to stand on both feet."""
     walk = gait_cycle("walk")
     root_rel = _mean_rotation(walk.root_rel)
+    root_rel = quat.multiply(quat.about_z(-quat.heading(root_rel)), root_rel)  # facing along the heading
     joints = _mean_rotation(walk.joints)
     soles = np.array([[STAND_SOLE_AHEAD, STAND_WIDTH / 2], [STAND_SOLE_AHEAD, -STAND_WIDTH / 2]])
     foot_yaw = np.array([STAND_TOE_OUT, -STAND_TOE_OUT])

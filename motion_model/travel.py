@@ -87,15 +87,40 @@ def sharp_corners(points, angle, window):
     return corners
 
 
+@dataclass(frozen=True)
+class Stairs:
+    """Along the path at arc lengths s (N,) 0.05 m apart: the largest riser near (m, see riser_ahead) and the
+    depth of the treads there (m, the gap between the nearest riser and its neighbours; inf without)."""
+    s: np.ndarray
+    riser: np.ndarray
+    tread: np.ndarray
+
+    @classmethod
+    def along(cls, terrain, curve):
+        s, riser = riser_ahead(terrain, curve)
+        rises = np.flatnonzero(np.abs(np.diff(terrain.height(curve.position(s)), append=0.0)) > RISER)
+        edges = s[rises[np.r_[True, np.diff(rises) > 1]]] if len(rises) else s[:0]  # one per riser
+        tread = np.full(len(s), np.inf)
+        if len(edges) > 1:
+            gaps = np.diff(edges)
+            depth = np.minimum(np.r_[gaps[0], gaps], np.r_[gaps, gaps[-1]])
+            tread = depth[np.abs(s[:, None] - edges).argmin(1)]
+        return cls(s, riser, tread)
+
+    def near(self, x):
+        return np.interp(x, self.s, self.riser) > RISER
+
+
 class Route:
     """A path split at its sharp corners into pieces, each with its own smoothed heading, unwrapped so that
-    each corner turns by less than half a turn; positions along the whole path."""
+    each corner turns by less than half a turn; positions along the whole path; the stairs along it."""
 
-    def __init__(self, path, smoothing, behaviour):
+    def __init__(self, terrain, path, smoothing, behaviour):
         points = densify(path, PATH_SPACING)
         if len(points) < 2:
             raise ValueError("the path needs at least two distinct points")
         self.curve = PathCurve.from_points(points, smoothing)
+        self.stairs = Stairs.along(terrain, self.curve)
         arc = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=-1))]
         cuts = sharp_corners(points, behaviour.pivot_angle, behaviour.pivot_window)
         bounds = [0] + cuts + [len(points) - 1]
@@ -125,30 +150,6 @@ class Route:
         return self.curve.position(s)
 
 
-@dataclass(frozen=True)
-class Stairs:
-    """Along the path at arc lengths s (N,) 0.05 m apart: the largest riser near (m, see riser_ahead) and the
-    depth of the treads there (m, the gap between the nearest riser and its neighbours; inf without)."""
-    s: np.ndarray
-    riser: np.ndarray
-    tread: np.ndarray
-
-    @classmethod
-    def along(cls, terrain, curve):
-        s, riser = riser_ahead(terrain, curve)
-        rises = np.flatnonzero(np.abs(np.diff(terrain.height(curve.position(s)), append=0.0)) > RISER)
-        edges = s[rises[np.r_[True, np.diff(rises) > 1]]] if len(rises) else s[:0]  # one per riser
-        tread = np.full(len(s), np.inf)
-        if len(edges) > 1:
-            gaps = np.diff(edges)
-            depth = np.minimum(np.r_[gaps[0], gaps], np.r_[gaps, gaps[-1]])
-            tread = depth[np.abs(s[:, None] - edges).argmin(1)]
-        return cls(s, riser, tread)
-
-    def near(self, x):
-        return np.interp(x, self.s, self.riser) > RISER
-
-
 def standing_spot(terrain, route, s, low, high, tolerance, search=STOP_SEARCH):
     """The arc length nearest s within [low, high] and `search` m where both feet of the standing pose rest
     flat (each sole within `tolerance` of one plane: a whole tread, not across a step's edge); the flattest
@@ -173,8 +174,8 @@ def plan_halts(terrain, route, plan, tolerance):
         halts.append(Halt(standing_spot(terrain, route, at, bounds[k] + MERGE, bounds[k + 1] - MERGE, tolerance),
                           stop.seconds, False))
     if plan.end_standing:
-        at = standing_spot(terrain, route, route.length, route.length - END_SEARCH, route.length, tolerance,
-                           search=END_SEARCH)
+        low = max(route.length - END_SEARCH, bounds[-2] + MERGE if len(bounds) > 2 else 0.0)
+        at = standing_spot(terrain, route, route.length, low, route.length, tolerance, search=END_SEARCH)
         halts.append(Halt(at, plan.end_standing, False))
     merged = []
     for h in sorted(halts, key=lambda h: h.at):
@@ -214,7 +215,11 @@ class _Course:
         self.rows = [(0.0, yaw, speed, standing)]  # arc length, heading, speed, standing
 
     def stand(self, seconds):
+        """Stand still for `seconds` from the last frame on (the root is at rest there)."""
+        if seconds <= 0:
+            return
         s, yaw = self.rows[-1][:2]
+        self.rows[-1] = (s, yaw, 0.0, True)
         self.rows += [(s, yaw, 0.0, True)] * round(seconds * self.fps)
 
     def turn(self, target, behaviour):
@@ -244,19 +249,32 @@ class _Course:
             self.rows.append((s, float(route.heading(k, s)), v, False))
 
 
+@dataclass(frozen=True)
+class Leg:
+    """The travel from arc length `start` in route piece `piece` to `halt`, coming to rest there when `rests`
+    (it runs on past the path's end otherwise)."""
+    start: float
+    halt: Halt
+    piece: int
+    rests: bool
+
+
+def plan_legs(terrain, route, plan, tolerance):
+    """The Legs of a plan on a route: between the halts, and past the path's end when not ending standing."""
+    halts = plan_halts(terrain, route, plan, tolerance)
+    ends = halts if plan.end_standing else halts + [Halt(route.length + RUN_OUT, 0.0, False)]
+    starts = [0.0] + [h.at for h in ends[:-1]]
+    pieces = np.cumsum([0] + [h.turn for h in ends[:-1]])
+    return [Leg(a, h, int(k), i < len(halts)) for i, (a, h, k) in enumerate(zip(starts, ends, pieces))]
+
+
 def plan_travel(terrain, path, plan, config):
     """The Travel of a SpeedPlan along `path` (P, 2) over `terrain` (config: a SynthesisConfig)."""
     behaviour = config.behaviour
-    route = Route(path, config.heading_smoothing, behaviour)
+    route = Route(terrain, path, config.heading_smoothing, behaviour)
     slow = stair_slowdown(terrain, route.curve, config)
-    route.stairs = Stairs.along(terrain, route.curve)
-    halts = plan_halts(terrain, route, plan, config.flat_tolerance)
-    if not plan.end_standing:
-        halts.append(Halt(route.length + RUN_OUT, 0.0, False))
-    starts = [0.0] + [h.at for h in halts[:-1]]
-    pieces = np.cumsum([0] + [h.turn for h in halts[:-1]])
-    limits = [speed_limit(route, k, plan, slow, a, h.at, h is not halts[-1] or bool(plan.end_standing), behaviour)
-              for a, h, k in zip(starts, halts, pieces)]
+    legs = plan_legs(terrain, route, plan, config.flat_tolerance)
+    limits = [speed_limit(route, leg.piece, plan, slow, leg.start, leg.halt.at, leg.rests, behaviour) for leg in legs]
 
     along = float(route.heading(0, 0.0))
     yaw = along if plan.start_heading is None else along - wrap_angle(along - plan.start_heading)
@@ -264,17 +282,17 @@ def plan_travel(terrain, path, plan, config):
     course = _Course(config.fps, yaw, limits[0][1][0] if cruising else 0.0, bool(plan.start_standing))
     course.stand(plan.start_standing)
     course.turn(along, behaviour)
-    for h, k, limit in zip(halts, pieces, limits):
-        halt = h is not halts[-1] or bool(plan.end_standing)
-        course.leg(route, k, h.at, limit, halt, behaviour.accel)
-        course.stand(h.stand)
-        if h.turn:
-            course.turn(float(route.heading(k + 1, h.at)), behaviour)
+    for leg, limit in zip(legs, limits):
+        if leg.halt.at - leg.start >= MERGE:  # a halt right after another is stood at the same spot
+            course.leg(route, leg.piece, leg.halt.at, limit, leg.rests, behaviour.accel)
+        course.stand(leg.halt.stand)
+        if leg.halt.turn:
+            course.turn(float(route.heading(leg.piece + 1, leg.halt.at)), behaviour)
 
     s, yaw, speed, standing = (np.array(x) for x in zip(*course.rows))
     xy = route.position(s)
     if behaviour.corner_rounding > 0:
         xy = gaussian_filter1d(xy, behaviour.corner_rounding * config.fps, axis=0, mode="nearest")
-    keep = len(s) if plan.end_standing else int(np.searchsorted(s, route.length)) + 1
+    keep = len(s) if plan.end_standing else int(np.searchsorted(s, route.length, side="right")) + 1
     return Travel(s, xy, yaw, speed, np.gradient(yaw) * config.fps, standing.astype(bool), route.stairs.near(s),
                   min(keep, len(s)))
