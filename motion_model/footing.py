@@ -205,7 +205,7 @@ class Settling(NamedTuple):
 
 
 def fit_to_terrain(terrain, ground_xy, yaw, pose, masks, config, keep, path, settling=None):
-    """Passes 2 to 5: the Motion (its first `keep` frames) of a blended pose carried along ground points
+    """Passes 2 to 5: the Motion (its frames `keep`, a slice) of a blended pose carried along ground points
     (T, 2) with headings (T,) and stance masks (T, 2), over the terrain; `settling` for a planned body.
     """
     skeleton = Skeleton.load()
@@ -233,5 +233,5 @@ def fit_to_terrain(terrain, ground_xy, yaw, pose, masks, config, keep, path, set
     root_pos[:, 2] = ground_height(holds, T, config) + pose.height
     root_pos[:, 2] -= reach_lowering(skeleton, root_pos, root_quat, ankles, config, max_reach)
     joints = leg_ik(skeleton, root_pos, root_quat, pose.joints, ankles, rots)
-    return Motion(config.fps, root_pos[:keep], root_quat[:keep], joints[:keep], masks[:keep].astype(float),
+    return Motion(config.fps, root_pos[keep], root_quat[keep], joints[keep], masks[keep].astype(float),
                   terrain=terrain, path=path, goal=path[-1])

@@ -278,4 +278,4 @@ def synthesize(terrain, path, gait="walk", seed=0, config=SynthesisConfig(), spe
     masks = stance_masks(timeline.phase, pose.stance)
     end = int(np.searchsorted(timeline.s, curve.length)) + 1
     return fit_to_terrain(terrain, curve.position(timeline.s), curve.heading(timeline.s), pose, masks, config,
-                          end, curve.points)
+                          slice(0, end), curve.points)

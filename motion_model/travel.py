@@ -13,7 +13,7 @@ heading_smoothing m, each side of a sharp corner on its own. The course is round
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
 import numpy as np
@@ -30,6 +30,7 @@ STOP_SEARCH = 0.4  # m a stop may move to stand flat (less at the path's end: EN
 END_SEARCH = 0.25  # m
 MERGE = 0.05  # m: halts closer than this are one
 RUN_OUT = 4.0  # m walked past the path's end when the episode does not end standing (footholds for the last steps)
+RUN_IN = 3.0  # m walked before the path's start, cut, when the episode starts in motion (so does the first step)
 MIN_SPEED = 0.03  # m/s: a travelling root never creeps slower
 RISER = 0.03  # m: a height change over 5 cm of path this large is a step's riser
 
@@ -38,7 +39,8 @@ RISER = 0.03  # m: a height change over 5 cm of path this large is a step's rise
 class Travel:
     """Per frame (T,): arc length s (m), the root's ground point xy (T, 2), heading yaw (rad, unwrapped), speed
     along the path (m/s), turn rate (rad/s), standing (bool: the body stands still), stairs (bool: a riser
-    is near); keep: the episode's frames (the rest is run-out past the path's end)."""
+    is near); keep: the episode's frames, a slice (the rest is run-in before the path's start and run-out
+    past its end)."""
     s: np.ndarray
     xy: np.ndarray
     yaw: np.ndarray
@@ -46,7 +48,7 @@ class Travel:
     turn: np.ndarray
     standing: np.ndarray
     stairs: np.ndarray
-    keep: int
+    keep: slice
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,10 @@ class Route:
         return np.array([self.pieces[k].curvature(x - self.starts[k]) for x in np.atleast_1d(s)])
 
     def position(self, s):
-        return self.curve.position(s)
+        """Points (..., 2) at arc lengths s (...); before the start and past the end along the end tangents."""
+        s = np.asarray(s, dtype=float)
+        ahead = self.curve.points[1] - self.curve.points[0]
+        return self.curve.position(np.maximum(s, 0.0)) + np.minimum(s, 0.0)[..., None] * ahead / np.linalg.norm(ahead)
 
 
 def standing_spot(terrain, route, s, low, high, tolerance, search=STOP_SEARCH):
@@ -191,7 +196,7 @@ def speed_limit(route, k, plan, slow, start, end, halt, behaviour):
     keep while slowing at decel for every curve ahead and, when `halt`, to rest at the end. On stairs the
     root climbs one tread per step at stair_cadence."""
     grid = np.linspace(start, end, max(int(np.ceil((end - start) / PROFILE_STEP)), 1) + 1)
-    cruise = np.array([plan.speed_at(x) for x in grid])
+    cruise = np.array([plan.speed_at(max(x, 0.0)) for x in grid])
     walk_lateral, run_lateral = behaviour.lateral_accel
     lateral = walk_lateral + run_weight(cruise) * (run_lateral - walk_lateral)
     curvature = np.maximum(np.abs(route.curvature(k, grid)), 1e-6)
@@ -210,9 +215,9 @@ def speed_limit(route, k, plan, slow, start, end, halt, behaviour):
 class _Course:
     """The frames of a travel, appended one activity at a time: standing, turning on the spot, a leg."""
 
-    def __init__(self, fps, yaw, speed, standing):
+    def __init__(self, fps, s, yaw, speed, standing):
         self.fps = fps
-        self.rows = [(0.0, yaw, speed, standing)]  # arc length, heading, speed, standing
+        self.rows = [(s, yaw, speed, standing)]  # arc length, heading, speed, standing
 
     def stand(self, seconds):
         """Stand still for `seconds` from the last frame on (the root is at rest there)."""
@@ -273,13 +278,15 @@ def plan_travel(terrain, path, plan, config):
     behaviour = config.behaviour
     route = Route(terrain, path, config.heading_smoothing, behaviour)
     slow = stair_slowdown(terrain, route.curve, config)
-    legs = plan_legs(terrain, route, plan, config.flat_tolerance)
-    limits = [speed_limit(route, leg.piece, plan, slow, leg.start, leg.halt.at, leg.rests, behaviour) for leg in legs]
-
     along = float(route.heading(0, 0.0))
     yaw = along if plan.start_heading is None else along - wrap_angle(along - plan.start_heading)
     cruising = not plan.start_standing and yaw == along
-    course = _Course(config.fps, yaw, limits[0][1][0] if cruising else 0.0, bool(plan.start_standing))
+    legs = plan_legs(terrain, route, plan, config.flat_tolerance)
+    if cruising:
+        legs[0] = replace(legs[0], start=-RUN_IN)
+    limits = [speed_limit(route, leg.piece, plan, slow, leg.start, leg.halt.at, leg.rests, behaviour) for leg in legs]
+
+    course = _Course(config.fps, legs[0].start, yaw, limits[0][1][0] if cruising else 0.0, bool(plan.start_standing))
     course.stand(plan.start_standing)
     course.turn(along, behaviour)
     for leg, limit in zip(legs, limits):
@@ -293,6 +300,7 @@ def plan_travel(terrain, path, plan, config):
     xy = route.position(s)
     if behaviour.corner_rounding > 0:
         xy = gaussian_filter1d(xy, behaviour.corner_rounding * config.fps, axis=0, mode="nearest")
-    keep = len(s) if plan.end_standing else int(np.searchsorted(s, route.length, side="right")) + 1
+    first = int(np.searchsorted(s, 0.0))
+    end = len(s) if plan.end_standing else int(np.searchsorted(s, route.length, side="right")) + 1
     return Travel(s, xy, yaw, speed, np.gradient(yaw) * config.fps, standing.astype(bool), route.stairs.near(s),
-                  min(keep, len(s)))
+                  slice(first, min(end, len(s))))
