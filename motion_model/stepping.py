@@ -22,6 +22,8 @@ from motion_model.speed_plan import run_weight
 from motion_model.synthesis import Timeline, blend_pose, stance_masks, turn_weights
 from motion_model.travel import plan_travel
 
+IDLE_SWAY = (0.008, 4.0)  # m and s: a standing body shifts its weight from foot to foot this far, this slowly
+
 
 def gait_timeline(travel, config):
     """The Timeline (phase, arc length, run weight, cycle weights) of the gait over a Travel."""
@@ -74,13 +76,15 @@ def settling(travel, config):
     return body, Settling(travel.standing, smooth(np.where(travel.standing, 1.0, slowness)), reach)
 
 
-def with_standing(pose, body, feet):
+def with_standing(pose, body, feet, fps):
     """The CyclePose blended toward the standing pose by `body` (T,); its sway and surge about the path fade
-    with `feet` (T,), so that a body stepping on the spot stays over its spot. Stance and swings stay the
-    cycles'."""
+    with `feet` (T,), so that a body stepping on the spot stays over its spot, and a standing body sways a
+    little instead (IDLE_SWAY). Stance and swings stay the cycles'."""
     stand = standing_pose()
+    amplitude, period = IDLE_SWAY
+    idle = amplitude * np.sin(2 * np.pi * np.arange(len(body)) / (period * fps))
     return pose._replace(height=pose.height + body * (stand.root_height - pose.height),
-                         offset=pose.offset * (1.0 - feet[:, None]),
+                         offset=pose.offset * (1.0 - feet[:, None]) + np.c_[np.zeros(len(body)), body * idle],
                          root_rel=quat.slerp(pose.root_rel, stand.root_rel, body),
                          joints=quat.slerp(pose.joints, stand.joints, body[:, None]))
 
@@ -90,7 +94,7 @@ def synthesize_planned(terrain, path, plan, config):
     travel = plan_travel(terrain, path, plan, config)
     timeline = gait_timeline(travel, config)
     body, settled = settling(travel, config)
-    pose = with_standing(blend_pose(timeline), body, settled.feet)
+    pose = with_standing(blend_pose(timeline), body, settled.feet, config.fps)
     masks = stance_masks(timeline.phase, pose.stance) | travel.standing[:, None]
     return fit_to_terrain(terrain, travel.xy, travel.yaw, pose, masks, config, travel.keep,
                           np.asarray(path, dtype=float), settled)
