@@ -56,12 +56,13 @@ class SpeedPlan:
     start_heading: float | None = None
 
     def __post_init__(self):
+        for r in self.steps:
+            if not isinstance(r, (Cruise, Stop)):
+                raise ValueError(f"a speed plan holds Cruise and Stop records, got {r!r}")
         object.__setattr__(self, "steps", tuple(sorted(self.steps, key=lambda r: r.at)))
         if not self.steps or not isinstance(self.steps[0], Cruise) or self.steps[0].at != 0:
             raise ValueError("a speed plan must begin with a Cruise at arc length 0, e.g. Cruise(0.0, 1.2)")
         for r in self.steps:
-            if not isinstance(r, (Cruise, Stop)):
-                raise ValueError(f"a speed plan holds Cruise and Stop records, got {r!r}")
             if not (math.isfinite(r.at) and r.at >= 0):
                 raise ValueError(f"{r!r}: the arc length must be a finite number >= 0 m")
             if isinstance(r, Cruise) and not SPEED_RANGE[0] <= r.speed <= SPEED_RANGE[1]:

@@ -43,7 +43,7 @@ class SynthesisConfig:
     gait_blend_time: float = 0.8  # s for a walk/run transition
     speed_ramp: float = 1.0  # s to reach the requested speed from the start
     stair_slowdown: float = 2.0  # speed factor lost per metre of riser ahead (see stair_slowdown)
-    behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)  # speed plans only: starts, stops, corners, turns
+    behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)  # speed plans only (speed_plan.py)
 
 
 # --------------------------------------------------------------------------------------------------------

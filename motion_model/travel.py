@@ -30,7 +30,7 @@ STOP_SEARCH = 0.4  # m a stop may move to stand flat (less at the path's end: EN
 END_SEARCH = 0.25  # m
 MERGE = 0.05  # m: halts closer than this are one
 RUN_OUT = 4.0  # m walked past the path's end when the episode does not end standing (footholds for the last steps)
-RUN_IN = 3.0  # m walked before the path's start, cut, when the episode starts in motion (so does the first step)
+RUN_IN = 3.0  # m walked (and cut) before the start of an episode that starts in motion: its first steps have footholds
 MIN_SPEED = 0.03  # m/s: a travelling root never creeps slower
 RISER = 0.03  # m: a height change over 5 cm of path this large is a step's riser
 
@@ -191,20 +191,31 @@ def plan_halts(terrain, route, plan, tolerance):
     return merged
 
 
-def speed_limit(route, k, plan, slow, start, end, halt, behaviour):
-    """Arc lengths (N,) over [start, end] in piece k and the speed limit there (N,), m/s, that the root can
-    keep while slowing at decel for every curve ahead and, when `halt`, to rest at the end. On stairs the
-    root climbs one tread per step at stair_cadence."""
+@dataclass(frozen=True)
+class Leg:
+    """The travel from arc length `start` in route piece `piece` to `halt`, coming to rest there when `rests`
+    (it runs on past the path's end otherwise)."""
+    start: float
+    halt: Halt
+    piece: int
+    rests: bool
+
+
+def speed_limit(route, leg, plan, slow, behaviour):
+    """Arc lengths (N,) along a Leg and the speed limit there (N,), m/s, that the root can keep while slowing
+    at decel for every curve ahead and, when the leg rests, to rest at its end. slow: the stair slowdown (a
+    function of arc length). On stairs the root climbs one tread per step at stair_cadence."""
+    start, end = leg.start, leg.halt.at
     grid = np.linspace(start, end, max(int(np.ceil((end - start) / PROFILE_STEP)), 1) + 1)
     cruise = np.array([plan.speed_at(max(x, 0.0)) for x in grid])
     walk_lateral, run_lateral = behaviour.lateral_accel
     lateral = walk_lateral + run_weight(cruise) * (run_lateral - walk_lateral)
-    curvature = np.maximum(np.abs(route.curvature(k, grid)), 1e-6)
+    curvature = np.maximum(np.abs(route.curvature(leg.piece, grid)), 1e-6)
     limit = np.minimum(cruise * np.array([slow(x) for x in grid]), np.sqrt(lateral / curvature))
     step_time = gait_cycle("walk").duration / (2 * behaviour.stair_cadence)
     stairs = route.stairs
     limit = np.where(stairs.near(grid), np.minimum(limit, np.interp(grid, stairs.s, stairs.tread) / step_time), limit)
-    if halt:
+    if leg.rests:
         limit[-1] = 0.0
     room = 2 * behaviour.decel * np.diff(grid)
     for i in range(len(grid) - 2, -1, -1):
@@ -254,16 +265,6 @@ class _Course:
             self.rows.append((s, float(route.heading(k, s)), v, False))
 
 
-@dataclass(frozen=True)
-class Leg:
-    """The travel from arc length `start` in route piece `piece` to `halt`, coming to rest there when `rests`
-    (it runs on past the path's end otherwise)."""
-    start: float
-    halt: Halt
-    piece: int
-    rests: bool
-
-
 def plan_legs(terrain, route, plan, tolerance):
     """The Legs of a plan on a route: between the halts, and past the path's end when not ending standing."""
     halts = plan_halts(terrain, route, plan, tolerance)
@@ -284,7 +285,7 @@ def plan_travel(terrain, path, plan, config):
     legs = plan_legs(terrain, route, plan, config.flat_tolerance)
     if cruising:
         legs[0] = replace(legs[0], start=-RUN_IN)
-    limits = [speed_limit(route, leg.piece, plan, slow, leg.start, leg.halt.at, leg.rests, behaviour) for leg in legs]
+    limits = [speed_limit(route, leg, plan, slow, behaviour) for leg in legs]
 
     course = _Course(config.fps, legs[0].start, yaw, limits[0][1][0] if cruising else 0.0, bool(plan.start_standing))
     course.stand(plan.start_standing)

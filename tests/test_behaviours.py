@@ -199,6 +199,7 @@ def test_random_plans_on_every_terrain_meet_the_floors(kind):
 
 @pytest.mark.parametrize("plan, words", [
     (lambda: SpeedPlan((Cruise(1.0, 1.0),)), "Cruise at arc length 0"),
+    (lambda: SpeedPlan((Cruise(0.0, 1.0), (3.0, 1.0))), "holds Cruise and Stop records"),
     (lambda: SpeedPlan((Cruise(0.0, 9.0),)), "speed must be in"),
     (lambda: SpeedPlan((Cruise(0.0, 1.0), Stop(2.0, -1.0))), "seconds must be in"),
     (lambda: SpeedPlan.constant(1.0, end_standing=float("nan")), "end_standing"),
