@@ -76,7 +76,6 @@ def place_foothold(terrain, centre, yaw, max_shift, flat_tolerance):
     return sole, tilt(normal / np.linalg.norm(normal, axis=-1, keepdims=True))
 
 
-
 def footprint_spread(terrain, centre, yaw):
     """How far (...) the terrain under soles centred at (..., 2) with toe directions (...) (rad) departs from one
     plane, in m: 0 on a tread or a slope, about the riser's height across a stair edge."""
@@ -84,6 +83,7 @@ def footprint_spread(terrain, centre, yaw):
     yaw = np.asarray(yaw, dtype=np.float64)
     heights = terrain.height(np.asarray(centre, dtype=np.float64)[..., None, :] + rotate2(yaw[..., None], local))
     return np.abs(heights - (heights @ fit) @ design.T).max(-1)
+
 
 @lru_cache(maxsize=1)
 def _plane_fit():

@@ -1,5 +1,5 @@
 """The planned engine: the gait over a Travel (motion_model/travel.py), blended into the standing pose where
-the body slows and stands, then fitted to the terrain by synthesis.fit_to_terrain.
+the body slows and stands, then fitted to the terrain by footing.fit_to_terrain.
 
 The gait phase advances at the blended cycles' cadence scaled by (speed / natural speed) ** cadence_exponent,
 as in the legacy timeline, but never slower than step_cadence (turn_cadence when turning on the spot at
