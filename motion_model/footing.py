@@ -204,34 +204,44 @@ class Settling(NamedTuple):
     reach: np.ndarray
 
 
+def nominal_feet(skeleton, root_pos, root_quat, joints):
+    """Where a pose puts the feet: sole centres (T, 2, 3), toe directions (T, 2) and foot rotations (T, 2, 4)."""
+    link_pos, link_rot = skeleton.fk(root_pos, root_quat, joints)
+    offset = np.broadcast_to(sole_offset(), root_pos.shape)
+    soles = np.stack([link_pos[:, k] + quat.rotate(link_rot[:, k], offset) for k in FOOT_LINKS], 1)
+    rots = link_rot[:, list(FOOT_LINKS)]
+    return soles, quat.heading(rots), rots
+
+
+def settle_feet(soles, toe_yaw, ground_xy, yaw, weight):
+    """Nominal soles (T, 2, 3) and toe directions (T, 2) moved by weight (T,) to where the standing pose puts
+    the feet about ground points (T, 2) with headings (T,)."""
+    stand, w = standing_pose(), weight[:, None]
+    at_rest = ground_xy[:, None] + rotate2(yaw[:, None], stand.soles)
+    soles = soles.copy()
+    soles[..., :2] += w[..., None] * (at_rest - soles[..., :2])
+    return soles, toe_yaw + w * wrap_angle(yaw[:, None] + stand.foot_yaw - toe_yaw)
+
+
 def fit_to_terrain(terrain, ground_xy, yaw, pose, masks, config, keep, path, settling=None):
     """Passes 2 to 5: the Motion (its frames `keep`, a slice) of a blended pose carried along ground points
     (T, 2) with headings (T,) and stance masks (T, 2), over the terrain; `settling` for a planned body.
     """
     skeleton = Skeleton.load()
-    T = len(yaw)
     root_xy = ground_xy + rotate2(yaw, pose.offset)
     root_quat = quat.multiply(quat.about_z(yaw), pose.root_rel)
     root_pos = np.c_[root_xy, pose.height]
-    link_pos, link_rot = skeleton.fk(root_pos, root_quat, pose.joints)
-    nominal_soles = np.stack([link_pos[:, k] + quat.rotate(link_rot[:, k], np.broadcast_to(sole_offset(), (T, 3)))
-                              for k in FOOT_LINKS], 1)
-    nominal_yaw = quat.heading(link_rot[:, list(FOOT_LINKS)])
-    standing, max_reach = (None, None) if settling is None else (settling.standing, settling.reach)
-    if settling is not None:
-        stand, w = standing_pose(), settling.feet[:, None]
-        at_rest = ground_xy[:, None] + rotate2(yaw[:, None], stand.soles)
-        nominal_soles[..., :2] += w[..., None] * (at_rest - nominal_soles[..., :2])
-        nominal_yaw += w * wrap_angle(yaw[:, None] + stand.foot_yaw - nominal_yaw)
-
-    holds = plan_footholds(terrain, masks, nominal_soles, nominal_yaw, config, settled=standing,
-                           heading=None if settling is None else yaw)
-    soles, rots = foot_trajectories(terrain, holds, pose.lift, pose.progress, link_rot[:, list(FOOT_LINKS)], config,
-                                    heading=None if settling is None else yaw)
+    soles, toe_yaw, foot_rots = nominal_feet(skeleton, root_pos, root_quat, pose.joints)
+    planned = settling is not None
+    if planned:
+        soles, toe_yaw = settle_feet(soles, toe_yaw, ground_xy, yaw, settling.feet)
+    heading = yaw if planned else None
+    holds = plan_footholds(terrain, masks, soles, toe_yaw, config, settling.standing if planned else None, heading)
+    soles, rots = foot_trajectories(terrain, holds, pose.lift, pose.progress, foot_rots, config, heading)
     ankles = ankle_targets(soles, rots)
 
-    root_pos[:, 2] = ground_height(holds, T, config) + pose.height
-    root_pos[:, 2] -= reach_lowering(skeleton, root_pos, root_quat, ankles, config, max_reach)
+    root_pos[:, 2] = ground_height(holds, len(yaw), config) + pose.height
+    root_pos[:, 2] -= reach_lowering(skeleton, root_pos, root_quat, ankles, config, settling.reach if planned else None)
     joints = leg_ik(skeleton, root_pos, root_quat, pose.joints, ankles, rots)
     return Motion(config.fps, root_pos[keep], root_quat[keep], joints[keep], masks[keep].astype(float),
                   terrain=terrain, path=path, goal=path[-1])
