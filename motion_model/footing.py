@@ -46,7 +46,7 @@ class Foothold:
     rot: np.ndarray  # (4,) foot link's world rotation
 
 
-def _stance_intervals(mask):
+def stance_intervals(mask):
     """[first, last] frame of each run of True in a boolean series."""
     edges = np.diff(np.r_[0, mask.astype(int), 0])
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
@@ -60,7 +60,7 @@ def plan_footholds(terrain, stance_masks, nominal_soles, nominal_yaw, config, se
     heading: optional (T,) body heading (rad); each foot then lands at least behaviour.step_width to its own
     side of the other foot, across the heading at touchdown, so that the feet never cross in sharp turns.
     """
-    stances = sorted(((a, b, f) for f in range(2) for a, b in _stance_intervals(stance_masks[:, f])),
+    stances = sorted(((a, b, f) for f in range(2) for a, b in stance_intervals(stance_masks[:, f])),
                      key=lambda x: (x[0] + x[1]) / 2)
     holds = []
     for a, b, f in stances:

@@ -16,7 +16,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from motion_model import quaternion as quat
-from motion_model.footing import Settling, fit_to_terrain
+from motion_model.footing import Settling, fit_to_terrain, stance_intervals
 from motion_model.gait import run_cycle, standing_pose, walk_cycles
 from motion_model.speed_plan import run_weight
 from motion_model.synthesis import Timeline, blend_pose, stance_masks, turn_weights
@@ -65,6 +65,18 @@ def halting_phase(rate, standing, rest, dt):
     return start + np.r_[0.0, np.cumsum(rate[:-1]) * dt]
 
 
+def held_stances(masks, phase, stance):
+    """Stance masks (T, 2) in which each stance lasts no longer (in phase) than the cycles at its touchdown
+    give it: a foot that lands running lifts off as a runner's does while the body slows into a walk, instead
+    of staying planted for the walk's long stance while the root runs on."""
+    masks = masks.copy()
+    for f in range(2):
+        for a, b in stance_intervals(masks[:, f]):
+            over = np.flatnonzero(phase[a:b + 1] >= phase[a] + stance[a, f, 1] - stance[a, f, 0])
+            masks[a + over[0] if len(over) else b + 1:b + 1, f] = False
+    return masks
+
+
 def settling(travel, config):
     """How far (T,) the body has blended into the standing pose (by slowness, up to stand_stepping while the
     feet still step, 1 standing), and the Settling of the feet: placed as standing at rest, stepping or not."""
@@ -95,6 +107,7 @@ def synthesize_planned(terrain, path, plan, config):
     timeline = gait_timeline(travel, config)
     body, settled = settling(travel, config)
     pose = with_standing(blend_pose(timeline), body, settled.feet, config.fps)
-    masks = stance_masks(timeline.phase, pose.stance) | travel.standing[:, None]
+    masks = held_stances(stance_masks(timeline.phase, pose.stance), timeline.phase, pose.stance)
+    masks |= travel.standing[:, None]
     return fit_to_terrain(terrain, travel.xy, travel.yaw, pose, masks, config, travel.keep,
                           np.asarray(path, dtype=float), settled)
