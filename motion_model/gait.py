@@ -2,7 +2,8 @@
 
 Each cycle is expressed relative to its heading frame, with phase 0 at the left foot's touchdown, its
 contact schedule (stance intervals per foot) and its swing profiles (lift and progress over the swing) taken
-from the clip's own feet. Walk, the turning walks and their mirrors, and run.
+from the clip's own feet. Walk, the turning walks and their mirrors, and run; and the standing pose that
+starts and stops blend into.
 
 World frame: Z up, metres, seconds; +X is the character's forward at rest. Quaternions xyzw.
 """
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from motion_model import quaternion as quat
-from motion_model.clips import load_clip, mirror
-from motion_model.legs import FOOT_LINKS, sole_offset
+from motion_model.clips import Q_Y2Z, load_clip, mirror
+from motion_model.legs import FOOT_LINKS, ankle_targets, leg_ik, sole_offset
 from motion_model.skeleton import Skeleton
 
 WALK_TURNS = ("walker/turn_right0", "walker/turn_left1", "walker/turn_left0")  # mirrored for the other way
@@ -58,6 +59,19 @@ class GaitCycle:
         return (lerp(self.root_height), lerp(self.root_offset),
                 quat.slerp(self.root_rel[i0], self.root_rel[i1], w),
                 quat.slerp(self.joints[i0], self.joints[i1], w[:, None]))
+
+    def rest_phases(self):
+        """Phases in [0, 1) in the middle of each double support (both feet in stance), where a gait can halt."""
+        grid = (np.arange(720) + 0.5) / 720
+        on, off = self.stance[:, 0], self.stance[:, 1]
+        both = (((grid[:, None] - on) % 1.0) < (off - on)).all(1)
+        if both.all() or not both.any():
+            raise ValueError(f"cycle {self.name} has no double support to halt in")
+        start = np.argmin(both)  # a single-support sample: the runs of `both` after it do not wrap
+        rolled = np.roll(both, -start)
+        edges = np.diff(np.r_[0, rolled.astype(int), 0])
+        first, last = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+        return np.sort(grid[(start + (first + last) // 2) % len(grid)])
 
 
 SWING_SAMPLES = 16
@@ -149,3 +163,46 @@ def walk_cycles():
 @functools.cache
 def run_cycle():
     return gait_cycle("run")
+
+
+STAND_HEIGHT = 0.88  # m from the feet's ground up to the pelvis: knees nearly straight
+STAND_WIDTH = 0.2  # m between the sole centres
+STAND_TOE_OUT = 0.1  # rad each foot turns out from the heading
+STAND_SOLE_AHEAD = 0.03  # m the sole centres sit ahead of the pelvis (the ankles a little behind it)
+
+
+@dataclass(frozen=True)
+class StandingPose:
+    """A person standing at rest in the heading frame: feet side by side, knees nearly straight, arms hanging.
+
+    root_height m above the feet's ground; root_rel (4,) the root rotation relative to the heading yaw; joints
+    (12, 4); soles (2, 2) the [left, right] sole centres relative to the pelvis's ground point in the heading
+    frame; foot_yaw (2,) their toe directions relative to the heading.
+    """
+    root_height: float
+    root_rel: np.ndarray
+    joints: np.ndarray
+    soles: np.ndarray
+    foot_yaw: np.ndarray
+
+
+def _mean_rotation(q):
+    """Average of unit quaternions (N, ..., 4) over the first axis, each aligned to the first's hemisphere."""
+    q = np.where((q * q[:1]).sum(-1, keepdims=True) < 0, -q, q)
+    return quat.normalize(q.mean(0))
+
+
+@functools.cache
+def standing_pose():
+    """The walk cycle's average torso, arms and pelvis, with the legs solved to stand on both feet."""
+    walk = gait_cycle("walk")
+    root_rel = _mean_rotation(walk.root_rel)
+    root_rel = quat.multiply(quat.about_z(-quat.heading(root_rel)), root_rel)  # facing along the heading
+    joints = _mean_rotation(walk.joints)
+    soles = np.array([[STAND_SOLE_AHEAD, STAND_WIDTH / 2], [STAND_SOLE_AHEAD, -STAND_WIDTH / 2]])
+    foot_yaw = np.array([STAND_TOE_OUT, -STAND_TOE_OUT])
+    rots = quat.multiply(quat.about_z(foot_yaw), Q_Y2Z)
+    ankles = ankle_targets(np.c_[soles, np.zeros(2)][None], rots[None])
+    root_pos = np.array([[0.0, 0.0, STAND_HEIGHT]])
+    joints = leg_ik(Skeleton.load(), root_pos, root_rel[None], joints[None], ankles, rots[None])[0]
+    return StandingPose(STAND_HEIGHT, root_rel, joints, soles, foot_yaw)

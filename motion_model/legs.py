@@ -41,6 +41,11 @@ def rotate2(yaw, xy):
     return np.stack([c * xy[..., 0] - s * xy[..., 1], s * xy[..., 0] + c * xy[..., 1]], -1)
 
 
+def wrap_angle(angle):
+    """Angles (rad) wrapped into [-pi, pi)."""
+    return (angle + np.pi) % (2 * np.pi) - np.pi
+
+
 def place_foothold(terrain, centre, yaw, max_shift, flat_tolerance):
     """Sole centres (..., 3) and foot tilts (..., 4) for nominal sole centres xy (..., 2) and toe directions yaw
     (...) (rad).
@@ -69,6 +74,15 @@ def place_foothold(terrain, centre, yaw, max_shift, flat_tolerance):
     sole = np.concatenate([np.take_along_axis(centres, best[..., None], -2)[..., 0, :],
                            np.take_along_axis(top, best, -1)], -1)
     return sole, tilt(normal / np.linalg.norm(normal, axis=-1, keepdims=True))
+
+
+def footprint_spread(terrain, centre, yaw):
+    """How far (...) the terrain under soles centred at (..., 2) with toe directions (...) (rad) departs from one
+    plane, in m: 0 on a tread or a slope, about the riser's height across a stair edge."""
+    local, design, fit = _plane_fit()
+    yaw = np.asarray(yaw, dtype=np.float64)
+    heights = terrain.height(np.asarray(centre, dtype=np.float64)[..., None, :] + rotate2(yaw[..., None], local))
+    return np.abs(heights - (heights @ fit) @ design.T).max(-1)
 
 
 @lru_cache(maxsize=1)

@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from motion_model import quaternion as quat  # noqa: E402
 from motion_model.skeleton import Skeleton  # noqa: E402
 from terrain.atomic import atomic_path  # noqa: E402
 
@@ -53,6 +54,9 @@ def frame_strip(motion, out_png, frames=None, terrain=None, columns=6, window=2.
         centre = motion.root_pos[t]
         # View from the character's right side: horizontal axis = its travel direction.
         d = motion.root_pos[min(t + 5, motion.num_frames - 1), :2] - motion.root_pos[max(t - 5, 0), :2]
+        if np.linalg.norm(d) < 0.02:  # standing or turning on the spot: along the body's facing instead
+            yaw = quat.heading(motion.root_quat[t])
+            d = np.array([np.cos(yaw), np.sin(yaw)])
         d = d / max(np.linalg.norm(d), 1e-9)
         along = lambda p: (p[..., :2] - centre[:2]) @ d
         if terrain is not None:
