@@ -19,9 +19,11 @@ from tqdm import tqdm
 
 import configs
 from configs.typed import bounded, build, to_dict
+from motion_model.speed_plan import PlanConfig, random_plan
 from motion_model.synthesis import SynthesisConfig, synthesize
 from terrain.generators import KINDS, make_terrain, resolve_params
 from terrain.planning import UnreachableGoal, plan_path, traversable
+from terrain.polyline import Polyline
 
 TerrainKind = Literal[KINDS]
 Gait = Literal["walk", "run", "mixed"]  # synthesis.speed_profile's gaits
@@ -38,6 +40,10 @@ class DataConfig:
     run_kinds: tuple[TerrainKind, ...] = ()  # the kinds on which run and mixed are drawn; elsewhere only walk
     waypoint_paths: float = bounded(0.0, 0.0, 1.0)  # share of episodes on winding paths through 1-2 waypoints
     terrain_params: dict[TerrainKind, dict] = field(default_factory=dict)  # kind: generator parameters
+    # Behaviours: with `plans`, every episode follows a random speed plan (speed changes, stops, starting and
+    # ending standing, turning round first; motion_model/speed_plan.py); without, the seeded speed profile.
+    plans: PlanConfig | None = None
+    corner_paths: float = bounded(0.0, 0.0, 1.0)  # share of episodes on straight legs with sharp corners
 
     def __post_init__(self):
         if sum(self.terrains.values()) <= 0:
@@ -81,8 +87,30 @@ def episode_spec(config: DataConfig, index):
     names, gait_w = zip(*gaits.items())
     gait = str(rng.choice(names, p=np.array(gait_w, float) / sum(gait_w)))
     waypoints = int(rng.random() < config.waypoint_paths) * int(rng.integers(1, 3))
-    return {"kind": kind, "gait": gait, "terrain_seed": int(rng.integers(2 ** 31)),
+    spec = {"kind": kind, "gait": gait, "terrain_seed": int(rng.integers(2 ** 31)),
             "motion_seed": int(rng.integers(2 ** 31)), "waypoints": waypoints}
+    # Drawn after the others, so that a config without them gives the same episodes as before they existed.
+    spec["corners"] = bool(rng.random() < config.corner_paths)
+    return spec
+
+
+def corner_path(terrain, rng, tries=30):
+    """A route from the start pad of 2-4 straight legs of 1-4 m joined by corners of 30-180 degrees either way
+    (the planner's routes are smooth: these hold the sharp corners, U-turns and turns on the spot), inside the
+    corridor and walkable all along; None when no such route is found in `tries` draws."""
+    lo, hi = terrain.bounds()
+    for _ in range(tries):
+        points, heading = [np.asarray(terrain.start, float)], 0.0
+        for leg in range(int(rng.integers(2, 5))):
+            if leg:
+                heading += rng.choice([-1.0, 1.0]) * np.radians(rng.uniform(30.0, 180.0))
+            points.append(points[-1] + rng.uniform(1.0, 4.0) * np.array([np.cos(heading), np.sin(heading)]))
+        route = Polyline(np.array(points))
+        samples = route.resample(0.1).points
+        inside = np.all((samples > lo + 1.0) & (samples < hi - 1.0))
+        if inside and traversable(terrain, samples).all():
+            return route.points
+    return None
 
 
 def winding_path(terrain, waypoints, seed):
@@ -109,18 +137,25 @@ def winding_path(terrain, waypoints, seed):
 
 
 def make_episode(kind, gait, terrain_seed, motion_seed, waypoints=0, terrain_params=None,
-                 synthesis=SynthesisConfig()):
-    """Terrain, planned path and synthesised Motion (with terrain, path and goal) for one episode."""
+                 synthesis=SynthesisConfig(), plans: PlanConfig | None = None, corners=False):
+    """Terrain, path and synthesised Motion (with terrain, path and goal) for one episode: the planned route,
+    a winding one through `waypoints`, or straight legs with sharp corners; with `plans`, a random speed plan."""
     terrain = make_terrain(kind, seed=terrain_seed, **(terrain_params or {}))
-    path = winding_path(terrain, waypoints, motion_seed) if waypoints else plan_path(terrain)
-    return synthesize(terrain, path, gait=gait, seed=motion_seed, config=synthesis)
+    rng = np.random.default_rng(motion_seed)
+    path = corner_path(terrain, rng) if corners else None
+    if path is None:
+        path = winding_path(terrain, waypoints, motion_seed) if waypoints else plan_path(terrain)
+    if plans is None:
+        return synthesize(terrain, path, gait=gait, seed=motion_seed, config=synthesis)
+    plan = random_plan(Polyline(path).length, gait, rng, plans)
+    return synthesize(terrain, path, config=synthesis, plan=plan)
 
 
 def _build_one(job):
     config, index, out = job
     spec = episode_spec(config, index)
     motion = make_episode(spec["kind"], spec["gait"], spec["terrain_seed"], spec["motion_seed"], spec["waypoints"],
-                          config.terrain_params.get(spec["kind"]))
+                          config.terrain_params.get(spec["kind"]), plans=config.plans, corners=spec["corners"])
     motion.save(out)
     return index, spec["kind"], motion.duration
 

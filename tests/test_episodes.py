@@ -30,3 +30,32 @@ def test_build_is_resumable_and_reproducible(tmp_path):
     assert len(episodes) == 3 and all(e.terrain is not None and e.path is not None for e in episodes)
     stats = load_stats(tmp_path)
     assert np.all(np.isfinite(stats.mean.numpy())) and np.all(stats.std.numpy() > 0)
+
+
+def test_corner_paths_are_sharp_walkable_and_inside_the_corridor():
+    from motion_model.episodes import corner_path
+    from terrain.generators import make_terrain
+    from terrain.planning import traversable
+    from terrain.polyline import Polyline
+
+    terrain = make_terrain("stairs", seed=3)
+    lo, hi = terrain.bounds()
+    for seed in range(5):
+        route = corner_path(terrain, np.random.default_rng(seed))
+        assert route is not None and np.allclose(route[0], terrain.start) and 3 <= len(route) <= 5
+        legs = np.diff(route, axis=0)
+        turns = np.abs(np.angle(np.exp(1j * np.diff(np.arctan2(legs[:, 1], legs[:, 0])))))
+        assert np.all(turns >= np.radians(30) - 1e-9)
+        samples = Polyline(route).resample(0.1).points
+        assert np.all((samples > lo) & (samples < hi)) and traversable(terrain, samples).all()
+
+
+def test_planned_episodes_end_standing_on_their_route():
+    from motion_model.episodes import make_episode
+    from motion_model.speed_plan import PlanConfig
+
+    plans = PlanConfig(end_standing=1.0, stops_per_metre=0.0)
+    motion = make_episode("flat", "walk", 5, 9, terrain_params={"length": 8.0}, plans=plans, corners=True)
+    last = motion.root_pos[-int(motion.fps):, :2]
+    assert np.linalg.norm(np.diff(last, axis=0), axis=-1).max() * motion.fps < 0.05  # standing for its last second
+    assert np.linalg.norm(last[-1] - motion.path[-1]) < 0.1 and len(motion.path) >= 3
