@@ -23,7 +23,8 @@ CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 def build(config):
     """The network (random weights), window config and noise schedule described by a training config dict."""
     window = WindowConfig(**config.get("window", {}))
-    model_config = ModelConfig(n_prev=window.n_prev, frames=window.frames, **config.get("model", {}))
+    model_config = ModelConfig(n_prev=window.n_prev, frames=window.frames, target_dim=window.target_dim,
+                               **config.get("model", {}))
     schedule = CosineSchedule(config.get("diffusion", {}).get("train_timesteps", 1000))
     return MDM(model_config), window, schedule
 

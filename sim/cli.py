@@ -134,9 +134,11 @@ def _controller_config(args):
 
 
 def cmd_generate(args):
+    import math
     import time
 
     from controller.path_controller import PathController
+    from controller.waypoints import parse_waypoints
     from motion_model.checkpoint import load_model
     from sim.metrics import evaluate, format_table
 
@@ -144,7 +146,10 @@ def cmd_generate(args):
         terrain = _terrain_from_args(args.terrain, _parse_overrides(args.params), args.seed)
         config = _controller_config(args)
         model = load_model(args.model)
-        controller = PathController(model, terrain, config=config, seed=args.seed)
+        path = parse_waypoints(args.waypoints) if args.waypoints is not None else None
+        controller = PathController(model, terrain, config=config, seed=args.seed, path=path,
+                                    goal=None if path is None else path[-1],
+                                    heading=None if args.heading is None else math.radians(args.heading))
     except (ValueError, FileNotFoundError) as error:
         raise SystemExit(f"error: {error}")
     start = time.perf_counter()
@@ -356,6 +361,9 @@ def build_parser():
     p = sub.add_parser("generate", help="walk a character along a planned path over terrain with the model")
     _add_controller_arguments(p, seed_help="seed of the terrain and of the sampling noise")
     p.add_argument("--out", required=True, help="motion file (.npz) with terrain, path and goal")
+    p.add_argument("--waypoints", help='walk this route instead of the planned one: world points "x,y x,y ..." in m '
+                                       "(the first is the start, the last the goal), joined by straight legs")
+    p.add_argument("--heading", type=float, help="facing at the start, degrees of world yaw (default: along the path)")
     p.add_argument("--video", help="also render a video (.mp4 or .gif)")
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--height", type=int, default=480)
