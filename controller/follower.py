@@ -195,15 +195,17 @@ def sharp_corners(line):
 
 def piece_headings(line, corners):
     """The heading (rad) and curvature (rad/m) at every sample of `line`, smoothed over HEADING_SMOOTHING m
-    within each piece between sharp corners (a sharp corner is turned on the spot, not rounded)."""
-    g = np.gradient(line.points, axis=0)
-    heading, curvature = np.empty(len(g)), np.zeros(len(g))
-    cuts = np.r_[0, np.searchsorted(line.arc, corners), len(g)]
-    for a, b in zip(cuts[:-1], cuts[1:]):
-        yaw = np.unwrap(np.arctan2(g[a:b, 1], g[a:b, 0]))
-        heading[a:b] = gaussian_filter1d(yaw, HEADING_SMOOTHING / SPACING, mode="nearest")
-        if b - a > 1:
-            curvature[a:b] = np.gradient(heading[a:b], line.arc[a:b])
+    within each piece between sharp corners (a sharp corner is turned on the spot, not rounded); a corner's
+    own sample has the heading of the piece before it."""
+    bounds = np.r_[0, np.searchsorted(line.arc, corners), len(line.arc) - 1]
+    heading, curvature = np.empty(len(line.arc)), np.zeros(len(line.arc))
+    for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+        g = np.gradient(line.points[a:b + 1], axis=0)
+        smooth = gaussian_filter1d(np.unwrap(np.arctan2(g[:, 1], g[:, 0])), HEADING_SMOOTHING / SPACING,
+                                   mode="nearest")
+        first = a if k == 0 else a + 1
+        heading[first:b + 1] = smooth[first - a:]
+        curvature[first:b + 1] = np.gradient(smooth, line.arc[a:b + 1])[first - a:]
     return heading, curvature
 
 

@@ -236,11 +236,12 @@ class PathController:
         now = self.num_frames / fps
         if now >= self.config.time_limit:
             return "time_limit"
+        plan = self.follower.state  # its clock is the committed motion's
         if self.follower.goal_time is not None:
-            return "unsettled" if now - self.follower.goal_time >= self.config.stall_time else None
+            return "unsettled" if plan.t - self.follower.goal_time >= self.config.stall_time else None
         window = int(self.config.stall_time * fps)
         # Only while the plan meant to move all along: standing at a stop or turning on the spot is no stall.
-        if self.num_frames > window and now - self.follower.state.held_at >= self.config.stall_time:
+        if self.num_frames > window and plan.t - plan.held_at >= self.config.stall_time:
             roots = self.last_frames(window + 1).root_pos
             moved = self.tracker(roots[-1, :2]) - self.tracker(roots[-window - 1, :2])
             if moved < self.config.stall_distance:
