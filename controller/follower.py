@@ -41,13 +41,6 @@ REST_SPEED, REST_TIME = 0.05, 1.0  # m/s over s: the root counts as standing sti
 
 
 @dataclass(frozen=True)
-class Stop:
-    """Stand for `seconds` where the path's arc length is `at` (m), then go on."""
-    at: float
-    seconds: float
-
-
-@dataclass(frozen=True)
 class Halt:
     at: float  # m of arc length (on a plan sample)
     seconds: float  # s standing there (inf at the goal)
@@ -81,7 +74,8 @@ def wrap(angle):
 
 
 class PathFollower:
-    """Commands for one character along `path` (P, 2) at `cruise` m/s over `terrain`, with `stops`.
+    """Commands for one character along `path` (P, 2) at `cruise` m/s over `terrain`, standing still at `stops`
+    (waypoints.Stop records).
 
     config: a ControllerConfig (accel, decel, lateral_accel). fps and command_frames: the model's window.
     `command(xy, yaw)` plans from the character's root xy and heading; `advance(frames)` moves the plan on by

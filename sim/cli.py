@@ -456,6 +456,12 @@ def build_parser():
                    help="side of the bf16 peak matmul (default 512: emulated bf16 is slow on CPUs without it)")
     p.add_argument("--out", default="runs/bench_speed.json", help="JSON file (default runs/bench_speed.json)")
     p.set_defaults(func=cmd_bench_speed)
+
+    from sim import bench_tracking
+    p = sub.add_parser("bench-tracking", help="how closely model and engine follow fixed routes (corners, U-turn, "
+                                              "zigzag, turning round, a stop) on flat, slope and stairs")
+    bench_tracking.add_arguments(p)
+    p.set_defaults(func=bench_tracking.run)
     return parser
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from cli_run import assert_one_line_error, run_cli
 from controller.config import ControllerConfig
-from controller.follower import PathFollower, Stop
-from controller.waypoints import parse_waypoints
+from controller.follower import PathFollower
+from controller.waypoints import Stop, parse_waypoints
 from motion_model.pacing import speed_limit
 from terrain.generators import make_terrain
 
