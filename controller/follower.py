@@ -59,13 +59,14 @@ class PlanState:
     held_at: float  # s: the last time the plan stood or turned on the spot (it did not mean to move)
 
 
-def mean_speed(xy, fps, seconds=REST_TIME):
-    """Mean horizontal speed (m/s) of root positions xy (T, 2) over their last `seconds` (the root's path
-    length over that time; nan if they are shorter)."""
+def trailing_speed(xy, fps, seconds=REST_TIME):
+    """Mean horizontal speed (T,) m/s of root positions xy (T, 2) over the `seconds` up to each frame (the root's
+    path length over that time); nan where fewer frames precede."""
     n = int(round(seconds * fps))
-    if len(xy) <= n:
-        return math.nan
-    return float(np.linalg.norm(np.diff(xy[-n - 1:], axis=0), axis=-1).sum() / seconds)
+    path = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(xy, axis=0), axis=-1))])
+    out = np.full(len(xy), np.nan)
+    out[n:] = (path[n:] - path[:len(path) - n]) / seconds
+    return out
 
 
 def wrap(angle):

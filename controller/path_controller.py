@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from controller.config import ControllerConfig
-from controller.follower import REST_SPEED, REST_TIME, PathFollower
+from controller.follower import REST_SPEED, REST_TIME, PathFollower, trailing_speed
 from controller.foot_lock import FootLock
 from controller.frames import Frames
 from controller.step import advance, shared_setup
@@ -215,19 +215,15 @@ class PathController:
         there is none. A model made before the command (window.lookahead) cannot stand: its episode ends at
         the first frame within goal_radius."""
         fps = self.model.window.fps
-        n = int(round(REST_TIME * fps))
         near = np.linalg.norm(frames.root_pos[:, :2] - self.goal, axis=-1) < self.config.goal_radius
         if self.model.window.lookahead is not None:
             return int(np.argmax(near)) if near.any() else None
         if self.follower.goal_time is None:
             return None
-        before = self.last_frames(n)
+        before = self.last_frames(int(round(REST_TIME * fps)))
         xy = frames.root_pos[:, :2] if before is None else np.concatenate([before.root_pos[:, :2],
                                                                            frames.root_pos[:, :2]])
-        path = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(xy, axis=0), axis=-1))])
-        end = np.arange(len(xy) - len(frames), len(xy))
-        speed = (path[end] - path[np.maximum(end - n, 0)]) / REST_TIME
-        hits = np.flatnonzero((end >= n) & near & (speed < REST_SPEED))
+        hits = np.flatnonzero(near & (trailing_speed(xy, fps)[-len(frames):] < REST_SPEED))
         return int(hits[0]) if len(hits) else None
 
     def _time_limit_or_stall(self):

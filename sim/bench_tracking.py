@@ -82,7 +82,7 @@ class Tracking:
     path_mean_m: float  # distance of the root from the route, mean and largest over the frames
     path_max_m: float
     goal_m: float  # final distance of the root from the goal
-    last_speed: float  # m/s, mean horizontal root speed over the last second
+    last_speed: float | None  # m/s, mean horizontal root speed over the last second (None: a shorter motion)
     quality: dict  # sim.metrics.evaluate's QUALITY entries
 
 
@@ -118,7 +118,7 @@ def run_engine(cases_, seed):
 
 def measure(case, method, motion, status, stops_made):
     """The Tracking of one run; stops_made: whether the method was told the route's stops."""
-    from controller.follower import mean_speed
+    from controller.follower import trailing_speed
     from sim.metrics import evaluate
 
     line = Polyline(np.array(case.route.waypoints))
@@ -129,7 +129,7 @@ def measure(case, method, motion, status, stops_made):
     return Tracking(case.route.name, case.terrain_name, case.gait, method, status, line.length,
                     (motion.num_frames - 1) / motion.fps, line.length / case.speed + stand, float(distance.mean()),
                     float(distance.max()), float(np.linalg.norm(xy[-1] - line.points[-1])),
-                    mean_speed(xy, motion.fps), {k: _plain(metrics[k]) for k in QUALITY})
+                    _plain(trailing_speed(xy, motion.fps)[-1]), {k: _plain(metrics[k]) for k in QUALITY})
 
 
 def _plain(value):
@@ -146,7 +146,7 @@ HEADER = ("route", "terrain", "gait", "method", "status", "path mean m", "path m
 
 def at_rest_on_goal(row):
     """The control issue's floor: within GOAL_RADIUS of the goal, slower than REST_SPEED over the last second."""
-    return row.goal_m <= GOAL_RADIUS and row.last_speed < REST_SPEED
+    return row.goal_m <= GOAL_RADIUS and row.last_speed is not None and row.last_speed < REST_SPEED
 
 
 def _cell(value, fmt):
@@ -193,6 +193,8 @@ def plot(cases_, runs, png):
         route = next(c.route for c in cases_ if c.route.name == name)
         points = np.array(route.waypoints)
         ax.plot(points[:, 0], points[:, 1], "k-o", lw=2.5, alpha=0.3, label="route")
+        box = np.array([points.min(0) - 1.5, points.max(0) + 1.5])  # at least the route and 1.5 m around it
+        ax.plot(box[:, 0], box[:, 1], alpha=0.0)
         for case, method, motion in runs:
             if case.route.name == name:
                 xy = motion.root_pos[:, :2]
