@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 OUT ?= out
 
-.PHONY: demo test venv xvfb clean
+.PHONY: demo test lint venv xvfb clean
 
 $(BIN)/terrain-mdm: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ xvfb:
 
 test: venv xvfb
 	$(BIN)/python -m pytest -q
+
+# The linter and the formatter (ruff, configured in pyproject.toml); CI runs this before the tests.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf $(VENV) *.egg-info $(OUT)

@@ -10,7 +10,6 @@ import time
 
 import numpy as np
 import torch
-import yaml
 
 from motion_model import checkpoint
 from motion_model.condition import grid_shape, keep_mask
@@ -19,6 +18,7 @@ from motion_model.features import NUM_FEATURES, Normalizer
 from motion_model.network import autocast, bf16_supported
 from motion_model.skeleton import Skeleton
 from motion_model.train import collision_points, losses, training_inputs
+from motion_model.train_config import load_config
 
 
 def timed(fn, repeats, warmup=2):
@@ -56,7 +56,7 @@ def bench_sampling(network, window, schedule, steps, precision):
 
 
 def bench_training(config, network, window, schedule, precision):
-    batch_size = config["optim"]["batch_size"]
+    batch_size = config.optim.batch_size
     normalizer = Normalizer(np.zeros(NUM_FEATURES), np.ones(NUM_FEATURES))
     skeleton = collision_points(Skeleton.load())
     optimizer = torch.optim.AdamW(network.parameters(), lr=1e-5)
@@ -71,7 +71,7 @@ def bench_training(config, network, window, schedule, precision):
         x_t, t, cond = training_inputs(batch, schedule, config, generator)
         with autocast(precision):
             pred = network(x_t, t, cond)
-        loss = sum(config["loss"][k] * v for k, v in losses(pred, batch, normalizer, skeleton, window).items())
+        loss = sum(getattr(config.loss, k) * v for k, v in losses(pred, batch, normalizer, skeleton, window).items())
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -93,12 +93,11 @@ def main():
         loaded = checkpoint.load_model(args.model)
         network, window, schedule, config = loaded.network, loaded.window, loaded.schedule, loaded.config
     else:
-        with open(args.config) as f:
-            config = yaml.safe_load(f)
+        config = load_config(args.config)
         torch.manual_seed(0)
         network, window, schedule = checkpoint.build(config)
     network.eval()
-    steps = args.steps or config.get("diffusion", {}).get("sample_steps", 10)
+    steps = args.steps or config.diffusion.sample_steps
     c = network.config
     print(f"d_model {c.d_model}, {c.n_layers} layers, {c.n_heads} heads, ff {c.d_ff}: "
           f"{sum(p.numel() for p in network.parameters()) / 1e6:.2f} M parameters, {network.num_tokens} tokens; "

@@ -37,28 +37,6 @@ from terrain.polyline import Polyline
 START_LEG = 0.5  # m of the path whose direction the character faces at the start, by default
 
 
-class PathTracker:
-    """Arc length along a polyline path for query points (their projection on the nearest segment)."""
-
-    def __init__(self, path):
-        self.path = np.asarray(path, dtype=np.float64)
-        self.seg = np.diff(self.path, axis=0)
-        self.seg_len = np.maximum(np.linalg.norm(self.seg, axis=1), 1e-9)
-        self.arc = np.concatenate([[0.0], np.cumsum(self.seg_len)])
-
-    @property
-    def length(self):
-        return float(self.arc[-1])
-
-    def __call__(self, xy):
-        xy = np.asarray(xy, dtype=np.float64)
-        d = xy[..., None, :] - self.path[:-1]  # (..., S, 2)
-        u = np.clip((d * self.seg).sum(-1) / self.seg_len ** 2, 0.0, 1.0)
-        dist = np.linalg.norm(d - u[..., None] * self.seg, axis=-1)
-        i = dist.argmin(-1)
-        return self.arc[i] + np.take_along_axis(u, i[..., None], -1)[..., 0] * self.seg_len[i]
-
-
 @dataclass
 class Result:
     motion: Motion
@@ -94,7 +72,7 @@ class PathController:
             raise ValueError("start and goal must be world xy pairs (the terrain has no pads to default to)")
         self.path = plan_path(terrain, start=start, goal=goal) if path is None else check_route(terrain, path, goal)
         self.goal = goal
-        self.tracker = PathTracker(self.path)
+        self.tracker = Polyline(self.path)
         self.generator = torch.Generator().manual_seed(int(seed))
         self.foot_lock = FootLock(terrain) if config.foot_lock else None
         self.chunks = []  # committed Frames, one per segment
@@ -159,7 +137,7 @@ class PathController:
 
     def progress(self):
         """Arc length (m) along the path of the last committed root position."""
-        return float(self.tracker(self.chunks[-1].root_pos[-1, :2])) if self.chunks else 0.0
+        return float(self.tracker.arc_length(self.chunks[-1].root_pos[-1, :2])) if self.chunks else 0.0
 
     def frames_to_commit(self):
         """How many frames of the next segment to keep: commit_frames, or goal_approach_frames once the goal is
@@ -239,7 +217,7 @@ class PathController:
         # Only while the plan meant to move all along: standing at a stop or turning on the spot is no stall.
         if self.num_frames > window and plan.t - plan.held_at >= self.config.stall_time:
             roots = self.last_frames(window + 1).root_pos
-            moved = self.tracker(roots[-1, :2]) - self.tracker(roots[-window - 1, :2])
+            moved = self.tracker.arc_length(roots[-1, :2]) - self.tracker.arc_length(roots[-window - 1, :2])
             if moved < self.config.stall_distance:
                 return "stalled"
         return None

@@ -108,7 +108,7 @@ def best_candidates(controllers, starts, model, config):
     for attempt in range(config.max_retries + 1):
         candidates = sample_candidates(controllers, starts, pending, model, config)
         scores = score_candidates([controllers[i].terrain for i in pending],
-                                  [controllers[i].tracker for i in pending], *candidates.arrays(),
+                                  [controllers[i].tracker.arc_length for i in pending], *candidates.arrays(),
                                   [starts.last_links[i] for i in pending], config.check)
         ranks = np.where(scores.passed, scores.cost, scores.cost + FALLBACK_COST)
         for row, i in enumerate(pending):

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import torch
 
+from configs.typed import to_dict
 from motion_model.dataset import WindowConfig
 from motion_model.ddim import CosineSchedule
 from motion_model.features import Normalizer
-from motion_model.network import MDM, ModelConfig
+from motion_model.network import MDM
+from motion_model.train_config import TrainConfig, train_config
 from terrain.atomic import atomic_path
 
 FORMAT = "terrain-mdm motion diffusion model"
@@ -20,13 +22,9 @@ VERSION = 1
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 
 
-def build(config):
-    """The network (random weights), window config and noise schedule described by a training config dict."""
-    window = WindowConfig(**config.get("window", {}))
-    model_config = ModelConfig(n_prev=window.n_prev, frames=window.frames, target_dim=window.target_dim,
-                               **config.get("model", {}))
-    schedule = CosineSchedule(config.get("diffusion", {}).get("train_timesteps", 1000))
-    return MDM(model_config), window, schedule
+def build(config: TrainConfig):
+    """The network (random weights), window config and noise schedule described by a training config."""
+    return MDM(config.model), config.window, CosineSchedule(config.diffusion.train_timesteps)
 
 
 def save(path, payload):
@@ -37,8 +35,8 @@ def save(path, payload):
         torch.save(payload, tmp)
 
 
-def payload(config, normalizer, state_dict):
-    return {"format": FORMAT, "version": VERSION, "config": config, "normalizer": normalizer.state_dict(),
+def payload(config: TrainConfig, normalizer, state_dict):
+    return {"format": FORMAT, "version": VERSION, "config": to_dict(config), "normalizer": normalizer.state_dict(),
             "model": {k: v.detach().clone() for k, v in state_dict.items()}}
 
 
@@ -64,7 +62,7 @@ class LoadedModel:
     normalizer: Normalizer
     window: WindowConfig
     schedule: CosineSchedule
-    config: dict
+    config: TrainConfig
 
 
 def load_model(name_or_path="default"):
@@ -73,7 +71,8 @@ def load_model(name_or_path="default"):
     if not path.suffix and not path.exists():
         path = CHECKPOINT_DIR / f"{name_or_path}.pt"
     data = read(path)
-    network, window, schedule = build(data["config"])
+    config = train_config(data["config"], f"the training config in {path}")
+    network, window, schedule = build(config)
     network.load_state_dict(data["model"])
     network.eval()
-    return LoadedModel(network, Normalizer.from_state_dict(data["normalizer"]), window, schedule, data["config"])
+    return LoadedModel(network, Normalizer.from_state_dict(data["normalizer"]), window, schedule, config)

@@ -15,6 +15,7 @@ import torch
 
 from scipy.ndimage import gaussian_filter1d
 
+from configs.typed import bounded
 from motion_model import quaternion as quat
 from motion_model.command import Command, target_dim
 from motion_model.condition import grid_shape, local_heightfield
@@ -26,19 +27,19 @@ FACING_SMOOTHING = 0.3  # s, Gaussian sigma over which the commanded facing is a
 
 @dataclass
 class WindowConfig:
-    fps: float = 30.0
-    n_prev: int = 10
-    frames: int = 60  # segment length: 2 s at 30 fps
+    fps: float = bounded(30.0, 1.0, 1000.0)
+    n_prev: int = bounded(10, 1, 1000)
+    frames: int = bounded(60, 1, 10_000)  # segment length: 2 s at 30 fps
     # The command's times (command.py), frames after the reference frame: every 1/3 s over the segment.
-    command_frames: tuple = (10, 20, 30, 40, 50, 60)
+    command_frames: tuple[int, ...] = (10, 20, 30, 40, 50, 60)
     # Only in checkpoints made before the command (target_dim 3): m along the command's trajectory to the point
     # their target direction aims at (command.legacy_target). They run, but do not train; None otherwise.
-    lookahead: float | None = None
+    lookahead: float | None = bounded(None, 0.0, 100.0)
     # Local heightfield grid in the reference frame (m, both ends inclusive): a run at 3.8 m/s covers 7.6 m in
     # a segment, a walk 1.2-3 m; the near 6 m and 1.5 m to each side hold the terrain the feet can reach.
     extent_x: tuple = (-1.0, 6.0)
     extent_y: tuple = (-1.5, 1.5)
-    spacing: float = 0.1
+    spacing: float = bounded(0.1, 0.01, 1.0)
 
     def __post_init__(self):
         frames = tuple(self.command_frames)

@@ -9,37 +9,78 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import yaml
 from tqdm import tqdm
 
+import configs
+from configs.typed import bounded, build, to_dict
 from motion_model.synthesis import SynthesisConfig, synthesize
-from terrain.generators import make_terrain
+from terrain.generators import KINDS, make_terrain, resolve_params
 from terrain.planning import UnreachableGoal, plan_path, traversable
 
-REQUIRED = ("episodes", "seed", "terrains", "gaits")
+TerrainKind = Literal[KINDS]
+Gait = Literal["walk", "run", "mixed"]  # synthesis.speed_profile's gaits
+MAX_EPISODES = 1_000_000
 
 
-def load_config(path):
-    with open(path) as f:
-        config = yaml.safe_load(f) or {}
-    missing = [k for k in REQUIRED if k not in config]
-    if missing:
-        raise ValueError(f"data config {path} lacks {', '.join(missing)} (see configs/data/default.yaml)")
-    return config
+@dataclass(frozen=True)
+class DataConfig:
+    """What a dataset holds (configs/data/default.yaml): episode count, seed and the mix of terrains and gaits."""
+    episodes: int = bounded(MISSING, 1, MAX_EPISODES)  # required
+    seed: int = bounded(MISSING, 0, None)  # required
+    terrains: dict[TerrainKind, float] = bounded(MISSING, 0.0, None)  # kind: relative weight (required)
+    gaits: dict[Gait, float] = bounded(MISSING, 0.0, None)  # gait: relative weight (required)
+    run_kinds: tuple[TerrainKind, ...] = ()  # the kinds on which run and mixed are drawn; elsewhere only walk
+    waypoint_paths: float = bounded(0.0, 0.0, 1.0)  # share of episodes on winding paths through 1-2 waypoints
+    terrain_params: dict[TerrainKind, dict] = field(default_factory=dict)  # kind: generator parameters
+
+    def __post_init__(self):
+        if sum(self.terrains.values()) <= 0:
+            raise ValueError("terrains must give at least one kind a positive weight")
+        for kind, weight in self.terrains.items():
+            allowed = [w for g, w in self.gaits.items() if g == "walk" or kind in self.run_kinds]
+            if weight > 0 and sum(allowed) <= 0:
+                raise ValueError(f"gaits: no gait for {kind} terrain (run and mixed only on run_kinds); "
+                                 "give walk a positive weight")
+        for kind, params in self.terrain_params.items():
+            resolve_params(kind, params)
 
 
-def episode_spec(config, index):
+def data_config(values, where="data config") -> DataConfig:
+    """The DataConfig of a mapping (a YAML file's); ValueError names a missing, unknown or bad key."""
+    if isinstance(values, dict):
+        missing = [k for k in ("episodes", "seed", "terrains", "gaits") if k not in values]
+        if missing:
+            raise ValueError(f"{where} lacks {', '.join(missing)} (see configs/data/default.yaml)")
+    try:
+        return build(DataConfig, values, where)
+    except ValueError as error:
+        message = str(error)
+        raise ValueError(message if message.startswith(where) else f"{where}: {message}") from None
+
+
+def load_config(path, episodes=None) -> DataConfig:
+    """The data config of a YAML file, with the command line's --episodes applied."""
+    values = configs.read_yaml(path, "data config")
+    if episodes is not None and isinstance(values, dict):
+        values = {**values, "episodes": episodes}
+    return data_config(values, f"data config {path}")
+
+
+def episode_spec(config: DataConfig, index):
     """The terrain kind, gait and seeds of episode `index`: a pure function of the config seed and index."""
-    rng = np.random.default_rng([int(config["seed"]), index])
-    kinds, kind_w = zip(*config["terrains"].items())
+    rng = np.random.default_rng([config.seed, index])
+    kinds, kind_w = zip(*config.terrains.items())
     kind = str(rng.choice(kinds, p=np.array(kind_w, float) / sum(kind_w)))
-    gaits = {g: w for g, w in config["gaits"].items() if g == "walk" or kind in config.get("run_kinds", [])}
+    gaits = {g: w for g, w in config.gaits.items() if g == "walk" or kind in config.run_kinds}
     names, gait_w = zip(*gaits.items())
     gait = str(rng.choice(names, p=np.array(gait_w, float) / sum(gait_w)))
-    waypoints = int(rng.random() < config.get("waypoint_paths", 0.0)) * int(rng.integers(1, 3))
+    waypoints = int(rng.random() < config.waypoint_paths) * int(rng.integers(1, 3))
     return {"kind": kind, "gait": gait, "terrain_seed": int(rng.integers(2 ** 31)),
             "motion_seed": int(rng.integers(2 ** 31)), "waypoints": waypoints}
 
@@ -79,18 +120,18 @@ def _build_one(job):
     config, index, out = job
     spec = episode_spec(config, index)
     motion = make_episode(spec["kind"], spec["gait"], spec["terrain_seed"], spec["motion_seed"], spec["waypoints"],
-                          config.get("terrain_params", {}).get(spec["kind"]))
+                          config.terrain_params.get(spec["kind"]))
     motion.save(out)
     return index, spec["kind"], motion.duration
 
 
-def build_dataset(config, out_dir, workers=None):
+def build_dataset(config: DataConfig, out_dir, workers=None):
     """Write every episode of `config` not already in out_dir, in parallel, then the feature statistics."""
     out_dir = Path(out_dir)
     (out_dir / "episodes").mkdir(parents=True, exist_ok=True)
     with open(out_dir / "dataset.yaml", "w") as f:
-        yaml.safe_dump(config, f)
-    jobs = [(config, i, str(out_dir / "episodes" / f"ep_{i:06d}.npz")) for i in range(int(config["episodes"]))]
+        yaml.safe_dump(to_dict(config), f)
+    jobs = [(config, i, str(out_dir / "episodes" / f"ep_{i:06d}.npz")) for i in range(config.episodes)]
     todo = [job for job in jobs if not os.path.exists(job[2])]
     workers = workers or min(os.cpu_count() or 1, 2)
     seconds = 0.0

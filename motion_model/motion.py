@@ -116,24 +116,44 @@ class Motion:
         """Read a file written by save(); ValueError naming the problem if it is not a motion file."""
         try:
             data = np.load(file, allow_pickle=False)
-        except (ValueError, zipfile.BadZipFile) as error:
+        except (ValueError, EOFError, zipfile.BadZipFile) as error:
             raise ValueError(f"{file} is not a motion file (.npz): {error}") from error
         if not isinstance(data, np.lib.npyio.NpzFile):
             raise ValueError(f"{file} is not a motion file: it holds one array, not an .npz archive")
-        with data:
-            arrays = {k: data[k] for k in data.files}
-        for key in REQUIRED_KEYS:
-            if key not in arrays:
-                raise ValueError(f"{file} is not a motion file: no '{key}' array (it has {sorted(arrays)})")
-        names = tuple(str(n) for n in arrays["joint_names"])
-        if names != MOVABLE_JOINTS:
-            raise ValueError(f"{file}: joint_names {names} differ from this skeleton's {MOVABLE_JOINTS}")
-        terrain = None
-        terrain_arrays = {k: v for k, v in arrays.items() if k.startswith(TERRAIN_PREFIX)}
-        if terrain_arrays:
-            terrain = Heightfield.from_arrays(terrain_arrays, source=str(file))
-        return cls(float(arrays["fps"]), arrays["root_pos"], arrays["root_quat"], arrays["joint_quat"],
-                   arrays["contacts"], terrain, arrays.get("path"), arrays.get("goal"))
+        try:
+            with data:
+                arrays = {k: data[k] for k in data.files}
+        except (ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{file} is not a motion file (.npz): {error}") from error
+        _check_arrays(file, arrays)
+        try:
+            terrain = None
+            terrain_arrays = {k: v for k, v in arrays.items() if k.startswith(TERRAIN_PREFIX)}
+            if terrain_arrays:
+                terrain = Heightfield.from_arrays(terrain_arrays, source=str(file))
+            return cls(float(arrays["fps"]), arrays["root_pos"], arrays["root_quat"], arrays["joint_quat"],
+                       arrays["contacts"], terrain, arrays.get("path"), arrays.get("goal"))
+        except (ValueError, TypeError) as error:  # TypeError: a terrain array of the wrong shape
+            raise ValueError(f"{file} is not a valid motion file: {error}") from error
+
+
+def _check_arrays(file, arrays):
+    """ValueError naming `file` and the first array that is missing or not what a motion file holds (the
+    shapes and values are checked when the Motion is built)."""
+    for key in REQUIRED_KEYS:
+        if key not in arrays:
+            raise ValueError(f"{file} is not a motion file: no '{key}' array (it has {sorted(arrays)})")
+    for key, array in arrays.items():
+        if key != "joint_names" and array.dtype.kind not in "biuf":
+            raise ValueError(f"{file} is not a motion file: '{key}' holds {array.dtype} values, not numbers")
+    if arrays["fps"].shape != ():
+        raise ValueError(f"{file} is not a motion file: 'fps' must be one number, got shape {arrays['fps'].shape}")
+    names = arrays["joint_names"]
+    if names.ndim != 1 or names.dtype.kind != "U":
+        raise ValueError(f"{file} is not a motion file: 'joint_names' must be a list of names")
+    names = tuple(str(n) for n in names)
+    if names != MOVABLE_JOINTS:
+        raise ValueError(f"{file}: joint_names {names} differ from this skeleton's {MOVABLE_JOINTS}")
 
 
 def _array(name, value, shape=None):

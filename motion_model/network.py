@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from configs.typed import bounded
 from motion_model.condition import CONDITIONS, column, keep_mask
 from motion_model.features import NUM_FEATURES
 
@@ -25,16 +26,16 @@ class ModelConfig:
     features: int = NUM_FEATURES
     n_prev: int = 10
     frames: int = 60
-    d_model: int = 256
-    n_layers: int = 4
-    n_heads: int = 4
-    d_ff: int = 1024
-    dropout: float = 0.0
+    d_model: int = bounded(256, 1, 16384)
+    n_layers: int = bounded(4, 1, 1000)
+    n_heads: int = bounded(4, 1, 1024)
+    d_ff: int = bounded(1024, 1, 65536)
+    dropout: float = bounded(0.0, 0.0, 1.0)
     hf_channels: tuple = (32, 64)  # CNN widths before the last conv (which outputs d_model)
     hf_tokens: tuple = (7, 3)  # terrain tokens along (forward, left): pooled feature-map grid
     hf_clip: float = 3.0  # m; terrain heights beyond +-this relative to the reference ground are clipped
-    target_dim: int = 25  # the command's length (command.target_dim; checkpoint.build sets it from the window)
-    frames_per_token: int = 1  # consecutive frames sharing a token: 2 halves the frame tokens
+    target_dim: int = 25  # the command's length (command.target_dim; train_config sets it from the window)
+    frames_per_token: int = bounded(1, 1, 100)  # consecutive frames sharing a token: 2 halves the frame tokens
 
     def __post_init__(self):
         if self.n_prev % self.frames_per_token or self.frames % self.frames_per_token:

@@ -33,6 +33,7 @@ from motion_model.motion import Motion
 from motion_model.legs import (FOOT_LINKS, HIP_LINKS, KNEE_LINKS, ankle_targets, footprint, leg_ik,
                                place_foothold, rotate2, sole_offset)
 from motion_model.skeleton import Skeleton
+from terrain.polyline import Polyline
 
 WALK_SPEEDS = (0.6, 1.5)  # m/s
 RUN_SPEEDS = (2.5, 3.8)  # m/s
@@ -194,42 +195,33 @@ def blend_pose(timeline):
 
 @dataclass
 class PathCurve:
-    """A polyline parameterised by arc length; positions past the end continue along the last tangent."""
-    points: np.ndarray  # (P, 2)
-    arc: np.ndarray  # (P,)
+    """The path with a smoothed heading; positions past the end continue along the last segment."""
+    line: Polyline  # (P, 2) points, no two within 1 um
     yaw: np.ndarray  # (P,) smoothed tangent direction (rad)
 
     @classmethod
     def from_points(cls, points, smoothing):
-        points = np.asarray(points, dtype=float)
-        seg = np.linalg.norm(np.diff(points, axis=0), axis=-1)
-        keep = np.r_[True, seg > 1e-6]
-        points = points[keep]
-        if len(points) < 2:
+        line = Polyline(points).without_repeats(1e-6)
+        if len(line.points) < 2:
             raise ValueError("the path needs at least two distinct points")
-        arc = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=-1))]
-        d = np.gradient(points, arc, axis=0)
+        d = np.gradient(line.points, line.arc, axis=0)
         yaw = np.unwrap(np.arctan2(d[:, 1], d[:, 0]))
-        spacing = arc[-1] / (len(arc) - 1)
+        spacing = line.arc[-1] / (len(line.arc) - 1)
         yaw = gaussian_filter1d(yaw, max(smoothing / spacing, 1e-3), mode="nearest")
-        return cls(points, arc, yaw)
+        return cls(line, yaw)
 
     @property
     def length(self):
-        return float(self.arc[-1])
+        return self.line.length
 
     def position(self, s):
-        s = np.asarray(s, dtype=float)
-        inside = np.stack([np.interp(s, self.arc, self.points[:, k]) for k in range(2)], -1)
-        beyond = np.maximum(s - self.length, 0.0)[..., None]
-        end_dir = self.points[-1] - self.points[-2]
-        return inside + beyond * end_dir / np.linalg.norm(end_dir)
+        return self.line.point_at(s, extend=True)
 
     def heading(self, s):
-        return np.interp(s, self.arc, self.yaw)
+        return np.interp(s, self.line.arc, self.yaw)
 
     def curvature(self, s):
-        return float(np.interp(s, self.arc, np.gradient(self.yaw, self.arc)))
+        return float(np.interp(s, self.line.arc, np.gradient(self.yaw, self.line.arc)))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -388,5 +380,5 @@ def synthesize(terrain, path, gait="walk", seed=0, config=SynthesisConfig(), spe
 
     end = int(np.searchsorted(timeline.s, curve.length)) + 1
     motion = Motion(config.fps, root_pos[:end], root_quat[:end], joints[:end], masks[:end].astype(float),
-                    terrain=terrain, path=curve.points, goal=curve.points[-1])
+                    terrain=terrain, path=curve.line.points, goal=curve.line.points[-1])
     return motion

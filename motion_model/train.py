@@ -1,6 +1,7 @@
 """Training of the motion diffusion model; reads top to bottom.
 
-`terrain-mdm train --config configs/train/default.yaml [--data DIR] [--out DIR] [--steps N] [--resume]`
+`terrain-mdm train --config configs/train/default.yaml [--data DIR] [--out DIR] [--steps N]
+[--resume | --overwrite]`
 
 Every step draws its windows, timesteps, noise and condition drops from generators seeded with (seed, step),
 so a run resumed from a checkpoint continues exactly as if it had not stopped. The run directory gets
@@ -12,40 +13,25 @@ import copy
 import csv
 import math
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-import yaml
 from tqdm import tqdm
 
 from motion_model import checkpoint
 from motion_model.condition import CONDITIONS, column
-from motion_model.dataset import WindowSampler, load_episodes, load_stats, write_stats
+from motion_model.dataset import WindowConfig, WindowSampler, load_episodes, load_stats, write_stats
+from motion_model.ddim import CosineSchedule
 from motion_model.features import LAYOUT, Normalizer, features_to_motion
 from motion_model.network import autocast
 from motion_model.skeleton import FEET, SOLE_GRID, Skeleton
+from motion_model.train_config import LOSS_TERMS, OptimConfig, TrainConfig, load_config
 from terrain.atomic import atomic_path
 
-LOSS_TERMS = ("rotation", "root", "position", "velocity", "foot_contact", "collision", "contact")
-
-
-def load_config(path, data=None, out=None, steps=None):
-    """The YAML training config as a dict, with command-line overrides applied."""
-    with open(path) as f:
-        config = yaml.safe_load(f)
-    if not isinstance(config, dict):
-        raise ValueError(f"{path} is not a training config (a YAML mapping)")
-    config["data"] = data or config.get("data")
-    config["out"] = out or config.get("out")
-    if steps is not None:
-        config["optim"]["steps"] = steps
-    missing = [k for k in ("data", "out", "optim", "loss") if not config.get(k)]
-    if missing:
-        raise ValueError(f"{path} lacks {', '.join(missing)} (see configs/train/default.yaml)")
-    return config
+RUN_FILES = ("checkpoint.pt", "model.pt", "log.csv")  # a folder holding any of them holds a run
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -127,12 +113,12 @@ def losses(pred, batch, normalizer, skeleton, window):
 # Training
 
 
-def learning_rate(step, optim):
+def learning_rate(step, optim: OptimConfig):
     """Linear warm-up to optim.lr, then cosine decay to optim.min_lr at the last step."""
-    if step < optim["warmup"]:
-        return optim["lr"] * (step + 1) / optim["warmup"]
-    progress = (step - optim["warmup"]) / max(1, optim["steps"] - optim["warmup"])
-    return optim["min_lr"] + 0.5 * (optim["lr"] - optim["min_lr"]) * (1 + math.cos(math.pi * min(1.0, progress)))
+    if step < optim.warmup:
+        return optim.lr * (step + 1) / optim.warmup
+    progress = (step - optim.warmup) / max(1, optim.steps - optim.warmup)
+    return optim.min_lr + 0.5 * (optim.lr - optim.min_lr) * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 def training_inputs(batch, schedule, config, generator):
@@ -141,32 +127,92 @@ def training_inputs(batch, schedule, config, generator):
     b = x0.shape[0]
     t = torch.randint(0, schedule.num_train_timesteps, (b,), generator=generator)
     x_t = schedule.add_noise(x0, torch.randn(x0.shape, generator=generator), t)
-    drop = torch.tensor([float(config["cond_drop"][c]) for c in CONDITIONS])
+    drop = torch.tensor([float(config.cond_drop[c]) for c in CONDITIONS])
     keep = torch.rand(b, len(CONDITIONS), generator=generator) >= drop
     keep[:, column("prev")] &= batch["has_prev"]
-    prev_clean = torch.rand(b, generator=generator) >= config["prev_noised"]
+    prev_clean = torch.rand(b, generator=generator) >= config.prev_noised
     noisy_prev = schedule.add_noise(prev, torch.randn(prev.shape, generator=generator), t)
     cond = {"terrain": batch["terrain"], "target": batch["target"], "keep": keep, "prev_clean": prev_clean,
             "prev": torch.where(prev_clean[:, None, None], prev, noisy_prev)}
     return x_t, t, cond
 
 
-def train(config, resume=False, until=None, progress=True):
+@dataclass
+class _Run:
+    """The live parts of a training run."""
+    model: torch.nn.Module
+    ema: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: CosineSchedule
+    window: WindowConfig
+    normalizer: Normalizer
+    sampler: WindowSampler
+    skeleton: Skeleton
+    start: int  # the step it starts at
+
+
+def train(config: TrainConfig, resume=False, until=None, progress=True, overwrite=False):
     """Train (or, with resume, continue) the run of `config`; stop after optim.steps steps or at step `until`.
 
-    Returns the path of the run's model.pt.
+    A run folder that already holds a run is refused unless `resume` or `overwrite` is given; the folder is not
+    touched before the config and the data have been read. Returns the path of the run's model.pt.
     """
-    torch.set_num_threads(int(config.get("threads", 2)))
-    out = Path(config["out"])
-    out.mkdir(parents=True, exist_ok=True)
-    optim = config["optim"]
-    seed = int(config.get("seed", 0))
-    weights = config["loss"]
-    state = checkpoint.read(out / "checkpoint.pt") if resume and (out / "checkpoint.pt").exists() else None
+    out = Path(config.out)
+    state = _previous_run(out, resume, overwrite)
+    torch.set_num_threads(config.threads)
+    live = _setup(config, state)
+    _clear_run_folder(out, overwrite)
+    log_path = out / "log.csv"
+    columns = ["step", "lr", "loss", *LOSS_TERMS, "ms_per_step"]
+    _truncate_log(log_path, columns, live.start)
 
-    torch.manual_seed(seed)
+    def save_checkpoints(step):
+        model_payload = checkpoint.payload(config, live.normalizer, live.ema.state_dict())
+        checkpoint.save(out / "checkpoint.pt", {**model_payload, "train": {
+            "step": step, "weights": {k: v.clone() for k, v in live.model.state_dict().items()},
+            "optimizer": live.optimizer.state_dict()}})
+        checkpoint.save(out / "model.pt", model_payload)
+        _plot_log(log_path, out / "loss.png")
+
+    end = min(config.optim.steps, until if until is not None else config.optim.steps)
+    sums, count, tick = dict.fromkeys(["loss", *LOSS_TERMS], 0.0), 0, time.perf_counter()
+    bar = tqdm(range(live.start, end), initial=live.start, total=end, desc="train", unit="step", disable=not progress)
+    for step in bar:
+        lr, terms = _step(live, config, step)
+        for k, v in terms.items():
+            sums[k] += v
+        count += 1
+        done = step + 1
+        if done % config.log_every == 0 or done == end:
+            ms = (time.perf_counter() - tick) / count * 1000
+            row = {"step": done, "lr": lr, **{k: v / count for k, v in sums.items()}, "ms_per_step": ms}
+            _append_log(log_path, columns, row)
+            bar.set_postfix(loss=f"{row['loss']:.4f}", ms=f"{ms:.0f}")
+            sums, count, tick = dict.fromkeys(sums, 0.0), 0, time.perf_counter()
+        if done % config.checkpoint_every == 0 or done == end:
+            save_checkpoints(done)
+    bar.close()
+    return out / "model.pt"
+
+
+def _previous_run(out, resume, overwrite):
+    """The training checkpoint to continue from, or None to start afresh; refuses to start over a run unasked."""
+    if resume and overwrite:
+        raise ValueError("give --resume (continue the run) or --overwrite (start it over), not both")
+    if resume:
+        return checkpoint.read(out / "checkpoint.pt") if (out / "checkpoint.pt").exists() else None
+    held = [name for name in RUN_FILES if (out / name).exists()]
+    if held and not overwrite:
+        raise ValueError(f"run folder {out} already holds a run ({', '.join(held)}): give --resume to continue "
+                         "it, --overwrite to start it over, or another --out")
+    return None
+
+
+def _setup(config, state):
+    """Model, EMA, optimizer and data of a run: fresh, or as the training checkpoint `state` left them."""
+    torch.manual_seed(config.seed)
     model, window, schedule = checkpoint.build(config)
-    data = Path(config["data"])
+    data = Path(config.data)
     if state is not None:
         normalizer = Normalizer.from_state_dict(state["normalizer"])
     elif (data / "stats.npz").exists():
@@ -179,9 +225,10 @@ def train(config, resume=False, until=None, progress=True):
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (decay if p.dim() >= 2 and "position" not in name else no_decay).append(p)
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": optim["weight_decay"]},
+    optim = config.optim
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": optim.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=optim["lr"], betas=tuple(optim["betas"]))
+                                  lr=optim.lr, betas=tuple(optim.betas))
     ema = copy.deepcopy(model).requires_grad_(False)
     start = 0
     if state is not None:
@@ -189,60 +236,45 @@ def train(config, resume=False, until=None, progress=True):
         ema.load_state_dict(state["model"])
         optimizer.load_state_dict(state["train"]["optimizer"])
         start = state["train"]["step"]
-    log_path = out / "log.csv"
-    columns = ["step", "lr", "loss", *LOSS_TERMS, "ms_per_step"]
-    _truncate_log(log_path, columns, start)
+    return _Run(model, ema, optimizer, schedule, window, normalizer, sampler, skeleton, start)
 
-    def save_checkpoints(step):
-        model_payload = checkpoint.payload(config, normalizer, ema.state_dict())
-        checkpoint.save(out / "checkpoint.pt", {**model_payload, "train": {
-            "step": step, "weights": {k: v.clone() for k, v in model.state_dict().items()},
-            "optimizer": optimizer.state_dict()}})
-        checkpoint.save(out / "model.pt", model_payload)
-        _plot_log(log_path, out / "loss.png")
 
-    end = min(int(optim["steps"]), until if until is not None else int(optim["steps"]))
-    sums, count, tick = dict.fromkeys(["loss", *LOSS_TERMS], 0.0), 0, time.perf_counter()
-    bar = tqdm(range(start, end), initial=start, total=end, desc="train", unit="step", disable=not progress)
-    for step in bar:
-        rng = np.random.default_rng([seed, step])
-        generator = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
-        batch = sampler.sample(optim["batch_size"], rng)
-        x_t, t, cond = training_inputs(batch, schedule, config, generator)
-        lr = learning_rate(step, optim)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+def _clear_run_folder(out, overwrite):
+    """Create the run folder; with overwrite, remove the files of the run it held (log.csv is rewritten)."""
+    out.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        for name in ("checkpoint.pt", "model.pt", "loss.png"):
+            (out / name).unlink(missing_ok=True)
 
-        model.train()
-        with autocast(config.get("precision", "auto")):
-            pred = model(x_t, t, cond)
-        parts = losses(pred, batch, normalizer, skeleton, window)
-        loss = sum(weights[k] * v for k, v in parts.items())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), optim["grad_clip"])
-        optimizer.step()
-        # EMA warm-up: early on the average would be dominated by the random initial weights.
-        ema_decay = min(optim["ema"], (1 + step) / (10 + step))
-        with torch.no_grad():
-            for e, p in zip(ema.parameters(), model.parameters()):
-                e.lerp_(p, 1 - ema_decay)
 
-        sums["loss"] += loss.item()
-        for k, v in parts.items():
-            sums[k] += v.item()
-        count += 1
-        done = step + 1
-        if done % config.get("log_every", 10) == 0 or done == end:
-            ms = (time.perf_counter() - tick) / count * 1000
-            row = {"step": done, "lr": lr, **{k: v / count for k, v in sums.items()}, "ms_per_step": ms}
-            _append_log(log_path, columns, row)
-            bar.set_postfix(loss=f"{row['loss']:.4f}", ms=f"{ms:.0f}")
-            sums, count, tick = dict.fromkeys(sums, 0.0), 0, time.perf_counter()
-        if done % config.get("checkpoint_every", 250) == 0 or done == end:
-            save_checkpoints(done)
-    bar.close()
-    return out / "model.pt"
+def _step(live, config, step):
+    """One optimisation step, drawn from generators seeded with (seed, step), and the EMA update.
+
+    Returns the learning rate and the loss and its unweighted terms as floats.
+    """
+    rng = np.random.default_rng([config.seed, step])
+    generator = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
+    batch = live.sampler.sample(config.optim.batch_size, rng)
+    x_t, t, cond = training_inputs(batch, live.schedule, config, generator)
+    lr = learning_rate(step, config.optim)
+    for group in live.optimizer.param_groups:
+        group["lr"] = lr
+
+    live.model.train()
+    with autocast(config.precision):
+        pred = live.model(x_t, t, cond)
+    parts = losses(pred, batch, live.normalizer, live.skeleton, live.window)
+    loss = sum(getattr(config.loss, k) * v for k, v in parts.items())
+    live.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(live.model.parameters(), config.optim.grad_clip)
+    live.optimizer.step()
+    # EMA warm-up: early on the average would be dominated by the random initial weights.
+    ema_decay = min(config.optim.ema, (1 + step) / (10 + step))
+    with torch.no_grad():
+        for e, p in zip(live.ema.parameters(), live.model.parameters()):
+            e.lerp_(p, 1 - ema_decay)
+    return lr, {"loss": loss.item(), **{k: v.item() for k, v in parts.items()}}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -299,17 +331,18 @@ def add_arguments(parser):
     parser.add_argument("--config", default="configs/train/default.yaml", help="training config (YAML)")
     parser.add_argument("--data", help="dataset directory (overrides the config's data)")
     parser.add_argument("--out", help="run directory (overrides the config's out)")
-    parser.add_argument("--steps", type=int, help="total training steps (overrides optim.steps)")
+    parser.add_argument("--steps", type=int, help="total training steps, at least 1 (overrides optim.steps)")
     parser.add_argument("--until", type=int, help="stop at this step (resume later with --resume)")
     parser.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint.pt")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start over in a run directory that already holds a run (its files are replaced)")
 
 
 def run(args):
-    try:
-        config = load_config(args.config, data=args.data, out=args.out, steps=args.steps)
-    except (OSError, ValueError) as error:
-        raise SystemExit(f"error: {error}")
-    path = train(config, resume=args.resume, until=args.until)
+    if args.until is not None and args.until < 1:
+        raise ValueError(f"--until must be a step >= 1, got {args.until}")
+    config = load_config(args.config, data=args.data, out=args.out, steps=args.steps)
+    path = train(config, resume=args.resume, until=args.until, overwrite=args.overwrite)
     print(f"model written to {path}")
 
 

@@ -7,7 +7,7 @@ facing away: it walks those routes without). Per run: mean and largest distance 
 the time taken against the route's length over the speed (plus its stops), the final distance to the goal,
 the root speed over the last second, how the episode ended, and the quality metrics of sim.metrics.evaluate.
 Printed as a markdown table and written to --out as tracking.json, tracking.md and tracking.png (the paths
-taken over each route).
+taken over each route). The command line is sim/commands/bench_tracking.py.
 """
 from __future__ import annotations
 
@@ -228,41 +228,43 @@ def write(rows, cases_, runs, out, settings):
 
 
 # --------------------------------------------------------------------------------------------------------
-# Command line
+# The benchmark
 
 
-def add_arguments(parser):
-    parser.add_argument("--model", default="default", help="shipped model name or checkpoint path")
-    parser.add_argument("--config", help="controller YAML (default: configs/controller/default.yaml values)")
-    parser.add_argument("--methods", nargs="+", choices=("model", "engine"), default=["model", "engine"])
-    parser.add_argument("--routes", nargs="+", choices=[r.name for r in ROUTES], help="default: all")
-    parser.add_argument("--terrains", nargs="+", choices=list(TERRAINS), help="default: all")
-    parser.add_argument("--gaits", nargs="+", choices=list(GAITS), help="default: both")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed of the model and the engine")
-    parser.add_argument("--quick", action="store_true", help="one route (corner90), flat, walking: for tests")
-    parser.add_argument("--out", default="runs/bench_tracking", help="output folder (default runs/bench_tracking)")
+@dataclass(frozen=True)
+class Selection:
+    """Which routes, terrains and gaits run (names of ROUTES, TERRAINS and GAITS)."""
+    routes: tuple
+    terrains: tuple
+    gaits: tuple
+
+    @classmethod
+    def of(cls, routes=None, terrains=None, gaits=None, quick=False):
+        """The given names (ValueError naming an unknown one), else QUICK's with quick, else all."""
+        chosen = {}
+        for key, names, known in (("routes", routes, [r.name for r in ROUTES]), ("terrains", terrains, list(TERRAINS)),
+                                  ("gaits", gaits, list(GAITS))):
+            unknown = [n for n in names or () if n not in known]
+            if unknown:
+                raise ValueError(f"unknown {key[:-1]} {unknown[0]!r}: choose from {', '.join(known)}")
+            chosen[key] = tuple(names or (QUICK[key] if quick else known))
+        return cls(**chosen)
 
 
-def run(args):
-    from controller.config import ControllerConfig
-
-    chosen = {key: getattr(args, key) or (QUICK[key] if args.quick else default)
-              for key, default in (("routes", [r.name for r in ROUTES]), ("terrains", list(TERRAINS)),
-                                   ("gaits", list(GAITS)))}
-    config = ControllerConfig.load(args.config) if args.config else ControllerConfig()
-    cases_ = cases(chosen["routes"], chosen["terrains"], chosen["gaits"])
+def benchmark(model, config, methods, selection, seed, out):
+    """Run the selection with `methods` ("model", "engine"; model: a name or path for load_model, config: a
+    ControllerConfig), write the files in `out`; returns the markdown table."""
+    cases_ = cases(selection.routes, selection.terrains, selection.gaits)
     runs, rows = [], []  # (Case, method, Motion) and Tracking of every run
-    if "model" in args.methods:
+    if "model" in methods:
         from motion_model.checkpoint import load_model
 
-        for case, (motion, status) in zip(cases_, run_model(cases_, load_model(args.model), config, args.seed)):
+        for case, (motion, status) in zip(cases_, run_model(cases_, load_model(model), config, seed)):
             runs.append((case, "model", motion))
             rows.append(measure(case, "model", motion, status, stops_made=True))
-    if "engine" in args.methods:
-        for case, (motion, status) in zip(cases_, run_engine(cases_, args.seed)):
+    if "engine" in methods:
+        for case, (motion, status) in zip(cases_, run_engine(cases_, seed)):
             runs.append((case, "engine", motion))
             rows.append(measure(case, "engine", motion, status, stops_made=False))
-    settings = {"model": args.model, "config": args.config or "defaults", "seed": args.seed, **chosen,
-                "controller": config.to_dict()}
-    print(write(rows, cases_, runs, args.out, settings))
-    print(f"written to {Path(args.out) / 'tracking.md'}, tracking.json and tracking.png")
+    settings = {"model": model, "seed": seed, **asdict(selection), "controller": config.to_dict()}
+    return write(rows, cases_, runs, out, settings)

@@ -15,15 +15,13 @@ per joint in MOVABLE_JOINTS order w,x,y,z or a hinge angle in rad]]}, as in pybu
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 
 from motion_model import quaternion as quat
 from motion_model.clips import to_clip_frames, to_y_up
 from motion_model.skeleton import MOVABLE_LINKS, Skeleton
-from terrain.atomic import atomic_path
+from terrain.atomic import atomic_path, check_writable
 
 BVH_UNITS = 100.0  # BVH lengths are centimetres
 FORMATS = {"bvh": ".bvh", "deepmimic": ".txt"}
@@ -100,14 +98,10 @@ def deepmimic_text(motion):
 
 def export(motion, out, fmt):
     """Write `motion` to `out` as fmt "bvh" (.bvh) or "deepmimic" (.txt), atomically. ValueError for an
-    unknown format, a file name with another extension, or a missing folder."""
+    unknown format, a file name with another extension, or a folder that is missing or cannot be written."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; formats: {', '.join(FORMATS)}")
-    out = Path(out)
-    if out.suffix.lower() != FORMATS[fmt]:
-        raise ValueError(f"a {fmt} file must end in {FORMATS[fmt]}, got {out.name}")
-    if not out.resolve().parent.is_dir():
-        raise ValueError(f"folder {out.resolve().parent} does not exist")
+    check_writable(out, f"{fmt} file", (FORMATS[fmt],))
     _write_text(out, bvh_text(motion) if fmt == "bvh" else deepmimic_text(motion))
 
 
@@ -115,11 +109,7 @@ def main_export(file, fmt, out):
     """`terrain-mdm export FILE --format bvh|deepmimic --out OUT`; returns the exit status."""
     from motion_model.motion import Motion
 
-    try:
-        motion = Motion.load(file)
-        export(motion, out, fmt)
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    motion = Motion.load(file)
+    export(motion, out, fmt)
     print(f"{fmt} written to {out}: {motion.num_frames} frames at {motion.fps:g} fps")
     return 0

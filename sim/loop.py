@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.scene import PHYSICS_HZ, TARGET_DROP, Camera, p
+from terrain.polyline import Polyline
 
 # Balls: rubber-like spheres. Bullet multiplies the restitutions and the lateral frictions of the two bodies
 # in contact, so the terrain gets its own values (ball on terrain: restitution 0.25, friction 0.5). A ball
@@ -78,13 +79,10 @@ def ball_spawns(terrain, path, n, seed=0, radius=BALL_RADIUS, on_approach=True):
     if n <= 0:
         return []
     rng = np.random.default_rng(seed)
-    path = np.asarray(path, dtype=np.float64)
-    seg = np.linalg.norm(np.diff(path, axis=0), axis=-1)
-    arc = np.concatenate([[0.0], np.cumsum(seg)])
-    s = np.arange(min(START_CLEAR, 0.5 * arc[-1]), arc[-1], CANDIDATE_STEP)
-    centre = np.stack([np.interp(s, arc, path[:, 0]), np.interp(s, arc, path[:, 1])], -1)
-    tangent = np.gradient(centre, axis=0) if len(s) > 1 else np.array([[1.0, 0.0]])
-    tangent /= np.maximum(np.linalg.norm(tangent, axis=-1, keepdims=True), 1e-9)
+    line = Polyline(path)
+    s = np.arange(min(START_CLEAR, 0.5 * line.length), line.length, CANDIDATE_STEP)
+    centre = line.point_at(s)
+    tangent = Polyline(centre).tangents() if len(s) else np.array([[1.0, 0.0]])
     left = np.stack([-tangent[:, 1], tangent[:, 0]], -1)
     xy = centre + rng.uniform(-LATERAL, LATERAL, (len(s), 1)) * left
     xy = xy[terrain.contains(xy, EDGE_MARGIN + PROBE)]

@@ -13,6 +13,14 @@ import numpy as np  # noqa: E402
 from motion_model.skeleton import Skeleton  # noqa: E402
 from terrain.atomic import atomic_path  # noqa: E402
 
+MAX_COLUMNS = 24  # panels per row of a frame strip: a figure 2.6 inches wide each
+
+
+def check_columns(columns):
+    """ValueError unless a frame strip can have `columns` panels per row."""
+    if not 1 <= columns <= MAX_COLUMNS:
+        raise ValueError(f"a frame strip has 1..{MAX_COLUMNS} columns (--columns), got {columns}")
+
 
 def _bones(skeleton):
     return [(i, p) for i, p in enumerate(skeleton.parents) if p >= 0]
@@ -21,6 +29,7 @@ def _bones(skeleton):
 def frame_strip(motion, out_png, frames=None, terrain=None, columns=6, window=2.0):
     """Side views (along the character's travel, X-Z in the plane of the path) of chosen frames, one panel
     each, with the terrain profile under the character and the feet coloured by their contact label."""
+    check_columns(columns)
     terrain = terrain if terrain is not None else motion.terrain
     skeleton = Skeleton.load()
     link_pos, link_rot = skeleton.fk(motion.root_pos, motion.root_quat, motion.joint_quat)

@@ -12,13 +12,13 @@ import multiprocessing
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from sim.preview import write_video
 from sim.scene import Camera, Scene, p
+from terrain.atomic import check_writable
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
 CHUNK = 8  # most frames per task handed to a worker process
@@ -70,11 +70,7 @@ def _render_chunk(items):
 
 
 def _check_output(out):
-    out = Path(out)
-    if out.suffix.lower() not in VIDEO_SUFFIXES:
-        raise ValueError(f"video file {out} must end in {' or '.join(VIDEO_SUFFIXES)}")
-    if not out.resolve().parent.is_dir():
-        raise ValueError(f"folder {out.resolve().parent} of the video file does not exist")
+    check_writable(out, "video file", VIDEO_SUFFIXES)
 
 
 def render(motion, out, width=640, height=480, fps=None, camera=None, workers=None, progress=True):
@@ -131,15 +127,11 @@ def main_render(file, out, width=640, height=480, fps=None, workers=None, distan
     Camera options left at None take sim.scene.Camera's defaults (distance m, yaw and pitch degrees)."""
     from motion_model.motion import Motion
 
-    try:
-        angles = {k: v for k, v in (("yaw", yaw), ("pitch", pitch)) if v is not None}
-        camera = Camera(distance=distance, follow=follow, **angles)
-        _check_output(out)
-        motion = Motion.load(file)
-        stats = render(motion, out, width, height, fps, camera, workers)
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    angles = {k: v for k, v in (("yaw", yaw), ("pitch", pitch)) if v is not None}
+    camera = Camera(distance=distance, follow=follow, **angles)
+    _check_output(out)
+    motion = Motion.load(file)
+    stats = render(motion, out, width, height, fps, camera, workers)
     print(f"{out}: {stats['frames']} frames at {stats['fps']:g} fps, {width} x {height}; rendered and encoded in "
           f"{stats['seconds']:.1f} s by {stats['workers']} processes ({stats['ms_per_frame']:.0f} ms per frame)")
     return 0

@@ -24,6 +24,7 @@ import numpy as np
 
 from motion_model.skeleton import FEET, LINK_NAMES, MOVABLE_LINKS, NUM_LINKS, SCALE, URDF_PATH, Skeleton
 from terrain.bullet import add_heightfield_body, connect_direct, p, quiet_stdout
+from terrain.polyline import Polyline
 
 PHYSICS_HZ = 240.0
 GRAVITY = -9.81  # m/s^2 along Z
@@ -109,21 +110,16 @@ def path_ribbon(terrain, path):
     """Vertices (N, 3) and triangle indices of a PATH_WIDTH ribbon draped PATH_LIFT over the surface along
     `path` (P, 2) world xy, resampled every half cell so that it follows step edges; None for a path with
     fewer than two distinct points."""
-    path = np.asarray(path, dtype=np.float64)
-    seg = np.linalg.norm(np.diff(path, axis=0), axis=-1)
-    distinct = np.concatenate([[True], seg > 1e-9])
-    path, arc = path[distinct], np.concatenate([[0.0], np.cumsum(seg[seg > 1e-9])])
-    if len(path) < 2:
+    line = Polyline(path).without_repeats(1e-9)
+    if len(line.points) < 2:
         return None
-    s = np.linspace(0.0, arc[-1], int(np.ceil(arc[-1] / (0.5 * terrain.cell))) + 1)
-    centre = np.stack([np.interp(s, arc, path[:, 0]), np.interp(s, arc, path[:, 1])], -1)
-    tangent = np.gradient(centre, axis=0)
-    tangent /= np.linalg.norm(tangent, axis=-1, keepdims=True)
+    centre = line.point_at(np.linspace(0.0, line.length, int(np.ceil(line.length / (0.5 * terrain.cell))) + 1))
+    tangent = Polyline(centre).tangents()
     left = 0.5 * PATH_WIDTH * np.stack([-tangent[:, 1], tangent[:, 0]], -1)
     xy = np.stack([centre - left, centre + left], 1).reshape(-1, 2)
     vertices = np.concatenate([xy, terrain.height(xy)[:, None] + PATH_LIFT], -1)
     # Vertex 2k is right of the path, 2k + 1 left: these windings face up.
-    k = 2 * np.arange(len(s) - 1)[:, None]
+    k = 2 * np.arange(len(centre) - 1)[:, None]
     return vertices, (k + np.array([0, 2, 1, 1, 2, 3])).ravel()
 
 
@@ -175,6 +171,11 @@ class Camera:
         return p.computeProjectionMatrixFOV(self.fov, width / height, 0.05, 200.0)
 
 
+class DisplayError(OSError):
+    """No window can be opened (no X display, or PyBullet's one GUI is taken): a problem of the environment,
+    reported like a file that cannot be opened."""
+
+
 class Scene:
     """A PyBullet client holding the terrain, the humanoid, and path and goal markers.
 
@@ -190,8 +191,9 @@ class Scene:
         with quiet_stdout():
             self.client = p.connect(p.GUI) if gui else connect_direct()
         if self.client < 0:
-            raise RuntimeError("could not open a PyBullet window (PyBullet allows one per process)" if gui
-                               else "could not connect to PyBullet")
+            if gui:
+                raise DisplayError("could not open a PyBullet window (PyBullet allows one per process)")
+            raise RuntimeError("could not connect to PyBullet")
         try:
             if gui:
                 # No side panels (they would cover the scene) and no built-in keys (the viewer's own keys

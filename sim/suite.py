@@ -27,6 +27,7 @@ from pathlib import Path
 
 import yaml
 
+import configs
 from controller.path_controller import ControllerConfig
 from terrain.generators import KINDS, PAD, make_terrain, parameter_spec, resolve_params
 
@@ -96,7 +97,7 @@ class Suite:
 
 def load_suite(path, method=None):
     """The Suite of a YAML file; `method` overrides the file's. SuiteError names what is wrong."""
-    path = Path(path)
+    path = configs.resolve(path)
     if not path.is_file():
         raise SuiteError(f"suite file {path} does not exist (the public suite is configs/bench/suite.yaml)")
     try:
@@ -157,7 +158,7 @@ def _is_number(value):
 
 
 def _controller(spec, method, source):
-    if isinstance(spec, str) and not Path(spec).is_file():
+    if isinstance(spec, str) and not configs.resolve(spec).is_file():
         raise SuiteError(f"{source}: controller file {spec} does not exist (paths are relative to the current "
                          "folder; for example configs/controller/default.yaml)")
     if spec is not None and not isinstance(spec, (str, dict)):

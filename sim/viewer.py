@@ -10,13 +10,12 @@ import ctypes
 import ctypes.util
 import math
 import os
-import sys
 import time
 
 import numpy as np
 
 from sim.metrics import evaluate
-from sim.scene import Camera, Scene, p
+from sim.scene import Camera, DisplayError, Scene, p
 
 SPEEDS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)
 UI_RATE = 60.0  # Hz, loop iterations per second of wall time
@@ -114,10 +113,10 @@ def metric_lines(result):
 
 
 def check_display():
-    """RuntimeError unless an X display can be opened: PyBullet's GUI would end the whole process instead."""
+    """DisplayError unless an X display can be opened: PyBullet's GUI would end the whole process instead."""
     display = os.environ.get("DISPLAY")
     if not display:
-        raise RuntimeError("no display (DISPLAY is not set): the viewer needs a window; run it under "
+        raise DisplayError("no display (DISPLAY is not set): the viewer needs a window; run it under "
                            "xvfb-run for a virtual one, or use `terrain-mdm render` for a video")
     name = ctypes.util.find_library("X11")
     if name is None:
@@ -128,7 +127,7 @@ def check_display():
     x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
     handle = x11.XOpenDisplay(display.encode())
     if not handle:
-        raise RuntimeError(f"cannot open the X display {display!r}")
+        raise DisplayError(f"cannot open the X display {display!r}")
     x11.XCloseDisplay(handle)
 
 
@@ -238,11 +237,7 @@ def view(motion_file, camera=None):
     """`terrain-mdm view FILE`: play a motion file until the window is closed. Returns the exit status."""
     from motion_model.motion import Motion
 
-    try:
-        motion = Motion.load(motion_file)
-        with Viewer(motion, camera) as viewer:
-            viewer.run()
-    except (ValueError, OSError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    motion = Motion.load(motion_file)
+    with Viewer(motion, camera) as viewer:
+        viewer.run()
     return 0

@@ -15,15 +15,13 @@ drawn per seed (numpy default_rng(seed)) from its range, cut to what fits the co
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
-import yaml
 from scipy import ndimage
 
+import configs
 from terrain.heightfield import Heightfield
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "terrain"
 KINDS = ("flat", "slope", "stairs", "steps", "rough", "course")
 SECTION_KINDS = ("slope", "stairs", "steps", "rough")
 LAYOUT = ("length", "width", "cell")
@@ -36,11 +34,23 @@ MIN_SECTION = 3.0  # shortest course section, m
 
 @lru_cache(maxsize=None)
 def parameter_spec(kind: str) -> dict:
-    """Parameters of a kind as {name: {default, min, max} or {default, choices}}, from its YAML."""
+    """Parameters of a kind as {name: {default, min, max} or {default, choices}}, from its shipped YAML."""
     if kind not in KINDS:
         raise ValueError(f"unknown terrain kind {kind!r}; kinds: {', '.join(KINDS)}")
-    with open(CONFIG_DIR / f"{kind}.yaml") as f:
-        return yaml.safe_load(f)
+    return load_parameter_spec(configs.shipped(f"terrain/{kind}.yaml"))
+
+
+def load_parameter_spec(path) -> dict:
+    """A terrain kind's parameter file, checked: each parameter {default, min, max} or {default, choices}."""
+    spec = configs.read_yaml(path, "terrain parameter file")
+    if not isinstance(spec, dict) or not all(isinstance(s, dict) for s in spec.values()):
+        raise ValueError(f"terrain parameter file {path} must map each parameter to {{default, min, max}} or "
+                         "{default, choices}")
+    for name, s in spec.items():
+        if sorted(s) not in (["default", "max", "min"], ["choices", "default"]):
+            raise ValueError(f"terrain parameter file {path}: {name} has keys {', '.join(map(str, s))}; give "
+                             "default, min and max, or default and choices")
+    return spec
 
 
 def _valid_range(spec: dict) -> str:

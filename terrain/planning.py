@@ -16,6 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from terrain.heightfield import Heightfield
+from terrain.polyline import Polyline
 
 _MOVES = [(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)]
 _SMOOTHING = 0.2  # length over which slopes are measured for costs, m
@@ -112,7 +113,7 @@ def plan_path(terrain: Heightfield, start=None, goal=None, spacing=0.1, max_step
     points[0], points[-1] = start, goal
     points = _shortcut(g, points, costs, step_cost)
     points = _round_corners(g, points)
-    return _resample(points, spacing)
+    return Polyline(points).resample(spacing).points
 
 
 def traversable(terrain: Heightfield, xy, max_step=0.3, max_slope_deg=25.0, clearance=0.3, grid=0.1) -> np.ndarray:
@@ -202,8 +203,7 @@ def _shortcut(g: _Grid, points, costs, step_cost):
     """Replace runs of the grid path by straight lines that are free and add no terrain cost (slope, cross
     slope, steps) beyond the run they replace (string pulling). Comparing totals would let a line across
     stairs win just by being shorter than the grid's zig-zag."""
-    length = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
-    terrain_cost = costs - length
+    terrain_cost = costs - Polyline(points).arc
     keep = [0]
     i = 0
     while i < len(points) - 1:
@@ -221,19 +221,10 @@ def _shortcut(g: _Grid, points, costs, step_cost):
 
 def _round_corners(g: _Grid, points, iterations=40):
     """Laplacian smoothing of the polyline (resampled finely), never moving a point off allowed nodes."""
-    fine = _resample(points, 0.5 * g.step)
+    fine = Polyline(points).resample(0.5 * g.step).points
     for _ in range(iterations):
         moved = fine.copy()
         moved[1:-1] = 0.5 * fine[1:-1] + 0.25 * (fine[:-2] + fine[2:])
         ok = g.allowed_at(moved)
         fine[ok] = moved[ok]
     return fine
-
-
-def _resample(points, spacing):
-    """Points at equal arc-length steps of at most `spacing` along the polyline, keeping both ends."""
-    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
-    s = np.concatenate([[0.0], np.cumsum(seg)])
-    n = max(int(np.ceil(s[-1] / spacing - 1e-9)), 1)
-    targets = np.linspace(0.0, s[-1], n + 1)
-    return np.stack([np.interp(targets, s, points[:, k]) for k in range(2)], -1)

@@ -6,12 +6,12 @@ import numpy as np
 import pybullet as p
 import pytest
 import torch
-import yaml
 
 from motion_model.checkpoint import LoadedModel, build
 from motion_model.dataset import compute_stats
 from motion_model.skeleton import MOVABLE_LINKS, NUM_LINKS, SCALE, URDF_PATH, Skeleton
 from motion_model.synthesis import synthesize
+from motion_model.train_config import load_config
 from terrain.generators import make_terrain
 from terrain.planning import plan_path
 
@@ -85,8 +85,7 @@ def episodes():
 @pytest.fixture(scope="session")
 def model(episodes):
     """A tiny network with random weights and the real feature statistics of synthesised episodes."""
-    with open("configs/train/tiny.yaml") as f:
-        config = yaml.safe_load(f)
+    config = load_config("configs/train/tiny.yaml")
     torch.manual_seed(0)
     network, window, schedule = build(config)
     # The output layer starts at zero (x0 = the mean pose whatever the noise); give it weights so that the

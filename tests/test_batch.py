@@ -3,6 +3,7 @@
 reports, comparison, the Ray backend, and clear errors for bad input."""
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -179,9 +180,9 @@ def _suite(tmp_path, **changes):
      "flat-walk-10.5m-s0 is listed by entries 1 and 2"),
     ({"controller": {"ddim_step": 3}}, "bad controller settings: .*unknown key ddim_step"),
 ])
-def test_bad_suites_name_the_problem(tmp_path, changes, message):
-    with pytest.raises(SystemExit, match=message):
-        main(["batch", "--suite", _suite(tmp_path, **changes), "--out", str(tmp_path / "run")])
+def test_bad_suites_name_the_problem(tmp_path, changes, message, capsys):
+    assert main(["batch", "--suite", _suite(tmp_path, **changes), "--out", str(tmp_path / "run")]) == 2
+    assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "run" / "episodes").exists() or not list((tmp_path / "run" / "episodes").iterdir())
 
 
@@ -191,15 +192,15 @@ def test_bad_suites_name_the_problem(tmp_path, changes, message):
     (["--suite", str(TINY), "--shard", "first"], "bad shard 'first'"),
     (["--suite", str(TINY), "--address", "auto"], "add --backend ray"),
 ])
-def test_bad_options_name_the_problem(tmp_path, arguments, message):
-    with pytest.raises(SystemExit, match=message):
-        main(["batch", "--out", str(tmp_path / "run")] + arguments)
+def test_bad_options_name_the_problem(tmp_path, arguments, message, capsys):
+    assert main(["batch", "--out", str(tmp_path / "run")] + arguments) == 2
+    assert re.search(message, capsys.readouterr().err)
 
 
-def test_resuming_with_other_settings_is_refused(reference, tmp_path):
+def test_resuming_with_other_settings_is_refused(reference, tmp_path, capsys):
     data = yaml.safe_load((reference / "run.yaml").read_text())
     other = _suite(tmp_path, model=data["model"], batch_size=3)
-    with pytest.raises(SystemExit, match="differ in batch_size.*new --out folder"):
-        main(["batch", "--suite", other, "--out", str(reference)])
-    with pytest.raises(SystemExit, match="is not a run folder"):
-        main(["report", str(tmp_path)])
+    assert main(["batch", "--suite", other, "--out", str(reference)]) == 2
+    assert re.search("differ in batch_size.*new --out folder", capsys.readouterr().err)
+    assert main(["report", str(tmp_path)]) == 2
+    assert "is not a run folder" in capsys.readouterr().err

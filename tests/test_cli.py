@@ -1,18 +1,25 @@
 """The terrain-mdm command: every subcommand has help; the main jobs write real files."""
 import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from motion_model import checkpoint
 from motion_model.motion import Motion
+from motion_model.train_config import load_config
 from sim.cli import build_parser, main
+from sim.commands.terrain import terrain_spec
 from terrain.heightfield import Heightfield
 
-COMMANDS = ("terrain", "clip", "synth", "dataset", "eval", "preview", "generate", "demo", "view", "render",
-            "export", "train", "batch", "report", "compare", "bench-speed")
+ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = ("terrain", "clip", "synth", "dataset", "eval", "preview", "generate", "demo", "simulate", "view",
+            "render", "export", "train", "batch", "report", "compare", "bench-speed", "bench-tracking")
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -36,9 +43,10 @@ def test_terrain_writes_the_terrain_and_its_picture(tmp_path):
     assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_bad_terrain_parameter_names_it_and_its_range(tmp_path):
-    with pytest.raises(SystemExit, match="step_height.*0.25"):
-        main(["terrain", "stairs", "step_height=0.9", "--out", str(tmp_path / "t.npz")])
+def test_bad_terrain_parameter_names_it_and_its_range(tmp_path, capsys):
+    assert main(["terrain", "stairs", "step_height=0.9", "--out", str(tmp_path / "t.npz")]) == 2
+    assert re.fullmatch(r"error: .*step_height.*0\.25.*\n", capsys.readouterr().err)
+    assert not list(tmp_path.iterdir())
 
 
 def test_synth_then_eval_as_json(tmp_path, capsys):
@@ -51,8 +59,7 @@ def test_synth_then_eval_as_json(tmp_path, capsys):
 
 
 def test_generate_with_a_checkpoint_file(tmp_path, capsys):
-    with open("configs/train/tiny.yaml") as f:
-        config = yaml.safe_load(f)
+    config = load_config("configs/train/tiny.yaml")
     network, _, _ = checkpoint.build(config)
     from motion_model.features import NUM_FEATURES, Normalizer
 
@@ -67,3 +74,27 @@ def test_generate_with_a_checkpoint_file(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "x real time" in text and "stopped: time_limit" in text
     assert torch.load(model_file, weights_only=True)["format"] == checkpoint.FORMAT
+
+
+def test_the_seed_of_a_terrain_file_is_used_unless_seed_is_given(tmp_path, capsys):
+    spec_file = tmp_path / "t.yaml"
+    spec_file.write_text("kind: stairs\nseed: 7\nstep_height: 0.2\n")
+
+    def heights(*args):
+        assert main(["terrain", *map(str, args), "--out", str(tmp_path / "t.npz")]) == 0
+        return Heightfield.load(tmp_path / "t.npz").heights
+
+    from_file = heights(spec_file)
+    assert np.array_equal(from_file, heights("stairs", "step_height=0.2", "--seed", 7))
+    assert not np.array_equal(from_file, heights("stairs", "step_height=0.2"))
+    assert np.array_equal(heights(spec_file, "--seed", 0), heights("stairs", "step_height=0.2", "--seed", 0))
+    # generate and synth sample with the same seed as the terrain's
+    assert terrain_spec(str(spec_file), ["step_height=0.25"]) == ("stairs", 7, {"step_height": 0.25})
+
+
+def test_help_imports_none_of_the_heavy_libraries():
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "sim.cli", "--help"], capture_output=True,
+                            text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()}
+    assert "usage: terrain-mdm" in result.stdout and "sim" in imported
+    assert not imported & {"torch", "numpy", "pybullet", "matplotlib", "yaml"}

@@ -8,12 +8,13 @@ import pytest
 
 from controller.collision import CheckConfig, score_candidates
 from controller.foot_lock import FootLock
-from controller.path_controller import ControllerConfig, PathController, PathTracker, run_batch
+from controller.path_controller import ControllerConfig, PathController, run_batch
 from controller.step import advance
 from controller.stream import BufferedStream
 from motion_model.skeleton import Skeleton
 from terrain.generators import make_terrain
 from terrain.heightfield import Heightfield
+from terrain.polyline import Polyline
 
 FAST = ControllerConfig(ddim_steps=2, commit_frames=30, candidates=2, max_retries=1, time_limit=3.0)
 
@@ -148,13 +149,13 @@ def test_collision_check_prefers_the_candidate_on_the_surface(episodes):
     good = (episode.root_pos[frames], episode.root_quat[frames], episode.joint_quat[frames], episode.contacts[frames])
     sunk = (good[0] - [0.0, 0.0, 0.08],) + good[1:]
     stacked = [np.stack([g, s])[None] for g, s in zip(good, sunk)]  # one character, two candidates
-    scores = score_candidates([episode.terrain], [PathTracker(episode.path)], *stacked, [None], CheckConfig())
+    scores = score_candidates([episode.terrain], [Polyline(episode.path).arc_length], *stacked, [None], CheckConfig())
     assert scores.passed[0, 0] and not scores.passed[0, 1]
     assert scores.foot_error[0, 1] > 0.07 and scores.cost[0, 1] > scores.cost[0, 0]
     assert scores.progress[0, 0] > 0.3  # 1 s of walking along the path
     # Sunk far enough for the shins to go in: the body check (feet excepted) sees it.
     deep = [stacked[0][:, :1] - [0.0, 0.0, 0.25]] + [x[:, :1] for x in stacked[1:]]
-    scores = score_candidates([episode.terrain], [PathTracker(episode.path)], *deep, [None], CheckConfig())
+    scores = score_candidates([episode.terrain], [Polyline(episode.path).arc_length], *deep, [None], CheckConfig())
     assert scores.depth_max[0, 0] > 0.1 and not scores.passed[0, 0]
 
 

@@ -2,15 +2,16 @@
 import numpy as np
 
 from motion_model.dataset import load_episodes, load_stats
-from motion_model.episodes import build_dataset, episode_spec
+from motion_model.episodes import build_dataset, data_config, episode_spec
 
-CONFIG = {"seed": 7, "episodes": 3, "terrains": {"stairs": 1.0, "rough": 1.0}, "gaits": {"walk": 1.0, "run": 1.0},
+VALUES = {"seed": 7, "episodes": 3, "terrains": {"stairs": 1.0, "rough": 1.0}, "gaits": {"walk": 1.0, "run": 1.0},
           "run_kinds": ["rough"], "waypoint_paths": 0.5,
           "terrain_params": {"stairs": {"length": 8.0}, "rough": {"length": 8.0}}}
+CONFIG = data_config(VALUES)
 
 
 def test_specs_depend_only_on_seed_and_index():
-    assert episode_spec(CONFIG, 2) == episode_spec(dict(CONFIG), 2)
+    assert episode_spec(CONFIG, 2) == episode_spec(data_config(dict(VALUES)), 2)
     assert episode_spec(CONFIG, 1) != episode_spec(CONFIG, 2)
     specs = [episode_spec(CONFIG, i) for i in range(40)]
     assert all(s["gait"] == "walk" for s in specs if s["kind"] == "stairs")  # run only on run_kinds

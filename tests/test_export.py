@@ -179,11 +179,13 @@ def test_bad_input(tmp_path, clip):
         export.export(clip, tmp_path / "missing" / "walk.bvh", "bvh")
     not_motion = tmp_path / "terrain.npz"
     make_terrain("flat", seed=0).save(not_motion)
-    assert export.main_export(not_motion, "bvh", tmp_path / "x.bvh") == 2
+    with pytest.raises(ValueError, match="not a motion file"):
+        export.main_export(not_motion, "bvh", tmp_path / "x.bvh")
     assert not (tmp_path / "x.bvh").exists()
     text_file = tmp_path / "notes.npz"
     text_file.write_text("hello")
-    assert export.main_export(text_file, "deepmimic", tmp_path / "x.txt") == 2
+    with pytest.raises(ValueError, match="notes.npz is not a motion file"):
+        export.main_export(text_file, "deepmimic", tmp_path / "x.txt")
 
 
 def test_main_export_writes_atomically(tmp_path, clip, capsys):

@@ -1,21 +1,22 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from motion_model import checkpoint
 from motion_model.condition import CONDITIONS, column, keep_mask
 from motion_model.ddim import sample
 from motion_model.features import NUM_FEATURES, Normalizer
 from motion_model.network import autocast
+from motion_model.train_config import load_config
 
 TINY = "configs/train/tiny.yaml"
 
 
 def tiny(frames_per_token=2):
-    with open(TINY) as f:
-        config = yaml.safe_load(f)
-    config["model"]["frames_per_token"] = frames_per_token
+    config = load_config(TINY)
+    config = replace(config, model=replace(config.model, frames_per_token=frames_per_token))
     torch.manual_seed(0)
     network, window, schedule = checkpoint.build(config)
     # Non-zero output weights: a fresh model predicts the mean for everything, which would hide masking bugs.

@@ -54,20 +54,21 @@ def test_render_frames_show_terrain_and_character(short_walk, tmp_path):
     assert (frame[120:].min(-1) < 240).mean() > 0.95
 
 
-def test_bad_input(short_walk, tmp_path, capsys):
+def test_bad_input(short_walk, tmp_path):
     with pytest.raises(ValueError, match="must end in .mp4 or .gif"):
         render(short_walk, tmp_path / "walk.avi", progress=False)
     with pytest.raises(ValueError, match="does not exist"):
         render(short_walk, tmp_path / "missing" / "walk.mp4", progress=False)
     motion_file = tmp_path / "walk.npz"
     short_walk.save(motion_file)
-    assert main_render(motion_file, tmp_path / "walk.png") == 2
-    assert "must end in .mp4 or .gif" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="must end in .mp4 or .gif"):
+        main_render(motion_file, tmp_path / "walk.png")
     terrain_file = tmp_path / "terrain.npz"
     make_terrain("flat", seed=0).save(terrain_file)
-    assert main_render(terrain_file, tmp_path / "walk.mp4") == 2
-    assert "not a motion file" in capsys.readouterr().err
-    assert main_render(motion_file, tmp_path / "walk.mp4", fps=100.0) == 2
+    with pytest.raises(ValueError, match="not a motion file"):
+        main_render(terrain_file, tmp_path / "walk.mp4")
+    with pytest.raises(ValueError, match="video fps must be in"):
+        main_render(motion_file, tmp_path / "walk.mp4", fps=100.0)
     assert sorted(f.name for f in tmp_path.iterdir()) == ["terrain.npz", "walk.npz"]
 
 

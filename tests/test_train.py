@@ -1,5 +1,6 @@
 import csv
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,6 +10,8 @@ from motion_model import checkpoint
 from motion_model.dataset import WindowConfig, WindowSampler, load_episodes
 from motion_model.skeleton import Skeleton
 from motion_model.train import learning_rate, load_config, losses, main, terrain_floor, train, training_inputs
+from motion_model.train_config import OptimConfig
+from cli_run import assert_one_line_error, run_cli
 from test_features import synthetic_episodes, write_synthetic_dataset
 
 TINY = "configs/train/tiny.yaml"
@@ -25,12 +28,11 @@ def fixed_loss(model_path, config, dataset):
     loaded = checkpoint.load_model(model_path)
     sampler = WindowSampler(load_episodes(dataset), loaded.window, loaded.normalizer)
     batch = sampler.sample(64, np.random.default_rng(123))
-    x_t, t, cond = training_inputs(batch, loaded.schedule, {**config, "prev_noised": 0.0,
-                                                            "cond_drop": dict.fromkeys(config["cond_drop"], 0.0)},
-                                   torch.Generator().manual_seed(0))
+    all_kept = replace(config, prev_noised=0.0, cond_drop=dict.fromkeys(config.cond_drop, 0.0))
+    x_t, t, cond = training_inputs(batch, loaded.schedule, all_kept, torch.Generator().manual_seed(0))
     with torch.no_grad():
         parts = losses(loaded.network(x_t, t, cond), batch, loaded.normalizer, Skeleton.load(), loaded.window)
-    return sum(config["loss"][k] * v for k, v in parts.items()).item()
+    return sum(getattr(config.loss, k) * v for k, v in parts.items()).item()
 
 
 def test_tiny_model_overfits_a_few_windows(tmp_path):
@@ -38,22 +40,18 @@ def test_tiny_model_overfits_a_few_windows(tmp_path):
     (dataset / "episodes").mkdir(parents=True)
     synthetic_episodes()[1].slice(0, 66).save(dataset / "episodes" / "ep.npz")  # 6 windows on the slope
     config = load_config(TINY, data=str(dataset), out=str(tmp_path / "run"), steps=1)
-    config["cond_drop"] = dict.fromkeys(config["cond_drop"], 0.0)
-    config["prev_noised"] = 0.0
+    config = replace(config, cond_drop=dict.fromkeys(config.cond_drop, 0.0), prev_noised=0.0)
     train(config, progress=False)
     before = fixed_loss(tmp_path / "run" / "model.pt", config, dataset)
-    config["optim"]["steps"] = STEPS
-    train(config, progress=False)
+    train(replace(config, optim=replace(config.optim, steps=STEPS)), progress=False, overwrite=True)
     after = fixed_loss(tmp_path / "run" / "model.pt", config, dataset)
     assert after < before / 10, (before, after)
 
 
 def test_resume_after_interruption_equals_an_uninterrupted_run(dataset, tmp_path):
-    config = load_config(TINY, data=str(dataset), steps=12)
-    config["checkpoint_every"] = 4
-    config["out"] = str(tmp_path / "whole")
-    train(config, progress=False)
-    config["out"] = str(tmp_path / "parts")
+    config = replace(load_config(TINY, data=str(dataset), steps=12), checkpoint_every=4)
+    train(replace(config, out=str(tmp_path / "whole")), progress=False)
+    config = replace(config, out=str(tmp_path / "parts"))
     train(config, until=8, progress=False)  # stops right after the step-8 checkpoint, as a cut-off run would
     train(config, resume=True, progress=False)
     whole = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=True)
@@ -74,7 +72,7 @@ def test_command_line_writes_the_run_files(dataset, tmp_path):
     for name in ("checkpoint.pt", "model.pt", "log.csv", "loss.png"):
         assert (out / name).exists(), name
     loaded = checkpoint.load_model(out / "model.pt")
-    assert loaded.config["optim"]["steps"] == 3 and not loaded.network.training
+    assert loaded.config.optim.steps == 3 and not loaded.network.training
 
 
 def test_terrain_floor_is_the_lowest_surrounding_grid_height():
@@ -88,7 +86,42 @@ def test_terrain_floor_is_the_lowest_surrounding_grid_height():
 
 
 def test_learning_rate_warms_up_then_decays_to_the_minimum():
-    optim = {"lr": 1e-3, "min_lr": 1e-4, "warmup": 10, "steps": 110}
+    optim = OptimConfig(lr=1e-3, min_lr=1e-4, warmup=10, steps=110)
     rates = [learning_rate(s, optim) for s in range(110)]
     assert rates[0] == pytest.approx(1e-4) and rates[9] == pytest.approx(1e-3)
     assert all(a >= b for a, b in zip(rates[9:], rates[10:])) and rates[-1] == pytest.approx(1e-4, rel=1e-2)
+
+
+def test_fewer_than_one_step_is_refused_before_anything_is_written(dataset, tmp_path):
+    out = tmp_path / "run"
+    for steps in ("0", "-5"):
+        with pytest.raises(ValueError, match="--steps.*>= 1"):
+            main(["--config", TINY, "--data", str(dataset), "--out", str(out), "--steps", steps])
+    with pytest.raises(ValueError, match="--until.*>= 1"):
+        main(["--config", TINY, "--data", str(dataset), "--out", str(out), "--until", "0"])
+    assert not out.exists()
+
+
+def test_a_folder_holding_a_run_is_kept_unless_resume_or_overwrite(dataset, tmp_path):
+    out = tmp_path / "run"
+    args = ["--config", TINY, "--data", str(dataset), "--out", str(out), "--steps", "2"]
+    assert main(args) == 0
+    files = {name: (out / name).read_bytes() for name in ("checkpoint.pt", "model.pt", "log.csv")}
+    with pytest.raises(ValueError, match="already holds a run.*--resume.*--overwrite"):
+        main(args)
+    # --overwrite with data that cannot be read: refused before the old run is touched.
+    with pytest.raises(OSError, match="no episodes"):
+        main([*args, "--overwrite", "--data", str(tmp_path / "no-data")])
+    with pytest.raises(ValueError, match="not both"):
+        main([*args, "--overwrite", "--resume"])
+    assert {name: (out / name).read_bytes() for name in files} == files
+    assert main([*args, "--overwrite", "--steps", "1"]) == 0
+    assert checkpoint.read(out / "checkpoint.pt")["train"]["step"] == 1
+    with open(out / "log.csv") as f:
+        assert [int(r["step"]) for r in csv.DictReader(f)] == [1]
+
+
+def test_the_command_refuses_zero_steps_in_one_line(dataset, tmp_path):
+    result = run_cli("train", "--config", TINY, "--data", dataset, "--out", tmp_path / "run", "--steps", "0")
+    assert_one_line_error(result, "--steps")
+    assert not (tmp_path / "run").exists()

@@ -9,6 +9,7 @@ import pybullet as p
 import pytest
 
 from sim import viewer
+from sim.scene import DisplayError
 from sim.viewer import SHOWN_METRICS, Playback, check_display, metric_lines
 from terrain.generators import make_terrain
 from terrain.planning import plan_path
@@ -62,11 +63,12 @@ def test_metric_lines():
 
 def test_no_display(monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
-    with pytest.raises(RuntimeError, match="no display"):
+    with pytest.raises(DisplayError, match="no display"):
         check_display()
-    assert viewer.view("missing.npz") == 2
+    with pytest.raises(FileNotFoundError):
+        viewer.view("missing.npz")
     monkeypatch.setenv("DISPLAY", ":987")
-    with pytest.raises(RuntimeError, match="cannot open the X display"):
+    with pytest.raises(DisplayError, match="cannot open the X display"):
         check_display()
 
 

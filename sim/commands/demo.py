@@ -1,0 +1,33 @@
+"""`terrain-mdm demo`: the README's main job, `generate` on a mixed course with a video and a terrain map."""
+import argparse
+from pathlib import Path
+
+from sim.commands import generate
+
+PARSER = {"help": "the main job: the shipped model walks a mixed course (file, video, map)"}
+
+
+def add_arguments(parser):
+    parser.add_argument("--out", default="out", help="output folder")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", default="default")
+
+
+def run(args):
+    from motion_model.motion import Motion
+    from terrain.atomic import check_writable, check_writable_folder
+    from terrain.plot import plot_terrain
+
+    out = Path(args.out)
+    check_writable_folder(out, "output folder")
+    out.mkdir(parents=True, exist_ok=True)
+    motion_file, video, picture = out / "demo.npz", out / "demo.mp4", out / "demo_terrain.png"
+    check_writable(picture, "terrain map", (".png",))
+    parser = argparse.ArgumentParser(prog="terrain-mdm demo")
+    generate.add_arguments(parser)
+    generate.run(parser.parse_args(["--terrain", "course", "--seed", str(args.seed), "--model", args.model,
+                                    "--out", str(motion_file), "--video", str(video)]))
+    motion = Motion.load(motion_file)
+    plot_terrain(motion.terrain, path=motion.path, out_png=picture, title="demo course and planned path")
+    print(f"\ndone. motion file: {motion_file}\n      video:       {video}\n      terrain map: {picture}\n"
+          f"watch it in the PyBullet GUI with: .venv/bin/terrain-mdm view {motion_file}")
