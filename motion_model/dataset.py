@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from scipy.ndimage import gaussian_filter1d
 
 from configs.typed import bounded

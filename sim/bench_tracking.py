@@ -169,13 +169,18 @@ def table(rows):
         for gait in dict.fromkeys(r.gait for r in rows):
             group = [r for r in rows if r.method == method and r.gait == gait]
             if group:
-                mean = lambda f: np.nanmean([f(r) if f(r) is not None else np.nan for r in group])  # noqa: E731
                 lines.append(f"| {method} | {gait} | {len(group)} | {sum(map(at_rest_on_goal, group))} | "
-                             f"{mean(lambda r: r.path_mean_m):.2f} | {max(r.path_max_m for r in group):.2f} | "
+                             f"{_mean(r.path_mean_m for r in group):.2f} | {max(r.path_max_m for r in group):.2f} | "
                              f"{max(r.goal_m for r in group):.2f} | "
-                             f"{mean(lambda r: r.quality['float_mean_mm']):.1f} | "
-                             f"{mean(lambda r: r.quality['jerk_m_s3']):.0f} |")
+                             f"{_mean(r.quality['float_mean_mm'] for r in group):.1f} | "
+                             f"{_mean(r.quality['jerk_m_s3'] for r in group):.0f} |")
     return "\n".join(lines)
+
+
+def _mean(values):
+    """Mean of the values that are not None (nan if none)."""
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else math.nan
 
 
 def plot(cases_, runs, png):

@@ -8,6 +8,7 @@ from motion_model import quaternion as quat
 from motion_model.command import Command, legacy_target
 from motion_model.condition import make_condition
 from motion_model.dataset import WindowConfig, WindowSampler
+from motion_model.train_config import train_config
 
 TIMES = np.arange(1, 7) / 3.0
 
@@ -63,10 +64,13 @@ def test_straight_commands_and_standing():
 
 def test_the_window_config_sets_the_commands_times_and_the_models_target():
     with open("configs/train/tiny.yaml") as f:
-        config = yaml.safe_load(f)
-    config["window"]["command_frames"] = [15, 30, 45, 60]
-    network, window, _ = checkpoint.build(config)
+        values = yaml.safe_load(f)
+    values["window"]["command_frames"] = [15, 30, 45, 60]
+    network, window, _ = checkpoint.build(train_config(values))
     assert window.target_dim == 17 and network.target[0].in_features == 17
+    values["model"]["target_dim"] = 25
+    with pytest.raises(ValueError, match="target_dim follows from window: command_frames"):
+        train_config(values)
     for bad in ([0, 30], [30, 20], [10, 70], [10.5, 20]):
         with pytest.raises(ValueError, match="command_frames must be increasing whole frames from 1 to"):
             WindowConfig(command_frames=bad)

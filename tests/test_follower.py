@@ -5,8 +5,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
 from cli_run import assert_one_line_error, run_cli
+
 from controller.config import ControllerConfig
 from controller.follower import PathFollower
 from controller.waypoints import Stop, parse_waypoints
