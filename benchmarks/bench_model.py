@@ -36,7 +36,7 @@ def timed(fn, repeats, warmup=2):
 
 def condition(network, window, batch):
     c = network.config
-    return {"terrain": torch.randn(batch, *grid_shape(window)) * 0.2, "target": torch.randn(batch, 3),
+    return {"terrain": torch.randn(batch, *grid_shape(window)) * 0.2, "target": torch.randn(batch, c.target_dim),
             "prev": torch.randn(batch, c.n_prev, c.features), "prev_clean": torch.ones(batch, dtype=torch.bool),
             "keep": keep_mask(batch)}
 

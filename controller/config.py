@@ -27,14 +27,20 @@ class ControllerConfig:
     ddim_steps: int = bounded(3, 1, 1000)
     # frames of each 2-s segment that are kept before generating the next (PathController checks them against
     # the model: from its previous frames to its segment length)
-    commit_frames: int = bounded(60, 1, 1000)
+    commit_frames: int = bounded(20, 1, 1000)
     goal_approach_frames: int = bounded(30, 1, 1000)  # frames kept per segment once the goal is within reach
     candidates: int = bounded(1, 1, 64)  # segments sampled per character and step, ranked by the collision check
     max_retries: int = bounded(0, 0, 20)  # new batches of candidates when none passes the check
     speed: float = bounded(1.2, 0.3, 4.0)  # desired speed, m/s: walk 0.6-1.5, run 2.5-3.8 (the training data's)
-    goal_radius: float = bounded(0.5, 0.05, 5.0)  # m: stop when the root or a foot is this close to the goal
+    accel: float = bounded(1.5, 0.1, 10.0)  # m/s^2 the follower speeds up at (follower.py; the engine's)
+    decel: float = bounded(1.5, 0.1, 10.0)  # m/s^2 it slows down at for corners, stops and the goal
+    # m/s^2 sideways in a corner, walking and running (speed^2 * curvature; motion_model/pacing.py)
+    lateral_accel: tuple[float, float] = bounded((1.0, 3.0), 0.1, 20.0)
+    goal_radius: float = bounded(0.5, 0.05, 5.0)  # m: the episode ends once the root stands still this near the goal
     time_limit: float = bounded(120.0, 0.1, 3600.0)  # s of motion (at least one segment is generated)
-    stall_time: float = bounded(8.0, 0.5, 3600.0)  # s without stall_distance of progress along the path ends it
+    # s without stall_distance of progress along the path, where the follower means to move, ends the episode
+    # ("stalled"); at the goal, the time the character has to come to rest ("unsettled")
+    stall_time: float = bounded(8.0, 0.5, 3600.0)
     stall_distance: float = bounded(0.5, 0.01, 100.0)  # m
     foot_lock: bool = True  # pin stance feet to the terrain (see foot_lock.py)
     seam_frames: int = bounded(8, 0, 60)  # frames over which a new segment's first-frame mismatch fades out

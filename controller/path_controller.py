@@ -1,10 +1,12 @@
 """Autoregressive path following: chain 2-s diffusion segments along a planned path over terrain.
 
 Each step, for every character still going: take its last committed frames as the previous state, express
-everything in the frame of the last one, sample the local heightfield there, aim the target at a point
-ahead on the path, sample `candidates` segments with DDIM in one batch (all characters together), check
-them against the terrain's signed distance, keep the best, pin its stance feet, and commit its first
-`commit_frames` frames. A character stops at the goal, at the time limit, or when it makes no progress.
+everything in the frame of the last one, sample the local heightfield there, take the command of its path
+follower (follower.py: the path ahead at the desired speed, slowing into corners and coming to rest on the
+goal), sample `candidates` segments with DDIM in one batch (all characters together), check them against the
+terrain's signed distance, keep the best, pin its stance feet, and commit its first `commit_frames` frames.
+A character's episode ends standing still at the goal ("goal"), at the time limit, when it makes no progress
+where it should move ("stalled"), or when it does not come to rest at the goal ("unsettled").
 `PathController` is one character and its transitions; controller/step.py is the step for many at once.
 
 World frame: Z up, metres, seconds; +X is the character's forward at rest; quaternions xyzw.
@@ -20,16 +22,19 @@ import numpy as np
 import torch
 
 from controller.config import ControllerConfig
+from controller.follower import REST_SPEED, REST_TIME, PathFollower, trailing_speed
 from controller.foot_lock import FootLock
 from controller.frames import Frames
 from controller.step import advance, shared_setup
 from motion_model.checkpoint import LoadedModel, load_model
+from motion_model.command import Command
 from motion_model.condition import make_condition, reference_frame
 from motion_model.features import motion_to_features
-from motion_model.legs import FOOT_LINKS
 from motion_model.motion import Motion
 from terrain.planning import plan_path, traversable
 from terrain.polyline import Polyline
+
+START_LEG = 0.5  # m of the path whose direction the character faces at the start, by default
 
 
 @dataclass
@@ -51,9 +56,12 @@ class PathController:
     its start pad; path (P, 2) defaults to the terrain planner's route from start to goal. A given path is
     refused (ValueError) where it, or the straight line from its end to the goal, crosses ground the planner
     would not walk on (check_route): the model would walk into the obstacle rather than around it.
+    heading: the facing at the start (rad, world yaw; default along the path). stops: waypoints.Stop records,
+    where to stand still on the way and for how long.
     """
 
-    def __init__(self, model, terrain, goal=None, path=None, config=ControllerConfig(), seed=0, start=None):
+    def __init__(self, model, terrain, goal=None, path=None, config=ControllerConfig(), seed=0, start=None,
+                 heading=None, stops=()):
         self.config = config.checked()
         self.model = model if isinstance(model, LoadedModel) else load_model(model)
         self.terrain = terrain
@@ -71,8 +79,14 @@ class PathController:
         self.segments = []
         self.status = None
         self.wall_seconds = 0.0
-        direction = self.path[min(5, len(self.path) - 1)] - self.path[0]
-        self.start_yaw = float(np.arctan2(direction[1], direction[0]))
+        route = self.path if np.allclose(self.path[-1], goal) else np.concatenate([self.path, goal[None]])
+        line = Polyline(route)
+        direction = line.point_at(min(START_LEG, line.length)) - route[0]  # along the first leg
+        self.start_yaw = float(np.arctan2(direction[1], direction[0]) if heading is None else heading)
+        if not np.isfinite(self.start_yaw):
+            raise ValueError(f"the start heading must be a finite angle, got {heading}")
+        self.follower = PathFollower(route, self.config.speed, terrain, self.config, self.model.window.fps,
+                                     self.model.window.command_frames, stops, heading=self.start_yaw)
 
     # -- state ---------------------------------------------------------------------------------------
 
@@ -110,12 +124,8 @@ class PathController:
             prev = self.model.normalizer.normalize(features.astype(np.float32))[None]
         ref = (np.asarray(ref_xy, float).reshape(1, 2), np.asarray(ref_yaw, float).reshape(1),
                np.asarray(ref_z, float).reshape(1))
-        path = self.path
-        if self.tracker.length - self.progress() < window.lookahead:
-            # The last stretch: aim at the goal itself. (Past the path's end the target would run on along
-            # its last segment, and a character a little beside the path would walk past the goal.)
-            path = np.stack([ref[0][0], self.goal])
-        cond = make_condition(self.terrain, path, [self.config.speed], *ref, window, prev=prev)
+        command = self.follower.command(ref[0][0], float(ref[1][0]))
+        cond = make_condition(self.terrain, Command.stack([command]), *ref, window, prev=prev)
         return cond, ref
 
     def motion(self):
@@ -163,31 +173,49 @@ class PathController:
     def result(self):
         return Result(self.motion(), self.status, self.segments, self.wall_seconds)
 
-    def commit(self, frames: Frames, link_pos, diagnostics):
-        """Append a segment's frames (feet already locked) up to the first that reaches the goal, and update the
-        status; returns the appended frames as a Motion (no terrain).
-
-        link_pos (T, 15, 3) from before foot locking, which moves a foot by centimetres at most, is close
-        enough to find that frame. diagnostics: the segment's entry of Result.segments; its "seconds" (the
-        segment's share of the step's wall time) add to wall_seconds.
-        """
-        near = np.minimum(np.linalg.norm(frames.root_pos[:, :2] - self.goal, axis=-1),
-                          np.linalg.norm(link_pos[:, list(FOOT_LINKS), :2] - self.goal, axis=-1).min(-1))
-        reached = np.flatnonzero(near < self.config.goal_radius)
-        chunk = frames[:reached[0] + 1] if len(reached) else frames
+    def commit(self, frames: Frames, diagnostics):
+        """Append a segment's frames (feet already locked), up to the first at which the episode ends at the goal,
+        move the follower's plan on, and update the status; returns the appended frames as a Motion (no
+        terrain). diagnostics: the segment's entry of Result.segments; its "seconds" (the segment's share of
+        the step's wall time) add to wall_seconds."""
+        self.follower.advance(len(frames))
+        rest = self._end_at_goal(frames)
+        chunk = frames[:rest + 1] if rest is not None else frames
         self.chunks.append(chunk)
         self.segments.append(diagnostics)
         self.wall_seconds += diagnostics["seconds"]
-        self.status = "goal" if len(reached) else self._time_limit_or_stall()
+        self.status = "goal" if rest is not None else self._time_limit_or_stall()
         return chunk.motion(self.model.window.fps)
 
-    def _time_limit_or_stall(self):
-        """"time_limit" or "stalled" if the motion so far ends the episode that way, else None."""
+    def _end_at_goal(self, frames):
+        """The first of `frames` (not yet committed) at which the root has stood still (slower than REST_SPEED
+        over the last REST_TIME) within goal_radius of the goal, once the plan has come to rest there; None if
+        there is none. A model made before the command (window.lookahead) cannot stand: its episode ends at
+        the first frame within goal_radius."""
         fps = self.model.window.fps
-        if self.num_frames / fps >= self.config.time_limit:
+        near = np.linalg.norm(frames.root_pos[:, :2] - self.goal, axis=-1) < self.config.goal_radius
+        if self.model.window.lookahead is not None:
+            return int(np.argmax(near)) if near.any() else None
+        if self.follower.goal_time is None:
+            return None
+        before = self.last_frames(int(round(REST_TIME * fps)))
+        xy = frames.root_pos[:, :2] if before is None else np.concatenate([before.root_pos[:, :2],
+                                                                           frames.root_pos[:, :2]])
+        hits = np.flatnonzero(near & (trailing_speed(xy, fps)[-len(frames):] < REST_SPEED))
+        return int(hits[0]) if len(hits) else None
+
+    def _time_limit_or_stall(self):
+        """"time_limit", "unsettled" or "stalled" if the motion so far ends the episode that way, else None."""
+        fps = self.model.window.fps
+        now = self.num_frames / fps
+        if now >= self.config.time_limit:
             return "time_limit"
+        plan = self.follower.state  # its clock is the committed motion's
+        if self.follower.goal_time is not None:
+            return "unsettled" if plan.t - self.follower.goal_time >= self.config.stall_time else None
         window = int(self.config.stall_time * fps)
-        if self.num_frames > window:
+        # Only while the plan meant to move all along: standing at a stop or turning on the spot is no stall.
+        if self.num_frames > window and plan.t - plan.held_at >= self.config.stall_time:
             roots = self.last_frames(window + 1).root_pos
             moved = self.tracker.arc_length(roots[-1, :2]) - self.tracker.arc_length(roots[-window - 1, :2])
             if moved < self.config.stall_distance:

@@ -68,8 +68,7 @@ def advance(controllers):
     frames, links = committed_frames(active, best, skeleton)
     frames = lock_feet(active, frames, links, skeleton)
     seconds = (time.perf_counter() - start) / len(active)
-    committed = {id(c): c.commit(f, link_pos, diagnostics(b, seconds))
-                 for c, f, (link_pos, _), b in zip(active, frames, links, best)}
+    committed = {id(c): c.commit(f, diagnostics(b, seconds)) for c, f, b in zip(active, frames, best)}
     return [committed.get(id(c)) for c in controllers]
 
 

@@ -1,4 +1,4 @@
-"""The network's condition: what the model is told about the terrain, the path ahead and the previous motion.
+"""The network's condition: what the model is told about the terrain, its command and the previous motion.
 
 Training (dataset.py, train.py) and inference (ddim.py, the controller) build it with the same helpers, so the
 controller sees at run time what training saw. Everything is in the reference frame of the last previous frame
@@ -6,7 +6,7 @@ controller sees at run time what training saw. Everything is in the reference fr
 
 The conditions, by name, in the order of the columns of a keep mask (B, len(CONDITIONS)):
   terrain  the local heightfield (B, nx, ny), m above the reference ground
-  target   (B, 3): unit direction xy towards the path ahead, desired speed m/s
+  target   (B, target_dim): the command (command.py): future root positions and facings, desired speed
   prev     (B, n_prev, features): standardised previous frames
 A condition dict (see network.MDM.forward) holds them under these names, plus prev_clean (B,) and keep.
 """
@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from motion_model import quaternion as quat
+from motion_model.command import Command, legacy_target
 from terrain.heightfield import local_grid_xy
-from terrain.polyline import Polyline
 
 if typing.TYPE_CHECKING:
     from motion_model.dataset import WindowConfig
@@ -64,35 +64,27 @@ def grid_shape(config: WindowConfig):
     return local_grid_xy(tuple(config.extent_x), tuple(config.extent_y), config.spacing).shape[:2]
 
 
-def path_target(path, ref_xy, ref_yaw, lookahead):
-    """Unit direction (B, 2) in each reference frame towards the point `lookahead` m along `path` (P, 2)
-    beyond the path point nearest ref_xy (B, 2) (its projection on the nearest segment, as the controller
-    measures progress); past the path's end it continues along the last segment."""
-    path = np.asarray(path, dtype=np.float64)
-    ref_xy = np.asarray(ref_xy, dtype=np.float64).reshape(-1, 2)
-    if len(path) < 2:
-        path = np.concatenate([path, path + [1e-3, 0.0]])
-    line = Polyline(path)
-    d = line.point_at(line.arc_length(ref_xy) + lookahead, extend=True) - ref_xy
-    yaw = np.asarray(ref_yaw, dtype=np.float64).reshape(-1)
-    c, sn = np.cos(yaw), np.sin(yaw)
-    local = np.stack([c * d[:, 0] + sn * d[:, 1], -sn * d[:, 0] + c * d[:, 1]], -1)
-    norm = np.linalg.norm(local, axis=1, keepdims=True)
-    return np.where(norm > 1e-6, local / np.maximum(norm, 1e-6), [1.0, 0.0])
+def command_target(command: Command, config: WindowConfig):
+    """The network's target (B, target_dim) float32 for Commands (B, K): the command's own vector, or for a
+    model made before the command (config.lookahead set) its direction-and-speed target."""
+    if config.lookahead is not None:
+        return legacy_target(command, config.lookahead)
+    if command.k != len(config.command_frames):
+        raise ValueError(f"a command of {command.k} times for a model of {len(config.command_frames)}: make it "
+                         "at the model's window.command_frames")
+    return command.target()
 
 
-def make_condition(terrain, path, speed, ref_xy, ref_yaw, ref_z, config: WindowConfig, prev=None,
+def make_condition(terrain, command: Command, ref_xy, ref_yaw, ref_z, config: WindowConfig, prev=None,
                    prev_clean=True):
     """The network's condition dict for B characters on one terrain (see network.MDM.forward).
 
-    ref_xy (B, 2), ref_yaw (B,), ref_z (B,): reference frames (reference_frame of the last previous frame);
-    speed (B,) desired m/s; prev (B, n_prev, 63) standardised previous features or None (cold start).
+    command: Commands (B, K) in the reference frames ref_xy (B, 2), ref_yaw (B,), ref_z (B,) (reference_frame
+    of the last previous frame); prev (B, n_prev, 63) standardised previous features or None (cold start).
     """
     b = len(np.asarray(ref_yaw).reshape(-1))
-    direction = path_target(path, ref_xy, ref_yaw, config.lookahead)
-    target = np.concatenate([direction, np.asarray(speed, dtype=np.float64).reshape(b, 1)], 1)
     cond = {"terrain": torch.from_numpy(local_heightfield(terrain, ref_xy, ref_yaw, ref_z, config)),
-            "target": torch.from_numpy(target.astype(np.float32)),
+            "target": torch.from_numpy(command_target(command, config).reshape(b, -1)),
             "prev_clean": torch.full((b,), bool(prev_clean)),
             "keep": keep_mask(b, prev=prev is not None)}
     if prev is not None:

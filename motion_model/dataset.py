@@ -3,34 +3,55 @@
 A dataset directory holds `episodes/*.npz` (Motion files with terrain, path and goal embedded) and `stats.npz`
 (feature mean and std, see write_stats). A training example is a window around a reference frame r (the
 last previous frame): the n_prev frames r - n_prev + 1 .. r, the segment r + 1 .. r + frames (x0), the local
-heightfield around the reference root and the target (direction towards the path ahead, segment speed), all
-in the reference frame of features.py, built with the helpers of condition.py that the controller uses too.
+heightfield around the reference root and the target, the window's own command (command.py: the episode's
+future root positions and facings at the command times, and the segment's mean root speed), all in the
+reference frame of features.py, built with the helpers of condition.py that the controller uses too.
 """
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.ndimage import gaussian_filter1d
 
 from configs.typed import bounded
 from motion_model import quaternion as quat
-from motion_model.condition import grid_shape, local_heightfield, path_target
+from motion_model.command import Command, target_dim
+from motion_model.condition import grid_shape, local_heightfield
 from motion_model.features import NUM_FEATURES, Normalizer, joint_features, root_features
 from motion_model.motion import Motion
 from terrain.atomic import atomic_path
 
+FACING_SMOOTHING = 0.3  # s, Gaussian sigma over which the commanded facing is averaged
 
 @dataclass
 class WindowConfig:
     fps: float = bounded(30.0, 1.0, 1000.0)
     n_prev: int = bounded(10, 1, 1000)
     frames: int = bounded(60, 1, 10_000)  # segment length: 2 s at 30 fps
-    lookahead: float = bounded(1.5, 0.0, 100.0)  # m along the path ahead of the point nearest the reference root
+    # The command's times (command.py), frames after the reference frame: every 1/3 s over the segment.
+    command_frames: tuple[int, ...] = (10, 20, 30, 40, 50, 60)
+    # Only in checkpoints made before the command (target_dim 3): m along the command's trajectory to the point
+    # their target direction aims at (command.legacy_target). They run, but do not train; None otherwise.
+    lookahead: float | None = bounded(None, 0.0, 100.0)
     # Local heightfield grid in the reference frame (m, both ends inclusive): a run at 3.8 m/s covers 7.6 m in
     # a segment, a walk 1.2-3 m; the near 6 m and 1.5 m to each side hold the terrain the feet can reach.
     extent_x: tuple = (-1.0, 6.0)
     extent_y: tuple = (-1.5, 1.5)
     spacing: float = bounded(0.1, 0.01, 1.0)
+
+    def __post_init__(self):
+        frames = tuple(self.command_frames)
+        if not frames or any(not isinstance(f, int) for f in frames) or list(frames) != sorted(set(frames)) \
+                or not 1 <= frames[0] <= frames[-1] <= self.frames:
+            raise ValueError(f"window command_frames must be increasing whole frames from 1 to the segment's "
+                             f"{self.frames}, got {list(frames)}")
+        self.command_frames = frames
+
+    @property
+    def target_dim(self):
+        """Length of the network's target: 3 for the legacy target, else the command's (command.target_dim)."""
+        return 3 if self.lookahead is not None else target_dim(len(self.command_frames))
 
 
 def load_episodes(directory):
@@ -60,6 +81,9 @@ class WindowSampler:
                 raise ValueError("every training episode needs its terrain and path")
             if abs(e.fps - config.fps) > 1e-6:
                 raise ValueError(f"episode at {e.fps} fps; the model is configured for {config.fps} fps")
+        if config.lookahead is not None:
+            raise ValueError("window lookahead is the target of models made before the command; a model trains "
+                             "on the command: remove lookahead from the window config (see command_frames)")
         self.episodes = episodes
         lengths = np.array([e.num_frames for e in episodes])
         self.start = np.concatenate([[0], np.cumsum(lengths)[:-1]])
@@ -68,6 +92,12 @@ class WindowSampler:
         self.joints = np.concatenate([joint_features(e.joint_quat) for e in episodes]).astype(np.float32)
         self.contacts = np.concatenate([e.contacts for e in episodes]).astype(np.float32)
         self.yaw = quat.heading(self.root_quat)
+        # The commanded facing is the heading averaged over the gait cycle: the pelvis swings by 6 degrees
+        # walking and 10 running with every step, which a follower's command, made without a gait phase, lacks.
+        sigma = FACING_SMOOTHING * config.fps
+        self.facing = np.concatenate([gaussian_filter1d(np.unwrap(quat.heading(e.root_quat)), sigma, mode="nearest")
+                                      for e in episodes])
+        self.last = self.start + lengths - 1
         self.ground = np.concatenate([e.terrain.height(e.root_pos[:, :2]) for e in episodes])
         self.episode_of = np.repeat(np.arange(len(episodes)), lengths)
         # Reference frames with a whole segment after them; those too early for n_prev history are kept (with
@@ -85,7 +115,7 @@ class WindowSampler:
         """Windows at global reference frame indices refs (B,): a dict of float32 tensors.
 
         x0 (B, frames, 63) and prev (B, n_prev, 63) features (standardised if the sampler has a normalizer),
-        terrain (B, nx, ny) m, target (B, 3) [direction xy, speed m/s], has_prev (B,) bool.
+        terrain (B, nx, ny) m, target (B, target_dim) (the command's, see command.py), has_prev (B,) bool.
         """
         c = self.config
         refs = np.asarray(refs)
@@ -101,17 +131,24 @@ class WindowSampler:
         xy = self.root_pos[index[:, c.n_prev - 1:], :2]
         speed = np.linalg.norm(np.diff(xy, axis=1), axis=-1).mean(1) * c.fps
         terrain = np.empty((len(refs),) + grid_shape(c), np.float32)
-        direction = np.empty((len(refs), 2))
         for e in np.unique(episode):
             rows = episode == e
             ep = self.episodes[e]
             terrain[rows] = local_heightfield(ep.terrain, ref_xy[rows], ref_yaw[rows], ref_z[rows], c)
-            direction[rows] = path_target(ep.path, ref_xy[rows], ref_yaw[rows], c.lookahead)
-        target = np.concatenate([direction, speed[:, None]], 1).astype(np.float32)
+        target = self.command(refs, speed).target()
         return {"x0": torch.from_numpy(np.ascontiguousarray(features[:, c.n_prev:])),
                 "prev": torch.from_numpy(np.ascontiguousarray(features[:, :c.n_prev])),
                 "terrain": torch.from_numpy(terrain), "target": torch.from_numpy(target),
                 "has_prev": torch.from_numpy(refs - first >= c.n_prev - 1)}
+
+
+    def command(self, refs, speed):
+        """The Commands (B, K) of the windows at reference frames refs (B,) with segment speeds (B,) m/s: the
+        episode's own root positions and facings at the command frames (past its end, its last frame)."""
+        index = np.minimum(refs[:, None] + np.asarray(self.config.command_frames), self.last[self.episode_of[refs],
+                                                                                              None])
+        return Command.from_world(self.root_pos[index, :2], self.facing[index], self.root_pos[refs, :2],
+                                  self.yaw[refs], speed)
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -3,9 +3,9 @@
 One token sequence per sample, in this order:
   [timestep] [terrain x hf_tokens] [target] [noise indicator] [previous frames x n_prev] [segment x frames]
 The timestep token is a sinusoidal embedding through an MLP; the terrain tokens are a small CNN's feature map
-of the local heightfield, pooled to a fixed grid; the target token embeds (unit direction xy in the reference
-frame, desired speed m/s); the noise indicator says whether the previous frames are clean or noised to the
-current timestep. Frame tokens get sinusoidal positions. A dropped condition (classifier-free guidance,
+of the local heightfield, pooled to a fixed grid; the target token embeds the command (command.py: future
+root positions and facings in the reference frame, desired speed m/s); the noise indicator says whether the
+previous frames are clean or noised to the current timestep. Frame tokens get sinusoidal positions. A dropped condition (classifier-free guidance,
 or no previous frames at all) is masked out of attention. The output is x0 for the segment frames, in
 standardised feature units (features.py).
 """
@@ -34,7 +34,7 @@ class ModelConfig:
     hf_channels: tuple = (32, 64)  # CNN widths before the last conv (which outputs d_model)
     hf_tokens: tuple = (7, 3)  # terrain tokens along (forward, left): pooled feature-map grid
     hf_clip: float = 3.0  # m; terrain heights beyond +-this relative to the reference ground are clipped
-    target_dim: int = 3  # unit direction (2) + speed (1)
+    target_dim: int = 25  # the command's length (command.target_dim; train_config sets it from the window)
     frames_per_token: int = bounded(1, 1, 100)  # consecutive frames sharing a token: 2 halves the frame tokens
 
     def __post_init__(self):
@@ -147,7 +147,7 @@ class MDM(nn.Module):
 
         cond (dict of tensors; a missing entry counts as dropped):
           terrain (B, nx, ny) local heightfield in the reference frame, m above the reference ground
-          target (B, 3) unit direction xy towards the path ahead (reference frame) and desired speed (m/s)
+          target (B, target_dim) the command's vector (command.py), in the reference frame
           prev (B, n_prev, features) standardised previous frames, the last one being the reference frame
           prev_clean (B,) bool: previous frames clean (True) or noised to timestep t (False)
           keep (B, 3) bool: use each condition (columns by name: condition.column; False drops it)

@@ -60,7 +60,7 @@ class TrainConfig:
     data: str | None = None  # dataset folder: episodes/*.npz and stats.npz
     out: str | None = None  # run folder: checkpoint.pt, model.pt, log.csv, loss.png
     window: WindowConfig = field(default_factory=WindowConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)  # n_prev and frames come from window
+    model: ModelConfig = field(default_factory=ModelConfig)  # n_prev, frames and target_dim come from window
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
     # Classifier-free guidance: each condition is dropped on its own with this probability.
     cond_drop: dict[str, float] = bounded(dict.fromkeys(CONDITIONS, 0.1), 0.0, 1.0)
@@ -76,20 +76,23 @@ class TrainConfig:
         if set(self.cond_drop) != set(CONDITIONS):
             raise ValueError(f"cond_drop must give a probability for each of {', '.join(CONDITIONS)}, "
                              f"got {', '.join(map(str, self.cond_drop)) or 'none'}")
-        for name in ("n_prev", "frames"):
+        for name in ("n_prev", "frames", "target_dim"):
             if getattr(self.model, name) != getattr(self.window, name):
                 raise ValueError(f"model: {name} ({getattr(self.model, name)}) differs from window: {name} "
-                                 f"({getattr(self.window, name)}); set it under window only")
+                                 f"({getattr(self.window, name)}); set it under window only (target_dim follows "
+                                 "from window: command_frames)")
 
 
 def train_config(values, where="training config") -> TrainConfig:
     """The TrainConfig of plain data (a YAML file's mapping, or the config a checkpoint stores).
 
-    The model section takes n_prev and frames from the window section unless it sets them itself.
+    The model section takes n_prev, frames and target_dim (the command's length) from the window section unless
+    it sets them itself.
     """
     if isinstance(values, dict) and isinstance(values.get("model") or {}, dict):
         window = build(WindowConfig, values.get("window"), f"{where}: window")
-        model = {"n_prev": window.n_prev, "frames": window.frames, **(values.get("model") or {})}
+        model = {"n_prev": window.n_prev, "frames": window.frames, "target_dim": window.target_dim,
+                 **(values.get("model") or {})}
         values = {**values, "window": window, "model": model}
     try:
         return build(TrainConfig, values, where)

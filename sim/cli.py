@@ -10,7 +10,7 @@ import sys
 
 # Each is a module of sim/commands/ (dashes as underscores) with PARSER, add_arguments(parser) and run(args).
 COMMANDS = ("terrain", "clip", "synth", "dataset", "train", "eval", "preview", "generate", "demo", "simulate",
-            "view", "render", "export", "batch", "report", "compare", "bench-speed")
+            "view", "render", "export", "batch", "report", "compare", "bench-speed", "bench-tracking")
 DEBUG_HELP = "show the traceback of an error instead of one line"
 
 

@@ -19,7 +19,7 @@ from terrain.heightfield import Heightfield
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ("terrain", "clip", "synth", "dataset", "eval", "preview", "generate", "demo", "simulate", "view",
-            "render", "export", "train", "batch", "report", "compare", "bench-speed")
+            "render", "export", "train", "batch", "report", "compare", "bench-speed", "bench-tracking")
 
 
 @pytest.mark.parametrize("command", COMMANDS)

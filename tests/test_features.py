@@ -6,7 +6,7 @@ import torch
 
 from motion_model import quaternion as quat
 from motion_model.clips import clip_motion
-from motion_model.condition import grid_shape, make_condition, path_target, reference_frame
+from motion_model.condition import grid_shape, make_condition, reference_frame
 from motion_model.dataset import WindowConfig, WindowSampler, load_episodes, load_stats, write_stats
 from motion_model.features import (HINGES, LAYOUT, NUM_FEATURES, Normalizer, features_to_motion,
                                    motion_to_features)
@@ -122,13 +122,15 @@ def test_window_sampler_geometry():
     last = batch["prev"][:, -1]
     assert last[:, :2].abs().max() < 1e-5
     assert last[:, 4].abs().max() < 1e-5 and (last[:, 3] > 0).all()  # the body's +X axis has no y part
-    # The character walks forward and the target points forward too (straight paths).
+    # The character walks forward and its command points forward too (straight paths), facing ahead.
     assert (batch["x0"][:, -1, 0] > 0.5).all()
-    assert (batch["target"][:, 0] > 0.9).all()
-    assert torch.allclose(batch["target"][:, :2].norm(dim=1), torch.ones(b))
+    command = batch["target"].numpy()
+    k = len(config.command_frames)
+    assert command.shape == (b, 4 * k + 1)
+    assert (np.diff(command[:, 0:2 * k:2], axis=1) > 0).all() and (command[:, 2 * k:4 * k:2] > 0.9).all()
     # Speeds: walk about 1 m/s, run about 3.5 m/s.
     episode = sampler.episode_of[refs]
-    speed = batch["target"][:, 2].numpy()
+    speed = command[:, -1]
     assert (np.abs(speed[episode == 0] - 1.0) < 0.3).all() and (speed[episode == 2] > 3.0).all()
     # On the slope the heightfield rises SLOPE per metre ahead and is zero under the reference root.
     xs = np.linspace(config.extent_x[0], config.extent_x[1], grid_shape(config)[0])
@@ -146,26 +148,12 @@ def test_condition_helpers_match_the_sampler():
     r = 40
     batch = sampler.windows(np.array([r]))
     ref_xy, ref_yaw, ref_z = reference_frame(episode.root_pos[r], episode.root_quat[r], episode.terrain)
-    cond = make_condition(episode.terrain, episode.path, batch["target"][:, 2].numpy(), ref_xy[None],
-                          np.array([ref_yaw]), np.array([ref_z]), config, prev=batch["prev"])
+    command = sampler.command(np.array([r]), batch["target"][:, -1].numpy())
+    cond = make_condition(episode.terrain, command, ref_xy[None], np.array([ref_yaw]), np.array([ref_z]), config,
+                          prev=batch["prev"])
     assert torch.allclose(cond["terrain"], batch["terrain"], atol=1e-6)
     assert torch.allclose(cond["target"], batch["target"], atol=1e-6)
     assert cond["keep"].all() and cond["prev_clean"].all()
-
-
-def test_path_target_extends_past_the_end():
-    path = np.array([[0.0, 0.0], [1.0, 0.0]])
-    direction = path_target(path, np.array([[0.9, 0.5]]), np.array([0.0]), 2.0)
-    assert direction[0, 0] > 0.95 and direction[0, 1] < 0
-
-
-def test_path_target_starts_from_the_projection_on_the_path_not_the_nearest_vertex():
-    # Halfway along a 10 m segment the nearest vertex is 5 m behind; the target must still lie ahead.
-    path = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0]])
-    direction = path_target(path, np.array([[4.9, 0.5], [9.5, 3.0]]), np.array([0.0, np.pi / 2]), 1.0)
-    np.testing.assert_allclose(direction[0], np.array([1.0, -0.5]) / np.hypot(1.0, 0.5))
-    # Beside the second segment, facing +Y: the point 1 m ahead of (10, 3) is (10, 4), ahead and to the right.
-    np.testing.assert_allclose(direction[1], np.array([1.0, -0.5]) / np.hypot(1.0, 0.5))
 
 
 def test_stats_file_round_trip(tmp_path):

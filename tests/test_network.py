@@ -27,7 +27,8 @@ def tiny(frames_per_token=2):
 def make_cond(network, batch, with_prev=True, seed=0):
     g = torch.Generator().manual_seed(seed)
     c = network.config
-    cond = {"terrain": torch.randn(batch, 71, 31, generator=g) * 0.2, "target": torch.randn(batch, 3, generator=g),
+    cond = {"terrain": torch.randn(batch, 71, 31, generator=g) * 0.2,
+            "target": torch.randn(batch, c.target_dim, generator=g),
             "prev_clean": torch.ones(batch, dtype=torch.bool),
             "keep": keep_mask(batch, prev=with_prev)}
     if with_prev:

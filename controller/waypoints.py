@@ -1,0 +1,39 @@
+"""Routes drawn by hand: `--waypoints "x,y x,y ..."`, world points in metres joined by straight legs, and the
+stops on the way."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+EXAMPLE = '"1,0 10,0 10,4"'
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Stand still for `seconds` where the path's arc length is `at` (m), then go on."""
+    at: float
+    seconds: float
+
+
+def parse_waypoints(text):
+    """The waypoints (P, 2) float64 in `text`: "x,y" pairs separated by spaces, the first the start and the last
+    the goal; ValueError naming the first bad entry. Whether they lie on walkable ground is the
+    controller's check (path_controller.check_route)."""
+    points = []
+    for i, item in enumerate(str(text).split(), 1):
+        parts = item.split(",")
+        try:
+            x, y = (float(p) for p in parts) if len(parts) == 2 else (None, None)
+        except ValueError:
+            x = y = None
+        if x is None or not np.isfinite([x, y]).all():
+            raise ValueError(f"waypoint {i} {item!r} is not an x,y pair of numbers in metres: write the waypoints "
+                             f"as {EXAMPLE}")
+        if points and np.allclose(points[-1], (x, y)):
+            raise ValueError(f"waypoint {i} ({x:g}, {y:g}) repeats the one before it: leave it out")
+        points.append((x, y))
+    if len(points) < 2:
+        raise ValueError(f"waypoints need at least two points, the start and the goal; got {len(points)}: write "
+                         f"them as {EXAMPLE}")
+    return np.array(points, dtype=np.float64)
