@@ -5,8 +5,8 @@ leg of a U-turn is never taken for its own), a plan steps frame by frame over th
   moving   the speed rises at `accel` up to the limit of motion_model.pacing.speed_limit: the cruise speed,
            slower on stairs as in the engine, capped where the path curves, and falling at `decel` in time for
            every halt ahead; the facing is the path's heading smoothed over HEADING_SMOOTHING m, as the engine's;
-  halts    it comes to rest at sharp corners (turning more than PIVOT_ANGLE within PIVOT_WINDOW m, where the
-           engine turns on the spot too), at the given stops for their seconds, and at the goal for good;
+  halts    it comes to rest at sharp corners (the engine's: turning more than pivot_angle within pivot_window m,
+           where the engine turns on the spot too), at the given stops for their seconds, and at the goal for good;
   turning  at rest and facing more than TURN_START away from the path ahead, it first turns on the spot, the
            turn rate easing in and out.
 The command's positions are the plan's path points, blended from where the character is towards the path over
@@ -25,14 +25,17 @@ from scipy.ndimage import gaussian_filter1d
 
 from motion_model.command import Command
 from motion_model.pacing import lateral_accel, speed_limit
+from motion_model.speed_plan import BehaviourConfig
 from motion_model.synthesis import PathCurve, SynthesisConfig, stair_slowdown
+from motion_model.travel import sharp_corners
 from terrain.polyline import Polyline
 
 SPACING = 0.05  # m between the plan's path samples
-HEADING_SMOOTHING = 0.3  # m (Gaussian sigma) over which the facing follows the path's heading (the engine's)
-PIVOT_ANGLE, PIVOT_WINDOW = 2.0, 0.3  # rad within m: a corner this sharp is taken by stopping and turning
+# The engine's limits (motion_model/speed_plan.py): the follower asks for what the training data holds.
+BEHAVIOUR = BehaviourConfig()
+HEADING_SMOOTHING = SynthesisConfig().heading_smoothing  # m (Gaussian sigma): the facing follows the path's heading
 TURN_START = math.radians(20)  # rad: at rest and facing further away from the path ahead, turn on the spot
-TURN_RATE, TURN_EASE = 1.7, 0.4  # rad/s at most, and s to reach it from rest (the engine's turns on the spot)
+TURN_RATE, TURN_EASE = BEHAVIOUR.turn_rate, BEHAVIOUR.turn_ease  # rad/s at most, s to reach it from rest
 LEG_AHEAD = 0.5  # m: "the path ahead" that a turn on the spot faces
 CONVERGE_TIME = 0.5  # s: time constant of the command's return from beside the path onto it
 CREEP = 0.05  # m/s: the slowest a moving plan goes, so that it arrives at a halt
@@ -76,7 +79,7 @@ def wrap(angle):
 
 class PathFollower:
     """Commands for one character along `path` (P, 2) at `cruise` m/s over `terrain`, standing still at `stops`
-    (waypoints.Stop records).
+    (speed_plan.Stop records).
 
     config: a ControllerConfig (accel, decel, lateral_accel). fps and command_frames: the model's window.
     `command(xy, yaw)` plans from the character's root xy and heading; `advance(frames)` moves the plan on by
@@ -90,7 +93,7 @@ class PathFollower:
         self.frames = np.asarray(command_frames)
         self.config = config
         arc = self.line.arc
-        corners = sharp_corners(self.line)
+        corners = self.line.arc[sharp_corners(self.line.points, BEHAVIOUR.pivot_angle, BEHAVIOUR.pivot_window)]
         self.heading, curvature = piece_headings(self.line, corners)
         self.halts = plan_halts(arc, corners, stops)
         cruise_at = cruise * stair_factor(terrain, self.line)
@@ -171,21 +174,6 @@ def turn_on_the_spot(yaw, rate, error, dt):
     if abs(error) < math.radians(1.0) and abs(rate) <= 2.0 * alpha * dt:
         return {"yaw": yaw + error, "turn_rate": 0.0}
     return {"yaw": yaw + rate * dt, "turn_rate": rate}
-
-
-def sharp_corners(line):
-    """Arc lengths (m) of the corners of `line` (evenly sampled) that turn by more than PIVOT_ANGLE within
-    PIVOT_WINDOW m: one per corner, where it turns most."""
-    seg = np.diff(line.points, axis=0)
-    yaw = np.unwrap(np.arctan2(seg[:, 1], seg[:, 0]))
-    half = max(int(round(PIVOT_WINDOW / 2 / SPACING)), 1)
-    padded = np.pad(yaw, half, mode="edge")
-    turn = np.abs(padded[2 * half:] - padded[:-2 * half])  # over the window around each segment
-    sharp = turn > PIVOT_ANGLE
-    edges = np.diff(np.r_[0, sharp.astype(int), 0])
-    step = np.abs(np.diff(yaw, prepend=yaw[0]))
-    return np.array([line.arc[a + int(np.argmax(step[a:b]))] for a, b in zip(np.flatnonzero(edges == 1),
-                                                                                np.flatnonzero(edges == -1))])
 
 
 def piece_headings(line, corners):

@@ -56,7 +56,7 @@ class PathController:
     its start pad; path (P, 2) defaults to the terrain planner's route from start to goal. A given path is
     refused (ValueError) where it, or the straight line from its end to the goal, crosses ground the planner
     would not walk on (check_route): the model would walk into the obstacle rather than around it.
-    heading: the facing at the start (rad, world yaw; default along the path). stops: waypoints.Stop records,
+    heading: the facing at the start (rad, world yaw; default along the path). stops: speed_plan.Stop records,
     where to stand still on the way and for how long.
     """
 

@@ -1,19 +1,9 @@
-"""Routes drawn by hand: `--waypoints "x,y x,y ..."`, world points in metres joined by straight legs, and the
-stops on the way."""
+"""Routes drawn by hand: `--waypoints "x,y x,y ..."`, world points in metres joined by straight legs."""
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
 EXAMPLE = '"1,0 10,0 10,4"'
-
-
-@dataclass(frozen=True)
-class Stop:
-    """Stand still for `seconds` where the path's arc length is `at` (m), then go on."""
-    at: float
-    seconds: float
 
 
 def parse_waypoints(text):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from controller.waypoints import Stop
+from motion_model.speed_plan import Stop
 from terrain.atomic import atomic_path
 from terrain.polyline import Polyline
 
@@ -31,7 +31,7 @@ class Route:
     name: str
     waypoints: tuple  # ((x, y), ...) world m: the start, the corners, the goal
     heading: float | None = None  # rad, the facing at the start; None: along the first leg
-    stops: tuple = ()  # waypoints.Stop records
+    stops: tuple = ()  # speed_plan.Stop records
 
 
 ROUTES = (
