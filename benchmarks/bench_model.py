@@ -47,9 +47,10 @@ def bench_sampling(network, window, schedule, steps, precision):
         cond = condition(network, window, batch)
         x, t = torch.randn(batch, window.frames, NUM_FEATURES), torch.full((batch,), 500)
         with torch.inference_mode(), autocast(precision):
-            step_ms = timed(lambda: network(x, t, cond), 20 if batch == 1 else 3)
-            segment_ms = timed(lambda: sample(network, cond, schedule, steps, torch.Generator().manual_seed(0)),
-                               3 if batch == 1 else 1, warmup=1)
+            step_ms = timed(lambda x=x, t=t, cond=cond: network(x, t, cond), 20 if batch == 1 else 3)
+            seeded = torch.Generator().manual_seed(0)
+            segment_ms = timed(lambda c=cond, g=seeded: sample(network, c, schedule, steps, g), 3 if batch == 1 else 1,
+                               warmup=1)
         print(f"{precision:>4}  batch {batch:2d}: {step_ms:7.1f} ms/denoising step, {segment_ms:7.1f} ms per "
               f"{segment_s:g}-s segment ({steps} steps) = {batch * segment_s / segment_ms * 1000:6.1f} s of motion "
               f"per second")

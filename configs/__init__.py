@@ -6,9 +6,8 @@ file); otherwise a path that starts with `configs/` is looked up among the shipp
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import re
+from pathlib import Path
 
 import yaml
 

@@ -107,7 +107,8 @@ class FootLock:
         """Raise any foot whose sole corners would be below the surface (a swing foot grazing a step)."""
         corners = np.array([[x, y, 0.0] for x in (-0.0885, 0.0885) for y in (-0.045, 0.045)])
         frame = quat.multiply(rots, quat.conjugate(Q_Y2Z))
-        points = soles[..., None, :] + quat.rotate(frame[..., None, :], np.broadcast_to(corners, frame.shape[:-1] + (4, 3)))
+        corners = np.broadcast_to(corners, frame.shape[:-1] + (4, 3))
+        points = soles[..., None, :] + quat.rotate(frame[..., None, :], corners)
         below = (self.terrain.height(points[..., :2]) - points[..., 2]).max(-1)
         soles[..., 2] += np.maximum(below, 0.0)
 

@@ -28,8 +28,18 @@ from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 from motion_model import quaternion as quat
 from motion_model.clips import Q_Y2Z
 from motion_model.gait import SWING_SAMPLES, standing_pose
-from motion_model.legs import (FOOT_LINKS, HIP_LINKS, KNEE_LINKS, ankle_targets, footprint, leg_ik,
-                               place_foothold, rotate2, sole_offset, wrap_angle)
+from motion_model.legs import (
+    FOOT_LINKS,
+    HIP_LINKS,
+    KNEE_LINKS,
+    ankle_targets,
+    footprint,
+    leg_ik,
+    place_foothold,
+    rotate2,
+    sole_offset,
+    wrap_angle,
+)
 from motion_model.motion import Motion
 from motion_model.skeleton import Skeleton
 

@@ -133,7 +133,8 @@ def leg_ik(skeleton, root_pos, root_quat, joints, ankles, foot_rots):
         cos_inner = np.clip((thigh ** 2 + shin ** 2 - d ** 2) / (2 * thigh * shin), -1.0, 1.0)
         knee = -(np.pi - np.arccos(cos_inner))  # the knee hinge bends negatively about +Z
         knee_q = quat.about_z(knee)
-        ankle_local = np.array([0.0, -thigh, 0.0]) + quat.rotate(knee_q, np.broadcast_to([0.0, -shin, 0.0], (len(d), 3)))
+        shin_vec = np.broadcast_to([0.0, -shin, 0.0], (len(d), 3))
+        ankle_local = np.array([0.0, -thigh, 0.0]) + quat.rotate(knee_q, shin_vec)
         hip_world = quat.multiply(root_quat, joints[:, HIP_JOINTS[f]])
         current = quat.rotate(hip_world, ankle_local)
         hip_world = quat.multiply(rotation_between(current, target), hip_world)

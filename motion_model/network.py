@@ -5,9 +5,9 @@ One token sequence per sample, in this order:
 The timestep token is a sinusoidal embedding through an MLP; the terrain tokens are a small CNN's feature map
 of the local heightfield, pooled to a fixed grid; the target token embeds the command (command.py: future
 root positions and facings in the reference frame, desired speed m/s); the noise indicator says whether the
-previous frames are clean or noised to the current timestep. Frame tokens get sinusoidal positions. A dropped condition (classifier-free guidance,
-or no previous frames at all) is masked out of attention. The output is x0 for the segment frames, in
-standardised feature units (features.py).
+previous frames are clean or noised to the current timestep. Frame tokens get sinusoidal positions. A dropped
+condition (classifier-free guidance, or no previous frames at all) is masked out of attention. The output is
+x0 for the segment frames, in standardised feature units (features.py).
 """
 import math
 from dataclasses import dataclass

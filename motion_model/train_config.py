@@ -13,8 +13,8 @@ from typing import Literal
 
 import configs
 from configs.typed import bounded, build
-from motion_model.dataset import WindowConfig
 from motion_model.condition import CONDITIONS
+from motion_model.dataset import WindowConfig
 from motion_model.network import ModelConfig
 
 

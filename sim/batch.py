@@ -147,7 +147,7 @@ def write_result(out, episode, motion, record):
 # -- one group of episodes -----------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _model(name):
     return load_model(name)
 

@@ -58,7 +58,7 @@ def frame_strip(motion, out_png, frames=None, terrain=None, columns=6, window=2.
             yaw = quat.heading(motion.root_quat[t])
             d = np.array([np.cos(yaw), np.sin(yaw)])
         d = d / max(np.linalg.norm(d), 1e-9)
-        along = lambda p: (p[..., :2] - centre[:2]) @ d
+        along = lambda p, centre=centre, d=d: (p[..., :2] - centre[:2]) @ d
         if terrain is not None:
             s = np.linspace(-window, window, 400)
             xy = centre[:2] + s[:, None] * d

@@ -278,7 +278,8 @@ def compare_runs(a, b, out=None):
     left_out = len(records_a) + len(records_b) - 2 * len(common)
     lines = [f"# {runs[0][0]} against {runs[1][0]}", "",
              f"{len(common)} episodes done in both"
-             + (f" ({left_out} done in only one are left out)" if left_out else "") + f"; {_describe(suite_a)} against {_describe(suite_b)}.", "", markdown_table(rows), "",
+             + (f" ({left_out} done in only one are left out)" if left_out else "")
+             + f"; {_describe(suite_a)} against {_describe(suite_b)}.", "", markdown_table(rows), "",
              "Means over the episodes that produced a motion; success counts every episode; x real time is seconds "
              "of motion over seconds spent generating them.", "", "## Metric distributions per terrain kind", "",
              "![metrics](metrics.png)", "", "## Paths", "",

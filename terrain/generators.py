@@ -14,7 +14,7 @@ drawn per seed (numpy default_rng(seed)) from its range, cut to what fits the co
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from scipy import ndimage
@@ -32,7 +32,7 @@ SECTION_GAP = 0.5  # flat ground between the sections of a course, m
 MIN_SECTION = 3.0  # shortest course section, m
 
 
-@lru_cache(maxsize=None)
+@cache
 def parameter_spec(kind: str) -> dict:
     """Parameters of a kind as {name: {default, min, max} or {default, choices}}, from its shipped YAML."""
     if kind not in KINDS:

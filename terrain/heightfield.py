@@ -276,7 +276,7 @@ class Heightfield:
         return out
 
     @classmethod
-    def from_arrays(cls, arrays, source: str = "arrays") -> "Heightfield":
+    def from_arrays(cls, arrays, source: str = "arrays") -> Heightfield:
         """Inverse of `arrays()`; `arrays` is any mapping (dict, NpzFile). Extra keys are ignored."""
         for key in TERRAIN_KEYS:
             if key not in arrays:
@@ -293,7 +293,7 @@ class Heightfield:
         return path
 
     @classmethod
-    def load(cls, path) -> "Heightfield":
+    def load(cls, path) -> Heightfield:
         """Read a terrain (or a motion file's terrain); ValueError beyond the size limits of FILE_LIMITS."""
         return cls.from_arrays(read_npz(path, FILE_LIMITS, "terrain file"), source=str(path))
 

@@ -5,8 +5,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
 from cli_run import assert_one_line_error, run_cli
+
 from controller.config import ControllerConfig
 from controller.path_controller import PathController
 from controller.seam import blend_seam

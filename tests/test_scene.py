@@ -3,11 +3,11 @@ import pytest
 
 from motion_model.clips import clip_motion
 from motion_model.skeleton import FEET
+from sim import scene as scene_module
+from sim.scene import PATH_LIFT, Camera, Scene, p, path_ribbon, terrain_colours, terrain_mesh
 from terrain.generators import make_terrain
 from terrain.heightfield import Heightfield
 from terrain.planning import plan_path
-from sim import scene as scene_module
-from sim.scene import PATH_LIFT, Camera, Scene, p, path_ribbon, terrain_colours, terrain_mesh
 
 
 @pytest.fixture(scope="module")

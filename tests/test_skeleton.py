@@ -5,8 +5,17 @@ import torch
 
 from motion_model import quaternion as quat
 from motion_model.clips import load_clip
-from motion_model.skeleton import (FEET, LEFT_FOOT, LINK_NAMES, MOVABLE_JOINTS, MOVABLE_LINKS, NUM_LINKS,
-                                   RIGHT_FOOT, SOLE_GRID, Skeleton)
+from motion_model.skeleton import (
+    FEET,
+    LEFT_FOOT,
+    LINK_NAMES,
+    MOVABLE_JOINTS,
+    MOVABLE_LINKS,
+    NUM_LINKS,
+    RIGHT_FOOT,
+    SOLE_GRID,
+    Skeleton,
+)
 
 FK_CLIPS = ("walk", "run", "walker/turn_left0", "cartwheel")
 
