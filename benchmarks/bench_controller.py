@@ -6,6 +6,7 @@ seams; speed for one character and for 32 together; a continuous 5-minute walk.
 
 Terrain seeds start at 10000, far from anything the dataset drew. Prints tables; writes JSON to --out.
 """
+
 import argparse
 import json
 import time
@@ -25,9 +26,18 @@ from terrain.heightfield import Heightfield
 from terrain.planning import plan_path
 
 KINDS = ("flat", "slope", "stairs", "steps", "rough", "course")
-COLUMNS = (("success", "{:.2f}"), ("penetration_mean_mm", "{:.2f}"), ("penetration_frac_10mm", "{:.3f}"),
-           ("float_mean_mm", "{:.1f}"), ("drift_label_mm", "{:.2f}"), ("drift_auto_mm", "{:.2f}"),
-           ("sliding_ratio", "{:.3f}"), ("skate_ratio", "{:.3f}"), ("jerk_m_s3", "{:.0f}"), ("seam_ratio", "{:.2f}"))
+COLUMNS = (
+    ("success", "{:.2f}"),
+    ("penetration_mean_mm", "{:.2f}"),
+    ("penetration_frac_10mm", "{:.3f}"),
+    ("float_mean_mm", "{:.1f}"),
+    ("drift_label_mm", "{:.2f}"),
+    ("drift_auto_mm", "{:.2f}"),
+    ("sliding_ratio", "{:.3f}"),
+    ("skate_ratio", "{:.3f}"),
+    ("jerk_m_s3", "{:.0f}"),
+    ("seam_ratio", "{:.2f}"),
+)
 
 
 def seam_ratio(motion, segments, commit):
@@ -63,9 +73,15 @@ def run_model(model, config, eps, batch):
     rows = []
     for (kind, i, _, _), r in zip(eps, results):
         m = evaluate(r.motion)
-        m.update(kind=kind, seed=i, status=r.status, success=float(r.status == "goal"),
-                 seam_ratio=seam_ratio(r.motion, r.segments, config.commit_frames),
-                 fallbacks=sum(s["fallback"] for s in r.segments), segments=len(r.segments))
+        m.update(
+            kind=kind,
+            seed=i,
+            status=r.status,
+            success=float(r.status == "goal"),
+            seam_ratio=seam_ratio(r.motion, r.segments, config.commit_frames),
+            fallbacks=sum(s["fallback"] for s in r.segments),
+            segments=len(r.segments),
+        )
         rows.append(m)
     return rows, sum(r.motion.duration for r in results) / wall
 
@@ -115,7 +131,7 @@ def main():
     header = f"{'':<26}" + "".join(f"{key[:11]:>12}" for key, _ in COLUMNS)
 
     run_model(model, config, eps[:2], 2)  # warm-up: the first network calls allocate and tune kernels
-    single_rows, single_speed = run_model(model, config, eps[::max(1, len(eps) // args.single)][:args.single], 1)
+    single_rows, single_speed = run_model(model, config, eps[:: max(1, len(eps) // args.single)][: args.single], 1)
     rows, batch_speed = run_model(model, config, eps, args.batch)
     full_speed = steady_speed(model, config, args.batch)
     report.update(model=rows, speed_single=single_speed, speed_batch=full_speed, speed_episodes=batch_speed)
@@ -138,11 +154,15 @@ def main():
         report["engine"] = engine
         print(summarise("synthesis engine all", engine))
     fallback = sum(r["fallbacks"] for r in rows) / max(sum(r["segments"] for r in rows), 1)
-    print(f"\nspeed, collision checks included: one character {single_speed:.1f}x real time; "
-          f"{args.batch} together {full_speed:.1f}x real time; all {len(eps)} episodes, {args.batch} at a time "
-          f"(stragglers at the end included) {batch_speed:.1f}x real time")
-    print(f"segments without a candidate passing the check: {100 * fallback:.1f}%;  statuses: "
-          f"{ {s: sum(r['status'] == s for r in rows) for s in ('goal', 'time_limit', 'stalled')} }")
+    print(
+        f"\nspeed, collision checks included: one character {single_speed:.1f}x real time; "
+        f"{args.batch} together {full_speed:.1f}x real time; all {len(eps)} episodes, {args.batch} at a time "
+        f"(stragglers at the end included) {batch_speed:.1f}x real time"
+    )
+    print(
+        f"segments without a candidate passing the check: {100 * fallback:.1f}%;  statuses: "
+        f"{ {s: sum(r['status'] == s for r in rows) for s in ('goal', 'time_limit', 'stalled')} }"
+    )
     if "long" not in args.skip:
         terrain, path = spiral_course()
         long_config = replace(config, time_limit=300.0, stall_time=20.0)
@@ -151,9 +171,11 @@ def main():
         wall = time.perf_counter() - begin
         m = evaluate(result.motion)
         report["long"] = {**m, "status": result.status, "wall_s": wall}
-        print(f"5-minute walk: {result.motion.duration:.0f} s, {m['distance_m']:.0f} m, status {result.status}, "
-              f"NaN frames {m['nan_frames']}, penetration mean {m['penetration_mean_mm']:.2f} mm, drift "
-              f"{m['drift_label_mm']:.2f} mm/frame, {result.motion.duration / wall:.1f}x real time")
+        print(
+            f"5-minute walk: {result.motion.duration:.0f} s, {m['distance_m']:.0f} m, status {result.status}, "
+            f"NaN frames {m['nan_frames']}, penetration mean {m['penetration_mean_mm']:.2f} mm, drift "
+            f"{m['drift_label_mm']:.2f} mm/frame, {result.motion.duration / wall:.1f}x real time"
+        )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "bench_controller.json", "w") as f:

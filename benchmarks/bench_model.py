@@ -5,6 +5,7 @@
 
 Random weights unless --model is given (speed does not depend on the weights).
 """
+
 import argparse
 import time
 
@@ -36,9 +37,13 @@ def timed(fn, repeats, warmup=2):
 
 def condition(network, window, batch):
     c = network.config
-    return {"terrain": torch.randn(batch, *grid_shape(window)) * 0.2, "target": torch.randn(batch, c.target_dim),
-            "prev": torch.randn(batch, c.n_prev, c.features), "prev_clean": torch.ones(batch, dtype=torch.bool),
-            "keep": keep_mask(batch)}
+    return {
+        "terrain": torch.randn(batch, *grid_shape(window)) * 0.2,
+        "target": torch.randn(batch, c.target_dim),
+        "prev": torch.randn(batch, c.n_prev, c.features),
+        "prev_clean": torch.ones(batch, dtype=torch.bool),
+        "keep": keep_mask(batch),
+    }
 
 
 def bench_sampling(network, window, schedule, steps, precision):
@@ -49,11 +54,14 @@ def bench_sampling(network, window, schedule, steps, precision):
         with torch.inference_mode(), autocast(precision):
             step_ms = timed(lambda x=x, t=t, cond=cond: network(x, t, cond), 20 if batch == 1 else 3)
             seeded = torch.Generator().manual_seed(0)
-            segment_ms = timed(lambda c=cond, g=seeded: sample(network, c, schedule, steps, g), 3 if batch == 1 else 1,
-                               warmup=1)
-        print(f"{precision:>4}  batch {batch:2d}: {step_ms:7.1f} ms/denoising step, {segment_ms:7.1f} ms per "
-              f"{segment_s:g}-s segment ({steps} steps) = {batch * segment_s / segment_ms * 1000:6.1f} s of motion "
-              f"per second")
+            segment_ms = timed(
+                lambda c=cond, g=seeded: sample(network, c, schedule, steps, g), 3 if batch == 1 else 1, warmup=1
+            )
+        print(
+            f"{precision:>4}  batch {batch:2d}: {step_ms:7.1f} ms/denoising step, {segment_ms:7.1f} ms per "
+            f"{segment_s:g}-s segment ({steps} steps) = {batch * segment_s / segment_ms * 1000:6.1f} s of motion "
+            f"per second"
+        )
 
 
 def bench_training(config, network, window, schedule, precision):
@@ -62,10 +70,12 @@ def bench_training(config, network, window, schedule, precision):
     skeleton = collision_points(Skeleton.load())
     optimizer = torch.optim.AdamW(network.parameters(), lr=1e-5)
     generator = torch.Generator().manual_seed(0)
-    batch = {**{k: v for k, v in condition(network, window, batch_size).items() if k in ("terrain", "target")},
-             "x0": torch.randn(batch_size, window.frames, NUM_FEATURES) * 0.1,
-             "prev": torch.randn(batch_size, window.n_prev, NUM_FEATURES) * 0.1,
-             "has_prev": torch.ones(batch_size, dtype=torch.bool)}
+    batch = {
+        **{k: v for k, v in condition(network, window, batch_size).items() if k in ("terrain", "target")},
+        "x0": torch.randn(batch_size, window.frames, NUM_FEATURES) * 0.1,
+        "prev": torch.randn(batch_size, window.n_prev, NUM_FEATURES) * 0.1,
+        "has_prev": torch.ones(batch_size, dtype=torch.bool),
+    }
     network.train()
 
     def step():
@@ -100,9 +110,11 @@ def main():
     network.eval()
     steps = args.steps or config.diffusion.sample_steps
     c = network.config
-    print(f"d_model {c.d_model}, {c.n_layers} layers, {c.n_heads} heads, ff {c.d_ff}: "
-          f"{sum(p.numel() for p in network.parameters()) / 1e6:.2f} M parameters, {network.num_tokens} tokens; "
-          f"{args.threads} threads; native bf16: {bf16_supported()}")
+    print(
+        f"d_model {c.d_model}, {c.n_layers} layers, {c.n_heads} heads, ff {c.d_ff}: "
+        f"{sum(p.numel() for p in network.parameters()) / 1e6:.2f} M parameters, {network.num_tokens} tokens; "
+        f"{args.threads} threads; native bf16: {bf16_supported()}"
+    )
     for precision in ("fp32", "bf16"):
         bench_sampling(network, window, schedule, steps, precision)
         if args.train:

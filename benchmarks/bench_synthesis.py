@@ -3,6 +3,7 @@ and its speed (seconds of motion synthesised per second).
 
     .venv/bin/python benchmarks/bench_synthesis.py [--per-kind 6] [--out runs/bench_synthesis.json]
 """
+
 import argparse
 import json
 import time
@@ -16,8 +17,17 @@ from terrain.generators import make_terrain
 from terrain.planning import plan_path
 
 KINDS = ("flat", "slope", "stairs", "steps", "rough", "course")
-COLUMNS = ("penetration_mean_mm", "penetration_frac_10mm", "float_mean_mm", "drift_label_mm", "drift_auto_mm",
-           "sliding_ratio", "skate_ratio", "jerk_m_s3", "goal_dist_root_m")
+COLUMNS = (
+    "penetration_mean_mm",
+    "penetration_frac_10mm",
+    "float_mean_mm",
+    "drift_label_mm",
+    "drift_auto_mm",
+    "sliding_ratio",
+    "skate_ratio",
+    "jerk_m_s3",
+    "goal_dist_root_m",
+)
 
 
 def row(name, results):
@@ -49,8 +59,10 @@ def main():
         everything[kind] = results
         print(row(f"engine {kind}", results))
     print(row("engine all", [r for rs in everything.values() for r in rs]))
-    print(f"\nsynthesis speed: {motion_seconds / synth_seconds:.0f} s of motion per second "
-          f"({motion_seconds:.0f} s in {synth_seconds:.1f} s, path planning excluded)")
+    print(
+        f"\nsynthesis speed: {motion_seconds / synth_seconds:.0f} s of motion per second "
+        f"({motion_seconds:.0f} s in {synth_seconds:.1f} s, path planning excluded)"
+    )
     if args.out:
         with open(args.out, "w") as f:
             json.dump(everything, f, indent=1, default=float)

@@ -4,6 +4,7 @@ The files live inside this package so that every install (editable or not, and e
 A path such as `configs/controller/default.yaml` is read as given when it exists (a checkout, or a user's own
 file); otherwise a path that starts with `configs/` is looked up among the shipped files.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,9 +20,8 @@ class _Loader(yaml.SafeLoader):
 
 
 _Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.[\d_]*)?[eE][-+]?\d+$"),
-    list("-+0123456789."))
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.[\d_]*)?[eE][-+]?\d+$"), list("-+0123456789.")
+)
 
 
 def resolve(path) -> Path:

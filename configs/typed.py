@@ -13,6 +13,7 @@ tuples, dicts, Literal choices), and against the range a field declares with `bo
 Integers are accepted for floats (YAML reads `2e-4` as a float and `1` as an int), never the reverse; a bool
 is not a number; NaN and infinities are refused for every float.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,8 +26,9 @@ from typing import Any, Literal
 def bounded(default, low=None, high=None, **kwargs):
     """A dataclass field whose value must lie in [low, high] (either bound may be None)."""
     if isinstance(default, (list, dict, set)):
-        return dataclasses.field(default_factory=lambda: type(default)(default),
-                                 metadata={"range": (low, high)}, **kwargs)
+        return dataclasses.field(
+            default_factory=lambda: type(default)(default), metadata={"range": (low, high)}, **kwargs
+        )
     return dataclasses.field(default=default, metadata={"range": (low, high)}, **kwargs)
 
 
@@ -39,8 +41,9 @@ def build(cls, values, where="config"):
     known = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(map(str, values)) - set(known))
     if unknown:
-        raise ValueError(f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
-                         f"(known: {', '.join(known)})")
+        raise ValueError(
+            f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} (known: {', '.join(known)})"
+        )
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for name, value in values.items():
@@ -83,8 +86,10 @@ def _check(value, kind, key, limits=None):
         if not isinstance(value, dict):
             raise ValueError(f"{key} must be a mapping, got {value!r}")
         if len(args) == 2:
-            return {_check(k, args[0], f"{key}: key", None): _check(v, args[1], f"{key}: {k}", limits)
-                    for k, v in value.items()}
+            return {
+                _check(k, args[0], f"{key}: key", None): _check(v, args[1], f"{key}: {k}", limits)
+                for k, v in value.items()
+            }
         return dict(value)
     return _scalar(value, kind, key, limits)
 

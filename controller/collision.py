@@ -9,6 +9,7 @@ The feet are judged by their distance to the surface rather than their depth bec
 (foot_lock.py) puts every stance foot flat on the terrain and lifts swing feet out of it after the check:
 what matters is how far it has to move them.
 """
+
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -20,6 +21,7 @@ from motion_model.skeleton import FEET, Skeleton
 @dataclass(frozen=True)
 class CheckConfig:
     """The collision check's settings (ControllerConfig.check), with the ranges configs.typed.build enforces."""
+
     # m: a candidate passes if no checked body point goes deeper (feet excepted)
     max_depth: float = bounded(0.02, 0.0, 1.0)
     # m: ... and its contact-labelled soles are this close to the surface on average
@@ -33,6 +35,7 @@ class CheckConfig:
 class Scores:
     """Per character and candidate (B, K): depth_mean and depth_max (m), foot_error (m), progress (m), seam (m),
     cost, passed."""
+
     depth_mean: np.ndarray
     depth_max: np.ndarray
     foot_error: np.ndarray
@@ -71,6 +74,7 @@ def score_candidates(terrains, path_arcs, root_pos, root_quat, joint_quat, conta
         if last_links[b] is not None:
             seam[b] = np.linalg.norm(link_pos[b, :, 0] - last_links[b], axis=-1).max(-1)
     passed = (depth_max <= config.max_depth) & (foot_error <= config.max_foot_error)
-    cost = (depth_mean + 0.2 * depth_max + 0.5 * foot_error + config.seam_weight * seam
-            - config.progress_weight * progress)
+    cost = (
+        depth_mean + 0.2 * depth_max + 0.5 * foot_error + config.seam_weight * seam - config.progress_weight * progress
+    )
     return Scores(depth_mean, depth_max, foot_error, progress, seam, cost, passed)

@@ -5,6 +5,7 @@ configs.typed.build, which refuses unknown keys, wrong types, NaN and values out
 the key and its range. A PathController checks a config made in code (the constructor, dataclasses.replace)
 the same way before it generates anything, and the frame counts against its model's segment.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,8 +18,16 @@ from motion_model.condition import Condition
 
 # Settings the characters of one batch share: the network call (steps, candidates, retries, precision,
 # guidance) and the arrays after it (committed length, seam, collision check) are one for all of them.
-BATCH_SETTINGS = ("ddim_steps", "commit_frames", "candidates", "max_retries", "seam_frames", "precision",
-                  "guidance", "check")
+BATCH_SETTINGS = (
+    "ddim_steps",
+    "commit_frames",
+    "candidates",
+    "max_retries",
+    "seam_frames",
+    "precision",
+    "guidance",
+    "check",
+)
 
 
 @dataclass(frozen=True)

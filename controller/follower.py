@@ -15,6 +15,7 @@ speed is the mean speed of those positions over the horizon, 0 standing still. O
 the plan's state n frames on (speed, turn rate, halt, stand) carries over; place and heading are re-measured.
 Arc lengths in metres, times in seconds, angles in radians (world yaw, counter-clockwise from +X).
 """
+
 from __future__ import annotations
 
 import math
@@ -52,6 +53,7 @@ class Halt:
 @dataclass(frozen=True)
 class PlanState:
     """The plan at one frame."""
+
     t: float  # s since the start
     s: float  # m along the path
     speed: float  # m/s along the path
@@ -68,7 +70,7 @@ def trailing_speed(xy, fps, seconds=REST_TIME):
     n = int(round(seconds * fps))
     path = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(xy, axis=0), axis=-1))])
     out = np.full(len(xy), np.nan)
-    out[n:] = (path[n:] - path[:len(path) - n]) / seconds
+    out[n:] = (path[n:] - path[: len(path) - n]) / seconds
     return out
 
 
@@ -99,8 +101,7 @@ class PathFollower:
         cruise_at = cruise * stair_factor(terrain, self.line)
         for halt in self.halts:
             cruise_at[np.searchsorted(arc, halt.at)] = 0.0
-        self.limit = speed_limit(arc, cruise_at, curvature, lateral_accel(cruise, config.lateral_accel),
-                                 config.decel)
+        self.limit = speed_limit(arc, cruise_at, curvature, lateral_accel(cruise, config.lateral_accel), config.decel)
         yaw = float(self.heading[0] if heading is None else heading)
         self.state = PlanState(0.0, 0.0, 0.0, yaw, 0.0, 0, None, 0.0)
         self.plan = None
@@ -139,7 +140,7 @@ class PathFollower:
         st = self.state
         if st.halted_at is None:
             lo, hi = np.searchsorted(self.line.arc, [st.s - SEARCH, st.s + SEARCH])
-            piece = Polyline(self.line.points[max(lo - 1, 0):hi + 1])
+            piece = Polyline(self.line.points[max(lo - 1, 0) : hi + 1])
             s = self.line.arc[max(lo - 1, 0)] + float(piece.project(xy).s)
             st = replace(st, s=min(s, self.halts[st.halt].at))
         return replace(st, yaw=yaw)
@@ -183,12 +184,11 @@ def piece_headings(line, corners):
     bounds = np.r_[0, np.searchsorted(line.arc, corners), len(line.arc) - 1]
     heading, curvature = np.empty(len(line.arc)), np.zeros(len(line.arc))
     for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
-        g = np.gradient(line.points[a:b + 1], axis=0)
-        smooth = gaussian_filter1d(np.unwrap(np.arctan2(g[:, 1], g[:, 0])), HEADING_SMOOTHING / SPACING,
-                                   mode="nearest")
+        g = np.gradient(line.points[a : b + 1], axis=0)
+        smooth = gaussian_filter1d(np.unwrap(np.arctan2(g[:, 1], g[:, 0])), HEADING_SMOOTHING / SPACING, mode="nearest")
         first = a if k == 0 else a + 1
-        heading[first:b + 1] = smooth[first - a:]
-        curvature[first:b + 1] = np.gradient(smooth, line.arc[a:b + 1])[first - a:]
+        heading[first : b + 1] = smooth[first - a :]
+        curvature[first : b + 1] = np.gradient(smooth, line.arc[a : b + 1])[first - a :]
     return heading, curvature
 
 
@@ -197,8 +197,10 @@ def plan_halts(arc, corners, stops):
     halts = [Halt(float(c), 0.0) for c in corners]
     for stop in stops:
         if not (0.0 <= stop.at <= arc[-1] and 0.0 <= stop.seconds < math.inf):
-            raise ValueError(f"a stop must lie on the path (0 to {arc[-1]:.2f} m) and last a finite time >= 0 s, "
-                             f"got {stop.at} m for {stop.seconds} s")
+            raise ValueError(
+                f"a stop must lie on the path (0 to {arc[-1]:.2f} m) and last a finite time >= 0 s, "
+                f"got {stop.at} m for {stop.seconds} s"
+            )
         halts.append(Halt(float(arc[np.abs(arc - stop.at).argmin()]), float(stop.seconds)))
     ordered = sorted((h for h in halts if h.at < arc[-1]), key=lambda h: h.at)
     return ordered + [Halt(float(arc[-1]), math.inf)]

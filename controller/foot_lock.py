@@ -6,6 +6,7 @@ one plane of the terrain, nudged off a step edge if need be); until the label en
 foot there. Leaving and reaching a foothold, the correction fades over `blend` frames so that nothing
 jumps. The root and upper body are untouched.
 """
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +20,7 @@ from motion_model.skeleton import Skeleton
 @dataclass
 class FootLock:
     """State across segments: the current foothold (sole centre, foot rotation) of each foot, or None."""
+
     terrain: object
     blend: int = 5  # frames over which a correction fades in and out
     max_shift: float = 0.08  # m a foothold may move along the foot to rest on one plane
@@ -45,8 +47,12 @@ class FootLock:
         contact = contacts > 0.5
         runs = [list(_runs(contact[:, f])) for f in range(2)]
         # Every touchdown in these frames gets a foothold; all of them in one terrain query.
-        touchdowns = [(start, f) for f in range(2) for start, _ in runs[f]
-                      if contact[start, f] and (start > 0 or self.holds[f] is None)]
+        touchdowns = [
+            (start, f)
+            for f in range(2)
+            for start, _ in runs[f]
+            if contact[start, f] and (start > 0 or self.holds[f] is None)
+        ]
         footholds = {}
         if touchdowns:
             frame, foot = np.array(touchdowns).T
@@ -60,8 +66,9 @@ class FootLock:
                     soles[start:end, f], rots[start:end, f] = self.holds[f]
                     self.release[f] = None
                     if start == 0 and (0, f) in footholds:  # a touchdown on the first frame: ease in after it
-                        self._fade_after_touchdown(soles[:end, f], rots[:end, f], model_soles[:end, f],
-                                                   model_rots[:end, f])
+                        self._fade_after_touchdown(
+                            soles[:end, f], rots[:end, f], model_soles[:end, f], model_rots[:end, f]
+                        )
                     continue
                 if self.holds[f] is not None:  # liftoff: remember the correction, then fade it out
                     held_sole, held_rot = self.holds[f]
@@ -90,7 +97,7 @@ class FootLock:
         """Before each touchdown inside the chunk, ease the swing foot towards its foothold."""
         for s in np.flatnonzero(contact[1:] & ~contact[:-1]) + 1:
             frames = s - np.arange(1, self.blend + 1)  # back from the touchdown, to the last contact or frame 0
-            frames = frames[:np.argmin(np.append((frames >= 0) & ~contact[np.maximum(frames, 0)], False))]
+            frames = frames[: np.argmin(np.append((frames >= 0) & ~contact[np.maximum(frames, 0)], False))]
             w = 1.0 - (s - frames) / (self.blend + 1)
             soles[frames] += w[:, None] * (soles[s] - model_soles[s])
             rots[frames] = quat.slerp(rots[frames], rots[s], w)

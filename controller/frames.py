@@ -1,4 +1,5 @@
 """`Frames`: a run of motion frames in the world frame, as the controller keeps and passes them."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ class Frames:
     Indexing applies to every array alike: frames[:n] are the first n frames of one character, candidates[b, k]
     character b's candidate k.
     """
+
     root_pos: np.ndarray
     root_quat: np.ndarray
     joint_quat: np.ndarray

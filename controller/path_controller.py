@@ -11,6 +11,7 @@ where it should move ("stalled"), or when it does not come to rest at the goal (
 
 World frame: Z up, metres, seconds; +X is the character's forward at rest; quaternions xyzw.
 """
+
 from __future__ import annotations
 
 import os
@@ -60,8 +61,18 @@ class PathController:
     where to stand still on the way and for how long.
     """
 
-    def __init__(self, model, terrain, goal=None, path=None, config=ControllerConfig(), seed=0, start=None,
-                 heading=None, stops=()):
+    def __init__(
+        self,
+        model,
+        terrain,
+        goal=None,
+        path=None,
+        config=ControllerConfig(),
+        seed=0,
+        start=None,
+        heading=None,
+        stops=(),
+    ):
         self.config = config.checked()
         self.model = model if isinstance(model, LoadedModel) else load_model(model)
         self.terrain = terrain
@@ -85,8 +96,16 @@ class PathController:
         self.start_yaw = float(np.arctan2(direction[1], direction[0]) if heading is None else heading)
         if not np.isfinite(self.start_yaw):
             raise ValueError(f"the start heading must be a finite angle, got {heading}")
-        self.follower = PathFollower(route, self.config.speed, terrain, self.config, self.model.window.fps,
-                                     self.model.window.command_frames, stops, heading=self.start_yaw)
+        self.follower = PathFollower(
+            route,
+            self.config.speed,
+            terrain,
+            self.config,
+            self.model.window.fps,
+            self.model.window.command_frames,
+            stops,
+            heading=self.start_yaw,
+        )
 
     # -- state ---------------------------------------------------------------------------------------
 
@@ -122,8 +141,11 @@ class PathController:
             ref_xy, ref_yaw, ref_z = reference_frame(recent.root_pos[-1], recent.root_quat[-1], self.terrain)
             features = motion_to_features(*recent.arrays(), ref_xy, ref_yaw, ref_z)
             prev = self.model.normalizer.normalize(features.astype(np.float32))[None]
-        ref = (np.asarray(ref_xy, float).reshape(1, 2), np.asarray(ref_yaw, float).reshape(1),
-               np.asarray(ref_z, float).reshape(1))
+        ref = (
+            np.asarray(ref_xy, float).reshape(1, 2),
+            np.asarray(ref_yaw, float).reshape(1),
+            np.asarray(ref_z, float).reshape(1),
+        )
         command = self.follower.command(ref[0][0], float(ref[1][0]))
         cond = make_condition(self.terrain, Command.stack([command]), *ref, window, prev=prev)
         return cond, ref
@@ -132,8 +154,9 @@ class PathController:
         """Everything committed so far as a Motion with the terrain, path and goal."""
         if not self.chunks:
             raise ValueError("nothing generated yet: call step() first")
-        return Frames.concatenate(self.chunks).motion(self.model.window.fps, terrain=self.terrain, path=self.path,
-                                                      goal=self.goal)
+        return Frames.concatenate(self.chunks).motion(
+            self.model.window.fps, terrain=self.terrain, path=self.path, goal=self.goal
+        )
 
     def progress(self):
         """Arc length (m) along the path of the last committed root position."""
@@ -180,7 +203,7 @@ class PathController:
         the step's wall time) add to wall_seconds."""
         self.follower.advance(len(frames))
         rest = self._end_at_goal(frames)
-        chunk = frames[:rest + 1] if rest is not None else frames
+        chunk = frames[: rest + 1] if rest is not None else frames
         self.chunks.append(chunk)
         self.segments.append(diagnostics)
         self.wall_seconds += diagnostics["seconds"]
@@ -199,13 +222,16 @@ class PathController:
         if self.follower.goal_time is None:
             return None
         before = self.last_frames(int(round(REST_TIME * fps)))
-        xy = frames.root_pos[:, :2] if before is None else np.concatenate([before.root_pos[:, :2],
-                                                                           frames.root_pos[:, :2]])
-        hits = np.flatnonzero(near & (trailing_speed(xy, fps)[-len(frames):] < REST_SPEED))
+        xy = (
+            frames.root_pos[:, :2]
+            if before is None
+            else np.concatenate([before.root_pos[:, :2], frames.root_pos[:, :2]])
+        )
+        hits = np.flatnonzero(near & (trailing_speed(xy, fps)[-len(frames) :] < REST_SPEED))
         return int(hits[0]) if len(hits) else None
 
     def _time_limit_or_stall(self):
-        """"time_limit", "unsettled" or "stalled" if the motion so far ends the episode that way, else None."""
+        """ "time_limit", "unsettled" or "stalled" if the motion so far ends the episode that way, else None."""
         fps = self.model.window.fps
         now = self.num_frames / fps
         if now >= self.config.time_limit:
@@ -228,11 +254,15 @@ def _check_against_model(config, model):
     window = model.window
     for name in ("commit_frames", "goal_approach_frames"):
         if not window.n_prev <= getattr(config, name) <= window.frames:
-            raise ValueError(f"{name} must be between the model's {window.n_prev} previous frames and its "
-                             f"{window.frames}-frame segment, got {getattr(config, name)}")
+            raise ValueError(
+                f"{name} must be between the model's {window.n_prev} previous frames and its "
+                f"{window.frames}-frame segment, got {getattr(config, name)}"
+            )
     if config.ddim_steps > model.schedule.num_train_timesteps:
-        raise ValueError(f"ddim_steps must be at most the model's {model.schedule.num_train_timesteps} training "
-                         f"timesteps, got {config.ddim_steps}")
+        raise ValueError(
+            f"ddim_steps must be at most the model's {model.schedule.num_train_timesteps} training "
+            f"timesteps, got {config.ddim_steps}"
+        )
 
 
 def check_route(terrain, path, goal, spacing=0.05):
@@ -247,16 +277,21 @@ def check_route(terrain, path, goal, spacing=0.05):
     if len(outside):
         x, y = route[outside[0]]
         lo, hi = terrain.bounds()
-        raise ValueError(f"route leaves the terrain at ({x:.2f}, {y:.2f}): keep the path and goal inside "
-                         f"x {lo[0]:.2f}..{hi[0]:.2f}, y {lo[1]:.2f}..{hi[1]:.2f} m")
+        raise ValueError(
+            f"route leaves the terrain at ({x:.2f}, {y:.2f}): keep the path and goal inside "
+            f"x {lo[0]:.2f}..{hi[0]:.2f}, y {lo[1]:.2f}..{hi[1]:.2f} m"
+        )
     steps = np.ceil(np.linalg.norm(np.diff(route, axis=0), axis=1) / spacing).astype(int)
-    points = np.concatenate([a + np.linspace(0.0, 1.0, n + 1)[:, None] * (b - a)
-                             for a, b, n in zip(route[:-1], route[1:], steps)])
+    points = np.concatenate(
+        [a + np.linspace(0.0, 1.0, n + 1)[:, None] * (b - a) for a, b, n in zip(route[:-1], route[1:], steps)]
+    )
     blocked = np.flatnonzero(~traversable(terrain, points, clearance=0.0))
     if len(blocked):
         x, y = points[blocked[0]]
-        raise ValueError(f"route is blocked at ({x:.2f}, {y:.2f}): the ground there is too steep or has a step "
-                         "too high to walk; plan around it, or leave out the path to use the planned route")
+        raise ValueError(
+            f"route is blocked at ({x:.2f}, {y:.2f}): the ground there is too steep or has a step "
+            "too high to walk; plan around it, or leave out the path to use the planned route"
+        )
     return path
 
 
@@ -280,6 +315,7 @@ def run_batch(controllers, progress=False, batch=32, lanes=None):
     slots = max(1, batch // lanes)
     threads = torch.get_num_threads()
     with tqdm(total=len(controllers), unit="char", disable=not progress, desc="characters") as bar:
+
         def run(waiting):
             running = []
             while True:

@@ -5,6 +5,7 @@ legs (a step phase chosen slightly differently). The difference between the new 
 the committed motion would reach one frame later (its last frame plus its last velocity) is removed in
 full at the seam and faded out over `frames` frames: root position, root rotation and every joint rotation.
 """
+
 import numpy as np
 
 from motion_model import quaternion as quat

@@ -12,6 +12,7 @@ Everything after the network runs on arrays of all characters at once; only the 
 locking go character by character. The characters share a model and the settings of the shared work
 (config.BATCH_SETTINGS): shared_setup refuses a batch that does not.
 """
+
 from __future__ import annotations
 
 import time
@@ -35,6 +36,7 @@ FALLBACK_COST = 1e3  # added to the cost of a candidate that fails the check: a 
 @dataclass
 class Starts:
     """Where the next segment of each of B characters starts."""
+
     conds: list  # one-row condition dicts (PathController.condition)
     ref_xy: np.ndarray  # (B, 1, 2) reference frames, shaped to broadcast over the candidates
     ref_yaw: np.ndarray  # (B, 1)
@@ -46,6 +48,7 @@ class Starts:
 @dataclass
 class Candidate:
     """A character's best segment: committed length, world frame, seam blended, feet not yet locked."""
+
     frames: Frames
     attempt: int  # 0 for the first batch of candidates
     scores: Scores  # its collision scores (scalars)
@@ -78,12 +81,16 @@ def shared_setup(controllers):
     first = controllers[0]
     for other in controllers[1:]:
         if other.model is not first.model:
-            raise ValueError("characters stepped together must share one model: load it once (load_model) and "
-                             "give the same one to every PathController")
+            raise ValueError(
+                "characters stepped together must share one model: load it once (load_model) and "
+                "give the same one to every PathController"
+            )
         differ = first.config.batch_differences(other.config)
         if differ:
-            raise ValueError(f"characters stepped together must share the controller settings {', '.join(differ)} "
-                             "(one network call and one check for all); run those that differ in separate batches")
+            raise ValueError(
+                f"characters stepped together must share the controller settings {', '.join(differ)} "
+                "(one network call and one check for all); run those that differ in separate batches"
+            )
     return first.model, first.config
 
 
@@ -107,9 +114,13 @@ def best_candidates(controllers, starts, model, config):
     pending = np.arange(len(controllers))
     for attempt in range(config.max_retries + 1):
         candidates = sample_candidates(controllers, starts, pending, model, config)
-        scores = score_candidates([controllers[i].terrain for i in pending],
-                                  [controllers[i].tracker.arc_length for i in pending], *candidates.arrays(),
-                                  [starts.last_links[i] for i in pending], config.check)
+        scores = score_candidates(
+            [controllers[i].terrain for i in pending],
+            [controllers[i].tracker.arc_length for i in pending],
+            *candidates.arrays(),
+            [starts.last_links[i] for i in pending],
+            config.check,
+        )
         ranks = np.where(scores.passed, scores.cost, scores.cost + FALLBACK_COST)
         for row, i in enumerate(pending):
             j = int(ranks[row].argmin())
@@ -126,20 +137,31 @@ def sample_candidates(controllers, starts, pending, model, config):
     the world frame, each starting where its character's committed motion left off."""
     k = config.candidates
     cond = _stack_conditions([starts.conds[i] for i in pending], k)
-    noise = torch.cat([torch.randn((k, model.window.frames, model.network.config.features),
-                                   generator=controllers[i].generator) for i in pending])
+    noise = torch.cat(
+        [
+            torch.randn((k, model.window.frames, model.network.config.features), generator=controllers[i].generator)
+            for i in pending
+        ]
+    )
     with autocast(config.precision):
         x0 = sample(model.network, cond, model.schedule, config.ddim_steps, guidance=config.guidance, noise=noise)
     features = model.normalizer.denormalize(x0.float()).numpy().astype(np.float64)
-    features = features.reshape((len(pending), k) + features.shape[1:])[:, :, :config.commit_frames]
+    features = features.reshape((len(pending), k) + features.shape[1:])[:, :, : config.commit_frames]
     root_pos, root_quat, joint_quat, contacts = features_to_motion(
-        features, starts.ref_xy[pending], starts.ref_yaw[pending], starts.ref_z[pending])
+        features, starts.ref_xy[pending], starts.ref_yaw[pending], starts.ref_z[pending]
+    )
     seam = [row for row, i in enumerate(pending) if starts.tails[i] is not None]
     if seam:
         tail = Frames.stack([starts.tails[pending[row]] for row in seam])
         root_pos[seam], root_quat[seam], joint_quat[seam] = blend_seam(
-            tail.root_pos[:, None], tail.root_quat[:, None], tail.joint_quat[:, None],
-            root_pos[seam], root_quat[seam], joint_quat[seam], config.seam_frames)
+            tail.root_pos[:, None],
+            tail.root_quat[:, None],
+            tail.joint_quat[:, None],
+            root_pos[seam],
+            root_quat[seam],
+            joint_quat[seam],
+            config.seam_frames,
+        )
     return Frames(root_pos, root_quat, joint_quat, contacts)
 
 
@@ -164,8 +186,19 @@ def lock_feet(controllers, frames, links, skeleton):
         return frames
     runs = [frames[i] for i in locking]
     ankles, foot_rots = zip(*(controllers[i].foot_lock.targets(*frames[i].arrays(), links[i]) for i in locking))
-    solved = leg_ik(skeleton, *(np.concatenate(a) for a in ([f.root_pos for f in runs], [f.root_quat for f in runs],
-                                                            [f.joint_quat for f in runs], ankles, foot_rots)))
+    solved = leg_ik(
+        skeleton,
+        *(
+            np.concatenate(a)
+            for a in (
+                [f.root_pos for f in runs],
+                [f.root_quat for f in runs],
+                [f.joint_quat for f in runs],
+                ankles,
+                foot_rots,
+            )
+        ),
+    )
     frames = list(frames)
     for i, joints in zip(locking, np.split(solved, np.cumsum([len(f) for f in runs])[:-1])):
         frames[i] = replace(frames[i], joint_quat=joints)
@@ -175,10 +208,18 @@ def lock_feet(controllers, frames, links, skeleton):
 def diagnostics(candidate, seconds):
     """A committed segment's entry of Result.segments."""
     s = candidate.scores
-    return {"attempts": candidate.attempt + 1, "passed": bool(s.passed), "fallback": not s.passed,
-            "depth_max_mm": float(s.depth_max * 1000), "depth_mean_mm": float(s.depth_mean * 1000),
-            "foot_error_mm": float(s.foot_error * 1000), "progress_m": float(s.progress),
-            "seam_mm": float(s.seam * 1000), "cost": float(s.cost), "seconds": seconds}
+    return {
+        "attempts": candidate.attempt + 1,
+        "passed": bool(s.passed),
+        "fallback": not s.passed,
+        "depth_max_mm": float(s.depth_max * 1000),
+        "depth_mean_mm": float(s.depth_mean * 1000),
+        "foot_error_mm": float(s.foot_error * 1000),
+        "progress_m": float(s.progress),
+        "seam_mm": float(s.seam * 1000),
+        "cost": float(s.cost),
+        "seconds": seconds,
+    }
 
 
 def _stack_conditions(conds, k):
@@ -187,8 +228,10 @@ def _stack_conditions(conds, k):
     stacked = {}
     for key in keys:
         if key == "prev":
-            rows = [c["prev"] if "prev" in c else torch.zeros_like(next(x["prev"] for x in conds if "prev" in x))
-                    for c in conds]
+            rows = [
+                c["prev"] if "prev" in c else torch.zeros_like(next(x["prev"] for x in conds if "prev" in x))
+                for c in conds
+            ]
         else:
             rows = [c[key] for c in conds]
         stacked[key] = torch.cat(rows).repeat_interleave(k, 0)

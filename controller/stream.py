@@ -5,6 +5,7 @@ A simulator loop pulls frames at the motion's rate with `next_frame()`. A worker
 generation overlaps the loop. When the loop asks for a frame that is not there yet it blocks and the
 stream counts an underrun; once the buffer has filled, a generator faster than real time never underruns.
 """
+
 import queue
 import threading
 import time
@@ -17,6 +18,7 @@ import numpy as np
 @dataclass
 class Frame:
     """One pose in the world frame: what Scene.pose takes."""
+
     root_pos: np.ndarray  # (3,) m
     root_quat: np.ndarray  # (4,) xyzw
     joint_quat: np.ndarray  # (12, 4) xyzw
@@ -36,8 +38,7 @@ class _Producer:
         try:
             for segment in self.controller.stream():
                 for t in range(segment.num_frames):
-                    frame = Frame(segment.root_pos[t], segment.root_quat[t], segment.joint_quat[t],
-                                  segment.contacts[t])
+                    frame = Frame(segment.root_pos[t], segment.root_quat[t], segment.joint_quat[t], segment.contacts[t])
                     while not self.stop.is_set():
                         try:
                             self.frames.put(frame, timeout=0.1)

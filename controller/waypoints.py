@@ -1,4 +1,5 @@
 """Routes drawn by hand: `--waypoints "x,y x,y ..."`, world points in metres joined by straight legs."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,12 +19,14 @@ def parse_waypoints(text):
         except ValueError:
             x = y = None
         if x is None or not np.isfinite([x, y]).all():
-            raise ValueError(f"waypoint {i} {item!r} is not an x,y pair of numbers in metres: write the waypoints "
-                             f"as {EXAMPLE}")
+            raise ValueError(
+                f"waypoint {i} {item!r} is not an x,y pair of numbers in metres: write the waypoints as {EXAMPLE}"
+            )
         if points and np.allclose(points[-1], (x, y)):
             raise ValueError(f"waypoint {i} ({x:g}, {y:g}) repeats the one before it: leave it out")
         points.append((x, y))
     if len(points) < 2:
-        raise ValueError(f"waypoints need at least two points, the start and the goal; got {len(points)}: write "
-                         f"them as {EXAMPLE}")
+        raise ValueError(
+            f"waypoints need at least two points, the start and the goal; got {len(points)}: write them as {EXAMPLE}"
+        )
     return np.array(points, dtype=np.float64)

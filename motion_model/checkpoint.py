@@ -4,6 +4,7 @@ A checkpoint is a dict of tensors, numbers, strings, lists and dicts, so it load
 `torch.load(weights_only=True)`: {"format", "version", "config", "normalizer": {"mean", "std"}, "model":
 state dict}. A training checkpoint adds "train" (step, raw weights, optimizer state) for resuming.
 """
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +37,13 @@ def save(path, payload):
 
 
 def payload(config: TrainConfig, normalizer, state_dict):
-    return {"format": FORMAT, "version": VERSION, "config": to_dict(config), "normalizer": normalizer.state_dict(),
-            "model": {k: v.detach().clone() for k, v in state_dict.items()}}
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": to_dict(config),
+        "normalizer": normalizer.state_dict(),
+        "model": {k: v.detach().clone() for k, v in state_dict.items()},
+    }
 
 
 def read(path):
@@ -58,6 +64,7 @@ def read(path):
 @dataclass
 class LoadedModel:
     """A trained model ready for sampling: network (eval mode), feature normalizer, configs and schedule."""
+
     network: MDM
     normalizer: Normalizer
     window: WindowConfig

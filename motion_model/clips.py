@@ -6,6 +6,7 @@ per joint in skeleton.MOVABLE_JOINTS order a quaternion w,x,y,z or, for knees an
 (rad)]. Loading converts them to the Z-up world, xyzw, unit quaternions, a uniform frame rate, and labels
 foot contacts.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,10 +31,12 @@ Q_Y2Z = np.array([np.sqrt(0.5), 0.0, 0.0, np.sqrt(0.5)])
 CONTACT_HEIGHT = 0.03  # m above z = 0
 CONTACT_SPEED = 0.35  # m/s, horizontal
 # Joint j of a mirrored motion is joint MIRROR_JOINTS[j] of the original.
-MIRROR_JOINTS = np.array([
-    JOINT_INDEX[n.replace("left_", "right_") if n.startswith("left_") else n.replace("right_", "left_")]
-    for n in MOVABLE_JOINTS
-])
+MIRROR_JOINTS = np.array(
+    [
+        JOINT_INDEX[n.replace("left_", "right_") if n.startswith("left_") else n.replace("right_", "left_")]
+        for n in MOVABLE_JOINTS
+    ]
+)
 # Seconds on each side of a loop seam over which the mismatch between a cycle's end and the next cycle's
 # start is blended away.
 SEAM_BLEND = 0.25
@@ -41,8 +44,11 @@ SEAM_BLEND = 0.25
 
 def available_clips():
     """Names accepted by load_clip: 'walk', 'run', ... (humanoid3d_*) and 'walker/turn_left0', ..."""
-    names = [f[len(HUMANOID_PREFIX):-4] for f in os.listdir(MOTIONS_DIR)
-             if f.startswith(HUMANOID_PREFIX) and f.endswith(".txt")]
+    names = [
+        f[len(HUMANOID_PREFIX) : -4]
+        for f in os.listdir(MOTIONS_DIR)
+        if f.startswith(HUMANOID_PREFIX) and f.endswith(".txt")
+    ]
     walker = os.path.join(MOTIONS_DIR, WALKER_DIR)
     names += [f"{WALKER_DIR}/{f[:-4]}" for f in os.listdir(walker) if f.endswith(".txt")]
     return sorted(names)
@@ -79,8 +85,9 @@ def load_clip(name, fps=30.0):
     times = np.concatenate([[0.0], np.cumsum(frames[:-1, 0])])
     root_pos, root_quat, joint_quat = _to_z_up(frames)
     count = max(1, int(round(times[-1] * fps)))
-    root_pos, root_quat, joint_quat = _resample(times, np.linspace(0.0, times[-1], count + 1),
-                                                root_pos, root_quat, joint_quat)
+    root_pos, root_quat, joint_quat = _resample(
+        times, np.linspace(0.0, times[-1], count + 1), root_pos, root_quat, joint_quat
+    )
     contacts = foot_contacts(root_pos, root_quat, joint_quat, fps)
     return Motion(fps, root_pos, root_quat, joint_quat, contacts)
 
@@ -152,7 +159,7 @@ def loop(motion, cycles):
     width = min(max(1, int(round(SEAM_BLEND * motion.fps))), last // 2)
     ramp = np.zeros(motion.num_frames)
     x = np.arange(1, width + 1) / width
-    ramp[last - width + 1:] = 0.5 * _smoothstep(x)
+    ramp[last - width + 1 :] = 0.5 * _smoothstep(x)
     ramp[:width] -= 0.5 * _smoothstep(x[::-1])
     at_end = ramp > 0
     root_error = np.where(at_end[:, None], root_error, quat.rotate(unturn, root_error)) * ramp[:, None]
@@ -201,7 +208,7 @@ def _to_z_up(frames):
             joints.append(quat.about_z(frames[:, column]))
             column += 1
         else:
-            joints.append(_wxyz_to_xyzw(frames[:, column:column + 4]))
+            joints.append(_wxyz_to_xyzw(frames[:, column : column + 4]))
             column += 4
     return root_pos, root_quat, np.stack(joints, 1)
 

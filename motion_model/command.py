@@ -15,6 +15,7 @@ between two of them, which resolves a corner, and the six points keep the networ
 the path follower (controller/follower.py) derives it from a path; a live controller can make a straight one
 from a direction and a speed (`Command.straight`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,10 +38,16 @@ class Command:
         positions = np.asarray(self.positions, dtype=np.float64)
         facings = np.asarray(self.facings, dtype=np.float64)
         speed = np.asarray(self.speed, dtype=np.float64)
-        if positions.ndim < 2 or positions.shape[-1] != 2 or facings.shape != positions.shape \
-                or speed.shape != positions.shape[:-2]:
-            raise ValueError(f"a command needs positions and facings of one shape (..., K, 2) and a speed of "
-                             f"shape (...); got {positions.shape}, {facings.shape} and {speed.shape}")
+        if (
+            positions.ndim < 2
+            or positions.shape[-1] != 2
+            or facings.shape != positions.shape
+            or speed.shape != positions.shape[:-2]
+        ):
+            raise ValueError(
+                f"a command needs positions and facings of one shape (..., K, 2) and a speed of "
+                f"shape (...); got {positions.shape}, {facings.shape} and {speed.shape}"
+            )
         if not (np.isfinite(positions).all() and np.isfinite(facings).all() and np.isfinite(speed).all()):
             raise ValueError("a command holds NaN or infinite values")
         if (speed < 0).any():
@@ -56,8 +63,9 @@ class Command:
     def target(self):
         """The network's target vector (..., 4 K + 1) float32: positions, facings, speed."""
         lead = self.positions.shape[:-2]
-        return np.concatenate([self.positions.reshape(lead + (-1,)), self.facings.reshape(lead + (-1,)),
-                               self.speed[..., None]], -1).astype(np.float32)
+        return np.concatenate(
+            [self.positions.reshape(lead + (-1,)), self.facings.reshape(lead + (-1,)), self.speed[..., None]], -1
+        ).astype(np.float32)
 
     @classmethod
     def from_world(cls, xy, yaw, ref_xy, ref_yaw, speed):
@@ -81,8 +89,11 @@ class Command:
     @staticmethod
     def stack(commands):
         """Commands of equal K stacked along a new first axis."""
-        return Command(np.stack([c.positions for c in commands]), np.stack([c.facings for c in commands]),
-                       np.stack([c.speed for c in commands]))
+        return Command(
+            np.stack([c.positions for c in commands]),
+            np.stack([c.facings for c in commands]),
+            np.stack([c.speed for c in commands]),
+        )
 
 
 def legacy_target(command, lookahead):
@@ -103,6 +114,8 @@ def legacy_target(command, lookahead):
 
 def _interp_rows(x, xp, fp):
     """np.interp row by row over the leading dimensions: x (..., 1), xp and fp (..., N)."""
-    flat = [np.interp(a, b, c) for a, b, c in zip(x.reshape(-1, x.shape[-1]), xp.reshape(-1, xp.shape[-1]),
-                                                   fp.reshape(-1, fp.shape[-1]))]
+    flat = [
+        np.interp(a, b, c)
+        for a, b, c in zip(x.reshape(-1, x.shape[-1]), xp.reshape(-1, xp.shape[-1]), fp.reshape(-1, fp.shape[-1]))
+    ]
     return np.asarray(flat).reshape(x.shape)

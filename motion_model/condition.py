@@ -10,6 +10,7 @@ The conditions, by name, in the order of the columns of a keep mask (B, len(COND
   prev     (B, n_prev, features): standardised previous frames
 A condition dict (see network.MDM.forward) holds them under these names, plus prev_clean (B,) and keep.
 """
+
 from __future__ import annotations
 
 import typing
@@ -53,9 +54,14 @@ def reference_frame(root_pos, root_quat, terrain):
 
 def local_heightfield(terrain, ref_xy, ref_yaw, ref_z, config: WindowConfig):
     """Terrain heights (B, nx, ny) float32 m above ref_z on the config's grid in each reference frame."""
-    grid = terrain.local_grid(np.asarray(ref_xy).reshape(-1, 2), np.asarray(ref_yaw).reshape(-1),
-                              np.asarray(ref_z).reshape(-1), tuple(config.extent_x), tuple(config.extent_y),
-                              config.spacing)
+    grid = terrain.local_grid(
+        np.asarray(ref_xy).reshape(-1, 2),
+        np.asarray(ref_yaw).reshape(-1),
+        np.asarray(ref_z).reshape(-1),
+        tuple(config.extent_x),
+        tuple(config.extent_y),
+        config.spacing,
+    )
     return grid.astype(np.float32)
 
 
@@ -70,23 +76,26 @@ def command_target(command: Command, config: WindowConfig):
     if config.lookahead is not None:
         return legacy_target(command, config.lookahead)
     if command.k != len(config.command_frames):
-        raise ValueError(f"a command of {command.k} times for a model of {len(config.command_frames)}: make it "
-                         "at the model's window.command_frames")
+        raise ValueError(
+            f"a command of {command.k} times for a model of {len(config.command_frames)}: make it "
+            "at the model's window.command_frames"
+        )
     return command.target()
 
 
-def make_condition(terrain, command: Command, ref_xy, ref_yaw, ref_z, config: WindowConfig, prev=None,
-                   prev_clean=True):
+def make_condition(terrain, command: Command, ref_xy, ref_yaw, ref_z, config: WindowConfig, prev=None, prev_clean=True):
     """The network's condition dict for B characters on one terrain (see network.MDM.forward).
 
     command: Commands (B, K) in the reference frames ref_xy (B, 2), ref_yaw (B,), ref_z (B,) (reference_frame
     of the last previous frame); prev (B, n_prev, 63) standardised previous features or None (cold start).
     """
     b = len(np.asarray(ref_yaw).reshape(-1))
-    cond = {"terrain": torch.from_numpy(local_heightfield(terrain, ref_xy, ref_yaw, ref_z, config)),
-            "target": torch.from_numpy(command_target(command, config).reshape(b, -1)),
-            "prev_clean": torch.full((b,), bool(prev_clean)),
-            "keep": keep_mask(b, prev=prev is not None)}
+    cond = {
+        "terrain": torch.from_numpy(local_heightfield(terrain, ref_xy, ref_yaw, ref_z, config)),
+        "target": torch.from_numpy(command_target(command, config).reshape(b, -1)),
+        "prev_clean": torch.full((b,), bool(prev_clean)),
+        "keep": keep_mask(b, prev=prev is not None),
+    }
     if prev is not None:
         cond["prev"] = torch.as_tensor(prev, dtype=torch.float32)
     return cond

@@ -7,6 +7,7 @@ heightfield around the reference root and the target, the window's own command (
 future root positions and facings at the command times, and the segment's mean root speed), all in the
 reference frame of features.py, built with the helpers of condition.py that the controller uses too.
 """
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from motion_model.motion import Motion
 from terrain.atomic import atomic_path
 
 FACING_SMOOTHING = 0.3  # s, Gaussian sigma over which the commanded facing is averaged
+
 
 @dataclass
 class WindowConfig:
@@ -42,10 +44,16 @@ class WindowConfig:
 
     def __post_init__(self):
         frames = tuple(self.command_frames)
-        if not frames or any(not isinstance(f, int) for f in frames) or list(frames) != sorted(set(frames)) \
-                or not 1 <= frames[0] <= frames[-1] <= self.frames:
-            raise ValueError(f"window command_frames must be increasing whole frames from 1 to the segment's "
-                             f"{self.frames}, got {list(frames)}")
+        if (
+            not frames
+            or any(not isinstance(f, int) for f in frames)
+            or list(frames) != sorted(set(frames))
+            or not 1 <= frames[0] <= frames[-1] <= self.frames
+        ):
+            raise ValueError(
+                f"window command_frames must be increasing whole frames from 1 to the segment's "
+                f"{self.frames}, got {list(frames)}"
+            )
         self.command_frames = frames
 
     @property
@@ -82,8 +90,10 @@ class WindowSampler:
             if abs(e.fps - config.fps) > 1e-6:
                 raise ValueError(f"episode at {e.fps} fps; the model is configured for {config.fps} fps")
         if config.lookahead is not None:
-            raise ValueError("window lookahead is the target of models made before the command; a model trains "
-                             "on the command: remove lookahead from the window config (see command_frames)")
+            raise ValueError(
+                "window lookahead is the target of models made before the command; a model trains "
+                "on the command: remove lookahead from the window config (see command_frames)"
+            )
         self.episodes = episodes
         lengths = np.array([e.num_frames for e in episodes])
         self.start = np.concatenate([[0], np.cumsum(lengths)[:-1]])
@@ -95,15 +105,17 @@ class WindowSampler:
         # The commanded facing is the heading averaged over the gait cycle: the pelvis swings by 6 degrees
         # walking and 10 running with every step, which a follower's command, made without a gait phase, lacks.
         sigma = FACING_SMOOTHING * config.fps
-        self.facing = np.concatenate([gaussian_filter1d(np.unwrap(quat.heading(e.root_quat)), sigma, mode="nearest")
-                                      for e in episodes])
+        self.facing = np.concatenate(
+            [gaussian_filter1d(np.unwrap(quat.heading(e.root_quat)), sigma, mode="nearest") for e in episodes]
+        )
         self.last = self.start + lengths - 1
         self.ground = np.concatenate([e.terrain.height(e.root_pos[:, :2]) for e in episodes])
         self.episode_of = np.repeat(np.arange(len(episodes)), lengths)
         # Reference frames with a whole segment after them; those too early for n_prev history are kept (with
         # the history masked out in training) because they hold the episode starts, i.e. cold starts.
-        self.refs = np.concatenate([s + np.arange(n - config.frames) for s, n in zip(self.start, lengths)
-                                    if n > config.frames])
+        self.refs = np.concatenate(
+            [s + np.arange(n - config.frames) for s, n in zip(self.start, lengths) if n > config.frames]
+        )
         if len(self.refs) == 0:
             raise ValueError(f"no episode is longer than a segment ({config.frames} frames)")
 
@@ -124,11 +136,12 @@ class WindowSampler:
         index = np.maximum(refs[:, None] + np.arange(-c.n_prev + 1, c.frames + 1), first[:, None])
         ref_xy, ref_yaw, ref_z = self.root_pos[refs, :2], self.yaw[refs], self.ground[refs]
         pos, rot = root_features(self.root_pos[index], self.root_quat[index], ref_xy, ref_yaw, ref_z)
-        features = np.concatenate([pos.astype(np.float32), rot.astype(np.float32), self.joints[index],
-                                   self.contacts[index]], -1)
+        features = np.concatenate(
+            [pos.astype(np.float32), rot.astype(np.float32), self.joints[index], self.contacts[index]], -1
+        )
         if self.normalizer is not None:
             features = self.normalizer.normalize(features)
-        xy = self.root_pos[index[:, c.n_prev - 1:], :2]
+        xy = self.root_pos[index[:, c.n_prev - 1 :], :2]
         speed = np.linalg.norm(np.diff(xy, axis=1), axis=-1).mean(1) * c.fps
         terrain = np.empty((len(refs),) + grid_shape(c), np.float32)
         for e in np.unique(episode):
@@ -136,19 +149,23 @@ class WindowSampler:
             ep = self.episodes[e]
             terrain[rows] = local_heightfield(ep.terrain, ref_xy[rows], ref_yaw[rows], ref_z[rows], c)
         target = self.command(refs, speed).target()
-        return {"x0": torch.from_numpy(np.ascontiguousarray(features[:, c.n_prev:])),
-                "prev": torch.from_numpy(np.ascontiguousarray(features[:, :c.n_prev])),
-                "terrain": torch.from_numpy(terrain), "target": torch.from_numpy(target),
-                "has_prev": torch.from_numpy(refs - first >= c.n_prev - 1)}
-
+        return {
+            "x0": torch.from_numpy(np.ascontiguousarray(features[:, c.n_prev :])),
+            "prev": torch.from_numpy(np.ascontiguousarray(features[:, : c.n_prev])),
+            "terrain": torch.from_numpy(terrain),
+            "target": torch.from_numpy(target),
+            "has_prev": torch.from_numpy(refs - first >= c.n_prev - 1),
+        }
 
     def command(self, refs, speed):
         """The Commands (B, K) of the windows at reference frames refs (B,) with segment speeds (B,) m/s: the
         episode's own root positions and facings at the command frames (past its end, its last frame)."""
-        index = np.minimum(refs[:, None] + np.asarray(self.config.command_frames), self.last[self.episode_of[refs],
-                                                                                              None])
-        return Command.from_world(self.root_pos[index, :2], self.facing[index], self.root_pos[refs, :2],
-                                  self.yaw[refs], speed)
+        index = np.minimum(
+            refs[:, None] + np.asarray(self.config.command_frames), self.last[self.episode_of[refs], None]
+        )
+        return Command.from_world(
+            self.root_pos[index, :2], self.facing[index], self.root_pos[refs, :2], self.yaw[refs], speed
+        )
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -178,8 +195,9 @@ def write_stats(directory, config: WindowConfig = WindowConfig(), windows=20000,
     """Compute the feature statistics of the episodes in `directory` and write `directory`/stats.npz."""
     normalizer = compute_stats(load_episodes(directory), config, windows, seed)
     with atomic_path(Path(directory) / "stats.npz") as tmp:
-        np.savez(tmp, mean=normalizer.mean.numpy(), std=normalizer.std.numpy(), n_prev=config.n_prev,
-                 frames=config.frames)
+        np.savez(
+            tmp, mean=normalizer.mean.numpy(), std=normalizer.std.numpy(), n_prev=config.n_prev, frames=config.frames
+        )
     return normalizer
 
 

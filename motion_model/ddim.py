@@ -5,6 +5,7 @@ sampling run, so one schedule serves any number of concurrent runs: `add_noise` 
 `timesteps(n)` gives a run's sampling steps and `step` moves x_t from one of them to the next given a
 prediction of x0. `sample` runs a network with per-condition classifier-free guidance and holds its timesteps.
 """
+
 import math
 
 import torch
@@ -21,8 +22,10 @@ class CosineSchedule:
     def __init__(self, num_train_timesteps=1000, s=0.008, max_beta=0.999):
         self.num_train_timesteps = num_train_timesteps
         f = lambda u: math.cos((u + s) / (1 + s) * math.pi / 2) ** 2  # noqa: E731
-        betas = [min(1 - f((i + 1) / num_train_timesteps) / f(i / num_train_timesteps), max_beta)
-                 for i in range(num_train_timesteps)]
+        betas = [
+            min(1 - f((i + 1) / num_train_timesteps) / f(i / num_train_timesteps), max_beta)
+            for i in range(num_train_timesteps)
+        ]
         self.alphas_cumprod = torch.cumprod(1 - torch.tensor(betas, dtype=torch.float64), 0)
 
     def timesteps(self, n):
@@ -53,7 +56,7 @@ class CosineSchedule:
         a, a_prev = self._alpha(t, x_t), self._alpha(t_prev, x_t)
         eps = (x_t - a.sqrt() * x0_pred) / (1 - a).sqrt()
         sigma = eta * ((1 - a_prev) / (1 - a) * (1 - a / a_prev)).sqrt()
-        x = a_prev.sqrt() * x0_pred + (1 - a_prev - sigma ** 2).clamp_min(0).sqrt() * eps
+        x = a_prev.sqrt() * x0_pred + (1 - a_prev - sigma**2).clamp_min(0).sqrt() * eps
         if eta > 0:
             x = x + sigma * torch.randn(x_t.shape, generator=generator, dtype=x_t.dtype)
         return x
@@ -90,8 +93,9 @@ def guided_x0(model, x_t, t, cond, guidance=None):
         dropped[:, column(c)] = False
         variants.append(dropped)
     n = len(variants)
-    stacked = {k: (v.repeat((n,) + (1,) * (v.dim() - 1)) if isinstance(v, torch.Tensor) else v)
-               for k, v in cond.items()}
+    stacked = {
+        k: (v.repeat((n,) + (1,) * (v.dim() - 1)) if isinstance(v, torch.Tensor) else v) for k, v in cond.items()
+    }
     stacked["keep"] = torch.cat(variants)
     out = model(x_t.repeat((n,) + (1,) * (x_t.dim() - 1)), t.repeat(n), stacked).split(batch)
     x0 = out[0].clone()

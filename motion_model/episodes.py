@@ -5,6 +5,7 @@ A dataset directory holds `episodes/ep_NNNNNN.npz` (motion files with terrain, p
 only on (config seed, i), so a build is reproducible whatever the worker count, and an interrupted build
 resumes by skipping the episodes already written.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -33,6 +34,7 @@ MAX_EPISODES = 1_000_000
 @dataclass(frozen=True)
 class DataConfig:
     """What a dataset holds (configs/data/default.yaml): episode count, seed and the mix of terrains and gaits."""
+
     episodes: int = bounded(MISSING, 1, MAX_EPISODES)  # required
     seed: int = bounded(MISSING, 0, None)  # required
     terrains: dict[TerrainKind, float] = bounded(MISSING, 0.0, None)  # kind: relative weight (required)
@@ -51,8 +53,9 @@ class DataConfig:
         for kind, weight in self.terrains.items():
             allowed = [w for g, w in self.gaits.items() if g == "walk" or kind in self.run_kinds]
             if weight > 0 and sum(allowed) <= 0:
-                raise ValueError(f"gaits: no gait for {kind} terrain (run and mixed only on run_kinds); "
-                                 "give walk a positive weight")
+                raise ValueError(
+                    f"gaits: no gait for {kind} terrain (run and mixed only on run_kinds); give walk a positive weight"
+                )
         for kind, params in self.terrain_params.items():
             resolve_params(kind, params)
 
@@ -87,8 +90,13 @@ def episode_spec(config: DataConfig, index):
     names, gait_w = zip(*gaits.items())
     gait = str(rng.choice(names, p=np.array(gait_w, float) / sum(gait_w)))
     waypoints = int(rng.random() < config.waypoint_paths) * int(rng.integers(1, 3))
-    spec = {"kind": kind, "gait": gait, "terrain_seed": int(rng.integers(2 ** 31)),
-            "motion_seed": int(rng.integers(2 ** 31)), "waypoints": waypoints}
+    spec = {
+        "kind": kind,
+        "gait": gait,
+        "terrain_seed": int(rng.integers(2**31)),
+        "motion_seed": int(rng.integers(2**31)),
+        "waypoints": waypoints,
+    }
     # Drawn after the others, so that a config without them gives the same episodes as before they existed.
     spec["corners"] = bool(rng.random() < config.corner_paths)
     return spec
@@ -136,8 +144,17 @@ def winding_path(terrain, waypoints, seed):
     return np.concatenate([legs[0]] + [leg[1:] for leg in legs[1:]])
 
 
-def make_episode(kind, gait, terrain_seed, motion_seed, waypoints=0, terrain_params=None,
-                 synthesis=SynthesisConfig(), plans: PlanConfig | None = None, corners=False):
+def make_episode(
+    kind,
+    gait,
+    terrain_seed,
+    motion_seed,
+    waypoints=0,
+    terrain_params=None,
+    synthesis=SynthesisConfig(),
+    plans: PlanConfig | None = None,
+    corners=False,
+):
     """Terrain, path and synthesised Motion (with terrain, path and goal) for one episode: the planned route,
     a winding one through `waypoints`, or straight legs with sharp corners; with `plans`, a random speed plan."""
     terrain = make_terrain(kind, seed=terrain_seed, **(terrain_params or {}))
@@ -154,8 +171,16 @@ def make_episode(kind, gait, terrain_seed, motion_seed, waypoints=0, terrain_par
 def _build_one(job):
     config, index, out = job
     spec = episode_spec(config, index)
-    motion = make_episode(spec["kind"], spec["gait"], spec["terrain_seed"], spec["motion_seed"], spec["waypoints"],
-                          config.terrain_params.get(spec["kind"]), plans=config.plans, corners=spec["corners"])
+    motion = make_episode(
+        spec["kind"],
+        spec["gait"],
+        spec["terrain_seed"],
+        spec["motion_seed"],
+        spec["waypoints"],
+        config.terrain_params.get(spec["kind"]),
+        plans=config.plans,
+        corners=spec["corners"],
+    )
     motion.save(out)
     return index, spec["kind"], motion.duration
 
@@ -174,14 +199,20 @@ def build_dataset(config: DataConfig, out_dir, workers=None):
         # Workers import torch through the model modules; one thread each keeps the cores busy without
         # oversubscription.
         with multiprocessing.get_context("spawn").Pool(workers, initializer=_single_thread) as pool:
-            for _, _, duration in tqdm(pool.imap_unordered(_build_one, todo), total=len(todo),
-                                       desc=f"episodes ({len(jobs) - len(todo)} already done)", unit="ep"):
+            for _, _, duration in tqdm(
+                pool.imap_unordered(_build_one, todo),
+                total=len(todo),
+                desc=f"episodes ({len(jobs) - len(todo)} already done)",
+                unit="ep",
+            ):
                 seconds += duration
     from motion_model.dataset import write_stats
+
     write_stats(out_dir)
     return len(todo), seconds
 
 
 def _single_thread():
     import torch
+
     torch.set_num_threads(1)

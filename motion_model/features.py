@@ -12,14 +12,17 @@ Feature layout per frame (NUM_FEATURES = 63), see LAYOUT:
   contacts  61:63   foot contacts [left, right] in [0, 1]
 Every function works on numpy arrays and torch tensors alike, batched over leading dimensions.
 """
+
 import numpy as np
 import torch
 
 from motion_model import quaternion as quat
 from motion_model.skeleton import JOINT_INDEX
 
-SPHERICAL = tuple(JOINT_INDEX[n] for n in ("chest", "neck", "right_hip", "right_ankle", "right_shoulder",
-                                           "left_hip", "left_ankle", "left_shoulder"))
+SPHERICAL = tuple(
+    JOINT_INDEX[n]
+    for n in ("chest", "neck", "right_hip", "right_ankle", "right_shoulder", "left_hip", "left_ankle", "left_shoulder")
+)
 HINGES = tuple(JOINT_INDEX[n] for n in ("right_knee", "right_elbow", "left_knee", "left_elbow"))
 LAYOUT = {
     "root_pos": slice(0, 3),

@@ -17,6 +17,7 @@ sides of each other.
 
 World frame: Z up, metres, seconds; +X is the character's forward at rest. Quaternions xyzw.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -70,11 +71,12 @@ def plan_footholds(terrain, stance_masks, nominal_soles, nominal_yaw, config, se
     heading: optional (T,) body heading (rad); each foot then lands at least behaviour.step_width to its own
     side of the other foot, across the heading at touchdown, so that the feet never cross in sharp turns.
     """
-    stances = sorted(((a, b, f) for f in range(2) for a, b in stance_intervals(stance_masks[:, f])),
-                     key=lambda x: (x[0] + x[1]) / 2)
+    stances = sorted(
+        ((a, b, f) for f in range(2) for a, b in stance_intervals(stance_masks[:, f])), key=lambda x: (x[0] + x[1]) / 2
+    )
     holds = []
     for a, b, f in stances:
-        still = np.flatnonzero(settled[a:b + 1]) if settled is not None else ()
+        still = np.flatnonzero(settled[a : b + 1]) if settled is not None else ()
         mid = a + still[0] if len(still) else (a + b) // 2
         centre = nominal_soles[mid, f, :2]
         other = [h for h in holds if h.foot != f]
@@ -113,10 +115,10 @@ def foot_trajectories(terrain, holds, lift, progress, nominal_rots, config, head
     for f in range(2):
         mine = sorted((h for h in holds if h.foot == f), key=lambda h: h.start)
         for h in mine:
-            soles[h.start:h.stop + 1, f] = h.sole
-            rots[h.start:h.stop + 1, f] = h.rot
-        soles[:mine[0].start, f], rots[:mine[0].start, f] = mine[0].sole, mine[0].rot
-        soles[mine[-1].stop + 1:, f], rots[mine[-1].stop + 1:, f] = mine[-1].sole, mine[-1].rot
+            soles[h.start : h.stop + 1, f] = h.sole
+            rots[h.start : h.stop + 1, f] = h.rot
+        soles[: mine[0].start, f], rots[: mine[0].start, f] = mine[0].sole, mine[0].rot
+        soles[mine[-1].stop + 1 :, f], rots[mine[-1].stop + 1 :, f] = mine[-1].sole, mine[-1].rot
         for prev, nxt in zip(mine[:-1], mine[1:]):
             frames = np.arange(prev.stop + 1, nxt.start)
             if not len(frames):
@@ -127,8 +129,9 @@ def foot_trajectories(terrain, holds, lift, progress, nominal_rots, config, head
             pos = prev.sole + prog[:, None] * (nxt.sole - prev.sole)
             pos[:, 2] += up
             if heading is not None:
-                pos[:, :2] = _pass_on_own_side(pos[:, :2], f, latest[frames, 1 - f], heading[frames], u,
-                                               config.behaviour.step_width)
+                pos[:, :2] = _pass_on_own_side(
+                    pos[:, :2], f, latest[frames, 1 - f], heading[frames], u, config.behaviour.step_width
+                )
             flat = quat.slerp(prev.rot, nxt.rot, prog)
             rot = quat.slerp(flat, nominal_rots[frames, f], np.sin(np.pi * u) ** 2)
             pos[:, 2] += _swing_raise(terrain, pos, rot, u, frames, config)
@@ -163,7 +166,7 @@ def _latest_footholds(holds, num_frames):
         mine = sorted((h for h in holds if h.foot == f), key=lambda h: h.start)
         latest[:, f] = mine[0].sole[:2]
         for h in mine:
-            latest[h.start:, f] = h.sole[:2]
+            latest[h.start :, f] = h.sole[:2]
     return latest
 
 
@@ -197,18 +200,18 @@ def reach_lowering(skeleton, root_pos, root_quat, ankles, config, max_reach=None
         hip = root_pos + quat.rotate(root_quat, np.broadcast_to(skeleton.offsets[HIP_LINKS[f]], root_pos.shape))
         horiz = np.linalg.norm(ankles[:, f, :2] - hip[:, :2], axis=-1)
         vert = hip[:, 2] - ankles[:, f, 2]
-        need = np.maximum(need, vert - np.sqrt(np.maximum(reach ** 2 - horiz ** 2, 0.0)))
+        need = np.maximum(need, vert - np.sqrt(np.maximum(reach**2 - horiz**2, 0.0)))
     need = np.maximum(need, 0.0)
     width = int(config.fps * 0.3) | 1
     smooth = gaussian_filter1d(maximum_filter1d(need, width, mode="nearest"), width / 4, mode="nearest")
     return np.maximum(smooth, need)
 
 
-
 class Settling(NamedTuple):
     """Where a planned body comes to rest (motion_model/stepping.py), per frame (T,): standing, the frames where
     it stands still; feet, how far the feet's placement has moved from the cycles' to the standing pose's
     (1 at rest, stepping on the spot included); reach, the fraction of the leg each frame may stretch to."""
+
     standing: np.ndarray
     feet: np.ndarray
     reach: np.ndarray
@@ -253,5 +256,13 @@ def fit_to_terrain(terrain, ground_xy, yaw, pose, masks, config, keep, path, set
     root_pos[:, 2] = ground_height(holds, len(yaw), config) + pose.height
     root_pos[:, 2] -= reach_lowering(skeleton, root_pos, root_quat, ankles, config, settling.reach if planned else None)
     joints = leg_ik(skeleton, root_pos, root_quat, pose.joints, ankles, rots)
-    return Motion(config.fps, root_pos[keep], root_quat[keep], joints[keep], masks[keep].astype(float),
-                  terrain=terrain, path=path, goal=path[-1])
+    return Motion(
+        config.fps,
+        root_pos[keep],
+        root_quat[keep],
+        joints[keep],
+        masks[keep].astype(float),
+        terrain=terrain,
+        path=path,
+        goal=path[-1],
+    )

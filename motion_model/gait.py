@@ -7,6 +7,7 @@ starts and stops blend into.
 
 World frame: Z up, metres, seconds; +X is the character's forward at rest. Quaternions xyzw.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,6 +23,7 @@ from motion_model.skeleton import Skeleton
 
 WALK_TURNS = ("walker/turn_right0", "walker/turn_left1", "walker/turn_left0")  # mirrored for the other way
 
+
 @dataclass(frozen=True)
 class GaitCycle:
     """One periodic gait cycle in the heading frame, sampled at the clip's frames; phase 0 = left touchdown.
@@ -32,6 +34,7 @@ class GaitCycle:
     sole-centre height above the ground and the fraction of the step covered, over S samples of each foot's
     swing; foot_yaw (2, N) the feet's toe direction relative to the heading.
     """
+
     name: str
     duration: float
     stride: float
@@ -56,9 +59,12 @@ class GaitCycle:
         i1 = (i0 + 1) % n
         w = x - np.floor(x)
         lerp = lambda a: a[i0] + (a[i1] - a[i0]) * w.reshape(w.shape + (1,) * (a.ndim - 1))
-        return (lerp(self.root_height), lerp(self.root_offset),
-                quat.slerp(self.root_rel[i0], self.root_rel[i1], w),
-                quat.slerp(self.joints[i0], self.joints[i1], w[:, None]))
+        return (
+            lerp(self.root_height),
+            lerp(self.root_offset),
+            quat.slerp(self.root_rel[i0], self.root_rel[i1], w),
+            quat.slerp(self.joints[i0], self.joints[i1], w[:, None]),
+        )
 
     def rest_phases(self):
         """Phases in [0, 1) in the middle of each double support (both feet in stance), where a gait can halt."""
@@ -139,9 +145,19 @@ def gait_cycle(name, mirrored=False):
         lift[f] = np.maximum(seg[:, 2] - ground, 0.0)
         lift[f, [0, -1]] = 0.0
     roll = lambda a: np.roll(a[:n], -shift, axis=0)
-    return GaitCycle(name + (" (mirrored)" if mirrored else ""), duration, float(np.linalg.norm(chord)),
-                     float(yaw[n] - yaw[0]), roll(height), roll(offset), roll(root_rel), roll(joints),
-                     stance, lift, progress)
+    return GaitCycle(
+        name + (" (mirrored)" if mirrored else ""),
+        duration,
+        float(np.linalg.norm(chord)),
+        float(yaw[n] - yaw[0]),
+        roll(height),
+        roll(offset),
+        roll(root_rel),
+        roll(joints),
+        stance,
+        lift,
+        progress,
+    )
 
 
 def _transitions(contact):
@@ -179,6 +195,7 @@ class StandingPose:
     (12, 4); soles (2, 2) the [left, right] sole centres relative to the pelvis's ground point in the heading
     frame; foot_yaw (2,) their toe directions relative to the heading.
     """
+
     root_height: float
     root_rel: np.ndarray
     joints: np.ndarray

@@ -4,6 +4,7 @@ Shared by the synthesis engine (which places feet on planned footholds) and the 
 model's stance feet). World frame: Z up, metres; quaternions xyzw. A foot link's world rotation at rest is
 Q_Y2Z (the URDF is Y-up), so "foot rotation" below always means the link's world rotation.
 """
+
 from functools import lru_cache
 
 import numpy as np
@@ -71,8 +72,9 @@ def place_foothold(terrain, centre, yaw, max_shift, flat_tolerance):
     bx, by = (np.take_along_axis(coef[..., i], best, -1)[..., 0] for i in (1, 2))
     normal_xy = rotate2(yaw, np.stack([-bx, -by], -1))
     normal = np.concatenate([normal_xy, np.ones_like(bx)[..., None]], -1)
-    sole = np.concatenate([np.take_along_axis(centres, best[..., None], -2)[..., 0, :],
-                           np.take_along_axis(top, best, -1)], -1)
+    sole = np.concatenate(
+        [np.take_along_axis(centres, best[..., None], -2)[..., 0, :], np.take_along_axis(top, best, -1)], -1
+    )
     return sole, tilt(normal / np.linalg.norm(normal, axis=-1, keepdims=True))
 
 
@@ -130,7 +132,7 @@ def leg_ik(skeleton, root_pos, root_quat, joints, ankles, foot_rots):
         hip = root_pos + quat.rotate(root_quat, np.broadcast_to(skeleton.offsets[HIP_LINKS[f]], root_pos.shape))
         target = ankles[:, f] - hip
         d = np.clip(np.linalg.norm(target, axis=-1), abs(thigh - shin) + 1e-3, thigh + shin - 1e-6)
-        cos_inner = np.clip((thigh ** 2 + shin ** 2 - d ** 2) / (2 * thigh * shin), -1.0, 1.0)
+        cos_inner = np.clip((thigh**2 + shin**2 - d**2) / (2 * thigh * shin), -1.0, 1.0)
         knee = -(np.pi - np.arccos(cos_inner))  # the knee hinge bends negatively about +Z
         knee_q = quat.about_z(knee)
         shin_vec = np.broadcast_to([0.0, -shin, 0.0], (len(d), 3))

@@ -1,4 +1,5 @@
 """`Motion`: a sampled humanoid motion in the Z-up world, and its `.npz` file format (docs/motion_format.md)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -19,10 +20,17 @@ UNIT_TOLERANCE = 1e-3
 # 1.5 GB for it).
 MAX_FRAMES = 36_000
 MAX_PATH_POINTS = 100_000
-FILE_LIMITS = {"fps": (), "root_pos": (MAX_FRAMES, 3), "root_quat": (MAX_FRAMES, 4),
-               "joint_quat": (MAX_FRAMES, len(MOVABLE_JOINTS), 4), "contacts": (MAX_FRAMES, 2),
-               "joint_names": (len(MOVABLE_JOINTS),), "path": (MAX_PATH_POINTS, 2), "goal": (2,),
-               **TERRAIN_FILE_LIMITS}
+FILE_LIMITS = {
+    "fps": (),
+    "root_pos": (MAX_FRAMES, 3),
+    "root_quat": (MAX_FRAMES, 4),
+    "joint_quat": (MAX_FRAMES, len(MOVABLE_JOINTS), 4),
+    "contacts": (MAX_FRAMES, 2),
+    "joint_names": (len(MOVABLE_JOINTS),),
+    "path": (MAX_PATH_POINTS, 2),
+    "goal": (2,),
+    **TERRAIN_FILE_LIMITS,
+}
 
 
 @dataclass(eq=False)
@@ -36,6 +44,7 @@ class Motion:
     the motion is on), path (P, 2) planned xy path in m, goal (2,) xy in m.
     Arrays are stored as float64; quaternions must be unit length.
     """
+
     fps: float
     root_pos: np.ndarray
     root_quat: np.ndarray
@@ -81,8 +90,13 @@ class Motion:
     def slice(self, start, stop):
         """Frames [start, stop) (Python slice semantics) with the same terrain, path and goal."""
         s = slice(start, stop)
-        return replace(self, root_pos=self.root_pos[s], root_quat=self.root_quat[s],
-                       joint_quat=self.joint_quat[s], contacts=self.contacts[s])
+        return replace(
+            self,
+            root_pos=self.root_pos[s],
+            root_quat=self.root_quat[s],
+            joint_quat=self.joint_quat[s],
+            contacts=self.contacts[s],
+        )
 
     @staticmethod
     def concatenate(motions):
@@ -90,8 +104,13 @@ class Motion:
         first = motions[0]
         if any(m.fps != first.fps for m in motions):
             raise ValueError(f"Motion.concatenate needs one frame rate, got {sorted({m.fps for m in motions})}")
-        return replace(first, **{k: np.concatenate([getattr(m, k) for m in motions])
-                                 for k in ("root_pos", "root_quat", "joint_quat", "contacts")})
+        return replace(
+            first,
+            **{
+                k: np.concatenate([getattr(m, k) for m in motions])
+                for k in ("root_pos", "root_quat", "joint_quat", "contacts")
+            },
+        )
 
     def fk(self, skeleton=None):
         """Link positions (T, 15, 3) m and world rotations (T, 15, 4) xyzw, see Skeleton.fk."""
@@ -106,8 +125,14 @@ class Motion:
         terrain = self.terrain if terrain is None else terrain
         path = self.path if path is None else path
         goal = self.goal if goal is None else goal
-        arrays = {"fps": np.float64(self.fps), "root_pos": self.root_pos, "root_quat": self.root_quat,
-                  "joint_quat": self.joint_quat, "contacts": self.contacts, "joint_names": np.array(MOVABLE_JOINTS)}
+        arrays = {
+            "fps": np.float64(self.fps),
+            "root_pos": self.root_pos,
+            "root_quat": self.root_quat,
+            "joint_quat": self.joint_quat,
+            "contacts": self.contacts,
+            "joint_names": np.array(MOVABLE_JOINTS),
+        }
         if terrain is not None:
             terrain_arrays = terrain.arrays()
             if not all(k.startswith(TERRAIN_PREFIX) for k in terrain_arrays):
@@ -130,8 +155,16 @@ class Motion:
             terrain_arrays = {k: v for k, v in arrays.items() if k.startswith(TERRAIN_PREFIX)}
             if terrain_arrays:
                 terrain = Heightfield.from_arrays(terrain_arrays, source=str(file))
-            return cls(float(arrays["fps"]), arrays["root_pos"], arrays["root_quat"], arrays["joint_quat"],
-                       arrays["contacts"], terrain, arrays.get("path"), arrays.get("goal"))
+            return cls(
+                float(arrays["fps"]),
+                arrays["root_pos"],
+                arrays["root_quat"],
+                arrays["joint_quat"],
+                arrays["contacts"],
+                terrain,
+                arrays.get("path"),
+                arrays.get("goal"),
+            )
         except (ValueError, TypeError) as error:  # TypeError: a terrain array of the wrong shape
             raise ValueError(f"{file} is not a valid motion file: {error}") from error
 

@@ -9,6 +9,7 @@ previous frames are clean or noised to the current timestep. Frame tokens get si
 condition (classifier-free guidance, or no previous frames at all) is masked out of attention. The output is
 x0 for the segment frames, in standardised feature units (features.py).
 """
+
 import math
 from dataclasses import dataclass
 
@@ -39,8 +40,10 @@ class ModelConfig:
 
     def __post_init__(self):
         if self.n_prev % self.frames_per_token or self.frames % self.frames_per_token:
-            raise ValueError(f"n_prev ({self.n_prev}) and frames ({self.frames}) must be multiples of "
-                             f"frames_per_token ({self.frames_per_token})")
+            raise ValueError(
+                f"n_prev ({self.n_prev}) and frames ({self.frames}) must be multiples of "
+                f"frames_per_token ({self.frames_per_token})"
+            )
 
 
 def sinusoidal(positions, dim):
@@ -168,13 +171,22 @@ class MDM(nn.Module):
         x = torch.cat([time, cond_tokens, self.indicator(prev_clean.long())[:, None], frames], 1)
         ones = torch.ones(b, 1, dtype=torch.bool)
         kept = {name: keep[:, column(name), None] for name in CONDITIONS}  # (b, 1) each
-        attend = torch.cat([ones, kept["terrain"].expand(b, self.n_terrain), kept["target"], ones,
-                            kept["prev"].expand(b, self.n_prev_tokens), ones.expand(b, self.n_segment_tokens)], 1)
+        attend = torch.cat(
+            [
+                ones,
+                kept["terrain"].expand(b, self.n_terrain),
+                kept["target"],
+                ones,
+                kept["prev"].expand(b, self.n_prev_tokens),
+                ones.expand(b, self.n_segment_tokens),
+            ],
+            1,
+        )
         # No mask when every token is attended to (the controller's usual case): SDPA's unmasked path is faster.
         attend = None if bool(attend.all()) else attend[:, None, None, :]
         for block in self.blocks:
             x = block(x, attend)
-        return self.head(self.norm(x[:, -self.n_segment_tokens:])).reshape(b, c.frames, c.features)
+        return self.head(self.norm(x[:, -self.n_segment_tokens :])).reshape(b, c.frames, c.features)
 
 
 def bf16_supported():

@@ -3,6 +3,7 @@
 The path follower (controller/follower.py) plans its commands with `speed_limit`; the synthesis engine's
 corner slowdown can share it. Arc lengths in metres, speeds in m/s, accelerations in m/s^2.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,10 @@ def speed_limit(s, cruise, curvature, lateral, decel):
     where the path curves (curvature (N,), rad/m) so that speed^2 * |curvature| <= lateral (N,) or scalar,
     and lowered ahead of every lower limit so that slowing at `decel` reaches it."""
     s = np.asarray(s, dtype=np.float64)
-    limit = np.minimum(np.asarray(cruise, dtype=np.float64),
-                       np.sqrt(lateral / np.maximum(np.abs(np.asarray(curvature, dtype=np.float64)), 1e-9)))
+    limit = np.minimum(
+        np.asarray(cruise, dtype=np.float64),
+        np.sqrt(lateral / np.maximum(np.abs(np.asarray(curvature, dtype=np.float64)), 1e-9)),
+    )
     room = 2.0 * decel * np.diff(s)
     for i in range(len(s) - 2, -1, -1):
         limit[i] = min(limit[i], np.sqrt(limit[i + 1] ** 2 + room[i]))

@@ -3,6 +3,7 @@
 Every function works on numpy arrays and on torch tensors alike (batched over leading dimensions), so the
 same code serves data processing and differentiable losses.
 """
+
 import numpy as np
 import torch
 
@@ -23,12 +24,15 @@ def multiply(a, b):
     """Hamilton product a * b (apply b first, then a)."""
     ax, ay, az, aw = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
     bx, by, bz, bw = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
-    return _xp(a).stack([
-        aw * bx + ax * bw + ay * bz - az * by,
-        aw * by - ax * bz + ay * bw + az * bx,
-        aw * bz + ax * by - ay * bx + az * bw,
-        aw * bw - ax * bx - ay * by - az * bz,
-    ], -1)
+    return _xp(a).stack(
+        [
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+            aw * bw - ax * bx - ay * by - az * bz,
+        ],
+        -1,
+    )
 
 
 def rotate(q, v):
@@ -37,9 +41,9 @@ def rotate(q, v):
     x, y, z, w = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
     vx, vy, vz = v[..., 0], v[..., 1], v[..., 2]
     tx, ty, tz = 2.0 * (y * vz - z * vy), 2.0 * (z * vx - x * vz), 2.0 * (x * vy - y * vx)
-    return _xp(q).stack([vx + w * tx + y * tz - z * ty,
-                         vy + w * ty + z * tx - x * tz,
-                         vz + w * tz + x * ty - y * tx], -1)
+    return _xp(q).stack(
+        [vx + w * tx + y * tz - z * ty, vy + w * ty + z * tx - x * tz, vz + w * tz + x * ty - y * tx], -1
+    )
 
 
 def from_axis_angle(axis, angle):
@@ -63,9 +67,15 @@ def to_matrix(q):
     x, y, z, w = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
     xp = _xp(q)
     rows = [
-        1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
-        2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
-        2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y),
+        1 - 2 * (y * y + z * z),
+        2 * (x * y - z * w),
+        2 * (x * z + y * w),
+        2 * (x * y + z * w),
+        1 - 2 * (x * x + z * z),
+        2 * (y * z - x * w),
+        2 * (x * z - y * w),
+        2 * (y * z + x * w),
+        1 - 2 * (x * x + y * y),
     ]
     return xp.stack(rows, -1).reshape(q.shape[:-1] + (3, 3))
 
@@ -80,12 +90,15 @@ def from_matrix(m):
     x_, y_, z_, w_ = cand[..., 0], cand[..., 1], cand[..., 2], cand[..., 3]
     m21m12, m02m20, m10m01 = m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]
     m01p10, m02p20, m12p21 = m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1]
-    options = xp.stack([
-        xp.stack([x_, m01p10 / (4 * x_), m02p20 / (4 * x_), m21m12 / (4 * x_)], -1),
-        xp.stack([m01p10 / (4 * y_), y_, m12p21 / (4 * y_), m02m20 / (4 * y_)], -1),
-        xp.stack([m02p20 / (4 * z_), m12p21 / (4 * z_), z_, m10m01 / (4 * z_)], -1),
-        xp.stack([m21m12 / (4 * w_), m02m20 / (4 * w_), m10m01 / (4 * w_), w_], -1),
-    ], -2)
+    options = xp.stack(
+        [
+            xp.stack([x_, m01p10 / (4 * x_), m02p20 / (4 * x_), m21m12 / (4 * x_)], -1),
+            xp.stack([m01p10 / (4 * y_), y_, m12p21 / (4 * y_), m02m20 / (4 * y_)], -1),
+            xp.stack([m02p20 / (4 * z_), m12p21 / (4 * z_), z_, m10m01 / (4 * z_)], -1),
+            xp.stack([m21m12 / (4 * w_), m02m20 / (4 * w_), m10m01 / (4 * w_), w_], -1),
+        ],
+        -2,
+    )
     best = cand.argmax(-1)
     if xp is np:
         q = np.take_along_axis(options, best[..., None, None].repeat(4, -1), -2)[..., 0, :]

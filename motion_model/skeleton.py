@@ -9,6 +9,7 @@ is not a separate link: the base pose is the root link's pose.
 A link's frame is its parent joint's frame; link-local coordinates are the URDF's (Y up, X forward, Z to
 the character's right at rest). World coordinates are Z-up, see docs/architecture.md.
 """
+
 from __future__ import annotations
 
 import functools
@@ -26,16 +27,38 @@ URDF_PATH = os.path.join(pybullet_data.getDataPath(), "humanoid", "humanoid.urdf
 SCALE = 0.25
 
 LINK_NAMES = (
-    "root", "chest", "neck",
-    "right_hip", "right_knee", "right_ankle", "right_shoulder", "right_elbow", "right_wrist",
-    "left_hip", "left_knee", "left_ankle", "left_shoulder", "left_elbow", "left_wrist",
+    "root",
+    "chest",
+    "neck",
+    "right_hip",
+    "right_knee",
+    "right_ankle",
+    "right_shoulder",
+    "right_elbow",
+    "right_wrist",
+    "left_hip",
+    "left_knee",
+    "left_ankle",
+    "left_shoulder",
+    "left_elbow",
+    "left_wrist",
 )
 LINK_INDEX = {name: i for i, name in enumerate(LINK_NAMES)}
 NUM_LINKS = len(LINK_NAMES)
 # The order of Motion.joint_quat[:, j]: the URDF's non-fixed joints in file order.
 MOVABLE_JOINTS = (
-    "chest", "neck", "right_hip", "right_knee", "right_ankle", "right_shoulder", "right_elbow",
-    "left_hip", "left_knee", "left_ankle", "left_shoulder", "left_elbow",
+    "chest",
+    "neck",
+    "right_hip",
+    "right_knee",
+    "right_ankle",
+    "right_shoulder",
+    "right_elbow",
+    "left_hip",
+    "left_knee",
+    "left_ankle",
+    "left_shoulder",
+    "left_elbow",
 )
 JOINT_INDEX = {name: j for j, name in enumerate(MOVABLE_JOINTS)}
 MOVABLE_LINKS = np.array([LINK_INDEX[name] for name in MOVABLE_JOINTS])
@@ -60,6 +83,7 @@ class Shape:
     frame's Z as in URDF) or "box" (size = full extents along the shape frame's X, Y, Z). pos (3,) and
     quat (4,) xyzw place the shape frame in the link frame. Metres.
     """
+
     kind: str
     size: tuple
     pos: np.ndarray
@@ -163,6 +187,7 @@ class Skeleton:
     point_link (N,): body surface sample points in their link frame. sole_local (K, 3): sole points in the
     ankle frame (the same for both feet).
     """
+
     link_names: tuple
     parents: np.ndarray
     offsets: np.ndarray
@@ -215,10 +240,20 @@ class Skeleton:
                 points.append(p)
                 point_link.append(np.full(len(p), i))
         (foot_box,) = shapes[LEFT_FOOT]
-        sole = foot_box.pos + quat.rotate(np.broadcast_to(foot_box.quat, (np.prod(SOLE_GRID), 4)),
-                                          _sole_grid(np.asarray(foot_box.size)))
-        return cls(names, np.array(parents), np.array(offsets), tuple(types), np.array(axes), tuple(shapes),
-                   np.concatenate(points), np.concatenate(point_link), sole)
+        sole = foot_box.pos + quat.rotate(
+            np.broadcast_to(foot_box.quat, (np.prod(SOLE_GRID), 4)), _sole_grid(np.asarray(foot_box.size))
+        )
+        return cls(
+            names,
+            np.array(parents),
+            np.array(offsets),
+            tuple(types),
+            np.array(axes),
+            tuple(shapes),
+            np.concatenate(points),
+            np.concatenate(point_link),
+            sole,
+        )
 
     @property
     def num_points(self):

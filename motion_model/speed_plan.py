@@ -5,6 +5,7 @@ random for the training data.
 Arc lengths in metres from the path's start, speeds in m/s (a walk 0.6 to 1.5, a run 2.5 to 3.8; a speed in
 between blends the walk into the run), times in seconds, angles in radians (Z up, counter-clockwise).
 """
+
 from __future__ import annotations
 
 import math
@@ -21,15 +22,16 @@ SPEED_RANGE = (0.3, 3.8)  # m/s any Cruise may ask for
 MAX_STAND = 60.0  # s, the longest stand a plan may ask for
 
 
-
 def run_weight(speed):
     """How much of the run cycle a speed takes: 0 up to the fastest walk, 1 from the slowest run, smooth between."""
     x = np.clip((np.asarray(speed, dtype=float) - WALK_SPEEDS[1]) / (RUN_SPEEDS[0] - WALK_SPEEDS[1]), 0.0, 1.0)
     return x * x * (3 - 2 * x)
 
+
 @dataclass(frozen=True)
 class Cruise:
     """From arc length `at` on, travel at `speed` m/s."""
+
     at: float
     speed: float
 
@@ -37,6 +39,7 @@ class Cruise:
 @dataclass(frozen=True)
 class Stop:
     """Come to a stand at arc length `at`, stand for `seconds`, then go on at the cruise speed in force."""
+
     at: float
     seconds: float
 
@@ -50,6 +53,7 @@ class SpeedPlan:
     start_heading: the facing at the start (rad); None faces along the path. A facing away from the path
     turns on the spot first.
     """
+
     steps: tuple
     start_standing: float = 0.0
     end_standing: float = 0.0
@@ -66,8 +70,9 @@ class SpeedPlan:
             if not (math.isfinite(r.at) and r.at >= 0):
                 raise ValueError(f"{r!r}: the arc length must be a finite number >= 0 m")
             if isinstance(r, Cruise) and not SPEED_RANGE[0] <= r.speed <= SPEED_RANGE[1]:
-                raise ValueError(f"{r!r}: speed must be in [{SPEED_RANGE[0]}, {SPEED_RANGE[1]}] m/s "
-                                 "(use a Stop to stand still)")
+                raise ValueError(
+                    f"{r!r}: speed must be in [{SPEED_RANGE[0]}, {SPEED_RANGE[1]}] m/s (use a Stop to stand still)"
+                )
             if isinstance(r, Stop):
                 _check_seconds(f"{r!r}: seconds", r.seconds)
         _check_seconds("start_standing", self.start_standing)
@@ -97,6 +102,7 @@ def _check_seconds(name, value):
 class BehaviourConfig:
     """How a person carries a plan out: the engine's limits for starts and stops, corners and turns on the spot
     (motion_model/travel.py and motion_model/stepping.py; the legacy speed profile does not use them)."""
+
     accel: float = bounded(1.5, 0.1, 10.0)  # m/s^2 speeding up (a 1.2 m/s walk from standing in 0.8 s)
     decel: float = bounded(1.5, 0.1, 10.0)  # m/s^2 slowing down for a stop or a corner
     lateral_accel: tuple[float, float] = bounded((1.0, 3.0), 0.1, 20.0)  # m/s^2 walking, running: v^2 * curvature
@@ -118,6 +124,7 @@ class BehaviourConfig:
 @dataclass(frozen=True)
 class PlanConfig:
     """Probabilities and ranges of the random speed plans of the training data (random_plan)."""
+
     start_standing: float = bounded(0.5, 0.0, 1.0)  # probability that an episode starts standing
     end_standing: float = bounded(0.8, 0.0, 1.0)  # probability that it ends standing at the path's end
     turn_round: float = bounded(0.15, 0.0, 1.0)  # probability of a random start facing (turn on the spot)
@@ -152,8 +159,9 @@ def random_plan(length, gait: Literal["walk", "run", "mixed"], rng, config=PlanC
         after = [r for r in steps if r.at <= b][-1].speed
         steps = [r for r in steps if not a <= r.at <= b]
         steps += [Cruise(a, float(rng.uniform(*config.run_speeds))), Cruise(b, after)]
-    steps += [Stop(at, float(rng.uniform(*config.stand_seconds)))
-              for at in _arc_lengths(length, config.stops_per_metre, rng)]
+    steps += [
+        Stop(at, float(rng.uniform(*config.stand_seconds))) for at in _arc_lengths(length, config.stops_per_metre, rng)
+    ]
     start = float(rng.uniform(*config.stand_seconds)) if rng.random() < config.start_standing else 0.0
     end = float(rng.uniform(*config.end_seconds)) if rng.random() < config.end_standing else 0.0
     heading = float(rng.uniform(-np.pi, np.pi)) if rng.random() < config.turn_round else None
@@ -166,4 +174,3 @@ def _arc_lengths(length, per_metre, rng, margin=1.0):
         return []
     count = int(rng.poisson(per_metre * (length - 2 * margin)))
     return sorted(float(x) for x in rng.uniform(margin, length - margin, count))
-

@@ -10,6 +10,7 @@ phase arrives in a double support of the walk exactly when the root comes to res
 beside the other foot, and both stay there. The body blends toward the standing pose (gait.standing_pose) as
 the root slows below stand_speed, up to stand_stepping while the feet still step, and fully once it stands.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -72,8 +73,8 @@ def held_stances(masks, phase, stance):
     masks = masks.copy()
     for f in range(2):
         for a, b in stance_intervals(masks[:, f]):
-            over = np.flatnonzero(phase[a:b + 1] >= phase[a] + stance[a, f, 1] - stance[a, f, 0])
-            masks[a + over[0] if len(over) else b + 1:b + 1, f] = False
+            over = np.flatnonzero(phase[a : b + 1] >= phase[a] + stance[a, f, 1] - stance[a, f, 0])
+            masks[a + over[0] if len(over) else b + 1 : b + 1, f] = False
     return masks
 
 
@@ -95,10 +96,12 @@ def with_standing(pose, body, feet, fps):
     stand = standing_pose()
     amplitude, period = IDLE_SWAY
     idle = amplitude * np.sin(2 * np.pi * np.arange(len(body)) / (period * fps))
-    return pose._replace(height=pose.height + body * (stand.root_height - pose.height),
-                         offset=pose.offset * (1.0 - feet[:, None]) + np.c_[np.zeros(len(body)), body * idle],
-                         root_rel=quat.slerp(pose.root_rel, stand.root_rel, body),
-                         joints=quat.slerp(pose.joints, stand.joints, body[:, None]))
+    return pose._replace(
+        height=pose.height + body * (stand.root_height - pose.height),
+        offset=pose.offset * (1.0 - feet[:, None]) + np.c_[np.zeros(len(body)), body * idle],
+        root_rel=quat.slerp(pose.root_rel, stand.root_rel, body),
+        joints=quat.slerp(pose.joints, stand.joints, body[:, None]),
+    )
 
 
 def synthesize_planned(terrain, path, plan, config):
@@ -109,5 +112,6 @@ def synthesize_planned(terrain, path, plan, config):
     pose = with_standing(blend_pose(timeline), body, settled.feet, config.fps)
     masks = held_stances(stance_masks(timeline.phase, pose.stance), timeline.phase, pose.stance)
     masks |= travel.standing[:, None]
-    return fit_to_terrain(terrain, travel.xy, travel.yaw, pose, masks, config, travel.keep,
-                          np.asarray(path, dtype=float), settled)
+    return fit_to_terrain(
+        terrain, travel.xy, travel.yaw, pose, masks, config, travel.keep, np.asarray(path, dtype=float), settled
+    )

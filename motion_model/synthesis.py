@@ -15,6 +15,7 @@ the spot.
 
 World frame: Z up, metres, seconds; +X is the character's forward at rest. Quaternions xyzw.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ class SynthesisConfig:
 @dataclass
 class Timeline:
     """Per-frame phase, arc length s (m) along the path, run weight g in [0, 1] and the cycle weights."""
+
     phase: np.ndarray
     s: np.ndarray
     run: np.ndarray
@@ -90,8 +92,9 @@ def speed_profile(gait, seed, length, config):
 
     def speed(s, g):
         base = walk + g * (run - walk)
-        wobble = 0.08 * np.sin(2 * np.pi * s / wobble_len[0] + wobble_phase[0]) \
-            + 0.05 * np.sin(2 * np.pi * s / wobble_len[1] + wobble_phase[1])
+        wobble = 0.08 * np.sin(2 * np.pi * s / wobble_len[0] + wobble_phase[0]) + 0.05 * np.sin(
+            2 * np.pi * s / wobble_len[1] + wobble_phase[1]
+        )
         return base * (1.0 + wobble)
 
     return speed, run_weight
@@ -159,6 +162,7 @@ def make_timeline(path_length, curvature, speed, run_weight, config, extra=4.0):
 class CyclePose(NamedTuple):
     """Blended cycle pose per frame: root height (T,), root offset (T, 2), root_rel (T, 4), joints (T, 12, 4),
     stance (T, 2, 2) [on, off] phases per foot, swing lift and progress (T, 2, SWING_SAMPLES)."""
+
     height: np.ndarray
     offset: np.ndarray
     root_rel: np.ndarray
@@ -212,6 +216,7 @@ def stance_masks(phase, stance):
 @dataclass
 class PathCurve:
     """The path with a smoothed heading; positions past the end continue along the last segment."""
+
     line: Polyline  # (P, 2) points, no two within 1 um
     yaw: np.ndarray  # (P,) smoothed tangent direction (rad)
 
@@ -255,6 +260,7 @@ def synthesize(terrain, path, gait="walk", seed=0, config=SynthesisConfig(), spe
     if plan is not None:
         # The planned engine builds on this module's passes, so it is imported here, not at the top.
         from motion_model.stepping import synthesize_planned
+
         if speed is not None:
             raise ValueError("give synthesize either speed or plan, not both (SpeedPlan.constant(speed) is both)")
         return synthesize_planned(terrain, path, plan, config)
@@ -269,5 +275,13 @@ def synthesize(terrain, path, gait="walk", seed=0, config=SynthesisConfig(), spe
     pose = blend_pose(timeline)
     masks = stance_masks(timeline.phase, pose.stance)
     end = int(np.searchsorted(timeline.s, curve.length)) + 1
-    return fit_to_terrain(terrain, curve.position(timeline.s), curve.heading(timeline.s), pose, masks, config,
-                          slice(0, end), curve.line.points)
+    return fit_to_terrain(
+        terrain,
+        curve.position(timeline.s),
+        curve.heading(timeline.s),
+        pose,
+        masks,
+        config,
+        slice(0, end),
+        curve.line.points,
+    )

@@ -8,6 +8,7 @@ so a run resumed from a checkpoint continues exactly as if it had not stopped. T
 checkpoint.pt (weights, EMA, optimizer: for --resume), model.pt (EMA weights only: for load_model),
 log.csv and loss.png; both checkpoints are replaced atomically every `checkpoint_every` steps.
 """
+
 import argparse
 import copy
 import csv
@@ -42,8 +43,9 @@ def reference_fk(features, skeleton):
     """Link positions (B, T, 15, 3) m and rotations (B, T, 15, 4) of (unstandardised) features, in the
     reference frame (its origin on the ground under the reference root)."""
     b = features.shape[0]
-    root_pos, root_quat, joint_quat, _ = features_to_motion(features, features.new_zeros(b, 2),
-                                                            features.new_zeros(b), features.new_zeros(b))
+    root_pos, root_quat, joint_quat, _ = features_to_motion(
+        features, features.new_zeros(b, 2), features.new_zeros(b), features.new_zeros(b)
+    )
     return skeleton.fk(root_pos, root_quat, joint_quat)
 
 
@@ -76,7 +78,7 @@ def collision_points(skeleton):
     keep = np.ones(skeleton.num_points, bool)
     for foot in FEET:
         first = np.flatnonzero(skeleton.point_link == foot)[0]  # each foot's points begin with its sole grid
-        keep[first:first + grid.size] = grid.ravel()
+        keep[first : first + grid.size] = grid.ravel()
     return replace(skeleton, points_local=skeleton.points_local[keep], point_link=skeleton.point_link[keep])
 
 
@@ -132,14 +134,20 @@ def training_inputs(batch, schedule, config, generator):
     keep[:, column("prev")] &= batch["has_prev"]
     prev_clean = torch.rand(b, generator=generator) >= config.prev_noised
     noisy_prev = schedule.add_noise(prev, torch.randn(prev.shape, generator=generator), t)
-    cond = {"terrain": batch["terrain"], "target": batch["target"], "keep": keep, "prev_clean": prev_clean,
-            "prev": torch.where(prev_clean[:, None, None], prev, noisy_prev)}
+    cond = {
+        "terrain": batch["terrain"],
+        "target": batch["target"],
+        "keep": keep,
+        "prev_clean": prev_clean,
+        "prev": torch.where(prev_clean[:, None, None], prev, noisy_prev),
+    }
     return x_t, t, cond
 
 
 @dataclass
 class _Run:
     """The live parts of a training run."""
+
     model: torch.nn.Module
     ema: torch.nn.Module
     optimizer: torch.optim.Optimizer
@@ -168,9 +176,17 @@ def train(config: TrainConfig, resume=False, until=None, progress=True, overwrit
 
     def save_checkpoints(step):
         model_payload = checkpoint.payload(config, live.normalizer, live.ema.state_dict())
-        checkpoint.save(out / "checkpoint.pt", {**model_payload, "train": {
-            "step": step, "weights": {k: v.clone() for k, v in live.model.state_dict().items()},
-            "optimizer": live.optimizer.state_dict()}})
+        checkpoint.save(
+            out / "checkpoint.pt",
+            {
+                **model_payload,
+                "train": {
+                    "step": step,
+                    "weights": {k: v.clone() for k, v in live.model.state_dict().items()},
+                    "optimizer": live.optimizer.state_dict(),
+                },
+            },
+        )
         checkpoint.save(out / "model.pt", model_payload)
         _plot_log(log_path, out / "loss.png")
 
@@ -203,8 +219,10 @@ def _previous_run(out, resume, overwrite):
         return checkpoint.read(out / "checkpoint.pt") if (out / "checkpoint.pt").exists() else None
     held = [name for name in RUN_FILES if (out / name).exists()]
     if held and not overwrite:
-        raise ValueError(f"run folder {out} already holds a run ({', '.join(held)}): give --resume to continue "
-                         "it, --overwrite to start it over, or another --out")
+        raise ValueError(
+            f"run folder {out} already holds a run ({', '.join(held)}): give --resume to continue "
+            "it, --overwrite to start it over, or another --out"
+        )
     return None
 
 
@@ -226,9 +244,11 @@ def _setup(config, state):
     for name, p in model.named_parameters():
         (decay if p.dim() >= 2 and "position" not in name else no_decay).append(p)
     optim = config.optim
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": optim.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=optim.lr, betas=tuple(optim.betas))
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=optim.lr,
+        betas=tuple(optim.betas),
+    )
     ema = copy.deepcopy(model).requires_grad_(False)
     start = 0
     if state is not None:
@@ -253,7 +273,7 @@ def _step(live, config, step):
     Returns the learning rate and the loss and its unweighted terms as floats.
     """
     rng = np.random.default_rng([config.seed, step])
-    generator = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
+    generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
     batch = live.sampler.sample(config.optim.batch_size, rng)
     x_t, t, cond = training_inputs(batch, live.schedule, config, generator)
     lr = learning_rate(step, config.optim)
@@ -300,6 +320,7 @@ def _append_log(path, columns, row):
 
 def _plot_log(log_path, png_path):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -334,8 +355,11 @@ def add_arguments(parser):
     parser.add_argument("--steps", type=int, help="total training steps, at least 1 (overrides optim.steps)")
     parser.add_argument("--until", type=int, help="stop at this step (resume later with --resume)")
     parser.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint.pt")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="start over in a run directory that already holds a run (its files are replaced)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start over in a run directory that already holds a run (its files are replaced)",
+    )
 
 
 def run(args):

@@ -5,6 +5,7 @@ its range is a one-line ValueError naming the key. A checkpoint stores the confi
 (`configs.typed.to_dict`) and `train_config` reads that back too, so checkpoints load with
 `torch.load(weights_only=True)`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,6 +28,7 @@ class DiffusionConfig:
 @dataclass(frozen=True)
 class LossWeights:
     """Weights of the loss terms (train.losses), every term in physical units."""
+
     rotation: float = bounded(1.0, 0.0, None)
     root: float = bounded(1.0, 0.0, None)
     position: float = bounded(2.0, 0.0, None)
@@ -42,6 +44,7 @@ LOSS_TERMS = tuple(f.name for f in dataclasses.fields(LossWeights))
 @dataclass(frozen=True)
 class OptimConfig:
     """AdamW with linear warm-up and cosine decay to min_lr at the last step; EMA of the weights."""
+
     batch_size: int = bounded(64, 1, 100_000)
     steps: int = bounded(15000, 1, None)
     lr: float = bounded(2e-4, 0.0, None)
@@ -56,6 +59,7 @@ class OptimConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     """A training run: where its data and run folder are, the model, and how it is trained."""
+
     seed: int = bounded(0, 0, None)
     data: str | None = None  # dataset folder: episodes/*.npz and stats.npz
     out: str | None = None  # run folder: checkpoint.pt, model.pt, log.csv, loss.png
@@ -74,13 +78,17 @@ class TrainConfig:
 
     def __post_init__(self):
         if set(self.cond_drop) != set(CONDITIONS):
-            raise ValueError(f"cond_drop must give a probability for each of {', '.join(CONDITIONS)}, "
-                             f"got {', '.join(map(str, self.cond_drop)) or 'none'}")
+            raise ValueError(
+                f"cond_drop must give a probability for each of {', '.join(CONDITIONS)}, "
+                f"got {', '.join(map(str, self.cond_drop)) or 'none'}"
+            )
         for name in ("n_prev", "frames", "target_dim"):
             if getattr(self.model, name) != getattr(self.window, name):
-                raise ValueError(f"model: {name} ({getattr(self.model, name)}) differs from window: {name} "
-                                 f"({getattr(self.window, name)}); set it under window only (target_dim follows "
-                                 "from window: command_frames)")
+                raise ValueError(
+                    f"model: {name} ({getattr(self.model, name)}) differs from window: {name} "
+                    f"({getattr(self.window, name)}); set it under window only (target_dim follows "
+                    "from window: command_frames)"
+                )
 
 
 def train_config(values, where="training config") -> TrainConfig:
@@ -91,8 +99,12 @@ def train_config(values, where="training config") -> TrainConfig:
     """
     if isinstance(values, dict) and isinstance(values.get("model") or {}, dict):
         window = build(WindowConfig, values.get("window"), f"{where}: window")
-        model = {"n_prev": window.n_prev, "frames": window.frames, "target_dim": window.target_dim,
-                 **(values.get("model") or {})}
+        model = {
+            "n_prev": window.n_prev,
+            "frames": window.frames,
+            "target_dim": window.target_dim,
+            **(values.get("model") or {}),
+        }
         values = {**values, "window": window, "model": model}
     try:
         return build(TrainConfig, values, where)

@@ -11,6 +11,7 @@ and halt ahead, and the root speeds up at accel. The heading is the path's tange
 heading_smoothing m, each side of a sharp corner on its own. The course is rounded a little in time
 (corner_rounding) so that the root does not turn a polyline's corner within one frame.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -41,6 +42,7 @@ class Travel:
     along the path (m/s), turn rate (rad/s), standing (bool: the body stands still), stairs (bool: a riser
     is near); keep: the episode's frames, a slice (the rest is run-in before the path's start and run-out
     past its end)."""
+
     s: np.ndarray
     xy: np.ndarray
     yaw: np.ndarray
@@ -55,6 +57,7 @@ class Travel:
 class Halt:
     """Where the root comes to rest: arc length, seconds standing there, and whether it then turns on the spot
     to the heading past a sharp corner."""
+
     at: float
     stand: float
     turn: bool
@@ -93,6 +96,7 @@ def sharp_corners(points, angle, window):
 class Stairs:
     """Along the path at arc lengths s (N,) 0.05 m apart: the largest riser near (m, see riser_ahead) and the
     depth of the treads there (m, the gap between the nearest riser and its neighbours; inf without)."""
+
     s: np.ndarray
     riser: np.ndarray
     tread: np.ndarray
@@ -128,7 +132,7 @@ class Route:
         bounds = [0] + cuts + [len(points) - 1]
         self.starts = arc[bounds[:-1]]
         self.corners = arc[cuts]
-        self.pieces = [PathCurve.from_points(points[i:j + 1], smoothing) for i, j in pairwise(bounds)]
+        self.pieces = [PathCurve.from_points(points[i : j + 1], smoothing) for i, j in pairwise(bounds)]
         self.offsets = [0.0]
         for prev, nxt in zip(self.pieces[:-1], self.pieces[1:]):
             end = prev.heading(prev.length) + self.offsets[-1]
@@ -176,8 +180,13 @@ def plan_halts(terrain, route, plan, tolerance):
     for stop in plan.stops():
         at = min(stop.at, last)
         k = route.piece(at)
-        halts.append(Halt(standing_spot(terrain, route, at, bounds[k] + MERGE, bounds[k + 1] - MERGE, tolerance),
-                          stop.seconds, False))
+        halts.append(
+            Halt(
+                standing_spot(terrain, route, at, bounds[k] + MERGE, bounds[k + 1] - MERGE, tolerance),
+                stop.seconds,
+                False,
+            )
+        )
     if plan.end_standing:
         low = max(route.length - END_SEARCH, bounds[-2] + MERGE if len(bounds) > 2 else 0.0)
         at = standing_spot(terrain, route, route.length, low, route.length, tolerance, search=END_SEARCH)
@@ -195,6 +204,7 @@ def plan_halts(terrain, route, plan, tolerance):
 class Leg:
     """The travel from arc length `start` in route piece `piece` to `halt`, coming to rest there when `rests`
     (it runs on past the path's end otherwise)."""
+
     start: float
     halt: Halt
     piece: int
@@ -303,5 +313,13 @@ def plan_travel(terrain, path, plan, config):
         xy = gaussian_filter1d(xy, behaviour.corner_rounding * config.fps, axis=0, mode="nearest")
     first = int(np.searchsorted(s, 0.0))
     end = len(s) if plan.end_standing else int(np.searchsorted(s, route.length, side="right")) + 1
-    return Travel(s, xy, yaw, speed, np.gradient(yaw) * config.fps, standing.astype(bool), route.stairs.near(s),
-                  slice(first, min(end, len(s))))
+    return Travel(
+        s,
+        xy,
+        yaw,
+        speed,
+        np.gradient(yaw) * config.fps,
+        standing.astype(bool),
+        route.stairs.near(s),
+        slice(first, min(end, len(s))),
+    )

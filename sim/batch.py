@@ -13,6 +13,7 @@ worker count, the shard or the backend. A rerun skips what is done; a group with
 whole again (its batch decides the numerics) and only the missing results are written. Every file is written
 atomically (terrain/atomic.py), so a run killed at any moment resumes cleanly.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -76,8 +77,10 @@ def prepare_run(suite, out):
         existing = yaml.safe_load(run_file.read_text()) or {}
         if existing != resolved:
             differ = sorted(k for k in set(existing) | set(resolved) if existing.get(k) != resolved.get(k))
-            raise SuiteError(f"{out} holds a run made with other settings (they differ in {', '.join(differ)}): "
-                             f"rerun with the suite and options that made it, or give a new --out folder")
+            raise SuiteError(
+                f"{out} holds a run made with other settings (they differ in {', '.join(differ)}): "
+                f"rerun with the suite and options that made it, or give a new --out folder"
+            )
         return
     with atomic_path(run_file) as tmp:
         Path(tmp).write_text(yaml.safe_dump(resolved, sort_keys=False))
@@ -100,12 +103,16 @@ def read_record(file):
         problem = f"it cannot be read as JSON ({error})"
     else:
         missing = [k for k in RECORD_KEYS if not isinstance(record, dict) or k not in record]
-        problem = (f"it has no {', '.join(missing)}" if missing else
-                   f"it holds episode {record['id']!r}" if record["id"] != file.stem else None)
+        problem = (
+            f"it has no {', '.join(missing)}"
+            if missing
+            else f"it holds episode {record['id']!r}"
+            if record["id"] != file.stem
+            else None
+        )
         if problem is None:
             return record
-    raise SuiteError(f"{file} is not a result of this run: {problem}; delete it and rerun batch to redo the "
-                     "episode")
+    raise SuiteError(f"{file} is not a result of this run: {problem}; delete it and rerun batch to redo the episode")
 
 
 def done_ids(out, suite):
@@ -186,8 +193,14 @@ def _control(suite, prepared):
     outcomes, controllers = {}, []
     for episode, terrain, path in prepared:
         try:
-            controllers.append((episode, PathController(model, terrain, path=path, seed=episode.seed,
-                                                        config=suite.controller_config(episode))))
+            controllers.append(
+                (
+                    episode,
+                    PathController(
+                        model, terrain, path=path, seed=episode.seed, config=suite.controller_config(episode)
+                    ),
+                )
+            )
         except Exception as error:
             outcomes[episode.id] = Failure.of(error)
     stopped = None
@@ -204,8 +217,12 @@ def _control(suite, prepared):
                 outcomes[episode.id] = stopped
                 continue
             result = controller.result()
-            outcomes[episode.id] = (result.motion, result.status, result.wall_seconds, {
-                "segments": len(result.segments), "fallbacks": sum(bool(s["fallback"]) for s in result.segments)})
+            outcomes[episode.id] = (
+                result.motion,
+                result.status,
+                result.wall_seconds,
+                {"segments": len(result.segments), "fallbacks": sum(bool(s["fallback"]) for s in result.segments)},
+            )
         except Exception as error:
             outcomes[episode.id] = Failure.of(error)
     return outcomes
@@ -222,15 +239,35 @@ def _finish(suite, index, episode, outcome, setup_s):
         except Exception as error:
             outcome = Failure.of(error)
     if isinstance(outcome, Failure):
-        return episode, None, {**record, "status": "error", "success": False, "error": outcome.error,
-                               "traceback": outcome.traceback}
+        return (
+            episode,
+            None,
+            {**record, "status": "error", "success": False, "error": outcome.error, "traceback": outcome.traceback},
+        )
     if status is None:  # the engine always walks its whole path: did it end at the goal?
         radius = suite.controller_config(episode).goal_radius
         status = "goal" if metrics["goal_dist_root_m"] < radius else "missed"
-    timings = {"setup_s": setup_s, "generate_s": generate_s, "evaluate_s": time.perf_counter() - start,
-               "motion_s": motion.duration, "realtime_x": motion.duration / max(generate_s, 1e-9)}
-    return episode, motion, {**record, "status": status, "success": status == "goal", "error": None,
-                             "traceback": None, **info, "metrics": json_ready(metrics), "timings": timings}
+    timings = {
+        "setup_s": setup_s,
+        "generate_s": generate_s,
+        "evaluate_s": time.perf_counter() - start,
+        "motion_s": motion.duration,
+        "realtime_x": motion.duration / max(generate_s, 1e-9),
+    }
+    return (
+        episode,
+        motion,
+        {
+            **record,
+            "status": status,
+            "success": status == "goal",
+            "error": None,
+            "traceback": None,
+            **info,
+            "metrics": json_ready(metrics),
+            "timings": timings,
+        },
+    )
 
 
 # -- running a suite -----------------------------------------------------------------------------------------
@@ -262,8 +299,10 @@ def _ray_results(suite, indices, workers, address):
     try:
         import ray
     except ImportError as error:
-        raise ImportError("the Ray backend needs ray: pip install 'terrain-mdm[ray]' (from a checkout: "
-                          "pip install -c constraints.txt -e '.[ray]')") from error
+        raise ImportError(
+            "the Ray backend needs ray: pip install 'terrain-mdm[ray]' (from a checkout: "
+            "pip install -c constraints.txt -e '.[ray]')"
+        ) from error
     if address:
         ray.init(address=address)
     else:
@@ -294,8 +333,11 @@ def run_suite(suite, out, workers=None, shard=None, backend="processes", address
     mine = [i for i in range(len(groups)) if shard is None or i % shard[1] == shard[0]]
     done, others = done_ids(out, suite)
     if others:
-        print(f"warning: ignoring {len(others)} file(s) in {out / 'episodes'} that are no episode of this suite: "
-              f"{', '.join(others[:3])}{', ...' if len(others) > 3 else ''}", file=sys.stderr)
+        print(
+            f"warning: ignoring {len(others)} file(s) in {out / 'episodes'} that are no episode of this suite: "
+            f"{', '.join(others[:3])}{', ...' if len(others) > 3 else ''}",
+            file=sys.stderr,
+        )
     todo = [i for i in mine if any(e.id not in done for e in groups[i])]
     total = sum(len(groups[i]) for i in mine)
     missing = sum(e.id not in done for i in todo for e in groups[i])
@@ -305,10 +347,14 @@ def run_suite(suite, out, workers=None, shard=None, backend="processes", address
     if suite.method != "engine":
         _model(suite.model)  # a bad model name fails here, before any worker starts
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-    results = (_process_results(suite, todo, workers) if backend == "processes"
-               else _ray_results(suite, todo, workers, address))
-    with tqdm(total=total, initial=total - missing, unit="ep", desc=f"{suite.name} ({suite.method})",
-              disable=not progress) as bar:
+    results = (
+        _process_results(suite, todo, workers)
+        if backend == "processes"
+        else _ray_results(suite, todo, workers, address)
+    )
+    with tqdm(
+        total=total, initial=total - missing, unit="ep", desc=f"{suite.name} ({suite.method})", disable=not progress
+    ) as bar:
         for group in results:
             for episode, motion, record in group:
                 if episode.id in done:

@@ -9,6 +9,7 @@ them), and set against the peak of large square torch.mm products in fp32 and bf
 with the same thread count. Which precision the network ran in is read inside the passes (autocast state),
 not assumed.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,10 @@ class NetworkTimer:
         self.rows += args[0].shape[0]
 
     def __enter__(self):
-        self._hooks = [self.network.register_forward_pre_hook(self._before),
-                       self.network.register_forward_hook(self._after)]
+        self._hooks = [
+            self.network.register_forward_pre_hook(self._before),
+            self.network.register_forward_hook(self._after),
+        ]
         return self
 
     def __exit__(self, *exc):
@@ -65,8 +68,11 @@ class NetworkTimer:
     def flops_per_row(self):
         """FLOPs of one row of a denoising pass, from a replay of the first pass timed."""
         x_t, t, cond, enabled, dtype = self.first
-        with torch.no_grad(), torch.autocast("cpu", dtype=dtype, enabled=enabled), \
-                FlopCounterMode(display=False) as counter:
+        with (
+            torch.no_grad(),
+            torch.autocast("cpu", dtype=dtype, enabled=enabled),
+            FlopCounterMode(display=False) as counter,
+        ):
             self.network(x_t, t, cond)
         return counter.get_total_flops() / x_t.shape[0]
 
@@ -82,12 +88,14 @@ def matmul_peak(dtype, size, min_seconds=0.5):
         torch.mm(a, b)
         elapsed = time.perf_counter() - start
         best, spent, repeats = min(best, elapsed), spent + elapsed, repeats + 1
-    return 2.0 * size ** 3 / best
+    return 2.0 * size**3 / best
 
 
 def characters(model, config, batch):
-    return [PathController(model, make_terrain("course", seed=i, length=COURSE_LENGTH), config=config, seed=i)
-            for i in range(batch)]
+    return [
+        PathController(model, make_terrain("course", seed=i, length=COURSE_LENGTH), config=config, seed=i)
+        for i in range(batch)
+    ]
 
 
 def measure_run_batch(model, config, batch, steps):
@@ -117,19 +125,32 @@ def measure(model, config, batch, steps, warmup=1):
     if not timer.calls:
         raise RuntimeError("no network forward call was seen: has the sampler stopped calling the network module?")
     motion_s = frames / model.window.fps
-    return timer, {"batch": batch, "steps": steps, "segments": segments, "motion_s": motion_s,
-                   "ms_per_denoising_step": 1000 * timer.seconds / timer.calls,
-                   "rows_per_denoising_step": timer.rows / timer.calls,
-                   "denoising_steps_per_controller_step": timer.calls / steps,
-                   "ms_per_controller_step": 1000 * wall / steps,
-                   "ms_per_segment": 1000 * wall / max(segments, 1),
-                   "ms_per_motion_second": 1000 * wall / max(motion_s, 1e-9),
-                   "realtime_x": motion_s / wall, "network_share_of_time": timer.seconds / wall,
-                   "run_batch_realtime_x": measure_run_batch(model, config, batch, steps)}
+    return timer, {
+        "batch": batch,
+        "steps": steps,
+        "segments": segments,
+        "motion_s": motion_s,
+        "ms_per_denoising_step": 1000 * timer.seconds / timer.calls,
+        "rows_per_denoising_step": timer.rows / timer.calls,
+        "denoising_steps_per_controller_step": timer.calls / steps,
+        "ms_per_controller_step": 1000 * wall / steps,
+        "ms_per_segment": 1000 * wall / max(segments, 1),
+        "ms_per_motion_second": 1000 * wall / max(motion_s, 1e-9),
+        "realtime_x": motion_s / wall,
+        "network_share_of_time": timer.seconds / wall,
+        "run_batch_realtime_x": measure_run_batch(model, config, batch, steps),
+    }
 
 
-def run(model="default", config=None, batches=(1, 32), steps=6, warmup=1, sizes=(("fp32", 2048), ("bf16", 512)),
-        threads=None):
+def run(
+    model="default",
+    config=None,
+    batches=(1, 32),
+    steps=6,
+    warmup=1,
+    sizes=(("fp32", 2048), ("bf16", 512)),
+    threads=None,
+):
     """The benchmark report (a JSON-ready dict): machine, matmul peaks, network FLOPs and precision, and one
     row of timings per batch size. threads: torch threads for everything (default: the cores); the caller's
     setting is restored afterwards."""
@@ -145,19 +166,29 @@ def run(model="default", config=None, batches=(1, 32), steps=6, warmup=1, sizes=
             timer, row = measure(loaded, config, batch, steps, warmup)
             flops_per_row = flops_per_row or timer.flops_per_row()
             row["network_flops"] = flops_per_row * timer.rows / timer.seconds
-            row.update({f"share_of_{name}_peak": row["network_flops"] / peak["flops"]
-                        for name, peak in peaks.items()})
+            row.update({f"share_of_{name}_peak": row["network_flops"] / peak["flops"] for name, peak in peaks.items()})
             precisions |= timer.precisions
             rows.append(row)
         used_threads = torch.get_num_threads()
     finally:
         torch.set_num_threads(previous)
-    return {"machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "torch_threads": used_threads,
-                        "native_bf16": bf16_supported()},
-            "model": str(model) if isinstance(model, (str, Path)) else "(in memory)", "controller": config.to_dict(),
-            "network": {"precision": "+".join(sorted(precisions)), "flops_per_row": flops_per_row,
-                        "parameters": sum(p.numel() for p in loaded.network.parameters())},
-            "matmul_peaks": peaks, "batches": rows}
+    return {
+        "machine": {
+            "cpu": _cpu_name(),
+            "cores": os.cpu_count(),
+            "torch_threads": used_threads,
+            "native_bf16": bf16_supported(),
+        },
+        "model": str(model) if isinstance(model, (str, Path)) else "(in memory)",
+        "controller": config.to_dict(),
+        "network": {
+            "precision": "+".join(sorted(precisions)),
+            "flops_per_row": flops_per_row,
+            "parameters": sum(p.numel() for p in loaded.network.parameters()),
+        },
+        "matmul_peaks": peaks,
+        "batches": rows,
+    }
 
 
 def _cpu_name():
@@ -170,27 +201,53 @@ def _cpu_name():
 
 def format_report(report):
     m, net, peaks = report["machine"], report["network"], report["matmul_peaks"]
-    header = ("batch", "ms/denoise step", "rows/step", "ms/ctrl step", "ms/segment", "ms/motion s", "x real time",
-              "x (run_batch)", "net share", "net GFLOP/s", "% fp32 peak", "% bf16 peak")
+    header = (
+        "batch",
+        "ms/denoise step",
+        "rows/step",
+        "ms/ctrl step",
+        "ms/segment",
+        "ms/motion s",
+        "x real time",
+        "x (run_batch)",
+        "net share",
+        "net GFLOP/s",
+        "% fp32 peak",
+        "% bf16 peak",
+    )
     lines = ["".join(f"{h:>16}" for h in header)]
     for r in report["batches"]:
-        cells = (r["batch"], f"{r['ms_per_denoising_step']:.1f}", f"{r['rows_per_denoising_step']:.0f}",
-                 f"{r['ms_per_controller_step']:.0f}", f"{r['ms_per_segment']:.1f}",
-                 f"{r['ms_per_motion_second']:.1f}", f"{r['realtime_x']:.1f}", f"{r['run_batch_realtime_x']:.1f}",
-                 f"{100 * r['network_share_of_time']:.0f}%", f"{r['network_flops'] / 1e9:.1f}",
-                 f"{100 * r.get('share_of_fp32_peak', float('nan')):.1f}",
-                 f"{100 * r.get('share_of_bf16_peak', float('nan')):.0f}")
+        cells = (
+            r["batch"],
+            f"{r['ms_per_denoising_step']:.1f}",
+            f"{r['rows_per_denoising_step']:.0f}",
+            f"{r['ms_per_controller_step']:.0f}",
+            f"{r['ms_per_segment']:.1f}",
+            f"{r['ms_per_motion_second']:.1f}",
+            f"{r['realtime_x']:.1f}",
+            f"{r['run_batch_realtime_x']:.1f}",
+            f"{100 * r['network_share_of_time']:.0f}%",
+            f"{r['network_flops'] / 1e9:.1f}",
+            f"{100 * r.get('share_of_fp32_peak', float('nan')):.1f}",
+            f"{100 * r.get('share_of_bf16_peak', float('nan')):.0f}",
+        )
         lines.append("".join(f"{c:>16}" for c in cells))
     lines.append("")
-    lines.append("matmul peaks (" + ", ".join(f"{name} {p['flops'] / 1e9:.1f} GFLOP/s at {p['size']}^2"
-                                              for name, p in peaks.items())
-                 + f"), {m['torch_threads']} torch threads on {m['cores']} cores ({m['cpu']})")
-    lines.append(f"network: ran in {net['precision']} (native bf16 on this CPU: {'yes' if m['native_bf16'] else 'no'}"
-                 f", controller precision {report['controller']['precision']}); {net['flops_per_row'] / 1e6:.1f} "
-                 f"MFLOP per row of a denoising pass, {net['parameters'] / 1e6:.2f} M parameters")
-    lines.append("x real time: seconds of motion committed per second of wall time, all characters together "
-                 "(advanced as one batch; 'x (run_batch)': run_batch's lanes, cold start included); ms/segment: per "
-                 "character and controller step, collision checks included")
+    lines.append(
+        "matmul peaks ("
+        + ", ".join(f"{name} {p['flops'] / 1e9:.1f} GFLOP/s at {p['size']}^2" for name, p in peaks.items())
+        + f"), {m['torch_threads']} torch threads on {m['cores']} cores ({m['cpu']})"
+    )
+    lines.append(
+        f"network: ran in {net['precision']} (native bf16 on this CPU: {'yes' if m['native_bf16'] else 'no'}"
+        f", controller precision {report['controller']['precision']}); {net['flops_per_row'] / 1e6:.1f} "
+        f"MFLOP per row of a denoising pass, {net['parameters'] / 1e6:.2f} M parameters"
+    )
+    lines.append(
+        "x real time: seconds of motion committed per second of wall time, all characters together "
+        "(advanced as one batch; 'x (run_batch)': run_batch's lanes, cold start included); ms/segment: per "
+        "character and controller step, collision checks included"
+    )
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ the root speed over the last second, how the episode ended, and the quality metr
 Printed as a markdown table and written to --out as tracking.json, tracking.md and tracking.png (the paths
 taken over each route). The command line is sim/commands/bench_tracking.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,13 +52,21 @@ TERRAINS = {
 }
 GAITS = {"walk": 1.2, "run": 3.0}  # m/s
 QUICK = {"routes": ("corner90",), "terrains": ("flat",), "gaits": ("walk",)}
-QUALITY = ("penetration_mean_mm", "penetration_frac_10mm", "float_mean_mm", "drift_label_mm", "sliding_ratio",
-           "skate_ratio", "jerk_m_s3")
+QUALITY = (
+    "penetration_mean_mm",
+    "penetration_frac_10mm",
+    "float_mean_mm",
+    "drift_label_mm",
+    "sliding_ratio",
+    "skate_ratio",
+    "jerk_m_s3",
+)
 
 
 @dataclass(frozen=True)
 class Case:
     """One route on one terrain at one gait."""
+
     route: Route
     terrain_name: str
     gait: str
@@ -71,6 +80,7 @@ class Case:
 @dataclass
 class Tracking:
     """The measures of one run."""
+
     route: str
     terrain: str
     gait: str
@@ -102,9 +112,19 @@ def run_model(cases_, model, config, seed):
     """(Motion, status) of the path controller on every case, all characters in batches."""
     from controller.path_controller import PathController, run_batch
 
-    controllers = [PathController(model, c.terrain, path=np.array(c.route.waypoints),
-                                  goal=np.array(c.route.waypoints[-1]), config=replace(config, speed=c.speed),
-                                  seed=seed, heading=c.route.heading, stops=c.route.stops) for c in cases_]
+    controllers = [
+        PathController(
+            model,
+            c.terrain,
+            path=np.array(c.route.waypoints),
+            goal=np.array(c.route.waypoints[-1]),
+            config=replace(config, speed=c.speed),
+            seed=seed,
+            heading=c.route.heading,
+            stops=c.route.stops,
+        )
+        for c in cases_
+    ]
     return [(r.motion, r.status) for r in run_batch(controllers)]
 
 
@@ -112,8 +132,10 @@ def run_engine(cases_, seed):
     """(Motion, "end") of the synthesis engine along every case's route."""
     from motion_model.synthesis import synthesize
 
-    return [(synthesize(c.terrain, np.array(c.route.waypoints), gait=c.gait, seed=seed, speed=c.speed), "end")
-            for c in cases_]
+    return [
+        (synthesize(c.terrain, np.array(c.route.waypoints), gait=c.gait, seed=seed, speed=c.speed), "end")
+        for c in cases_
+    ]
 
 
 def measure(case, method, motion, status, stops_made):
@@ -126,10 +148,21 @@ def measure(case, method, motion, status, stops_made):
     distance = line.project(xy).distance
     metrics = evaluate(motion, goal=np.array(case.route.waypoints[-1]))
     stand = sum(s.seconds for s in case.route.stops) if stops_made else 0.0
-    return Tracking(case.route.name, case.terrain_name, case.gait, method, status, line.length,
-                    (motion.num_frames - 1) / motion.fps, line.length / case.speed + stand, float(distance.mean()),
-                    float(distance.max()), float(np.linalg.norm(xy[-1] - line.points[-1])),
-                    _plain(trailing_speed(xy, motion.fps)[-1]), {k: _plain(metrics[k]) for k in QUALITY})
+    return Tracking(
+        case.route.name,
+        case.terrain_name,
+        case.gait,
+        method,
+        status,
+        line.length,
+        (motion.num_frames - 1) / motion.fps,
+        line.length / case.speed + stand,
+        float(distance.mean()),
+        float(distance.max()),
+        float(np.linalg.norm(xy[-1] - line.points[-1])),
+        _plain(trailing_speed(xy, motion.fps)[-1]),
+        {k: _plain(metrics[k]) for k in QUALITY},
+    )
 
 
 def _plain(value):
@@ -140,8 +173,25 @@ def _plain(value):
 # Output
 
 
-HEADER = ("route", "terrain", "gait", "method", "status", "path mean m", "path max m", "time s / nominal",
-          "goal m", "last 1 s m/s", "pen mm", ">10mm", "float mm", "drift mm", "sliding", "skate", "jerk m/s3")
+HEADER = (
+    "route",
+    "terrain",
+    "gait",
+    "method",
+    "status",
+    "path mean m",
+    "path max m",
+    "time s / nominal",
+    "goal m",
+    "last 1 s m/s",
+    "pen mm",
+    ">10mm",
+    "float mm",
+    "drift mm",
+    "sliding",
+    "skate",
+    "jerk m/s3",
+)
 
 
 def at_rest_on_goal(row):
@@ -158,22 +208,39 @@ def table(rows):
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     for r in rows:
         q = r.quality
-        cells = [r.route, r.terrain, r.gait, r.method, r.status, _cell(r.path_mean_m, "{:.2f}"),
-                 _cell(r.path_max_m, "{:.2f}"), f"{r.time_s:.1f} / {r.nominal_s:.1f}", _cell(r.goal_m, "{:.2f}"),
-                 _cell(r.last_speed, "{:.2f}")] + [_cell(q[k], f) for k, f in zip(QUALITY, (
-                     "{:.2f}", "{:.3f}", "{:.1f}", "{:.2f}", "{:.3f}", "{:.3f}", "{:.0f}"))]
+        cells = [
+            r.route,
+            r.terrain,
+            r.gait,
+            r.method,
+            r.status,
+            _cell(r.path_mean_m, "{:.2f}"),
+            _cell(r.path_max_m, "{:.2f}"),
+            f"{r.time_s:.1f} / {r.nominal_s:.1f}",
+            _cell(r.goal_m, "{:.2f}"),
+            _cell(r.last_speed, "{:.2f}"),
+        ] + [
+            _cell(q[k], f)
+            for k, f in zip(QUALITY, ("{:.2f}", "{:.3f}", "{:.1f}", "{:.2f}", "{:.3f}", "{:.3f}", "{:.0f}"))
+        ]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "| method | gait | runs | at rest on the goal | path mean m | path max m (largest) | "
-                  "goal m (largest) | float mm | jerk m/s3 |", "|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| method | gait | runs | at rest on the goal | path mean m | path max m (largest) | "
+        "goal m (largest) | float mm | jerk m/s3 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for method in dict.fromkeys(r.method for r in rows):
         for gait in dict.fromkeys(r.gait for r in rows):
             group = [r for r in rows if r.method == method and r.gait == gait]
             if group:
-                lines.append(f"| {method} | {gait} | {len(group)} | {sum(map(at_rest_on_goal, group))} | "
-                             f"{_mean(r.path_mean_m for r in group):.2f} | {max(r.path_max_m for r in group):.2f} | "
-                             f"{max(r.goal_m for r in group):.2f} | "
-                             f"{_mean(r.quality['float_mean_mm'] for r in group):.1f} | "
-                             f"{_mean(r.quality['jerk_m_s3'] for r in group):.0f} |")
+                lines.append(
+                    f"| {method} | {gait} | {len(group)} | {sum(map(at_rest_on_goal, group))} | "
+                    f"{_mean(r.path_mean_m for r in group):.2f} | {max(r.path_max_m for r in group):.2f} | "
+                    f"{max(r.goal_m for r in group):.2f} | "
+                    f"{_mean(r.quality['float_mean_mm'] for r in group):.1f} | "
+                    f"{_mean(r.quality['jerk_m_s3'] for r in group):.0f} |"
+                )
     return "\n".join(lines)
 
 
@@ -186,6 +253,7 @@ def _mean(values):
 def plot(cases_, runs, png):
     """One panel per route: the route, and the root's path of every run over it."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -203,13 +271,18 @@ def plot(cases_, runs, png):
         for case, method, motion in runs:
             if case.route.name == name:
                 xy = motion.root_pos[:, :2]
-                ax.plot(xy[:, 0], xy[:, 1], "-" if method == "model" else ":", color=colours[case.terrain_name],
-                        lw=1.6 if case.gait == "walk" else 0.8,
-                        label=f"{method} {case.terrain_name} {case.gait}")
+                ax.plot(
+                    xy[:, 0],
+                    xy[:, 1],
+                    "-" if method == "model" else ":",
+                    color=colours[case.terrain_name],
+                    lw=1.6 if case.gait == "walk" else 0.8,
+                    label=f"{method} {case.terrain_name} {case.gait}",
+                )
         ax.set_title(name)
         ax.set_aspect("equal")
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=7)
@@ -239,6 +312,7 @@ def write(rows, cases_, runs, out, settings):
 @dataclass(frozen=True)
 class Selection:
     """Which routes, terrains and gaits run (names of ROUTES, TERRAINS and GAITS)."""
+
     routes: tuple
     terrains: tuple
     gaits: tuple
@@ -247,8 +321,11 @@ class Selection:
     def of(cls, routes=None, terrains=None, gaits=None, quick=False):
         """The given names (ValueError naming an unknown one), else QUICK's with quick, else all."""
         chosen = {}
-        for key, names, known in (("routes", routes, [r.name for r in ROUTES]), ("terrains", terrains, list(TERRAINS)),
-                                  ("gaits", gaits, list(GAITS))):
+        for key, names, known in (
+            ("routes", routes, [r.name for r in ROUTES]),
+            ("terrains", terrains, list(TERRAINS)),
+            ("gaits", gaits, list(GAITS)),
+        ):
             unknown = [n for n in names or () if n not in known]
             if unknown:
                 raise ValueError(f"unknown {key[:-1]} {unknown[0]!r}: choose from {', '.join(known)}")

@@ -4,13 +4,32 @@ Bad input anywhere below raises ValueError, or OSError for a file; `main` prints
 `error: <message>`, on stderr and returns exit status 2 (`--debug` shows the traceback instead); so does
 an ImportError (an optional dependency such as ray that is not installed).
 """
+
 import argparse
 import importlib
 import sys
 
 # Each is a module of sim/commands/ (dashes as underscores) with PARSER, add_arguments(parser) and run(args).
-COMMANDS = ("terrain", "clip", "synth", "dataset", "train", "eval", "preview", "generate", "demo", "simulate",
-            "view", "render", "export", "batch", "report", "compare", "bench-speed", "bench-tracking")
+COMMANDS = (
+    "terrain",
+    "clip",
+    "synth",
+    "dataset",
+    "train",
+    "eval",
+    "preview",
+    "generate",
+    "demo",
+    "simulate",
+    "view",
+    "render",
+    "export",
+    "batch",
+    "report",
+    "compare",
+    "bench-speed",
+    "bench-tracking",
+)
 DEBUG_HELP = "show the traceback of an error instead of one line"
 
 
@@ -24,8 +43,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser():
-    parser = _Parser(prog="terrain-mdm",
-                     description="Terrain-aware motion diffusion for the PyBullet DeepMimic humanoid.")
+    parser = _Parser(
+        prog="terrain-mdm", description="Terrain-aware motion diffusion for the PyBullet DeepMimic humanoid."
+    )
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:

@@ -12,6 +12,7 @@ shapes (head, foot). Knees and elbows get three channels too, of which only Z mo
 DeepMimic: JSON {"Loop": "none", "Frames": [[1 / fps, root position Y-up m, root quaternion w,x,y,z, then
 per joint in MOVABLE_JOINTS order w,x,y,z or a hinge angle in rad]]}, as in pybullet_data/data/motions.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,21 +63,35 @@ def bvh_text(motion, skeleton=None):
         pad = "  " * depth
         name = skeleton.link_names[i]
         if skeleton.parents[i] < 0:
-            lines.extend([f"ROOT {name}", "{", f"  OFFSET {offset(np.zeros(3))}",
-                          "  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation"])
+            lines.extend(
+                [
+                    f"ROOT {name}",
+                    "{",
+                    f"  OFFSET {offset(np.zeros(3))}",
+                    "  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation",
+                ]
+            )
         else:
-            lines.extend([f"{pad}JOINT {name}", f"{pad}{{", f"{pad}  OFFSET {offset(skeleton.offsets[i])}",
-                          f"{pad}  CHANNELS 3 Zrotation Xrotation Yrotation"])
+            lines.extend(
+                [
+                    f"{pad}JOINT {name}",
+                    f"{pad}{{",
+                    f"{pad}  OFFSET {offset(skeleton.offsets[i])}",
+                    f"{pad}  CHANNELS 3 Zrotation Xrotation Yrotation",
+                ]
+            )
         channels.append(i)
         for k in children[i]:
             if children[k] or skeleton.joint_types[k] != "fixed":
                 node(k, depth + 1)
             else:
-                lines.extend([f"{pad}  End Site", f"{pad}  {{", f"{pad}    OFFSET {offset(skeleton.offsets[k])}",
-                              f"{pad}  }}"])
+                lines.extend(
+                    [f"{pad}  End Site", f"{pad}  {{", f"{pad}    OFFSET {offset(skeleton.offsets[k])}", f"{pad}  }}"]
+                )
         if not children[i]:
-            lines.extend([f"{pad}  End Site", f"{pad}  {{", f"{pad}    OFFSET {offset(skeleton.shapes[i][0].pos)}",
-                          f"{pad}  }}"])
+            lines.extend(
+                [f"{pad}  End Site", f"{pad}  {{", f"{pad}    OFFSET {offset(skeleton.shapes[i][0].pos)}", f"{pad}  }}"]
+            )
         lines.append(f"{pad}}}")
 
     (root,) = [i for i, parent in enumerate(skeleton.parents) if parent < 0]
@@ -105,8 +120,10 @@ def export(motion, out, fmt):
         raise ValueError(f"unknown export format {fmt!r}; formats: {', '.join(FORMATS)}")
     check_writable(out, f"{fmt} file", (FORMATS[fmt],))
     if not FPS_RANGE[0] <= motion.fps <= FPS_RANGE[1]:
-        raise ValueError(f"the motion's {motion.fps:g} fps is out of range for export: it must lie in "
-                         f"[{FPS_RANGE[0]:g}, {FPS_RANGE[1]:g}] frames per second")
+        raise ValueError(
+            f"the motion's {motion.fps:g} fps is out of range for export: it must lie in "
+            f"[{FPS_RANGE[0]:g}, {FPS_RANGE[1]:g}] frames per second"
+        )
     _write_text(out, bvh_text(motion) if fmt == "bvh" else deepmimic_text(motion))
 
 

@@ -11,6 +11,7 @@ time up and restarts its schedule from now (a "resync").
 
 World frame: Z up, metres, seconds (docs/architecture.md).
 """
+
 from __future__ import annotations
 
 import sys
@@ -33,8 +34,13 @@ BALL_ROLLING_FRICTION = 5e-4  # times the terrain's friction: balls roll for sec
 BALL_SPINNING_FRICTION = 5e-4
 TERRAIN_RESTITUTION = 0.5
 TERRAIN_FRICTION = 1.0
-BALL_COLOURS = ((0.90, 0.15, 0.15, 1.0), (0.95, 0.75, 0.10, 1.0), (0.20, 0.45, 0.95, 1.0),
-                (0.60, 0.25, 0.80, 1.0), (0.10, 0.70, 0.60, 1.0))
+BALL_COLOURS = (
+    (0.90, 0.15, 0.15, 1.0),
+    (0.95, 0.75, 0.10, 1.0),
+    (0.20, 0.45, 0.95, 1.0),
+    (0.60, 0.25, 0.80, 1.0),
+    (0.10, 0.70, 0.60, 1.0),
+)
 
 # Where balls go (ball_spawns): along the path beyond its first START_CLEAR m, up to LATERAL m to either
 # side, at the candidates with the largest drop of the ground within PROBE m (the top of a flight of
@@ -63,6 +69,7 @@ class BallSpawn:
     """A ball to drop: centre `position` (3,) m, initial `velocity` (3,) m/s; it is dropped when the
     character's pelvis comes within DROP_AHEAD m (horizontally) of `trigger` (2,) xy, or at the start
     when trigger is None."""
+
     position: np.ndarray
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(3))
     trigger: np.ndarray | None = None
@@ -108,14 +115,16 @@ def ball_spawns(terrain, path, n, seed=0, radius=BALL_RADIUS, on_approach=True):
             angle = rng.uniform(0, 2 * np.pi)
             heading = np.array([np.cos(angle), np.sin(angle)])
         position = np.array([*xy[i], ground[i] + radius + DROP_HEIGHT])
-        spawns.append(BallSpawn(position, np.array([*(PUSH_SPEED * heading), 0.0]),
-                                xy[i].copy() if on_approach else None, radius))
+        spawns.append(
+            BallSpawn(position, np.array([*(PUSH_SPEED * heading), 0.0]), xy[i].copy() if on_approach else None, radius)
+        )
     return spawns
 
 
 @dataclass
 class LoopStats:
     """What a SimulationLoop.run did. Rates are per second of wall time, over the whole run."""
+
     simulated_seconds: float  # physics_steps / PHYSICS_HZ
     wall_seconds: float  # from the first pose to the end (the buffer filling before it is startup_seconds)
     physics_steps: int
@@ -138,16 +147,19 @@ class LoopStats:
 
     def summary(self):
         balls = np.isfinite(self.ball_positions).all(-1).sum()
-        return (f"{self.simulated_seconds:.2f} s simulated in {self.wall_seconds:.2f} s of wall time "
-                f"({self.realtime_factor:.2f}x real time) after {self.startup_seconds:.1f} s filling the buffer; "
-                f"physics {self.physics_hz:.1f} Hz ({self.physics_steps} steps), poses {self.pose_hz:.1f} Hz "
-                f"({self.poses}); underruns {self.underruns} ({self.wait_seconds:.2f} s waiting), resyncs "
-                f"{self.resyncs}; {balls} of {len(self.ball_positions)} balls dropped; stopped: {self.stopped}")
+        return (
+            f"{self.simulated_seconds:.2f} s simulated in {self.wall_seconds:.2f} s of wall time "
+            f"({self.realtime_factor:.2f}x real time) after {self.startup_seconds:.1f} s filling the buffer; "
+            f"physics {self.physics_hz:.1f} Hz ({self.physics_steps} steps), poses {self.pose_hz:.1f} Hz "
+            f"({self.poses}); underruns {self.underruns} ({self.wait_seconds:.2f} s waiting), resyncs "
+            f"{self.resyncs}; {balls} of {len(self.ball_positions)} balls dropped; stopped: {self.stopped}"
+        )
 
 
 @dataclass
 class _Run:
     """The state of one SimulationLoop.run: counters, the real-time schedule, the video and the status bar."""
+
     limit: int | None  # physics steps, None: no limit
     start: float  # wall time run() began
     steps: int = 0
@@ -174,8 +186,20 @@ class SimulationLoop:
     run() closes the stream when it ends, so its generator thread does not outlive the loop.
     """
 
-    def __init__(self, scene, stream, fps=30.0, balls=(), realtime=True, camera=None, video=None, video_every=4,
-                 video_size=(480, 360), progress=False, prefill=True):
+    def __init__(
+        self,
+        scene,
+        stream,
+        fps=30.0,
+        balls=(),
+        realtime=True,
+        camera=None,
+        video=None,
+        video_every=4,
+        video_size=(480, 360),
+        progress=False,
+        prefill=True,
+    ):
         steps = PHYSICS_HZ / fps
         if abs(steps - round(steps)) > 1e-6 or round(steps) < 1:
             raise ValueError(f"the motion's {fps:g} fps must divide the {PHYSICS_HZ:g} Hz physics rate")
@@ -199,26 +223,39 @@ class SimulationLoop:
         self._target = None  # the camera's filtered target
         self._ran = False
         if self.spawns:
-            p.changeDynamics(scene.terrain_body, -1, restitution=TERRAIN_RESTITUTION,
-                             lateralFriction=TERRAIN_FRICTION, physicsClientId=scene.client)
+            p.changeDynamics(
+                scene.terrain_body,
+                -1,
+                restitution=TERRAIN_RESTITUTION,
+                lateralFriction=TERRAIN_FRICTION,
+                physicsClientId=scene.client,
+            )
 
     # -- pieces of one iteration -----------------------------------------------------------------------
 
     def _drop_balls(self, root_pos):
         for i, spawn in enumerate(self.spawns):
-            if self.balls[i] is None and (spawn.trigger is None or np.linalg.norm(
-                    np.asarray(root_pos[:2]) - spawn.trigger) <= DROP_AHEAD):
+            if self.balls[i] is None and (
+                spawn.trigger is None or np.linalg.norm(np.asarray(root_pos[:2]) - spawn.trigger) <= DROP_AHEAD
+            ):
                 self.balls[i] = self._add_ball(spawn, BALL_COLOURS[i % len(BALL_COLOURS)])
 
     def _add_ball(self, spawn, colour):
         c = self.scene.client
         shape = p.createCollisionShape(p.GEOM_SPHERE, radius=spawn.radius, physicsClientId=c)
         visual = p.createVisualShape(p.GEOM_SPHERE, radius=spawn.radius, rgbaColor=colour, physicsClientId=c)
-        body = p.createMultiBody(spawn.mass, shape, visual, basePosition=list(map(float, spawn.position)),
-                                 physicsClientId=c)
-        p.changeDynamics(body, -1, restitution=BALL_RESTITUTION, lateralFriction=BALL_FRICTION,
-                         rollingFriction=BALL_ROLLING_FRICTION, spinningFriction=BALL_SPINNING_FRICTION,
-                         physicsClientId=c)
+        body = p.createMultiBody(
+            spawn.mass, shape, visual, basePosition=list(map(float, spawn.position)), physicsClientId=c
+        )
+        p.changeDynamics(
+            body,
+            -1,
+            restitution=BALL_RESTITUTION,
+            lateralFriction=BALL_FRICTION,
+            rollingFriction=BALL_ROLLING_FRICTION,
+            spinningFriction=BALL_SPINNING_FRICTION,
+            physicsClientId=c,
+        )
         p.resetBaseVelocity(body, list(map(float, spawn.velocity)), [0, 0, 0], physicsClientId=c)
         return body
 
@@ -295,14 +332,19 @@ class SimulationLoop:
         if self.video_path is not None:
             from sim.render import VideoRecorder
 
-            run.video = VideoRecorder(self.video_path, self.fps / self.video_every, self.scene, self.camera,
-                                      *self.video_size)
+            run.video = VideoRecorder(
+                self.video_path, self.fps / self.video_every, self.scene, self.camera, *self.video_size
+            )
         if self.progress:
             from tqdm import tqdm
 
-            run.bar = tqdm(total=seconds, unit="s", desc="", file=sys.stderr,
-                           bar_format="simulate {n:.1f}/{total:.1f} s |{bar}| {desc}" if seconds else
-                           "simulate {n:.1f} s {desc}")
+            run.bar = tqdm(
+                total=seconds,
+                unit="s",
+                desc="",
+                file=sys.stderr,
+                bar_format="simulate {n:.1f}/{total:.1f} s |{bar}| {desc}" if seconds else "simulate {n:.1f} s {desc}",
+            )
         sys.setswitchinterval(SWITCH_INTERVAL)
         run.clock = time.perf_counter()  # wall time at which the schedule's step 0 starts
         run.startup = run.clock - run.start
@@ -362,7 +404,9 @@ class SimulationLoop:
         buffered = getattr(self.stream, "buffered", 0) / self.fps
         run.bar.set_description_str(
             f"physics {(run.steps - run.last_status[1]) / dt:.0f} Hz, poses {(run.poses - run.last_status[2]) / dt:.1f}"
-            f" Hz, buffer {buffered:.1f} s, underruns {getattr(self.stream, 'underruns', 0)}", refresh=False)
+            f" Hz, buffer {buffered:.1f} s, underruns {getattr(self.stream, 'underruns', 0)}",
+            refresh=False,
+        )
         run.bar.update(run.steps / PHYSICS_HZ - run.bar.n)
         run.last_status = (now, run.steps, run.poses)
 
@@ -382,16 +426,38 @@ class SimulationLoop:
         wall = run.end - run.start - run.startup
         balls = self.ball_positions() if self._connected() else np.full((len(self.spawns), 3), np.nan)
         return LoopStats(
-            simulated_seconds=run.steps / PHYSICS_HZ, wall_seconds=wall, physics_steps=run.steps, poses=run.poses,
-            physics_hz=run.steps / max(wall, 1e-9), pose_hz=run.poses / max(wall, 1e-9),
+            simulated_seconds=run.steps / PHYSICS_HZ,
+            wall_seconds=wall,
+            physics_steps=run.steps,
+            poses=run.poses,
+            physics_hz=run.steps / max(wall, 1e-9),
+            pose_hz=run.poses / max(wall, 1e-9),
             underruns=int(getattr(self.stream, "underruns", 0)),
-            wait_seconds=float(getattr(self.stream, "wait_seconds", 0.0)), resyncs=run.resyncs,
-            stopped=run.stopped, ball_positions=balls, startup_seconds=run.startup,
-            video_frames=run.video.count if run.video else 0)
+            wait_seconds=float(getattr(self.stream, "wait_seconds", 0.0)),
+            resyncs=run.resyncs,
+            stopped=run.stopped,
+            ball_positions=balls,
+            startup_seconds=run.startup,
+            video_frames=run.video.count if run.video else 0,
+        )
 
 
-def simulate(model, terrain, seed=0, config=None, balls=3, seconds=None, buffer_seconds=4.0, gui=False,
-             realtime=True, video=None, video_every=4, video_size=(480, 360), camera=None, progress=True):
+def simulate(
+    model,
+    terrain,
+    seed=0,
+    config=None,
+    balls=3,
+    seconds=None,
+    buffer_seconds=4.0,
+    gui=False,
+    realtime=True,
+    video=None,
+    video_every=4,
+    video_size=(480, 360),
+    camera=None,
+    progress=True,
+):
     """Walk a character over `terrain` with the controller and show it in a running PyBullet world.
 
     model: a LoadedModel, a shipped model name or a checkpoint path. config: a ControllerConfig (default:
@@ -414,9 +480,18 @@ def simulate(model, terrain, seed=0, config=None, balls=3, seconds=None, buffer_
         stream.close()
         raise
     with scene:
-        loop = SimulationLoop(scene, stream, fps=controller.model.window.fps, balls=spawns, realtime=realtime,
-                              camera=camera, video=video, video_every=video_every, video_size=video_size,
-                              progress=progress)
+        loop = SimulationLoop(
+            scene,
+            stream,
+            fps=controller.model.window.fps,
+            balls=spawns,
+            realtime=realtime,
+            camera=camera,
+            video=video,
+            video_every=video_every,
+            video_size=video_size,
+            progress=progress,
+        )
         stats = loop.run(seconds)
     stats.controller_status = controller.status
     stats.generated_seconds = controller.num_frames / controller.model.window.fps

@@ -6,6 +6,7 @@ Definitions: the README's Metrics section.
 `terrain-mdm eval`. Everything is vectorised over frames: one FK pass, one height look-up per point set, and
 one `sdf` call on the body points that are below the surface.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,11 +57,24 @@ COLUMNS = (
 
 # Every key _metrics may fill; all NaN when the motion holds NaN (goal distances also without a goal).
 METRIC_KEYS = (
-    "penetration_mean_mm", "penetration_p95_mm", "penetration_max_mm",
-    *(f"penetration_frac_{level}mm" for level in PENETRATION_LEVELS_MM), "off_terrain_frac",
-    "float_mean_mm", "contact_frac_label", "contact_frac_auto", "drift_label_mm", "drift_auto_mm",
-    "sliding_ratio", "skate_ratio", "skate_ratio_avg5", "jerk_m_s3", "distance_m", "speed_m_s",
-    "goal_dist_root_m", "goal_dist_foot_m",
+    "penetration_mean_mm",
+    "penetration_p95_mm",
+    "penetration_max_mm",
+    *(f"penetration_frac_{level}mm" for level in PENETRATION_LEVELS_MM),
+    "off_terrain_frac",
+    "float_mean_mm",
+    "contact_frac_label",
+    "contact_frac_auto",
+    "drift_label_mm",
+    "drift_auto_mm",
+    "sliding_ratio",
+    "skate_ratio",
+    "skate_ratio_avg5",
+    "jerk_m_s3",
+    "distance_m",
+    "speed_m_s",
+    "goal_dist_root_m",
+    "goal_dist_foot_m",
 )
 
 
@@ -84,8 +98,9 @@ def _choose_terrain(motion, terrain, flat_ground):
         return motion.terrain, "motion"
     if flat_ground:
         return _flat_ground(motion), "flat z=0"
-    raise ValueError("the motion has no terrain: pass terrain=..., or flat_ground=True to measure against "
-                     "flat ground at z = 0")
+    raise ValueError(
+        "the motion has no terrain: pass terrain=..., or flat_ground=True to measure against flat ground at z = 0"
+    )
 
 
 def _choose_goal(motion, terrain, goal):
@@ -96,8 +111,9 @@ def _choose_goal(motion, terrain, goal):
 
 
 def _quat_norm_error(motion):
-    norms = np.concatenate([np.linalg.norm(motion.root_quat, axis=-1).ravel(),
-                            np.linalg.norm(motion.joint_quat, axis=-1).ravel()])
+    norms = np.concatenate(
+        [np.linalg.norm(motion.root_quat, axis=-1).ravel(), np.linalg.norm(motion.joint_quat, axis=-1).ravel()]
+    )
     with np.errstate(invalid="ignore"):
         error = np.abs(norms - 1.0)
     return float(np.nanmax(error)) if np.isfinite(error).any() else math.nan
@@ -150,8 +166,13 @@ def _metrics(motion, terrain, goal, skeleton):
     link_pos, link_rot = motion.fk(skeleton)
     body = skeleton.body_points(link_pos, link_rot)  # (T, N, 3)
     feet = _FeetTrack.of(motion, terrain, skeleton.sole_points(link_pos, link_rot))
-    return {**_penetration(body, terrain), **_foot_contact(motion, feet), **_skating(feet),
-            **_jerk(link_pos, motion.fps), **_travel(motion, feet, goal)}
+    return {
+        **_penetration(body, terrain),
+        **_foot_contact(motion, feet),
+        **_skating(feet),
+        **_jerk(link_pos, motion.fps),
+        **_travel(motion, feet, goal),
+    }
 
 
 def _penetration(body, terrain):
@@ -163,9 +184,11 @@ def _penetration(body, terrain):
     if below.any():
         depth[below] = -terrain.sdf(body[below])
     depth_mm = depth.max(1) * 1000.0
-    out = {"penetration_mean_mm": float(depth_mm.mean()),
-           "penetration_p95_mm": float(np.percentile(depth_mm, 95)),
-           "penetration_max_mm": float(depth_mm.max())}
+    out = {
+        "penetration_mean_mm": float(depth_mm.mean()),
+        "penetration_p95_mm": float(np.percentile(depth_mm, 95)),
+        "penetration_max_mm": float(depth_mm.max()),
+    }
     for level in PENETRATION_LEVELS_MM:
         out[f"penetration_frac_{level}mm"] = float((depth_mm > level).mean())
     # Outside the grid, height and sdf measure from its clamped border: flag the frames that leave it.
@@ -179,6 +202,7 @@ class _FeetTrack:
     """Per frame and foot: vertical gap of the lowest sole point (T, 2), the sole centroid (T, 2, 2) for
     horizontal motion (the lowest point jumps between heel and toe as the foot rolls, which would read as
     sliding), its step between frames (T-1, 2) in m and its central-difference speed (T, 2) in m/s."""
+
     gap: np.ndarray
     centre: np.ndarray
     step: np.ndarray
@@ -190,8 +214,11 @@ class _FeetTrack:
         gap = (soles[..., 2] - terrain.height(soles[..., :2])).min(-1)
         centre = soles[..., :2].mean(-2)
         step = np.linalg.norm(np.diff(centre, axis=0), axis=-1)
-        speed = (np.linalg.norm(np.gradient(centre, axis=0), axis=-1) * motion.fps if len(centre) > 1
-                 else np.zeros(gap.shape))
+        speed = (
+            np.linalg.norm(np.gradient(centre, axis=0), axis=-1) * motion.fps
+            if len(centre) > 1
+            else np.zeros(gap.shape)
+        )
         return cls(gap, centre, step, speed, motion.fps)
 
 
@@ -203,12 +230,14 @@ def _foot_contact(motion, feet):
     edge = np.full((1, 2), np.inf)
     through = np.minimum(np.r_[edge, feet.step], np.r_[feet.step, edge]) * feet.fps
     through[np.isinf(through)] = 0.0  # a one-frame motion does not move
-    return {"float_mean_mm": _mean(np.maximum(feet.gap, 0.0) * 1000.0, labelled),
-            "contact_frac_label": float(labelled.mean()),
-            "contact_frac_auto": float(decided.mean()),
-            "drift_label_mm": _mean(feet.step * 1000.0, labelled[:-1] & labelled[1:]),
-            "drift_auto_mm": _mean(feet.step * 1000.0, decided[:-1] & decided[1:]),
-            "sliding_ratio": _mean(through > CONTACT_SPEED, labelled)}
+    return {
+        "float_mean_mm": _mean(np.maximum(feet.gap, 0.0) * 1000.0, labelled),
+        "contact_frac_label": float(labelled.mean()),
+        "contact_frac_auto": float(decided.mean()),
+        "drift_label_mm": _mean(feet.step * 1000.0, labelled[:-1] & labelled[1:]),
+        "drift_auto_mm": _mean(feet.step * 1000.0, decided[:-1] & decided[1:]),
+        "sliding_ratio": _mean(through > CONTACT_SPEED, labelled),
+    }
 
 
 def _skating(feet):
@@ -230,7 +259,7 @@ def _jerk(link_pos, fps):
     if len(link_pos) < 4:
         return {"jerk_m_s3": math.nan}
     third = np.diff(link_pos, n=3, axis=0)
-    return {"jerk_m_s3": float(np.linalg.norm(third, axis=-1).mean() * fps ** 3)}
+    return {"jerk_m_s3": float(np.linalg.norm(third, axis=-1).mean() * fps**3)}
 
 
 def _travel(motion, feet, goal):
@@ -304,9 +333,9 @@ def mean_row(results):
 
 def format_table(results):
     """A plain-text table: one row per result (named by its "file"), then the mean row."""
+
     def cells(result):
-        return [fmt.format(result[key]) if np.isfinite(result.get(key, math.nan)) else "-"
-                for key, _, fmt in COLUMNS]
+        return [fmt.format(result[key]) if np.isfinite(result.get(key, math.nan)) else "-" for key, _, fmt in COLUMNS]
 
     rows = [[str(r.get("file", f"#{i}"))] + cells(r) for i, r in enumerate(results)]
     if len(results) > 1:

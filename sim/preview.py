@@ -2,6 +2,7 @@
 
 These need no OpenGL and are what `terrain-mdm preview` writes; the PyBullet renderer gives the real look.
 """
+
 import os
 
 import matplotlib
@@ -76,7 +77,7 @@ def frame_strip(motion, out_png, frames=None, terrain=None, columns=6, window=2.
         ax.set_aspect("equal")
         ax.set_title(f"frame {t}", fontsize=8)
         ax.tick_params(labelsize=6)
-    for ax in axes.ravel()[len(frames):]:
+    for ax in axes.ravel()[len(frames) :]:
         ax.axis("off")
     fig.tight_layout()
     with atomic_path(out_png) as tmp:
@@ -130,8 +131,11 @@ def write_video(frames, out, fps):
     if ext not in (".gif", ".mp4"):
         raise ValueError(f"video file {out} must end in .gif or .mp4")
     check_video_fps(fps)
-    options = {"duration": 1000.0 / fps, "loop": 0} if ext == ".gif" else \
-        {"fps": fps, "codec": "libx264", "macro_block_size": 8}
+    options = (
+        {"duration": 1000.0 / fps, "loop": 0}
+        if ext == ".gif"
+        else {"fps": fps, "codec": "libx264", "macro_block_size": 8}
+    )
     count = 0
     with atomic_path(out) as tmp, imageio.get_writer(tmp, mode="I", **options) as writer:
         for frame in frames:

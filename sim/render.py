@@ -5,6 +5,7 @@ of the pixels costs less than half), so frames are rendered by `workers` process
 p.DIRECT scene (1.4 s to build), and a lower video `fps` skips motion frames. TinyRenderer's shadows are
 too faint and blurred to help, so there are none; feet labelled in contact turn green instead.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -68,8 +69,13 @@ class _Renderer:
         for t, target in items:
             self.scene.pose_frame(self.motion, t)
             _, _, rgb, _, _ = p.getCameraImage(
-                self.width, self.height, self.camera.view_matrix(target, self.distance), self.projection,
-                renderer=p.ER_TINY_RENDERER, physicsClientId=self.scene.client)
+                self.width,
+                self.height,
+                self.camera.view_matrix(target, self.distance),
+                self.projection,
+                renderer=p.ER_TINY_RENDERER,
+                physicsClientId=self.scene.client,
+            )
             frames.append(np.reshape(rgb, (self.height, self.width, 4))[..., :3].astype(np.uint8))
         return frames
 
@@ -102,8 +108,13 @@ class VideoRecorder:
 
     def add(self, target, distance):
         _, _, rgb, _, _ = p.getCameraImage(
-            self.width, self.height, self.camera.view_matrix(target, distance), self.projection,
-            renderer=p.ER_TINY_RENDERER, physicsClientId=self.scene.client)
+            self.width,
+            self.height,
+            self.camera.view_matrix(target, distance),
+            self.projection,
+            renderer=p.ER_TINY_RENDERER,
+            physicsClientId=self.scene.client,
+        )
         self.frames.put(np.reshape(rgb, (self.height, self.width, 4))[..., :3].astype(np.uint8))
         self.count += 1
 
@@ -125,7 +136,7 @@ def _start_worker(slots, *args):
 
 def _render_chunk(slot, items):
     frames = _worker.render(items)
-    _slots[slot, :len(frames)] = frames
+    _slots[slot, : len(frames)] = frames
     return len(frames)
 
 
@@ -139,8 +150,9 @@ def _shared_slots(count, frames, height, width):
 
 def _death(processes):
     """'render worker PID died (how)' for the first of `processes` that died (ended workers are joined)."""
-    ended = sorted((p for p in processes if p.exitcode not in (None, 0)),
-                   key=lambda p: p.exitcode == -signal.SIGTERM)  # the pool ends the others with SIGTERM
+    ended = sorted(
+        (p for p in processes if p.exitcode not in (None, 0)), key=lambda p: p.exitcode == -signal.SIGTERM
+    )  # the pool ends the others with SIGTERM
     if not ended:
         return "a render worker process died"
     code = ended[0].exitcode
@@ -159,13 +171,12 @@ def _pool_frames(args, chunks, workers):
     todo = iter(chunks)
     pending, processes = deque(), set()
     try:
-        pending.extend((slot, pool.submit(_render_chunk, slot, chunk))
-                       for slot, chunk in zip(range(len(slots)), todo))
+        pending.extend((slot, pool.submit(_render_chunk, slot, chunk)) for slot, chunk in zip(range(len(slots)), todo))
         processes = set(multiprocessing.active_children()) - before  # a fork pool starts all its workers at once
         while pending:
             slot, future = pending.popleft()
             try:
-                frames = slots[slot, :future.result()].copy()
+                frames = slots[slot, : future.result()].copy()
                 # The slot takes the next chunk.
                 pending.extend((slot, pool.submit(_render_chunk, slot, chunk)) for chunk in itertools.islice(todo, 1))
             except BrokenProcessPool as error:
@@ -183,8 +194,10 @@ def check_size(width, height):
     """ValueError unless width x height pixels lies within MIN_SIZE..MAX_SIZE."""
     sizes = (width, height)
     if not all(isinstance(n, (int, np.integer)) and lo <= n <= hi for n, lo, hi in zip(sizes, MIN_SIZE, MAX_SIZE)):
-        raise ValueError(f"video size {width} x {height} is out of range: give whole pixels, width "
-                         f"{MIN_SIZE[0]}..{MAX_SIZE[0]} and height {MIN_SIZE[1]}..{MAX_SIZE[1]}")
+        raise ValueError(
+            f"video size {width} x {height} is out of range: give whole pixels, width "
+            f"{MIN_SIZE[0]}..{MAX_SIZE[0]} and height {MIN_SIZE[1]}..{MAX_SIZE[1]}"
+        )
 
 
 def _local_frames(args, chunks):
@@ -220,7 +233,7 @@ def render(motion, out, width=640, height=480, fps=None, camera=None, workers=No
     workers = min(workers or min(os.cpu_count() or 1, 2), len(items))
     # Several chunks per worker keep both busy to the end.
     size = min(CHUNK, max(1, len(items) // (4 * workers)))
-    chunks = [items[i:i + size] for i in range(0, len(items), size)]
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
     args = (motion, width, height, camera, distance)
     start = time.perf_counter()
 
@@ -239,12 +252,18 @@ def render(motion, out, width=640, height=480, fps=None, camera=None, workers=No
     except RenderError as error:
         raise RenderError(f"{error}; nothing was written to {out}") from error.__cause__
     seconds = time.perf_counter() - start
-    return {"frames": len(items), "fps": float(fps or motion.fps), "workers": workers, "seconds": seconds,
-            "ms_per_frame": 1000.0 * seconds / len(items)}
+    return {
+        "frames": len(items),
+        "fps": float(fps or motion.fps),
+        "workers": workers,
+        "seconds": seconds,
+        "ms_per_frame": 1000.0 * seconds / len(items),
+    }
 
 
-def main_render(file, out, width=640, height=480, fps=None, workers=None, distance=None, yaw=None, pitch=None,
-                follow=True):
+def main_render(
+    file, out, width=640, height=480, fps=None, workers=None, distance=None, yaw=None, pitch=None, follow=True
+):
     """`terrain-mdm render FILE --out OUT`: render a motion file; prints a summary, returns the exit status.
     Camera options left at None take sim.scene.Camera's defaults (distance m, yaw and pitch degrees)."""
     from motion_model.motion import Motion
@@ -254,6 +273,8 @@ def main_render(file, out, width=640, height=480, fps=None, workers=None, distan
     _check_output(out)
     motion = Motion.load(file)
     stats = render(motion, out, width, height, fps, camera, workers)
-    print(f"{out}: {stats['frames']} frames at {stats['fps']:g} fps, {width} x {height}; rendered and encoded in "
-          f"{stats['seconds']:.1f} s by {stats['workers']} processes ({stats['ms_per_frame']:.0f} ms per frame)")
+    print(
+        f"{out}: {stats['frames']} frames at {stats['fps']:g} fps, {width} x {height}; rendered and encoded in "
+        f"{stats['seconds']:.1f} s by {stats['workers']} processes ({stats['ms_per_frame']:.0f} ms per frame)"
+    )
     return 0

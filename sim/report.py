@@ -5,6 +5,7 @@ Table cells are means over the episodes that produced a motion; success counts e
 failure); "x real time" is seconds of motion over seconds spent generating them (each episode's share of its
 batch's network and collision-check time), summed over the episodes, not wall time.
 """
+
 from __future__ import annotations
 
 import csv
@@ -41,12 +42,29 @@ TABLE = (
 )
 COUNTED = ("episodes", "errors", "success", "realtime_x")
 # Distributions plotted per kind (success is drawn as bars).
-PLOTTED = (("penetration_mean_mm", "penetration mean (mm)"), ("penetration_frac_10mm", "frames > 10 mm"),
-           ("float_mean_mm", "float (mm)"), ("skate_ratio", "skating ratio"),
-           ("drift_auto_mm", "drift, motion-decided (mm/frame)"), ("jerk_m_s3", "jerk (m/s^3)"),
-           ("speed_m_s", "speed (m/s)"))
-EPISODE_COLUMNS = ("id", "kind", "gait", "goal_distance", "seed", "params", "method", "status", "success", "error",
-                   "segments", "fallbacks")
+PLOTTED = (
+    ("penetration_mean_mm", "penetration mean (mm)"),
+    ("penetration_frac_10mm", "frames > 10 mm"),
+    ("float_mean_mm", "float (mm)"),
+    ("skate_ratio", "skating ratio"),
+    ("drift_auto_mm", "drift, motion-decided (mm/frame)"),
+    ("jerk_m_s3", "jerk (m/s^3)"),
+    ("speed_m_s", "speed (m/s)"),
+)
+EPISODE_COLUMNS = (
+    "id",
+    "kind",
+    "gait",
+    "goal_distance",
+    "seed",
+    "params",
+    "method",
+    "status",
+    "success",
+    "error",
+    "segments",
+    "fallbacks",
+)
 PATHS_PER_KIND = 4  # panels per terrain kind in the paths picture
 WORST = 3  # frame strips of the episodes with the deepest mean penetration
 COLOURS = ("tab:red", "tab:blue")
@@ -67,8 +85,11 @@ def load_records(run):
 def aggregate(records):
     """One table row (keys of TABLE) over records."""
     made = [r for r in records if r["status"] != "error"]
-    row = {"episodes": len(records), "errors": len(records) - len(made),
-           "success": float(np.mean([r["success"] for r in records])) if records else math.nan}
+    row = {
+        "episodes": len(records),
+        "errors": len(records) - len(made),
+        "success": float(np.mean([r["success"] for r in records])) if records else math.nan,
+    }
     for key in (k for k, _, _ in TABLE if k not in COUNTED):
         values = np.array([_value(r["metrics"].get(key)) for r in made], dtype=float)
         row[key] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
@@ -106,8 +127,20 @@ def write_summary_csv(records, path):
         for r in records:
             e = r["episode"]
             params = {k: v for k, v in e["params"].items() if k != "length"}
-            cells = [r["id"], e["kind"], e["gait"], e["goal_distance"], e["seed"], json.dumps(params), r["method"],
-                     r["status"], int(r["success"]), r["error"] or "", r.get("segments", ""), r.get("fallbacks", "")]
+            cells = [
+                r["id"],
+                e["kind"],
+                e["gait"],
+                e["goal_distance"],
+                e["seed"],
+                json.dumps(params),
+                r["method"],
+                r["status"],
+                int(r["success"]),
+                r["error"] or "",
+                r.get("segments", ""),
+                r.get("fallbacks", ""),
+            ]
             cells += [_cell(r.get("metrics", {}).get(k)) for k in metric_keys]
             cells += [_cell(r.get("timings", {}).get(k)) for k in timing_keys]
             writer.writerow(cells)
@@ -144,11 +177,20 @@ def distributions_figure(runs, path):
         by_kind = [[r for r in records if r["episode"]["kind"] == k] for k in kinds]
         axes[0].bar(x + offset, [aggregate(rs)["success"] for rs in by_kind], width, color=COLOURS[n], label=label)
         for ax, (key, _) in zip(axes[1:], PLOTTED):
-            data = [[v for v in (_value(r["metrics"].get(key)) for r in rs if r["status"] != "error")
-                     if math.isfinite(v)] for rs in by_kind]
-            ax.boxplot(data, positions=x + offset, widths=width * 0.85, patch_artist=True, manage_ticks=False,
-                       boxprops={"facecolor": COLOURS[n], "alpha": 0.45}, medianprops={"color": "black"},
-                       flierprops={"markersize": 3})
+            data = [
+                [v for v in (_value(r["metrics"].get(key)) for r in rs if r["status"] != "error") if math.isfinite(v)]
+                for rs in by_kind
+            ]
+            ax.boxplot(
+                data,
+                positions=x + offset,
+                widths=width * 0.85,
+                patch_artist=True,
+                manage_ticks=False,
+                boxprops={"facecolor": COLOURS[n], "alpha": 0.45},
+                medianprops={"color": "black"},
+                flierprops={"markersize": 3},
+            )
     for ax, title in zip(axes, ["success"] + [t for _, t in PLOTTED]):
         ax.set_xticks(x, kinds, fontsize=9)
         ax.set_title(title, fontsize=10)
@@ -185,7 +227,7 @@ def paths_figure(runs, records, path):
                 ax.text(0.5, 0.5, "no motion (error)", ha="center", va="center", transform=ax.transAxes)
                 ax.set_xticks([])
                 ax.set_yticks([])
-        for ax in row[len(panels):]:
+        for ax in row[len(panels) :]:
             ax.axis("off")
     axes[0, 0].legend(fontsize=7, loc="best")
     _save(fig, path)
@@ -196,8 +238,9 @@ def paths_figure(runs, records, path):
 
 def table_rows(records, field="kind"):
     """Table rows per terrain kind (field "kind") or gait (field "gait"), then overall."""
-    values = _kinds(records) if field == "kind" else [g for g in GAITS if any(r["episode"]["gait"] == g
-                                                                                for r in records)]
+    values = (
+        _kinds(records) if field == "kind" else [g for g in GAITS if any(r["episode"]["gait"] == g for r in records)]
+    )
     rows = [((v,), aggregate([r for r in records if r["episode"][field] == v])) for v in values]
     return rows + [(("all",), aggregate(records))]
 
@@ -228,26 +271,56 @@ def write_report(run):
         statuses[r["status"]] = statuses.get(r["status"], 0) + 1
     missing = len(suite.episodes) - len(records)
     source = _describe(suite)
-    lines = [f"# Batch run {run.name}: suite {suite.name}, method {suite.method}", "",
-             f"{source[0].upper()}{source[1:]}; {len(records)} of {len(suite.episodes)} episodes done"
-             + (f" ({missing} missing: rerun the batch command to finish them)" if missing else "")
-             + "; settings in `run.yaml`, one row per episode in `summary.csv`.", "",
-             "## Per terrain kind", "", markdown_table(table_rows(records)), "",
-             "## Per gait", "", markdown_table(table_rows(records, "gait"), first="gait"), "",
-             "Means over the episodes that produced a motion; success counts every episode (an error is a failure); "
-             "x real time is seconds of motion over seconds spent generating them.", "",
-             "Statuses: " + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())), ""]
+    lines = [
+        f"# Batch run {run.name}: suite {suite.name}, method {suite.method}",
+        "",
+        f"{source[0].upper()}{source[1:]}; {len(records)} of {len(suite.episodes)} episodes done"
+        + (f" ({missing} missing: rerun the batch command to finish them)" if missing else "")
+        + "; settings in `run.yaml`, one row per episode in `summary.csv`.",
+        "",
+        "## Per terrain kind",
+        "",
+        markdown_table(table_rows(records)),
+        "",
+        "## Per gait",
+        "",
+        markdown_table(table_rows(records, "gait"), first="gait"),
+        "",
+        "Means over the episodes that produced a motion; success counts every episode (an error is a failure); "
+        "x real time is seconds of motion over seconds spent generating them.",
+        "",
+        "Statuses: " + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())),
+        "",
+    ]
     errors = [r for r in records if r["status"] == "error"]
     if errors:
-        lines += ["## Errors", ""] + [f"- `{r['id']}`: {r['error']}" for r in errors] + [
-            "", "Tracebacks are in `episodes/<id>.json`.", ""]
-    lines += ["## Metric distributions per terrain kind", "", "![metrics](metrics.png)", "",
-              "## Paths", "", f"Planned path (white) and root path, up to {PATHS_PER_KIND} episodes per kind.", "",
-              "![paths](paths.png)", "", "## Worst episodes by mean penetration", ""]
+        lines += (
+            ["## Errors", ""]
+            + [f"- `{r['id']}`: {r['error']}" for r in errors]
+            + ["", "Tracebacks are in `episodes/<id>.json`.", ""]
+        )
+    lines += [
+        "## Metric distributions per terrain kind",
+        "",
+        "![metrics](metrics.png)",
+        "",
+        "## Paths",
+        "",
+        f"Planned path (white) and root path, up to {PATHS_PER_KIND} episodes per kind.",
+        "",
+        "![paths](paths.png)",
+        "",
+        "## Worst episodes by mean penetration",
+        "",
+    ]
     for rank, r in enumerate(worst, 1):
-        lines += [f"{rank}. `{r['id']}`: {r['metrics']['penetration_mean_mm']:.2f} mm mean, "
-                  f"{r['metrics']['penetration_max_mm']:.1f} mm max, status {r['status']}", "",
-                  f"   ![worst {rank}](worst_{rank}.png)", ""]
+        lines += [
+            f"{rank}. `{r['id']}`: {r['metrics']['penetration_mean_mm']:.2f} mm mean, "
+            f"{r['metrics']['penetration_max_mm']:.1f} mm max, status {r['status']}",
+            "",
+            f"   ![worst {rank}](worst_{rank}.png)",
+            "",
+        ]
     with atomic_path(run / "report.md") as tmp:
         Path(tmp).write_text("\n".join(lines))
     return run / "report.md"
@@ -263,11 +336,15 @@ def compare_runs(a, b, out=None):
     in_b = {r["id"]: r for r in records_b}
     common = [r["id"] for r in records_a if r["id"] in in_b]
     if not common:
-        raise ValueError(f"{a} and {b} have no finished episode in common (episode ids name kind, gait, goal "
-                         "distance, seed and terrain parameters: compare runs of the same suite)")
+        raise ValueError(
+            f"{a} and {b} have no finished episode in common (episode ids name kind, gait, goal "
+            "distance, seed and terrain parameters: compare runs of the same suite)"
+        )
     keep = set(common)
-    runs = [(f"{a.name} ({suite_a.method})", [r for r in records_a if r["id"] in keep]),
-            (f"{b.name} ({suite_b.method})", [in_b[i] for i in common])]
+    runs = [
+        (f"{a.name} ({suite_a.method})", [r for r in records_a if r["id"] in keep]),
+        (f"{b.name} ({suite_b.method})", [in_b[i] for i in common]),
+    ]
     distributions_figure(runs, out / "metrics.png")
     paths_figure([(runs[0][0], a), (runs[1][0], b)], runs[0][1], out / "paths.png")
     rows = []
@@ -276,15 +353,29 @@ def compare_runs(a, b, out=None):
             chosen = records if kind == "all" else [r for r in records if r["episode"]["kind"] == kind]
             rows.append(((kind, label), aggregate(chosen)))
     left_out = len(records_a) + len(records_b) - 2 * len(common)
-    lines = [f"# {runs[0][0]} against {runs[1][0]}", "",
-             f"{len(common)} episodes done in both"
-             + (f" ({left_out} done in only one are left out)" if left_out else "")
-             + f"; {_describe(suite_a)} against {_describe(suite_b)}.", "", markdown_table(rows), "",
-             "Means over the episodes that produced a motion; success counts every episode; x real time is seconds "
-             "of motion over seconds spent generating them.", "", "## Metric distributions per terrain kind", "",
-             "![metrics](metrics.png)", "", "## Paths", "",
-             f"Planned path (white) and each run's root path, up to {PATHS_PER_KIND} episodes per kind.", "",
-             "![paths](paths.png)", ""]
+    lines = [
+        f"# {runs[0][0]} against {runs[1][0]}",
+        "",
+        f"{len(common)} episodes done in both"
+        + (f" ({left_out} done in only one are left out)" if left_out else "")
+        + f"; {_describe(suite_a)} against {_describe(suite_b)}.",
+        "",
+        markdown_table(rows),
+        "",
+        "Means over the episodes that produced a motion; success counts every episode; x real time is seconds "
+        "of motion over seconds spent generating them.",
+        "",
+        "## Metric distributions per terrain kind",
+        "",
+        "![metrics](metrics.png)",
+        "",
+        "## Paths",
+        "",
+        f"Planned path (white) and each run's root path, up to {PATHS_PER_KIND} episodes per kind.",
+        "",
+        "![paths](paths.png)",
+        "",
+    ]
     with atomic_path(out / "compare.md") as tmp:
         Path(tmp).write_text("\n".join(lines))
     return out / "compare.md"

@@ -12,6 +12,7 @@ may step physics at PHYSICS_HZ for dynamic objects while posing the character on
 neither gravity nor the ground moves it. Path and goal are visual-only bodies, so that they show in
 TinyRenderer images too, where debug lines do not.
 """
+
 from __future__ import annotations
 
 import math
@@ -88,8 +89,7 @@ def terrain_mesh(terrain):
     """
     nx, ny = terrain.shape
     ix, iy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
-    grid = np.stack([terrain.origin[0] + ix * terrain.cell, terrain.origin[1] + iy * terrain.cell,
-                     terrain.heights], -1)
+    grid = np.stack([terrain.origin[0] + ix * terrain.cell, terrain.origin[1] + iy * terrain.cell, terrain.heights], -1)
     # Image rows run from v = 1 down in both of PyBullet's renderers.
     uv = np.stack([ix / (nx - 1), 1.0 - iy / (ny - 1)], -1)
     rows = max(1, MAX_MESH_VERTICES // (6 * (ny - 1)))
@@ -133,6 +133,7 @@ class Camera:
     follow: the target tracks the pelvis TARGET_DROP m lower through an exponential filter with time
     constant `smoothing` s (causal, so it lags slightly); otherwise it stays on the middle of the motion.
     """
+
     distance: float | None = None
     yaw: float = -40.0
     pitch: float = -20.0
@@ -198,8 +199,11 @@ class Scene:
             if gui:
                 # No side panels (they would cover the scene) and no built-in keys (the viewer's own keys
                 # would toggle wireframe or write profiles); no drawing while the scene is being built.
-                for option, value in ((p.COV_ENABLE_GUI, 0), (p.COV_ENABLE_KEYBOARD_SHORTCUTS, 0),
-                                      (p.COV_ENABLE_RENDERING, 0)):
+                for option, value in (
+                    (p.COV_ENABLE_GUI, 0),
+                    (p.COV_ENABLE_KEYBOARD_SHORTCUTS, 0),
+                    (p.COV_ENABLE_RENDERING, 0),
+                ):
                     p.configureDebugVisualizer(option, value, physicsClientId=self.client)
             self._build(path, goal)
             if gui:
@@ -212,8 +216,10 @@ class Scene:
     def for_motion(cls, motion, gui=False):
         """The scene of a Motion: its terrain, path and goal; ValueError if it carries no terrain."""
         if motion.terrain is None:
-            raise ValueError("the motion has no terrain to show; motion files from `terrain-mdm clip` and "
-                             "`terrain-mdm synth` carry theirs")
+            raise ValueError(
+                "the motion has no terrain to show; motion files from `terrain-mdm clip` and "
+                "`terrain-mdm synth` carry theirs"
+            )
         return cls(motion.terrain, motion.path, motion.goal, gui=gui)
 
     def _build(self, path, goal):
@@ -224,17 +230,22 @@ class Scene:
         p.changeVisualShape(self.terrain_body, -1, rgbaColor=[1, 1, 1, 0], physicsClientId=c)
         self.terrain_visual = self._add_terrain_visual()
         with quiet_stdout():
-            self.humanoid = p.loadURDF(URDF_PATH, globalScaling=SCALE, flags=p.URDF_MAINTAIN_LINK_ORDER,
-                                       useFixedBase=True, physicsClientId=c)
+            self.humanoid = p.loadURDF(
+                URDF_PATH, globalScaling=SCALE, flags=p.URDF_MAINTAIN_LINK_ORDER, useFixedBase=True, physicsClientId=c
+            )
         for link in range(-1, NUM_LINKS):
             p.setCollisionFilterPair(self.humanoid, self.terrain_body, link, -1, 0, physicsClientId=c)
-        self._link_colours = [LEFT_COLOUR if name.startswith("left_") else
-                              RIGHT_COLOUR if name.startswith("right_") else BODY_COLOUR for name in LINK_NAMES]
+        self._link_colours = [
+            LEFT_COLOUR if name.startswith("left_") else RIGHT_COLOUR if name.startswith("right_") else BODY_COLOUR
+            for name in LINK_NAMES
+        ]
         for link, colour in enumerate(self._link_colours):
             p.changeVisualShape(self.humanoid, link, rgbaColor=colour, physicsClientId=c)
         self._foot_contact = [False, False]
-        self._hinge_axes = [self.skeleton.joint_axes[link] if self.skeleton.joint_types[link] == "revolute"
-                            else None for link in MOVABLE_LINKS]
+        self._hinge_axes = [
+            self.skeleton.joint_axes[link] if self.skeleton.joint_types[link] == "revolute" else None
+            for link in MOVABLE_LINKS
+        ]
         self.path_body = self._add_path(path) if path is not None else None
         self.goal_body = self._add_goal(goal) if goal is not None else None
 
@@ -244,17 +255,36 @@ class Scene:
         origin, *offsets = (np.asarray(x, dtype=np.float64) for x in positions)
         n = len(links)
         return p.createMultiBody(
-            0, -1, base, basePosition=origin.tolist(), linkMasses=[0] * n, linkCollisionShapeIndices=[-1] * n,
-            linkVisualShapeIndices=links, linkPositions=[(x - origin).tolist() for x in offsets],
-            linkOrientations=[[0, 0, 0, 1]] * n, linkInertialFramePositions=[[0, 0, 0]] * n,
-            linkInertialFrameOrientations=[[0, 0, 0, 1]] * n, linkParentIndices=[0] * n,
-            linkJointTypes=[p.JOINT_FIXED] * n, linkJointAxis=[[0, 0, 1]] * n, physicsClientId=self.client)
+            0,
+            -1,
+            base,
+            basePosition=origin.tolist(),
+            linkMasses=[0] * n,
+            linkCollisionShapeIndices=[-1] * n,
+            linkVisualShapeIndices=links,
+            linkPositions=[(x - origin).tolist() for x in offsets],
+            linkOrientations=[[0, 0, 0, 1]] * n,
+            linkInertialFramePositions=[[0, 0, 0]] * n,
+            linkInertialFrameOrientations=[[0, 0, 0, 1]] * n,
+            linkParentIndices=[0] * n,
+            linkJointTypes=[p.JOINT_FIXED] * n,
+            linkJointAxis=[[0, 0, 1]] * n,
+            physicsClientId=self.client,
+        )
 
     def _add_terrain_visual(self):
         c = self.client
-        shapes = [p.createVisualShape(p.GEOM_MESH, vertices=v.tolist(), indices=list(range(len(v))),
-                                      normals=n.tolist(), uvs=uv.tolist(), physicsClientId=c)
-                  for v, n, uv in terrain_mesh(self.terrain)]
+        shapes = [
+            p.createVisualShape(
+                p.GEOM_MESH,
+                vertices=v.tolist(),
+                indices=list(range(len(v))),
+                normals=n.tolist(),
+                uvs=uv.tolist(),
+                physicsClientId=c,
+            )
+            for v, n, uv in terrain_mesh(self.terrain)
+        ]
         body = self._visual_body(shapes, [[0, 0, 0]] * len(shapes))
         image = np.round(255 * terrain_colours(self.terrain).transpose(1, 0, 2)).astype(np.uint8)
         with tempfile.TemporaryDirectory() as folder, quiet_stdout():
@@ -270,18 +300,25 @@ class Scene:
         if ribbon is None:
             return None
         vertices, indices = ribbon
-        shape = p.createVisualShape(p.GEOM_MESH, vertices=vertices.tolist(), indices=indices.tolist(),
-                                    rgbaColor=PATH_COLOUR, physicsClientId=self.client)
+        shape = p.createVisualShape(
+            p.GEOM_MESH,
+            vertices=vertices.tolist(),
+            indices=indices.tolist(),
+            rgbaColor=PATH_COLOUR,
+            physicsClientId=self.client,
+        )
         return self._visual_body([shape], [[0, 0, 0]])
 
     def _add_goal(self, goal):
         x, y = np.asarray(goal, dtype=np.float64)
         ground = float(self.terrain.height(np.array([x, y])))
         radius, height = GOAL_POLE
-        disc = p.createVisualShape(p.GEOM_CYLINDER, radius=GOAL_RADIUS, length=0.01, rgbaColor=GOAL_COLOUR,
-                                   physicsClientId=self.client)
-        pole = p.createVisualShape(p.GEOM_CYLINDER, radius=radius, length=height, rgbaColor=GOAL_COLOUR,
-                                   physicsClientId=self.client)
+        disc = p.createVisualShape(
+            p.GEOM_CYLINDER, radius=GOAL_RADIUS, length=0.01, rgbaColor=GOAL_COLOUR, physicsClientId=self.client
+        )
+        pole = p.createVisualShape(
+            p.GEOM_CYLINDER, radius=radius, length=height, rgbaColor=GOAL_COLOUR, physicsClientId=self.client
+        )
         return self._visual_body([disc, pole], [[x, y, ground + 0.005], [x, y, ground + 0.5 * height]])
 
     def pose(self, root_pos, root_quat, joint_quat, contacts=None):
@@ -290,8 +327,10 @@ class Scene:
         contacts (2,) [left, right] labels in [0, 1] colour the feet."""
         c = self.client
         p.resetBasePositionAndOrientation(self.humanoid, list(root_pos), list(root_quat), physicsClientId=c)
-        targets = [list(q) if axis is None else [2.0 * math.atan2(float(q[:3] @ axis), float(q[3]))]
-                   for q, axis in zip(np.asarray(joint_quat, dtype=np.float64), self._hinge_axes)]
+        targets = [
+            list(q) if axis is None else [2.0 * math.atan2(float(q[:3] @ axis), float(q[3]))]
+            for q, axis in zip(np.asarray(joint_quat, dtype=np.float64), self._hinge_axes)
+        ]
         p.resetJointStatesMultiDof(self.humanoid, MOVABLE_LINKS.tolist(), targets, physicsClientId=c)
         if contacts is not None:
             for f, foot in enumerate(FEET):

@@ -18,6 +18,7 @@ default length is used. The seed seeds the terrain, the sampling noise and the e
 Episode ids name the episode, not its place in the suite ("stairs-walk-8m-s2-1a2b3c", the suffix a hash of
 the terrain parameters), so runs of different methods or suites can be matched episode by episode.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -87,9 +88,15 @@ class Suite:
 
     def to_dict(self):
         """Everything that decides the results, as plain YAML-ready data (written as run.yaml)."""
-        return {"name": self.name, "method": self.method, "model": self.model, "batch_size": self.batch_size,
-                "speeds": dict(self.speeds), "controller": self.controller,
-                "episodes": [e.to_dict() for e in self.episodes]}
+        return {
+            "name": self.name,
+            "method": self.method,
+            "model": self.model,
+            "batch_size": self.batch_size,
+            "speeds": dict(self.speeds),
+            "controller": self.controller,
+            "episodes": [e.to_dict() for e in self.episodes],
+        }
 
     @classmethod
     def from_dict(cls, data):
@@ -130,19 +137,30 @@ def parse_suite(data, source="suite"):
     controller = _controller(data.get("controller"), method, source)
     entries = data.get("episodes")
     if not isinstance(entries, list) or not entries:
-        raise SuiteError(f"{source}: 'episodes' must be a non-empty list of entries such as "
-                         "{kind: stairs, seeds: [0, 1], gait: walk, goal_distance: 8}")
+        raise SuiteError(
+            f"{source}: 'episodes' must be a non-empty list of entries such as "
+            "{kind: stairs, seeds: [0, 1], gait: walk, goal_distance: 8}"
+        )
     episodes, seen = [], {}
     for number, entry in enumerate(entries, 1):
         room = MAX_EPISODES - len(episodes)
         for episode in _expand(entry, speeds, f"{source}, episodes entry {number}", room):
             if episode.id in seen:
-                raise SuiteError(f"{source}: episode {episode.id} is listed by entries {seen[episode.id]} and "
-                                 f"{number}; give one of them other seeds")
+                raise SuiteError(
+                    f"{source}: episode {episode.id} is listed by entries {seen[episode.id]} and "
+                    f"{number}; give one of them other seeds"
+                )
             seen[episode.id] = number
             episodes.append(episode)
-    return Suite(str(data.get("name") or Path(source).stem), method, str(data.get("model", "default")),
-                 controller, batch_size, speeds, tuple(episodes))
+    return Suite(
+        str(data.get("name") or Path(source).stem),
+        method,
+        str(data.get("model", "default")),
+        controller,
+        batch_size,
+        speeds,
+        tuple(episodes),
+    )
 
 
 def parse_shard(text):
@@ -152,8 +170,10 @@ def parse_shard(text):
     except ValueError:
         i, n = -1, 0
     if not 0 <= i < n:
-        raise SuiteError(f"bad shard {text!r}: expected i/n with 0 <= i < n, 0-based (a 4-way split is 0/4, 1/4, "
-                         "2/4 and 3/4; in a Slurm array: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)")
+        raise SuiteError(
+            f"bad shard {text!r}: expected i/n with 0 <= i < n, 0-based (a 4-way split is 0/4, 1/4, "
+            "2/4 and 3/4; in a Slurm array: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)"
+        )
     return i, n
 
 
@@ -183,8 +203,10 @@ def _refuse_non_finite(data, source):
 
 def _controller(spec, method, source):
     if isinstance(spec, str) and not configs.resolve(spec).is_file():
-        raise SuiteError(f"{source}: controller file {spec} does not exist (paths are relative to the current "
-                         "folder; for example configs/controller/default.yaml)")
+        raise SuiteError(
+            f"{source}: controller file {spec} does not exist (paths are relative to the current "
+            "folder; for example configs/controller/default.yaml)"
+        )
     if spec is not None and not isinstance(spec, (str, dict)):
         raise SuiteError(f"{source}: controller must be a YAML path or a mapping of settings, got {spec!r}")
     try:
@@ -212,14 +234,19 @@ def _seeds(spec, where):
     if isinstance(spec, dict) and set(spec) == {"start", "count"}:
         count = spec["count"]
         if isinstance(count, int) and count > MAX_EPISODES:
-            raise SuiteError(f"{where}: seeds count {count} is more than a suite's {MAX_EPISODES} episodes; "
-                             "split the suite into several")
-        spec = list(range(spec["start"], spec["start"] + count)) if all(
-            isinstance(v, int) and not isinstance(v, bool) for v in spec.values()) else None
-    if not (isinstance(spec, list) and spec and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
-                                                    for s in spec)):
-        raise SuiteError(f"{where}: seeds must be a list of whole numbers >= 0 or {{start: S, count: N}}, "
-                         f"got {spec!r}")
+            raise SuiteError(
+                f"{where}: seeds count {count} is more than a suite's {MAX_EPISODES} episodes; "
+                "split the suite into several"
+            )
+        spec = (
+            list(range(spec["start"], spec["start"] + count))
+            if all(isinstance(v, int) and not isinstance(v, bool) for v in spec.values())
+            else None
+        )
+    if not (
+        isinstance(spec, list) and spec and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in spec)
+    ):
+        raise SuiteError(f"{where}: seeds must be a list of whole numbers >= 0 or {{start: S, count: N}}, got {spec!r}")
     return spec
 
 
@@ -242,15 +269,18 @@ def _expand(entry, speeds, where, room):
     lengths = parameter_spec(kind)["length"]
     if "goal_distance" in entry:
         if "length" in params:
-            raise SuiteError(f"{where}: give goal_distance or params.length, not both (length = goal_distance + "
-                             f"{PAD} m)")
+            raise SuiteError(
+                f"{where}: give goal_distance or params.length, not both (length = goal_distance + {PAD} m)"
+            )
         distances = _as_list(entry["goal_distance"], "goal_distance", where)
         lo, hi = lengths["min"] - PAD, lengths["max"] - PAD
         bad = [d for d in distances if not (_is_number(d) and lo <= d <= hi)]
         if bad:
-            raise SuiteError(f"{where}: goal_distance {bad[0]!r} is out of range for {kind}: valid range "
-                             f"[{lo:g}, {hi:g}] m (the corridor length {lengths['min']}-{lengths['max']} m minus "
-                             f"the pads' {PAD} m)")
+            raise SuiteError(
+                f"{where}: goal_distance {bad[0]!r} is out of range for {kind}: valid range "
+                f"[{lo:g}, {hi:g}] m (the corridor length {lengths['min']}-{lengths['max']} m minus "
+                f"the pads' {PAD} m)"
+            )
     else:
         distances = [params.get("length", lengths["default"]) - PAD]
     try:
@@ -259,10 +289,23 @@ def _expand(entry, speeds, where, room):
         raise SuiteError(f"{where}: {error}") from error
     count = len(gaits) * len(distances) * len(seeds)
     if count > room:
-        raise SuiteError(f"{where}: its {count} episodes (gaits x goal distances x seeds) take the suite beyond "
-                         f"{MAX_EPISODES} episodes; split the suite into several")
+        raise SuiteError(
+            f"{where}: its {count} episodes (gaits x goal distances x seeds) take the suite beyond "
+            f"{MAX_EPISODES} episodes; split the suite into several"
+        )
     shown = {k: v for k, v in params.items() if k != "length"}
     tag = "-" + hashlib.sha1(json.dumps(shown, sort_keys=True).encode()).hexdigest()[:6] if shown else ""
-    return [Episode(f"{kind}-{gait}-{distance:g}m-s{seed}{tag}", kind,
-                    {**params, "length": float(distance + PAD)}, seed, gait, float(distance), float(speeds[gait]))
-            for gait in gaits for distance in distances for seed in seeds]
+    return [
+        Episode(
+            f"{kind}-{gait}-{distance:g}m-s{seed}{tag}",
+            kind,
+            {**params, "length": float(distance + PAD)},
+            seed,
+            gait,
+            float(distance),
+            float(speeds[gait]),
+        )
+        for gait in gaits
+        for distance in distances
+        for seed in seeds
+    ]

@@ -4,6 +4,7 @@ Keys: space pause / play, right arrow or n one frame forward, left arrow or p on
 + and - double and halve the speed, r restart. Closing the window ends `run`. The camera follows the
 character; the mouse still turns and zooms it.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -101,23 +102,29 @@ class Playback:
         debug text is slow)."""
         end = (self.num_frames - 1) / self.fps
         if self.paused:
-            return (f"paused at frame {self.frame} / {self.num_frames - 1}, {self.frame / self.fps:.2f} / "
-                    f"{end:.2f} s, speed {self.speed:g}x")
+            return (
+                f"paused at frame {self.frame} / {self.num_frames - 1}, {self.frame / self.fps:.2f} / "
+                f"{end:.2f} s, speed {self.speed:g}x"
+            )
         return f"playing at {self.speed:g}x, {int(self.time)} / {end:.1f} s"
 
 
 def metric_lines(result):
     """Text lines of the SHOWN_METRICS of an evaluate() result; NaN (no goal, ...) shows as '-'."""
-    return [f"{label}: {fmt.format(result[key]) if math.isfinite(result[key]) else '-'}"
-            for key, label, fmt in SHOWN_METRICS]
+    return [
+        f"{label}: {fmt.format(result[key]) if math.isfinite(result[key]) else '-'}"
+        for key, label, fmt in SHOWN_METRICS
+    ]
 
 
 def check_display():
     """DisplayError unless an X display can be opened: PyBullet's GUI would end the whole process instead."""
     display = os.environ.get("DISPLAY")
     if not display:
-        raise DisplayError("no display (DISPLAY is not set): the viewer needs a window; run it under "
-                           "xvfb-run for a virtual one, or use `terrain-mdm render` for a video")
+        raise DisplayError(
+            "no display (DISPLAY is not set): the viewer needs a window; run it under "
+            "xvfb-run for a virtual one, or use `terrain-mdm render` for a video"
+        )
     name = ctypes.util.find_library("X11")
     if name is None:
         return  # PyBullet loads libX11 itself and reports the failure
@@ -180,8 +187,15 @@ class Viewer:
         if old is not None and old[0] == text and not moved:
             return
         kwargs = {} if old is None else {"replaceItemUniqueId": old[1]}
-        item = p.addUserDebugText(text, offset.tolist(), TEXT_COLOUR, TEXT_SIZE, parentObjectUniqueId=self.hud,
-                                  physicsClientId=self.client, **kwargs)
+        item = p.addUserDebugText(
+            text,
+            offset.tolist(),
+            TEXT_COLOUR,
+            TEXT_SIZE,
+            parentObjectUniqueId=self.hud,
+            physicsClientId=self.client,
+            **kwargs,
+        )
         self._texts[line] = (text, item)
 
     def _show(self, frame):

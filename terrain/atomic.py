@@ -1,5 +1,6 @@
 """Atomic file writes: readers never see a half-written file, and a failure leaves nothing behind; and the
 checks, made before the work, that an output file or folder can be written at all."""
+
 import os
 import tempfile
 from contextlib import contextmanager
@@ -48,8 +49,11 @@ def check_writable_folder(folder, what):
         existing = existing.parent
     named = existing == folder.resolve()
     if not existing.is_dir():
-        raise ValueError(f"{what} {folder} " + ("is a file" if named else f"cannot be made: {existing} is a file")
-                         + ": give a folder")
+        raise ValueError(
+            f"{what} {folder} "
+            + ("is a file" if named else f"cannot be made: {existing} is a file")
+            + ": give a folder"
+        )
     _probe(existing, f"{what} {folder}" if named else f"folder {existing} of the {what} {folder}")
 
 

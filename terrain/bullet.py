@@ -1,4 +1,5 @@
 """Putting a Heightfield into PyBullet so that Bullet's collision surface is exactly `Heightfield`'s."""
+
 from __future__ import annotations
 
 import contextlib
@@ -53,7 +54,11 @@ def add_heightfield_body(client: int, hf: Heightfield) -> int:
     centre = [*(0.5 * (lo + hi)), 0.5 * (hf.heights.min() + hf.heights.max())]
     with quiet_stdout():
         shape = p.createCollisionShape(
-            p.GEOM_HEIGHTFIELD, meshScale=[hf.cell, hf.cell, 1.0],
+            p.GEOM_HEIGHTFIELD,
+            meshScale=[hf.cell, hf.cell, 1.0],
             heightfieldData=np.asarray(hf.heights).ravel(order="F").tolist(),
-            numHeightfieldRows=nx, numHeightfieldColumns=ny, physicsClientId=client)
+            numHeightfieldRows=nx,
+            numHeightfieldColumns=ny,
+            physicsClientId=client,
+        )
         return p.createMultiBody(0, shape, basePosition=centre, physicsClientId=client)

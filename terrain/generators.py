@@ -12,6 +12,7 @@ wide, the way Bullet triangulates it.
 Default parameters and valid ranges live in configs/terrain/KIND.yaml. A parameter whose value is null is
 drawn per seed (numpy default_rng(seed)) from its range, cut to what fits the corridor.
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -44,12 +45,15 @@ def load_parameter_spec(path) -> dict:
     """A terrain kind's parameter file, checked: each parameter {default, min, max} or {default, choices}."""
     spec = configs.read_yaml(path, "terrain parameter file")
     if not isinstance(spec, dict) or not all(isinstance(s, dict) for s in spec.values()):
-        raise ValueError(f"terrain parameter file {path} must map each parameter to {{default, min, max}} or "
-                         "{default, choices}")
+        raise ValueError(
+            f"terrain parameter file {path} must map each parameter to {{default, min, max}} or {{default, choices}}"
+        )
     for name, s in spec.items():
         if sorted(s) not in (["default", "max", "min"], ["choices", "default"]):
-            raise ValueError(f"terrain parameter file {path}: {name} has keys {', '.join(map(str, s))}; give "
-                             "default, min and max, or default and choices")
+            raise ValueError(
+                f"terrain parameter file {path}: {name} has keys {', '.join(map(str, s))}; give "
+                "default, min and max, or default and choices"
+            )
     return spec
 
 
@@ -75,14 +79,16 @@ def resolve_params(kind: str, params: dict) -> dict:
         if "choices" in s:
             ok = value in s["choices"]
         elif _is_int_param(s):
-            ok = (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-                  and s["min"] <= value <= s["max"])
+            ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and s["min"] <= value <= s["max"]
         else:
-            ok = (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-                  and bool(np.isfinite(value)) and s["min"] <= value <= s["max"])
+            ok = (
+                isinstance(value, (int, float, np.integer, np.floating))
+                and not isinstance(value, bool)
+                and bool(np.isfinite(value))
+                and s["min"] <= value <= s["max"]
+            )
         if not ok:
-            raise ValueError(f"{kind} terrain parameter {name}={value!r} is invalid: "
-                             f"valid range {_valid_range(s)}")
+            raise ValueError(f"{kind} terrain parameter {name}={value!r} is invalid: valid range {_valid_range(s)}")
         values[name] = value
     return values
 
@@ -103,13 +109,19 @@ class _Draw:
                 value = str(self.rng.choice([c for c in s["choices"] if c != "random"]))
         elif value is None:
             if hi < s["min"]:
-                raise ValueError(f"{self.kind} terrain: no room for {name} >= {s['min']} (room for {fit:.3g}); "
-                                 "increase length")
-            value = (int(self.rng.integers(s["min"], int(hi) + 1)) if _is_int_param(s)
-                     else float(self.rng.uniform(s["min"], hi)))
+                raise ValueError(
+                    f"{self.kind} terrain: no room for {name} >= {s['min']} (room for {fit:.3g}); increase length"
+                )
+            value = (
+                int(self.rng.integers(s["min"], int(hi) + 1))
+                if _is_int_param(s)
+                else float(self.rng.uniform(s["min"], hi))
+            )
         elif fit is not None and value > fit + 1e-9:
-            raise ValueError(f"{self.kind} terrain parameter {name}={value} does not fit the corridor "
-                             f"(at most {fit:.3g} here); increase length or lower {name}")
+            raise ValueError(
+                f"{self.kind} terrain parameter {name}={value} does not fit the corridor "
+                f"(at most {fit:.3g} here); increase length or lower {name}"
+            )
         self.values[name] = value
         return value
 

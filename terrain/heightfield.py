@@ -13,6 +13,7 @@ border point. The signed distance to this surface is terrain.sdf's.
 Queries take numpy arrays or torch tensors and return the same kind; the torch results are differentiable
 with respect to the query points (index look-ups run in numpy, the arithmetic that carries gradients in torch).
 """
+
 from __future__ import annotations
 
 import sys
@@ -34,8 +35,13 @@ TERRAIN_KEYS = ("terrain_heights", "terrain_cell", "terrain_origin")
 OPTIONAL_KEYS = ("terrain_start", "terrain_goal")
 # Largest terrain read from a file (docs/motion_format.md, Limits): 4096 vertices a side, 2048 x 2048 in all
 # (100 m x 100 m at 0.05 m; the sdf tables of that take about 2 GB).
-FILE_LIMITS = {"terrain_heights": Limit((4096, 4096), 2048 * 2048), "terrain_cell": (), "terrain_origin": (2,),
-               "terrain_start": (2,), "terrain_goal": (2,)}
+FILE_LIMITS = {
+    "terrain_heights": Limit((4096, 4096), 2048 * 2048),
+    "terrain_cell": (),
+    "terrain_origin": (2,),
+    "terrain_start": (2,),
+    "terrain_goal": (2,),
+}
 
 
 def is_torch(x) -> bool:
@@ -118,9 +124,11 @@ class Heightfield:
 
     def __repr__(self):
         lo, hi = self.bounds()
-        return (f"Heightfield({self.shape[0]} x {self.shape[1]} vertices, cell {self.cell} m, "
-                f"x {lo[0]:.2f}..{hi[0]:.2f}, y {lo[1]:.2f}..{hi[1]:.2f}, "
-                f"heights {self.heights.min():.3f}..{self.heights.max():.3f} m)")
+        return (
+            f"Heightfield({self.shape[0]} x {self.shape[1]} vertices, cell {self.cell} m, "
+            f"x {lo[0]:.2f}..{hi[0]:.2f}, y {lo[1]:.2f}..{hi[1]:.2f}, "
+            f"heights {self.heights.min():.3f}..{self.heights.max():.3f} m)"
+        )
 
     # ----------------------------------------------------------------------------------------------------
     # Geometry of the grid
@@ -212,8 +220,9 @@ class Heightfield:
     # ----------------------------------------------------------------------------------------------------
     # Local grids in a character's frame
 
-    def local_grid(self, position, heading, relative_to, extent_x=LOCAL_EXTENT_X, extent_y=LOCAL_EXTENT_Y,
-                   spacing=LOCAL_SPACING):
+    def local_grid(
+        self, position, heading, relative_to, extent_x=LOCAL_EXTENT_X, extent_y=LOCAL_EXTENT_Y, spacing=LOCAL_SPACING
+    ):
         """Terrain heights (B, nx, ny) on a grid in each character's heading frame, minus `relative_to`.
 
         position: (B, 2) or (B, 3) world metres (z is ignored); heading: (B,) yaw in radians about +Z (0 faces
@@ -226,8 +235,9 @@ class Heightfield:
         if is_torch(position):
             import torch
 
-            local, heading, relative_to = (torch.as_tensor(a, dtype=position.dtype, device=position.device)
-                                            for a in (local, heading, relative_to))
+            local, heading, relative_to = (
+                torch.as_tensor(a, dtype=position.dtype, device=position.device) for a in (local, heading, relative_to)
+            )
             xp = torch
         else:
             position = np.asarray(position, dtype=np.float64)
@@ -267,8 +277,11 @@ class Heightfield:
 
     def arrays(self) -> dict:
         """The terrain as arrays under the `terrain_*` keys (for .npz files, also embedded in Motion files)."""
-        out = {"terrain_heights": np.array(self.heights), "terrain_cell": np.array(self.cell),
-               "terrain_origin": self.origin.copy()}
+        out = {
+            "terrain_heights": np.array(self.heights),
+            "terrain_cell": np.array(self.cell),
+            "terrain_origin": self.origin.copy(),
+        }
         if self.start is not None:
             out["terrain_start"] = self.start.copy()
         if self.goal is not None:
@@ -281,9 +294,13 @@ class Heightfield:
         for key in TERRAIN_KEYS:
             if key not in arrays:
                 raise ValueError(f"{source}: missing key '{key}': not a terrain file")
-        optional = {key[len("terrain_"):]: np.asarray(arrays[key]) for key in OPTIONAL_KEYS if key in arrays}
-        return cls(np.asarray(arrays["terrain_heights"]), float(np.asarray(arrays["terrain_cell"])),
-                   np.asarray(arrays["terrain_origin"]), **optional)
+        optional = {key[len("terrain_") :]: np.asarray(arrays[key]) for key in OPTIONAL_KEYS if key in arrays}
+        return cls(
+            np.asarray(arrays["terrain_heights"]),
+            float(np.asarray(arrays["terrain_cell"])),
+            np.asarray(arrays["terrain_origin"]),
+            **optional,
+        )
 
     def save(self, path) -> Path:
         """Write the terrain as .npz (keys of `arrays()`), atomically: a temporary file, then os.replace."""

@@ -5,6 +5,7 @@ array. `read_npz` reads each wanted array's header (shape and dtype) first, refu
 with a one-line ValueError, and only then reads the data. Arrays not asked for are never read. The limits
 of terrain and motion files are in docs/motion_format.md ("Limits").
 """
+
 from __future__ import annotations
 
 import functools
@@ -21,6 +22,7 @@ MAX_ITEM_BYTES = 256  # bytes of one element: numbers, and names of up to 64 cha
 
 class Header(NamedTuple):
     """What an `.npy` header declares."""
+
     shape: tuple
     dtype: np.dtype
 
@@ -28,6 +30,7 @@ class Header(NamedTuple):
 class Limit(NamedTuple):
     """The largest array accepted: at most shape[i] along dimension i, and at most `elements` in all
     (default: as many as `shape` holds). A plain tuple in a limits mapping stands for Limit(tuple)."""
+
     shape: tuple
     elements: int | None = None
 
@@ -51,11 +54,15 @@ def _refusal(source, key, header: Header, limit: Limit) -> str | None:
     if header.dtype.hasobject:
         return f"{source}: array '{key}' holds Python objects; only plain numeric and text arrays are read"
     if header.dtype.itemsize > MAX_ITEM_BYTES:
-        return (f"{source}: array '{key}' has {header.dtype.itemsize}-byte elements ({header.dtype}), more than "
-                f"the {MAX_ITEM_BYTES} bytes allowed")
+        return (
+            f"{source}: array '{key}' has {header.dtype.itemsize}-byte elements ({header.dtype}), more than "
+            f"the {MAX_ITEM_BYTES} bytes allowed"
+        )
     if not limit.admits(header.shape):
-        return (f"{source}: array '{key}' has shape {header.shape}, beyond the limit of {limit.shape} and "
-                f"{limit.most} elements in all (docs/motion_format.md, Limits): crop, coarsen or split it")
+        return (
+            f"{source}: array '{key}' has shape {header.shape}, beyond the limit of {limit.shape} and "
+            f"{limit.most} elements in all (docs/motion_format.md, Limits): crop, coarsen or split it"
+        )
     return None
 
 
@@ -91,7 +98,7 @@ def read_npz(path, limits: dict, what: str) -> dict:
     except zipfile.BadZipFile as error:
         raise ValueError(f"{source} is not a {what} (.npz): {_what_it_is(path, error)}") from error
     with archive:
-        names = {n[:-len(".npy")]: n for n in archive.namelist() if n.endswith(".npy")}
+        names = {n[: -len(".npy")]: n for n in archive.namelist() if n.endswith(".npy")}
         wanted = [key for key in limits if key in names]
         for key in wanted:
             limit = limits[key] if isinstance(limits[key], Limit) else Limit(tuple(limits[key]))

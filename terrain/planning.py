@@ -8,6 +8,7 @@ differ by at most `max_step`. A move costs its length times (1 + slope_cost * up
 + cross_cost * cross slope) plus step_cost times the height change, slopes measured on heights smoothed over
 about 0.2 m: the cross-slope term makes routes cross stairs and ramps head-on and turn on level ground.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -29,8 +30,7 @@ class UnreachableGoal(ValueError):
 class _Grid:
     """The planning nodes: traversability, heights and smoothed slopes at spacing `step` (metres)."""
 
-    def __init__(self, terrain: Heightfield, step, max_step, max_slope_deg, clearance, slope_cost=0.0,
-                 cross_cost=0.0):
+    def __init__(self, terrain: Heightfield, step, max_step, max_slope_deg, clearance, slope_cost=0.0, cross_cost=0.0):
         self.terrain, self.step = terrain, step
         self.slope_cost, self.cross_cost = slope_cost, cross_cost
         lo, hi = terrain.bounds()
@@ -49,8 +49,7 @@ class _Grid:
         size = 2 * reach + 1
         rise = ndimage.maximum_filter(h, size, mode="nearest") - ndimage.minimum_filter(h, size, mode="nearest")
         foothold = ndimage.minimum_filter(_vertex_slopes(h, cell), size, mode="nearest")
-        idx = tuple(np.clip(np.rint((self.xy[..., k] - lo[k]) / cell).astype(int), 0, h.shape[k] - 1)
-                    for k in range(2))
+        idx = tuple(np.clip(np.rint((self.xy[..., k] - lo[k]) / cell).astype(int), 0, h.shape[k] - 1) for k in range(2))
         traversable = (rise[idx] <= max_step) & (foothold[idx] <= np.tan(np.radians(max_slope_deg)))
         # Distance (in nodes) to the nearest non-traversable node or to beyond the border.
         room = ndimage.distance_transform_edt(np.pad(traversable, 1))[1:-1, 1:-1]
@@ -82,13 +81,24 @@ def _vertex_slopes(h: np.ndarray, cell: float) -> np.ndarray:
     # (i, j+1).
     for tri, corners in ((lower, [(0, 0), (1, 0), (0, 1)]), (upper, [(1, 1), (1, 0), (0, 1)])):
         for di, dj in corners:
-            view = out[di:di + tri.shape[0], dj:dj + tri.shape[1]]
+            view = out[di : di + tri.shape[0], dj : dj + tri.shape[1]]
             np.minimum(view, tri, out=view)
     return out
 
 
-def plan_path(terrain: Heightfield, start=None, goal=None, spacing=0.1, max_step=0.3, max_slope_deg=25.0,
-              clearance=0.3, grid=0.1, slope_cost=1.0, cross_cost=3.0, step_cost=2.0) -> np.ndarray:
+def plan_path(
+    terrain: Heightfield,
+    start=None,
+    goal=None,
+    spacing=0.1,
+    max_step=0.3,
+    max_slope_deg=25.0,
+    clearance=0.3,
+    grid=0.1,
+    slope_cost=1.0,
+    cross_cost=3.0,
+    step_cost=2.0,
+) -> np.ndarray:
     """A walking route (P, 2) in world xy metres from `start` to `goal` (default: the terrain's pads).
 
     A* on nodes `grid` metres apart (see the module docstring for what is traversable and what costs),
@@ -107,8 +117,7 @@ def plan_path(terrain: Heightfield, start=None, goal=None, spacing=0.1, max_step
 
     nodes, costs = _astar(g, tuple(g.node(start)), tuple(g.node(goal)), max_step, step_cost)
     if nodes is None:
-        raise UnreachableGoal(f"no traversable route from start {start.tolist()} to goal {goal.tolist()} "
-                              f"({limits})")
+        raise UnreachableGoal(f"no traversable route from start {start.tolist()} to goal {goal.tolist()} ({limits})")
     points = g.xy[nodes[:, 0], nodes[:, 1]]
     points[0], points[-1] = start, goal
     points = _shortcut(g, points, costs, step_cost)
@@ -143,7 +152,7 @@ def _astar(g: _Grid, source, target, max_step, step_cost):
         dh = np.abs(padded_h[there] - g.h)
         valid = ok & padded_ok[there] & (dh <= max_step)
         if dx and dy:  # no cutting corners past a blocked node
-            valid &= padded_ok[1 + dx:1 + dx + nx, 1:1 + ny] & padded_ok[1:1 + nx, 1 + dy:1 + dy + ny]
+            valid &= padded_ok[1 + dx : 1 + dx + nx, 1 : 1 + ny] & padded_ok[1 : 1 + nx, 1 + dy : 1 + dy + ny]
         direction = np.array([dx, dy]) / np.hypot(dx, dy)
         length = g.step * np.hypot(dx, dy)
         cost = length * g.cost_rate(g.xy, direction) + step_cost * dh

@@ -1,4 +1,5 @@
 """Top-down pictures of a terrain and a path (matplotlib, no display needed)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,13 +26,13 @@ def draw_terrain(ax, terrain: Heightfield, path=None, legend=True, marker_scale=
     extent = [lo[0] - half, hi[0] + half, lo[1] - half, hi[1] + half]
     span = max(float(np.ptp(h)), 1e-3)
     colours = ScalarMappable(Normalize(h.min() - 0.05 * span, h.max() + 0.05 * span), "viridis")
-    shaded = LightSource(azdeg=315, altdeg=45).shade(h.T, cmap=colours.cmap, norm=colours.norm, blend_mode="soft",
-                                                      vert_exag=2.0, dx=terrain.cell, dy=terrain.cell)
+    shaded = LightSource(azdeg=315, altdeg=45).shade(
+        h.T, cmap=colours.cmap, norm=colours.norm, blend_mode="soft", vert_exag=2.0, dx=terrain.cell, dy=terrain.cell
+    )
     ax.imshow(shaded, origin="lower", extent=extent, interpolation="nearest")
     gx, gy = np.gradient(h, terrain.cell)
     edges = np.ma.masked_where(np.hypot(gx, gy) <= EDGE_SLOPE, np.ones_like(h))
-    ax.imshow(edges.T, origin="lower", extent=extent, cmap="gray_r", vmin=0, vmax=1, alpha=0.7,
-              interpolation="nearest")
+    ax.imshow(edges.T, origin="lower", extent=extent, cmap="gray_r", vmin=0, vmax=1, alpha=0.7, interpolation="nearest")
     if path is not None:
         path = np.asarray(path)
         ax.plot(path[:, 0], path[:, 1], color="black", lw=3.5 * marker_scale)

@@ -3,6 +3,7 @@
 Frame and units: world metres; points (P, 2) in xy, or (P, 3). Arc length s runs from 0 at the first point
 to `length` at the last. Queries are vectorised over any leading shape.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -30,13 +31,13 @@ class Polyline:
     def __post_init__(self):
         points = np.asarray(self.points, dtype=np.float64)
         if points.ndim != 2 or points.shape[1] not in (2, 3) or len(points) == 0:
-            raise ValueError(f"a polyline needs points of shape (P, 2) or (P, 3) with P >= 1, "
-                             f"got shape {points.shape}")
+            raise ValueError(f"a polyline needs points of shape (P, 2) or (P, 3) with P >= 1, got shape {points.shape}")
         if not np.all(np.isfinite(points)):
             raise ValueError("polyline points contain NaN or infinite values")
         object.__setattr__(self, "points", points)
-        object.__setattr__(self, "arc", np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0),
-                                                                                            axis=1))]))
+        object.__setattr__(
+            self, "arc", np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+        )
 
     @property
     def length(self) -> float:
@@ -51,12 +52,16 @@ class Polyline:
             start, seg = self.points[:-1], np.diff(self.points, axis=0)
         seg_len = np.maximum(np.linalg.norm(seg, axis=1), 1e-9)
         d = q[..., None, :] - start  # (..., S, D)
-        u = np.clip((d * seg).sum(-1) / seg_len ** 2, 0.0, 1.0)
+        u = np.clip((d * seg).sum(-1) / seg_len**2, 0.0, 1.0)
         dist = np.linalg.norm(d - u[..., None] * seg, axis=-1)
         k = dist.argmin(-1)
         u = np.take_along_axis(u, k[..., None], -1)[..., 0]
-        return Projection(self.arc[k] + u * seg_len[k], start[k] + u[..., None] * seg[k],
-                          np.take_along_axis(dist, k[..., None], -1)[..., 0], k)
+        return Projection(
+            self.arc[k] + u * seg_len[k],
+            start[k] + u[..., None] * seg[k],
+            np.take_along_axis(dist, k[..., None], -1)[..., 0],
+            k,
+        )
 
     def arc_length(self, xy) -> np.ndarray:
         """Arc length (...,) of the path point nearest to each of xy (..., D): `project(xy).s`."""
@@ -96,6 +101,7 @@ class Polyline:
     def _queries(self, xy) -> np.ndarray:
         q = np.asarray(xy, dtype=np.float64)
         if q.shape[-1:] != self.points.shape[1:]:
-            raise ValueError(f"query points must have shape (..., {self.points.shape[1]}) like the polyline's, "
-                             f"got {q.shape}")
+            raise ValueError(
+                f"query points must have shape (..., {self.points.shape[1]}) like the polyline's, got {q.shape}"
+            )
         return q

@@ -8,6 +8,7 @@ below it; xy is clamped to the grid first, so points outside it measure from the
 Both take numpy arrays; `SignedDistance` also takes torch tensors and returns a result differentiable with
 respect to the points (the closest feature is found in numpy, its distance recomputed in torch).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -61,19 +62,23 @@ class SdfTables:
         h00, h10, h01, h11 = h[:-1, :-1], h[1:, :-1], h[:-1, 1:], h[1:, 1:]
         cmax = np.maximum(np.maximum(h00, h10), np.maximum(h01, h11))
         cmin = np.minimum(np.minimum(h00, h10), np.minimum(h01, h11))
-        slope = np.sqrt(np.maximum((h10 - h00) ** 2 + (h01 - h00) ** 2,
-                                   (h11 - h01) ** 2 + (h11 - h10) ** 2)) / cell
+        slope = np.sqrt(np.maximum((h10 - h00) ** 2 + (h01 - h00) ** 2, (h11 - h01) ** 2 + (h11 - h10) ** 2)) / cell
         kmax = int(np.ceil(SDF_EXACT_RANGE / cell - 1e-9))
         levels = sorted({k for k in (0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64) if k < kmax} | {kmax})
 
         def windows(a, op):
             return np.stack([(op(a, 2 * k + 1, mode="nearest") if k else a).ravel() for k in levels])
 
-        return cls(levels=np.array(levels), hmax=windows(cmax, ndimage.maximum_filter),
-                   hmin=windows(cmin, ndimage.minimum_filter), slope=windows(slope, ndimage.maximum_filter),
-                   planar_radius=_planar_radius(h00, h10, h01, h11, kmax).ravel(),
-                   cell_range=np.stack([cmin.ravel(), cmax.ravel()], -1),
-                   cell_planes=_cell_planes(terrain, h00, h10, h01, h11), **_blocks(cmin, cmax, cell))
+        return cls(
+            levels=np.array(levels),
+            hmax=windows(cmax, ndimage.maximum_filter),
+            hmin=windows(cmin, ndimage.minimum_filter),
+            slope=windows(slope, ndimage.maximum_filter),
+            planar_radius=_planar_radius(h00, h10, h01, h11, kmax).ravel(),
+            cell_range=np.stack([cmin.ravel(), cmax.ravel()], -1),
+            cell_planes=_cell_planes(terrain, h00, h10, h01, h11),
+            **_blocks(cmin, cmax, cell),
+        )
 
 
 def _planar_radius(h00, h10, h01, h11, kmax):
@@ -88,8 +93,7 @@ def _planar_radius(h00, h10, h01, h11, kmax):
     def spread(a):
         return ndimage.maximum_filter(a, 3, mode="nearest") - ndimage.minimum_filter(a, 3, mode="nearest")
 
-    same = (planar & ndimage.minimum_filter(planar, 3, mode="nearest")
-            & (spread(sx) <= eps) & (spread(sy) <= eps))
+    same = planar & ndimage.minimum_filter(planar, 3, mode="nearest") & (spread(sx) <= eps) & (spread(sy) <= eps)
     planar_radius = np.where(planar, 0, -1)
     window_planar = planar
     for k in range(1, kmax + 1):
@@ -117,8 +121,12 @@ def _blocks(cmin, cmax, cell) -> dict:
     ids = per_block(np.pad(np.arange(cmax.size).reshape(cmax.shape), pad, constant_values=-1))
     ids = np.where(bent_b, ids, -1)
     ids = np.take_along_axis(ids, np.argsort(~bent_b, axis=1, kind="stable"), 1)
-    return {"block": block, "blocks": (nbx, nby), "block_range": np.stack([bmin, bmax], -1),
-            "block_cells": ids[:, :max(int(bent_b.sum(1).max()), 1)]}
+    return {
+        "block": block,
+        "blocks": (nbx, nby),
+        "block_range": np.stack([bmin, bmax], -1),
+        "block_cells": ids[:, : max(int(bent_b.sum(1).max()), 1)],
+    }
 
 
 def _cell_planes(terrain, h00, h10, h01, h11):
@@ -128,8 +136,10 @@ def _cell_planes(terrain, h00, h10, h01, h11):
     ii, jj = np.meshgrid(np.arange(h00.shape[0]), np.arange(h00.shape[1]), indexing="ij")
     x0, y0 = terrain.origin[0] + ii * cell, terrain.origin[1] + jj * cell
     planes = []
-    for gx, gy, corner in (((h10 - h00) / cell, (h01 - h00) / cell, (x0, y0, h00)),
-                           ((h11 - h01) / cell, (h11 - h10) / cell, (x0 + cell, y0 + cell, h11))):
+    for gx, gy, corner in (
+        ((h10 - h00) / cell, (h01 - h00) / cell, (x0, y0, h00)),
+        ((h11 - h01) / cell, (h11 - h10) / cell, (x0 + cell, y0 + cell, h11)),
+    ):
         norm = np.sqrt(1.0 + gx * gx + gy * gy)
         n = (-gx / norm, -gy / norm, 1.0 / norm)
         planes.append(np.stack([*n, -(n[0] * corner[0] + n[1] * corner[1] + n[2] * corner[2])], -1))
@@ -176,7 +186,7 @@ class SignedDistance:
         tri = 2 * cell_id + under.upper
         code = np.full(len(p), VERTICAL)
 
-        plane = dist * c / np.sqrt(c ** 2 + under.sx * under.sx + under.sy * under.sy)
+        plane = dist * c / np.sqrt(c**2 + under.sx * under.sx + under.sy * under.sy)
         planar = plane <= t.planar_radius[cell_id] * c
         dist[planar] = plane[planar]
         code[planar] = FACE
@@ -212,7 +222,7 @@ class SignedDistance:
         found = Nearest(best, np.full(len(p), -1), np.full(len(p), VERTICAL))
         found = _improve(self.terrain, p, np.arange(len(p)), i, j, found)
         owner, lower, block_id = self._blocks_by_distance(p, found.distance)
-        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])[:len(owner)]
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])[: len(owner)]
         sizes = np.diff(np.r_[starts, len(owner)])
         # Visit every point's nearest block, then every point's second nearest, and so on.
         for rank in range(sizes.max(initial=0)):
@@ -240,8 +250,7 @@ class SignedDistance:
         owner, bi, bj, block_id = owner[bent], bi[bent], bj[bent], block_id[bent]
         span = t.block_range[block_id]
         i0, j0 = bi * size, bj * size
-        lower = _box_distance(fx[owner], fy[owner], z[owner], i0, i0 + size, j0, j0 + size,
-                              span[:, 0], span[:, 1], c)
+        lower = _box_distance(fx[owner], fy[owner], z[owner], i0, i0 + size, j0, j0 + size, span[:, 0], span[:, 1], c)
         keep = np.flatnonzero(lower < best[owner] - SDF_TOLERANCE)
         # One argsort on a combined key: the owner, then the lower bound within it.
         order = keep[np.argsort(owner[keep] + lower[keep] / (lower[keep].max(initial=0.0) + 1.0))]
@@ -254,8 +263,18 @@ class SignedDistance:
         fx, fy, z = (p[o, 0] - origin[0]) / c, (p[o, 1] - origin[1]) / c, p[o, 2]
         cid = t.block_cells[block_id]
         cspan = t.cell_range[cid]
-        box = _box_distance(fx[:, None], fy[:, None], z[:, None], cid // (ny - 1), cid // (ny - 1) + 1,
-                            cid % (ny - 1), cid % (ny - 1) + 1, cspan[..., 0], cspan[..., 1], c)
+        box = _box_distance(
+            fx[:, None],
+            fy[:, None],
+            z[:, None],
+            cid // (ny - 1),
+            cid // (ny - 1) + 1,
+            cid % (ny - 1),
+            cid % (ny - 1) + 1,
+            cspan[..., 0],
+            cspan[..., 1],
+            c,
+        )
         q = np.stack([p[o, 0], p[o, 1], z, np.ones(len(o))], -1)[:, None, None, :]
         box = np.maximum(box, np.abs((t.cell_planes[cid] * q).sum(-1)).min(-1))
         box[cid < 0] = np.inf

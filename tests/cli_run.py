@@ -1,4 +1,5 @@
 """Run the `terrain-mdm` command in a child process, as a user would, and check how it fails."""
+
 import os
 import subprocess
 import sys
@@ -10,8 +11,15 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_cli(*args, cwd=None, timeout=300, env=None):
     """`terrain-mdm ARGS` (this checkout's code) in a child process; returns the CompletedProcess."""
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "sim.cli", *map(str, args)], cwd=cwd or ROOT, env=environment,
-                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "sim.cli", *map(str, args)],
+        cwd=cwd or ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def assert_one_line_error(result, *words):

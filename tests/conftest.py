@@ -37,8 +37,9 @@ class BulletHumanoid:
     def __init__(self):
         with quiet_stdout():
             self.client = p.connect(p.DIRECT)
-            self.body = p.loadURDF(URDF_PATH, globalScaling=SCALE, flags=p.URDF_MAINTAIN_LINK_ORDER,
-                                   physicsClientId=self.client)
+            self.body = p.loadURDF(
+                URDF_PATH, globalScaling=SCALE, flags=p.URDF_MAINTAIN_LINK_ORDER, physicsClientId=self.client
+            )
         self.skeleton = Skeleton.load()
 
     def pose(self, root_pos, root_quat, joint_quat):
@@ -54,8 +55,10 @@ class BulletHumanoid:
 
     def link_states(self):
         """Link frame positions (15, 3) and orientations (15, 4) xyzw, as getLinkState()[4] and [5]."""
-        states = [p.getLinkState(self.body, i, computeForwardKinematics=True, physicsClientId=self.client)
-                  for i in range(NUM_LINKS)]
+        states = [
+            p.getLinkState(self.body, i, computeForwardKinematics=True, physicsClientId=self.client)
+            for i in range(NUM_LINKS)
+        ]
         return np.array([s[4] for s in states]), np.array([s[5] for s in states])
 
     def aabb_min_z(self, link):

@@ -1,6 +1,7 @@
 """Batch runs of a suite (sim/suite.py, sim/batch.py, sim/report.py) with the tiny suite and the tiny test model
 (conftest.py) saved as a checkpoint: worker-count independence, resume after SIGKILL, error recording, shards,
 reports, comparison, the Ray backend, and clear errors for bad input."""
+
 import json
 import os
 import re
@@ -95,10 +96,19 @@ def test_report_has_a_table_per_kind_csv_and_plots(reference):
 
 def test_killed_run_resumes_to_the_uninterrupted_results(reference, suite_file, tmp_path):
     out = tmp_path / "killed"
-    command = [sys.executable, "-m", "sim.cli", "batch", "--suite", str(suite_file), "--out", str(out),
-               "--workers", "1"]
-    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    command = [
+        sys.executable,
+        "-m",
+        "sim.cli",
+        "batch",
+        "--suite",
+        str(suite_file),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+    ]
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 300  # generous: a busy machine can be slow to start the workers
         while not list((out / "episodes").glob("[!.]*.json")) and time.monotonic() < deadline:
@@ -169,29 +179,37 @@ def _suite(tmp_path, **changes):
     return str(tmp_path / "suite.yaml")
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"batchsize": 4}, "unknown key 'batchsize'; suite keys are"),
-    ({"method": "magic"}, "unknown method 'magic'; choose one of model, engine, blind"),
-    ({"episodes": [{"kind": "lava", "seeds": [0]}]}, "episodes entry 1: unknown terrain kind 'lava'; kinds are"),
-    ({"episodes": [{"kind": "flat", "seed": [0]}]}, "unknown key 'seed'; entry keys are"),
-    ({"episodes": [{"kind": "flat", "seeds": [0], "goal_distance": 30}]}, r"goal_distance 30 .* \[6.5, 18.5\]"),
-    ({"episodes": [{"kind": "stairs", "seeds": [0], "params": {"step_height": 0.9}}]}, "step_height.*0.25"),
-    ({"episodes": [{"kind": "flat", "seeds": [0]}, {"kind": "flat", "seeds": [0, 1]}]},
-     "flat-walk-10.5m-s0 is listed by entries 1 and 2"),
-    ({"controller": {"ddim_step": 3}}, "bad controller settings: .*unknown key ddim_step"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"batchsize": 4}, "unknown key 'batchsize'; suite keys are"),
+        ({"method": "magic"}, "unknown method 'magic'; choose one of model, engine, blind"),
+        ({"episodes": [{"kind": "lava", "seeds": [0]}]}, "episodes entry 1: unknown terrain kind 'lava'; kinds are"),
+        ({"episodes": [{"kind": "flat", "seed": [0]}]}, "unknown key 'seed'; entry keys are"),
+        ({"episodes": [{"kind": "flat", "seeds": [0], "goal_distance": 30}]}, r"goal_distance 30 .* \[6.5, 18.5\]"),
+        ({"episodes": [{"kind": "stairs", "seeds": [0], "params": {"step_height": 0.9}}]}, "step_height.*0.25"),
+        (
+            {"episodes": [{"kind": "flat", "seeds": [0]}, {"kind": "flat", "seeds": [0, 1]}]},
+            "flat-walk-10.5m-s0 is listed by entries 1 and 2",
+        ),
+        ({"controller": {"ddim_step": 3}}, "bad controller settings: .*unknown key ddim_step"),
+    ],
+)
 def test_bad_suites_name_the_problem(tmp_path, changes, message, capsys):
     assert main(["batch", "--suite", _suite(tmp_path, **changes), "--out", str(tmp_path / "run")]) == 2
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "run" / "episodes").exists() or not list((tmp_path / "run" / "episodes").iterdir())
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["--suite", "configs/bench/nope.yaml"], "suite file configs/bench/nope.yaml does not exist"),
-    (["--suite", str(TINY), "--shard", "2/2"], r"bad shard '2/2': expected i/n with 0 <= i < n"),
-    (["--suite", str(TINY), "--shard", "first"], "bad shard 'first'"),
-    (["--suite", str(TINY), "--address", "auto"], "add --backend ray"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--suite", "configs/bench/nope.yaml"], "suite file configs/bench/nope.yaml does not exist"),
+        (["--suite", str(TINY), "--shard", "2/2"], r"bad shard '2/2': expected i/n with 0 <= i < n"),
+        (["--suite", str(TINY), "--shard", "first"], "bad shard 'first'"),
+        (["--suite", str(TINY), "--address", "auto"], "add --backend ray"),
+    ],
+)
 def test_bad_options_name_the_problem(tmp_path, arguments, message, capsys):
     assert main(["batch", "--out", str(tmp_path / "run")] + arguments) == 2
     assert re.search(message, capsys.readouterr().err)

@@ -1,6 +1,7 @@
 """Bad suites and run folders refused before any work (sim/suite.py, sim/batch.py): NaN and infinities, suites
 that expand beyond MAX_EPISODES, unwritable --out folders, stray or damaged files in a run's episodes/; and
 result records with non-finite numbers written as valid JSON."""
+
 import json
 import math
 import time
@@ -25,15 +26,19 @@ def suite_file(folder, data):
     return folder / "suite.yaml"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("speeds: {walk: .inf}", "suite.yaml: speeds.walk is inf; give a finite number"),
-    ("speeds: {run: -.inf}", "suite.yaml: speeds.run is -inf; give a finite number"),
-    ("controller: {goal_radius: .nan}", "suite.yaml: controller.goal_radius is nan; give a finite number"),
-    ("episodes: [{kind: flat, seeds: [0]}, {kind: stairs, seeds: [1], params: {step_height: .nan}}]",
-     "suite.yaml, episodes entry 2: params.step_height is nan; give a finite number"),
-    ("episodes: [{kind: flat, seeds: [0], goal_distance: [8, .inf]}]",
-     "episodes entry 1: goal_distance.1 is inf"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("speeds: {walk: .inf}", "suite.yaml: speeds.walk is inf; give a finite number"),
+        ("speeds: {run: -.inf}", "suite.yaml: speeds.run is -inf; give a finite number"),
+        ("controller: {goal_radius: .nan}", "suite.yaml: controller.goal_radius is nan; give a finite number"),
+        (
+            "episodes: [{kind: flat, seeds: [0]}, {kind: stairs, seeds: [1], params: {step_height: .nan}}]",
+            "suite.yaml, episodes entry 2: params.step_height is nan; give a finite number",
+        ),
+        ("episodes: [{kind: flat, seeds: [0], goal_distance: [8, .inf]}]", "episodes entry 1: goal_distance.1 is inf"),
+    ],
+)
 def test_non_finite_numbers_are_refused_when_the_suite_is_loaded(tmp_path, text, message):
     data = {**yaml.safe_load(TINY.read_text()), **yaml.safe_load(text)}
     with pytest.raises(SuiteError) as error:
@@ -41,11 +46,16 @@ def test_non_finite_numbers_are_refused_when_the_suite_is_loaded(tmp_path, text,
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
-@pytest.mark.parametrize("entries, message", [
-    ([{"kind": "flat", "seeds": {"start": 0, "count": 100_000_000}}], "seeds count 100000000 is more than"),
-    ([{"kind": "flat", "seeds": {"start": 0, "count": 60_000}, "gait": ["walk", "run"]}],
-     "episodes entry 1: its 120000 episodes"),
-])
+@pytest.mark.parametrize(
+    "entries, message",
+    [
+        ([{"kind": "flat", "seeds": {"start": 0, "count": 100_000_000}}], "seeds count 100000000 is more than"),
+        (
+            [{"kind": "flat", "seeds": {"start": 0, "count": 60_000}, "gait": ["walk", "run"]}],
+            "episodes entry 1: its 120000 episodes",
+        ),
+    ],
+)
 def test_a_suite_is_bounded_before_it_is_expanded(tmp_path, entries, message):
     path = suite_file(tmp_path, {"method": "engine", "episodes": entries})
     tracemalloc.start()
@@ -67,8 +77,10 @@ def test_a_record_with_non_finite_numbers_is_written_as_json(tmp_path):
     (tmp_path / "episodes").mkdir()
     write_result(tmp_path, episode, None, record)
     written = json.loads((tmp_path / "episodes" / f"{episode.id}.json").read_text())  # strict JSON: no NaN
-    assert written["episode"]["speed"] is None and written["metrics"] == {"penetration_mean_mm": None,
-                                                                           "drift": [1.0, None]}
+    assert written["episode"]["speed"] is None and written["metrics"] == {
+        "penetration_mean_mm": None,
+        "drift": [1.0, None],
+    }
     assert written["status"] == "error" and written["error"] == "ValueError: speed inf"
 
 
@@ -86,7 +98,7 @@ def test_stray_and_damaged_files_in_episodes(tmp_path, capsys):
     write_report(run)
 
     result = run / "episodes" / f"{suite.episodes[0].id}.json"
-    for damage in ("{\"id\": ", "[1, 2]", json.dumps({**json.loads(result.read_text()), "id": "flat-other"})):
+    for damage in ('{"id": ', "[1, 2]", json.dumps({**json.loads(result.read_text()), "id": "flat-other"})):
         result.write_text(damage)
         for action in (lambda: run_suite(suite, run, workers=1, progress=False), lambda: write_report(run)):
             with pytest.raises(SuiteError, match=f"{result} is not a result of this run: .*; delete it and rerun"):

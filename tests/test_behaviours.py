@@ -1,5 +1,6 @@
 """The planned synthesis engine's behaviours (standing, starting and stopping, corners, turning on the spot,
 speed changes), on real terrain, measured with the real metrics against the engine floors of issue 3."""
+
 import numpy as np
 import pytest
 
@@ -89,8 +90,9 @@ def test_start_from_standing_walk_and_stop(flat):
     assert (motion.root_pos[off + 2 * FPS, 0] - motion.root_pos[off + FPS, 0]) > 0.9 * 1.2
 
 
-@pytest.mark.parametrize("corner", [((0, 0), (3, 0), (3, 3)), ((0, 0), (3, 0), (3, 1), (0, 1))],
-                         ids=["corner90", "uturn"])
+@pytest.mark.parametrize(
+    "corner", [((0, 0), (3, 0), (3, 3)), ((0, 0), (3, 0), (3, 1), (0, 1))], ids=["corner90", "uturn"]
+)
 def test_corners_slow_down_and_keep_to_the_path(flat, corner):
     path = route(flat, *corner)
     motion = synthesize(flat, path, plan=SpeedPlan.constant(1.3, end_standing=1.0))
@@ -138,7 +140,7 @@ def test_stops_on_stairs_stand_flat_on_treads():
     middle = [s for s in stands if len(s) > FPS and 0 < s[0] and s[-1] < motion.num_frames - 2]
     assert len(middle) == 2
     for frames in middle:
-        assert_standing(motion, frames[FPS // 3:-FPS // 3])  # the body settles in and gathers to step off
+        assert_standing(motion, frames[FPS // 3 : -FPS // 3])  # the body settles in and gathers to step off
         ground = soles(motion)[frames[-1], ..., 2].mean(-1)
         assert ground.min() > 0.15  # on the stairs, not at their foot
 
@@ -158,7 +160,7 @@ def test_speed_changes_and_a_stop_along_the_path(flat):
     assert abs(mean_speed(4.0, 5.5) - 1.5) < 0.15
     stand = np.flatnonzero((np.abs(x - 6.5) < 0.3) & (np.r_[root_speed(motion), 0.0] < 0.03))
     assert len(stand) >= 1.2 * FPS
-    assert_standing(motion, stand[FPS // 3:-FPS // 3])
+    assert_standing(motion, stand[FPS // 3 : -FPS // 3])
 
 
 def test_run_from_standing_to_standing(flat):
@@ -197,15 +199,18 @@ def test_random_plans_on_every_terrain_meet_the_floors(kind):
     assert_standing(motion, np.arange(motion.num_frames - FPS - 1, motion.num_frames))
 
 
-@pytest.mark.parametrize("plan, words", [
-    (lambda: SpeedPlan((Cruise(1.0, 1.0),)), "Cruise at arc length 0"),
-    (lambda: SpeedPlan((Cruise(0.0, 1.0), (3.0, 1.0))), "holds Cruise and Stop records"),
-    (lambda: SpeedPlan((Cruise(0.0, 9.0),)), "speed must be in"),
-    (lambda: SpeedPlan((Cruise(0.0, 1.0), Stop(2.0, -1.0))), "seconds must be in"),
-    (lambda: SpeedPlan.constant(1.0, end_standing=float("nan")), "end_standing"),
-    (lambda: random_plan(10.0, "crawl", np.random.default_rng(0)), "gait must be walk, run or mixed"),
-    (lambda: PlanConfig(stand_seconds=(3.0, 1.0)), "low <= high"),
-])
+@pytest.mark.parametrize(
+    "plan, words",
+    [
+        (lambda: SpeedPlan((Cruise(1.0, 1.0),)), "Cruise at arc length 0"),
+        (lambda: SpeedPlan((Cruise(0.0, 1.0), (3.0, 1.0))), "holds Cruise and Stop records"),
+        (lambda: SpeedPlan((Cruise(0.0, 9.0),)), "speed must be in"),
+        (lambda: SpeedPlan((Cruise(0.0, 1.0), Stop(2.0, -1.0))), "seconds must be in"),
+        (lambda: SpeedPlan.constant(1.0, end_standing=float("nan")), "end_standing"),
+        (lambda: random_plan(10.0, "crawl", np.random.default_rng(0)), "gait must be walk, run or mixed"),
+        (lambda: PlanConfig(stand_seconds=(3.0, 1.0)), "low <= high"),
+    ],
+)
 def test_bad_plans_are_refused_in_one_line(plan, words):
     with pytest.raises(ValueError, match=words):
         plan()

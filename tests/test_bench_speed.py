@@ -1,5 +1,6 @@
 """The speed benchmark with the tiny test model (conftest.py) and small matrix products: every figure is there,
 consistent, and written as JSON."""
+
 import json
 
 from motion_model import checkpoint
@@ -11,8 +12,29 @@ def test_bench_speed_prints_the_table_and_writes_json(model, tmp_path, capsys):
     model_file = tmp_path / "tiny.pt"
     checkpoint.save(model_file, checkpoint.payload(model.config, model.normalizer, model.network.state_dict()))
     out = tmp_path / "speed.json"
-    assert main(["bench-speed", "--model", str(model_file), "--batches", "1", "2", "--steps", "2", "--threads", "1",
-                 "--matmul-fp32", "128", "--matmul-bf16", "64", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "bench-speed",
+                "--model",
+                str(model_file),
+                "--batches",
+                "1",
+                "2",
+                "--steps",
+                "2",
+                "--threads",
+                "1",
+                "--matmul-fp32",
+                "128",
+                "--matmul-bf16",
+                "64",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     precision = "bf16" if bf16_supported() else "fp32"  # the default controller's precision "auto"
     text = capsys.readouterr().out
     assert "ms/denoise step" in text and "matmul peaks (fp32" in text and f"network: ran in {precision}" in text

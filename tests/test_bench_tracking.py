@@ -1,4 +1,5 @@
 """`terrain-mdm bench-tracking --quick`: one route with the shipped model and the engine, its files."""
+
 import json
 
 from cli_run import run_cli

@@ -1,4 +1,5 @@
 """The terrain-mdm command: every subcommand has help; the main jobs write real files."""
+
 import json
 import os
 import re
@@ -18,8 +19,26 @@ from sim.commands.terrain import terrain_spec
 from terrain.heightfield import Heightfield
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ("terrain", "clip", "synth", "dataset", "eval", "preview", "generate", "demo", "simulate", "view",
-            "render", "export", "train", "batch", "report", "compare", "bench-speed", "bench-tracking")
+COMMANDS = (
+    "terrain",
+    "clip",
+    "synth",
+    "dataset",
+    "eval",
+    "preview",
+    "generate",
+    "demo",
+    "simulate",
+    "view",
+    "render",
+    "export",
+    "train",
+    "batch",
+    "report",
+    "compare",
+    "bench-speed",
+    "bench-tracking",
+)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -36,8 +55,19 @@ def test_help_lists_every_subcommand():
 
 
 def test_terrain_writes_the_terrain_and_its_picture(tmp_path):
-    main(["terrain", "stairs", "step_height=0.2", "--seed", "3", "--out", str(tmp_path / "t.npz"),
-          "--png", str(tmp_path / "t.png")])
+    main(
+        [
+            "terrain",
+            "stairs",
+            "step_height=0.2",
+            "--seed",
+            "3",
+            "--out",
+            str(tmp_path / "t.npz"),
+            "--png",
+            str(tmp_path / "t.png"),
+        ]
+    )
     terrain = Heightfield.load(tmp_path / "t.npz")
     assert terrain.heights.max() > 0.35 and terrain.start is not None
     assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
@@ -67,8 +97,21 @@ def test_generate_with_a_checkpoint_file(tmp_path, capsys):
     model_file = tmp_path / "tiny.pt"
     checkpoint.save(model_file, checkpoint.payload(config, normalizer, network.state_dict()))
     out = tmp_path / "walk.npz"
-    main(["generate", "--terrain", "flat", "--seed", "1", "--model", str(model_file), "--time-limit", "2",
-          "--out", str(out)])
+    main(
+        [
+            "generate",
+            "--terrain",
+            "flat",
+            "--seed",
+            "1",
+            "--model",
+            str(model_file),
+            "--time-limit",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
     motion = Motion.load(out)
     assert motion.duration >= 1.9 and motion.terrain is not None and motion.path is not None
     text = capsys.readouterr().out
@@ -93,8 +136,14 @@ def test_the_seed_of_a_terrain_file_is_used_unless_seed_is_given(tmp_path, capsy
 
 
 def test_help_imports_none_of_the_heavy_libraries():
-    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "sim.cli", "--help"], capture_output=True,
-                            text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "sim.cli", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True,
+    )
     imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()}
     assert "usage: terrain-mdm" in result.stdout and "sim" in imported
     assert not imported & {"torch", "numpy", "pybullet", "matplotlib", "yaml"}

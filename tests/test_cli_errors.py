@@ -5,6 +5,7 @@ Most cases call `main` in this process (fast); a few run the command in a child 
 and the absence of a traceback as a user sees them. Every refusal here comes before a model is loaded: the
 model given is a file that does not exist, so an error naming it would show that the check came too late.
 """
+
 import os
 from pathlib import Path
 
@@ -45,8 +46,11 @@ def files(tmp_path_factory):
     npz("text_contacts.npz", "'contacts'", contacts=np.full(arrays["contacts"].shape, "x"))
     npz("two_fps.npz", "'fps'", fps=np.array([30.0, 30.0]))
     npz("bad_terrain.npz", "terrain", terrain_cell=np.zeros(3))
-    yaml_files = {"terrain": folder / "terrain.yaml", "controller": folder / "controller.yaml",
-                  "no_kind": folder / "no_kind.yaml"}
+    yaml_files = {
+        "terrain": folder / "terrain.yaml",
+        "controller": folder / "controller.yaml",
+        "no_kind": folder / "no_kind.yaml",
+    }
     yaml_files["terrain"].write_text("kind: stairs\nstep_height: 0.2: 3\n")
     yaml_files["controller"].write_text("speed: 1.0\n  candidates: 4\n")
     yaml_files["no_kind"].write_text("step_height: 0.2\n")
@@ -88,8 +92,16 @@ def refuse(capsys, *args, words=()):
     return lines[0]
 
 
-BAD_FILES = ("empty.npz", "text.npz", "one.npz", "no_root.npz", "flat_root.npz", "text_contacts.npz",
-             "two_fps.npz", "bad_terrain.npz")
+BAD_FILES = (
+    "empty.npz",
+    "text.npz",
+    "one.npz",
+    "no_root.npz",
+    "flat_root.npz",
+    "text_contacts.npz",
+    "two_fps.npz",
+    "bad_terrain.npz",
+)
 
 
 @pytest.mark.parametrize("name", BAD_FILES)
@@ -98,15 +110,18 @@ def test_eval_names_the_file_and_what_is_wrong(files, name, capsys):
     refuse(capsys, "eval", files["good"], path, words=(name, word))
 
 
-@pytest.mark.parametrize("command, out, name", [
-    ("preview", "old.png", "empty.npz"),
-    ("preview", "old.mp4", "two_fps.npz"),
-    ("render", "old.mp4", "text.npz"),
-    ("render", "new.gif", "flat_root.npz"),
-    ("export", "old.bvh", "text_contacts.npz"),
-    ("export", "new.txt", "one.npz"),
-    ("view", None, "no_root.npz"),
-])
+@pytest.mark.parametrize(
+    "command, out, name",
+    [
+        ("preview", "old.png", "empty.npz"),
+        ("preview", "old.mp4", "two_fps.npz"),
+        ("render", "old.mp4", "text.npz"),
+        ("render", "new.gif", "flat_root.npz"),
+        ("export", "old.bvh", "text_contacts.npz"),
+        ("export", "new.txt", "one.npz"),
+        ("view", None, "no_root.npz"),
+    ],
+)
 def test_motion_file_commands_refuse_a_non_motion_file(files, previous, command, out, name, capsys):
     before = snapshot(previous)
     path, word = files["bad"][name]
@@ -119,12 +134,15 @@ def test_motion_file_commands_refuse_a_non_motion_file(files, previous, command,
     assert snapshot(previous) == before
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--columns", "100000"], ("columns", "24", "100000")),
-    (["--columns", "0"], ("columns", "0")),
-    (["--fps", "1e9"], ("--fps", "1..240")),
-    (["--fps", "nan"], ("--fps",)),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--columns", "100000"], ("columns", "24", "100000")),
+        (["--columns", "0"], ("columns", "0")),
+        (["--fps", "1e9"], ("--fps", "1..240")),
+        (["--fps", "nan"], ("--fps",)),
+    ],
+)
 def test_preview_options_out_of_range(files, previous, args, words, capsys):
     before = snapshot(previous)
     refuse(capsys, "preview", files["good"], "--out", previous / "old.png", *args, words=words)
@@ -135,44 +153,64 @@ def test_preview_and_render_refuse_bad_output_paths(files, previous, read_only_f
     before = snapshot(previous)
     refuse(capsys, "preview", files["good"], "--out", previous / "strip.jpg", words=("strip.jpg", ".png"))
     refuse(capsys, "preview", files["good"], "--out", previous / "missing" / "strip.png", words=("missing",))
-    refuse(capsys, "preview", files["good"], "--out", read_only_folder / "strip.png",
-           words=(read_only_folder, "not writable"))
+    refuse(
+        capsys,
+        "preview",
+        files["good"],
+        "--out",
+        read_only_folder / "strip.png",
+        words=(read_only_folder, "not writable"),
+    )
     refuse(capsys, "render", files["good"], "--out", previous / "walk.avi", words=("walk.avi", ".mp4"))
     (previous / "folder.mp4").mkdir()
     refuse(capsys, "render", files["good"], "--out", previous / "folder.mp4", words=("folder.mp4", "is a folder"))
-    refuse(capsys, "export", files["good"], "--format", "bvh", "--out", read_only_folder / "walk.bvh",
-           words=("not writable",))
+    refuse(
+        capsys,
+        "export",
+        files["good"],
+        "--format",
+        "bvh",
+        "--out",
+        read_only_folder / "walk.bvh",
+        words=("not writable",),
+    )
     assert snapshot(previous) == before
 
 
-@pytest.mark.parametrize("args, words", [
-    (["render", "{good}", "--out", "{out}/walk.mp4", "--workers", "-1"], ("--workers", "-1")),
-    (["render", "{good}", "--out", "{out}/walk.mp4", "--workers", "0"], ("--workers", "0")),
-    (["render", "{good}", "--out", "{out}/walk.mp4", "--fps", "0.000001"], ("--fps", "1..240")),
-    (["clip", "walk", "--fps", "1e9", "--out", "{out}/walk.npz"], ("--fps", "1e9")),
-    (["clip", "walk", "--cycles", "0", "--out", "{out}/walk.npz"], ("--cycles",)),
-    (["dataset", "--out", "{out}/data", "--workers", "-1"], ("--workers", "-1")),
-    (["batch", "--suite", "configs/bench/tiny.yaml", "--out", "{out}/run", "--workers", "-1"], ("--workers",)),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["render", "{good}", "--out", "{out}/walk.mp4", "--workers", "-1"], ("--workers", "-1")),
+        (["render", "{good}", "--out", "{out}/walk.mp4", "--workers", "0"], ("--workers", "0")),
+        (["render", "{good}", "--out", "{out}/walk.mp4", "--fps", "0.000001"], ("--fps", "1..240")),
+        (["clip", "walk", "--fps", "1e9", "--out", "{out}/walk.npz"], ("--fps", "1e9")),
+        (["clip", "walk", "--cycles", "0", "--out", "{out}/walk.npz"], ("--cycles",)),
+        (["dataset", "--out", "{out}/data", "--workers", "-1"], ("--workers", "-1")),
+        (["batch", "--suite", "configs/bench/tiny.yaml", "--out", "{out}/run", "--workers", "-1"], ("--workers",)),
+    ],
+)
 def test_counts_and_rates_out_of_range(files, previous, args, words, capsys):
     before = snapshot(previous)
     refuse(capsys, *[a.format(good=files["good"], out=previous) for a in args], words=words)
     assert snapshot(previous) == before and not (previous / "data").exists() and not (previous / "run").exists()
 
 
-@pytest.mark.parametrize("args, words", [
-    (["terrain", "stairs", "step_height=[0.2"], ("step_height=[0.2", "YAML")),
-    (["terrain", "stairs", "step_height"], ("step_height", "key=value")),
-    (["terrain", "stairs", "step_height=0.9"], ("step_height", "0.25")),
-    (["terrain", "{yaml[terrain]}"], ("terrain.yaml", "YAML", "line 2")),
-    (["terrain", "{yaml[no_kind]}"], ("no_kind.yaml", "kind")),
-    (["terrain", "{out}/nope.yaml"], ("nope.yaml", "does not exist")),
-    (["synth", "--terrain", "{yaml[terrain]}"], ("terrain.yaml", "YAML")),
-    (["generate", "--terrain", "{yaml[terrain]}"], ("terrain.yaml", "YAML")),
-    (["generate", "--terrain", "stairs", "step_height=[0.2"], ("step_height=[0.2", "YAML")),
-    (["generate", "--terrain", "flat", "--config", "{yaml[controller]}"], ("controller.yaml", "YAML", "line 2")),
-    (["simulate", "--terrain", "{yaml[terrain]}"], ("terrain.yaml", "YAML")),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["terrain", "stairs", "step_height=[0.2"], ("step_height=[0.2", "YAML")),
+        (["terrain", "stairs", "step_height"], ("step_height", "key=value")),
+        (["terrain", "stairs", "step_height=0.9"], ("step_height", "0.25")),
+        (["terrain", "{yaml[terrain]}"], ("terrain.yaml", "YAML", "line 2")),
+        (["terrain", "{yaml[no_kind]}"], ("no_kind.yaml", "kind")),
+        (["terrain", "{out}/nope.yaml"], ("nope.yaml", "does not exist")),
+        (["synth", "--terrain", "{yaml[terrain]}"], ("terrain.yaml", "YAML")),
+        (["generate", "--terrain", "{yaml[terrain]}"], ("terrain.yaml", "YAML")),
+        (["generate", "--terrain", "stairs", "step_height=[0.2"], ("step_height=[0.2", "YAML")),
+        (["generate", "--terrain", "flat", "--config", "{yaml[controller]}"], ("controller.yaml", "YAML", "line 2")),
+        (["simulate", "--terrain", "{yaml[terrain]}"], ("terrain.yaml", "YAML")),
+    ],
+)
 def test_yaml_and_key_value_errors(files, previous, args, words, capsys):
     """The output path holds a previous motion file; `generate` names the YAML, not the missing model."""
     before = snapshot(previous)
@@ -184,20 +222,26 @@ def test_yaml_and_key_value_errors(files, previous, args, words, capsys):
     assert snapshot(previous) == before
 
 
-@pytest.mark.parametrize("args, words", [
-    (["generate", "--terrain", "flat", "--out", "{out}/missing/walk.npz"], ("missing", "does not exist")),
-    (["generate", "--terrain", "flat", "--out", "{out}"], ("is a folder",)),
-    (["generate", "--terrain", "flat", "--out", "{ro}/walk.npz"], ("{ro}", "not writable")),
-    (["generate", "--terrain", "flat", "--out", "{out}/old.npz", "--video", "{out}/walk.avi"], ("walk.avi", ".mp4")),
-    (["generate", "--terrain", "flat", "--out", "{out}/old.npz", "--video", "{ro}/walk.mp4"], ("not writable",)),
-    (["simulate", "--terrain", "flat", "--video", "{out}/missing/sim.mp4"], ("missing", "does not exist")),
-    (["synth", "--terrain", "flat", "--out", "{ro}/ep.npz"], ("not writable",)),
-    (["clip", "walk", "--out", "{out}/missing/walk.npz"], ("missing",)),
-    (["terrain", "flat", "--out", "{out}/missing/t.npz"], ("missing",)),
-    (["terrain", "flat", "--png", "{out}/t.jpg"], ("t.jpg", ".png")),
-    (["demo", "--out", "{out}/old.npz"], ("old.npz", "is a file")),
-    (["demo", "--out", "{ro}/demo"], ("not writable",)),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["generate", "--terrain", "flat", "--out", "{out}/missing/walk.npz"], ("missing", "does not exist")),
+        (["generate", "--terrain", "flat", "--out", "{out}"], ("is a folder",)),
+        (["generate", "--terrain", "flat", "--out", "{ro}/walk.npz"], ("{ro}", "not writable")),
+        (
+            ["generate", "--terrain", "flat", "--out", "{out}/old.npz", "--video", "{out}/walk.avi"],
+            ("walk.avi", ".mp4"),
+        ),
+        (["generate", "--terrain", "flat", "--out", "{out}/old.npz", "--video", "{ro}/walk.mp4"], ("not writable",)),
+        (["simulate", "--terrain", "flat", "--video", "{out}/missing/sim.mp4"], ("missing", "does not exist")),
+        (["synth", "--terrain", "flat", "--out", "{ro}/ep.npz"], ("not writable",)),
+        (["clip", "walk", "--out", "{out}/missing/walk.npz"], ("missing",)),
+        (["terrain", "flat", "--out", "{out}/missing/t.npz"], ("missing",)),
+        (["terrain", "flat", "--png", "{out}/t.jpg"], ("t.jpg", ".png")),
+        (["demo", "--out", "{out}/old.npz"], ("old.npz", "is a file")),
+        (["demo", "--out", "{ro}/demo"], ("not writable",)),
+    ],
+)
 def test_outputs_are_checked_before_the_work(files, previous, read_only_folder, args, words, capsys):
     before = snapshot(previous)
     fill = {"out": previous, "ro": read_only_folder}
@@ -222,8 +266,11 @@ def test_missing_input_file_is_one_line(tmp_path, capsys):
 
 
 def test_key_value_is_read_as_yaml_1_2():
-    assert parse_overrides(["step_height=2e-1", "direction=up", "num_steps=4"]) == \
-        {"step_height": 0.2, "direction": "up", "num_steps": 4}
+    assert parse_overrides(["step_height=2e-1", "direction=up", "num_steps=4"]) == {
+        "step_height": 0.2,
+        "direction": "up",
+        "num_steps": 4,
+    }
 
 
 def test_debug_shows_the_traceback_and_ctrl_c_is_one_line(monkeypatch, capsys):
@@ -244,8 +291,9 @@ def test_as_a_user_sees_it(files, previous):
     result = run_cli("preview", files["bad"]["empty.npz"][0], "--out", previous / "old.png", "--columns", "3")
     assert_one_line_error(result, "empty.npz", "not a motion file")
     assert result.returncode == 2
-    result = run_cli("generate", "--terrain", files["yaml"]["terrain"], "--model", previous / NO_MODEL,
-                     "--out", previous / "old.npz")
+    result = run_cli(
+        "generate", "--terrain", files["yaml"]["terrain"], "--model", previous / NO_MODEL, "--out", previous / "old.npz"
+    )
     assert_one_line_error(result, "terrain.yaml", "not valid YAML")
     assert result.returncode == 2
     result = run_cli("render", files["good"], "--out", previous / "old.mp4", "--workers", "-1")

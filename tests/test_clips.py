@@ -91,8 +91,9 @@ def test_mirror(walk):
         pos, rot = motion.fk(skeleton)
         mirrored = clips.mirror(motion)
         mirror_pos, mirror_rot = mirrored.fk(skeleton)
-        swap = [LINK_NAMES.index(n.replace("left", "#").replace("right", "left").replace("#", "right"))
-                for n in LINK_NAMES]
+        swap = [
+            LINK_NAMES.index(n.replace("left", "#").replace("right", "left").replace("#", "right")) for n in LINK_NAMES
+        ]
         reflect_world, reflect_body = np.diag([1.0, -1.0, 1.0]), np.diag([1.0, 1.0, -1.0])
         assert np.abs(mirror_pos - pos[:, swap] * [1, -1, 1]).max() < 1e-6
         expected = reflect_world @ quat.to_matrix(rot[:, swap]) @ reflect_body
@@ -117,7 +118,7 @@ def test_loop_walk_carries_on_without_seam_jumps(walk):
     assert jumps[seams].max() <= np.percentile(within_clip, 90)
     assert jumps.max() <= within_clip.max() + 1e-3
     # Every cycle is the same motion moved by one rigid planar transform.
-    assert np.allclose(looped.joint_quat[period:2 * period], looped.joint_quat[2 * period:3 * period])
+    assert np.allclose(looped.joint_quat[period : 2 * period], looped.joint_quat[2 * period : 3 * period])
 
 
 @pytest.mark.parametrize("name, yaw", [("walker/turn_left0", 30), ("walker/turn_right0", -99)])

@@ -1,4 +1,5 @@
 """The command (motion_model/command.py): cut from training windows, made by hand, and read by old models."""
+
 import numpy as np
 import pytest
 import yaml
@@ -41,8 +42,9 @@ def test_a_windows_command_is_the_episodes_own_future(episodes):
     # Past the episode's end the last frame holds: the command of its last frame stands there.
     last = sampler.start[0] + episodes[0].num_frames - 1
     held = sampler.command(np.array([last - 15]), np.zeros(1))
-    end = to_reference(episodes[0].root_pos[-1, :2], episodes[0].root_pos[-16, :2],
-                       quat.heading(episodes[0].root_quat[-16]))
+    end = to_reference(
+        episodes[0].root_pos[-1, :2], episodes[0].root_pos[-16, :2], quat.heading(episodes[0].root_quat[-16])
+    )
     assert np.allclose(held.positions[0, 2:], end) and not np.allclose(held.positions[0, 0], end)
 
 
@@ -88,10 +90,12 @@ def test_the_shipped_checkpoint_before_the_command_runs_on_its_old_target(episod
     assert loaded.window.target_dim == 3 and loaded.network.target[0].in_features == 3
     terrain = episodes[0].terrain
     # A corner: 1 m ahead, then to the left; the old target aims 1.5 m along it.
-    command = Command(np.array([[0.5, 0.0], [1.0, 0.0], [1.0, 0.5], [1.0, 1.0], [1.0, 1.5], [1.0, 2.0]]),
-                      np.tile([1.0, 0.0], (6, 1)), 1.2)
-    cond = make_condition(terrain, Command.stack([command]), np.zeros((1, 2)), np.zeros(1), np.zeros(1),
-                          loaded.window)
+    command = Command(
+        np.array([[0.5, 0.0], [1.0, 0.0], [1.0, 0.5], [1.0, 1.0], [1.0, 1.5], [1.0, 2.0]]),
+        np.tile([1.0, 0.0], (6, 1)),
+        1.2,
+    )
+    cond = make_condition(terrain, Command.stack([command]), np.zeros((1, 2)), np.zeros(1), np.zeros(1), loaded.window)
     assert cond["target"].shape == (1, 3)
     assert np.allclose(cond["target"][0].numpy(), [1.0 / np.sqrt(1.25), 0.5 / np.sqrt(1.25), 1.2], atol=1e-6)
     # Standing still: the old target faces the command's last facing, at speed 0.

@@ -1,4 +1,5 @@
 """Every file under configs/ loads through the typed loader of its kind, and each loader refuses a typo'd key."""
+
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,21 @@ def load_terrain_spec(path):
     return resolve_params(path.stem, {k: s["default"] for k, s in spec.items() if s["default"] is not None})
 
 
-LOADERS = {"terrain": load_terrain_spec, "controller": ControllerConfig.load, "train": train_config.load_config,
-           "data": episodes.load_config, "bench": load_suite}
+LOADERS = {
+    "terrain": load_terrain_spec,
+    "controller": ControllerConfig.load,
+    "train": train_config.load_config,
+    "data": episodes.load_config,
+    "bench": load_suite,
+}
 # A line with a typo'd key, valid in every other way, per kind of config; and the key.
-TYPOS = {"terrain": ("bump: {default: 0.1, mni: 0.0, max: 1.0}", "mni"),
-         "controller": ("goal_radus: 1.0", "goal_radus"), "train": ("log_evry: 5", "log_evry"),
-         "data": ("waypoint_path: 0.2", "waypoint_path"), "bench": ("batch_sise: 3", "batch_sise")}
+TYPOS = {
+    "terrain": ("bump: {default: 0.1, mni: 0.0, max: 1.0}", "mni"),
+    "controller": ("goal_radus: 1.0", "goal_radus"),
+    "train": ("log_evry: 5", "log_evry"),
+    "data": ("waypoint_path: 0.2", "waypoint_path"),
+    "bench": ("batch_sise: 3", "batch_sise"),
+}
 
 
 def load(path):
@@ -35,8 +45,11 @@ def load(path):
 
 
 def config_files():
-    return sorted(p for p in configs.ROOT.rglob("*")
-                  if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts)
+    return sorted(
+        p
+        for p in configs.ROOT.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    )
 
 
 def test_every_file_under_configs_loads():
@@ -60,14 +73,17 @@ def test_a_typo_key_is_refused_with_its_name(kind, tmp_path):
     assert "\n" not in str(error.value)
 
 
-@pytest.mark.parametrize("section, line, key", [
-    ("optim", "lr: fast", "optim: lr"),
-    ("optim", "steps: 0", "optim: steps"),
-    ("window", "fps: .nan", "window: fps"),
-    ("model", "d_model: 1.5", "model: d_model"),
-    ("model", "n_prev: 5", "model: n_prev"),
-    ("diffusion", "train_timesteps: many", "diffusion: train_timesteps"),
-])
+@pytest.mark.parametrize(
+    "section, line, key",
+    [
+        ("optim", "lr: fast", "optim: lr"),
+        ("optim", "steps: 0", "optim: steps"),
+        ("window", "fps: .nan", "window: fps"),
+        ("model", "d_model: 1.5", "model: d_model"),
+        ("model", "n_prev: 5", "model: n_prev"),
+        ("diffusion", "train_timesteps: many", "diffusion: train_timesteps"),
+    ],
+)
 def test_bad_training_values_are_one_line_errors_naming_the_key(section, line, key, tmp_path):
     path = tmp_path / "train.yaml"
     path.write_text(Path("configs/train/tiny.yaml").read_text() + f"\n{section}:\n  {line}\n")
@@ -79,9 +95,12 @@ def test_bad_training_values_are_one_line_errors_naming_the_key(section, line, k
 
 def test_bad_data_values_are_one_line_errors_naming_the_key(tmp_path):
     text = Path("configs/data/default.yaml").read_text()
-    for line, words in [("gaits: {walk: 1, jog: 1}", ("gaits", "jog")), ("episodes: 0", ("episodes",)),
-                        ("terrain_params: {stairs: {tred: 0.3}}", ("stairs", "tred")),
-                        ("terrains: {flat: 0}", ("terrains",))]:
+    for line, words in [
+        ("gaits: {walk: 1, jog: 1}", ("gaits", "jog")),
+        ("episodes: 0", ("episodes",)),
+        ("terrain_params: {stairs: {tred: 0.3}}", ("stairs", "tred")),
+        ("terrains: {flat: 0}", ("terrains",)),
+    ]:
         path = tmp_path / "data.yaml"
         path.write_text(f"{text}\n{line}\n")
         with pytest.raises(ValueError) as error:

@@ -1,6 +1,7 @@
 """The path controller with a real (tiny, untrained) model on real terrain: mechanics, determinism,
 batching, streaming, the collision check and foot locking. The `model` and `episodes` fixtures are in
 conftest.py."""
+
 from dataclasses import replace
 
 import numpy as np
@@ -80,10 +81,12 @@ def test_a_batch_refuses_characters_that_differ_in_a_shared_setting(model, stair
 def test_per_character_settings_mix_in_one_batch(model, stairs):
     flat = make_terrain("flat", seed=0)
     configs = [FAST, replace(FAST, speed=2.0, foot_lock=False, goal_radius=0.3, time_limit=2.0)]
-    single = [PathController(model, t, config=c, seed=s).run() for t, c, s in ((stairs, configs[0], 3),
-                                                                                (flat, configs[1], 4))]
-    batch = run_batch([PathController(model, t, config=c, seed=s) for t, c, s in ((stairs, configs[0], 3),
-                                                                                   (flat, configs[1], 4))])
+    single = [
+        PathController(model, t, config=c, seed=s).run() for t, c, s in ((stairs, configs[0], 3), (flat, configs[1], 4))
+    ]
+    batch = run_batch(
+        [PathController(model, t, config=c, seed=s) for t, c, s in ((stairs, configs[0], 3), (flat, configs[1], 4))]
+    )
     for one, together in zip(single, batch):
         assert one.motion.num_frames == together.motion.num_frames
         assert np.allclose(one.motion.joint_quat, together.motion.joint_quat, atol=1e-4)
@@ -171,8 +174,8 @@ def test_foot_lock_holds_a_sliding_stance_foot_still(episodes):
     stance = (episode.contacts[frames][1:] > 0.5) & (episode.contacts[frames][:-1] > 0.5)
     step = np.linalg.norm(np.diff(soles[..., :2], axis=0), axis=-1)
     # A foot already down on the first frame eases onto its foothold first, without a jump.
-    assert step[:lock.blend][stance[:lock.blend]].max() < 0.01
-    stance[:lock.blend] = False
+    assert step[: lock.blend][stance[: lock.blend]].max() < 0.01
+    stance[: lock.blend] = False
     assert stance.sum() > 20 and step[stance].max() < 1e-3
 
 

@@ -1,5 +1,6 @@
 """Controller settings are checked when a config is built: types, ranges and choices, each refusal naming its
 key; from YAML files (shipped ones found from any folder), from code, and through the CLI."""
+
 import math
 from dataclasses import replace
 
@@ -53,8 +54,9 @@ def test_each_bad_setting_is_refused_naming_its_key(values, key):
 def test_documented_walk_and_run_speeds_and_guidance_are_accepted():
     for speed in (0.6, 1.5, 2.5, 3.8):
         assert ControllerConfig.from_dict({"speed": speed}).speed == speed
-    config = ControllerConfig.from_dict({"guidance": {"terrain": 1.5, "prev": 0}, "foot_lock": False,
-                                         "check": {"max_depth": 0.01}})
+    config = ControllerConfig.from_dict(
+        {"guidance": {"terrain": 1.5, "prev": 0}, "foot_lock": False, "check": {"max_depth": 0.01}}
+    )
     assert config.guidance == {"terrain": 1.5, "prev": 0.0} and config.check.max_depth == 0.01
     assert ControllerConfig.from_dict(config.to_dict()) == config
 
@@ -66,7 +68,7 @@ def test_shipped_files_load_from_any_folder(tmp_path, monkeypatch):
 
 
 def test_a_bad_file_is_refused_naming_the_file_and_the_key(tmp_path):
-    (tmp_path / "bad.yaml").write_text("speed: 1.2\nfoot_lock: \"no\"\n")
+    (tmp_path / "bad.yaml").write_text('speed: 1.2\nfoot_lock: "no"\n')
     with pytest.raises(ValueError, match=r"bad\.yaml.*foot_lock must be true or false"):
         ControllerConfig.load(tmp_path / "bad.yaml")
     (tmp_path / "broken.yaml").write_text("speed: [1.2\n")
@@ -98,7 +100,7 @@ def test_cli_refuses_a_bad_speed_and_a_bad_config_file(tmp_path):
     out = tmp_path / "walk.npz"
     result = run_cli("generate", "--terrain", "flat", "--speed", "100", "--out", out, cwd=tmp_path)
     assert_one_line_error(result, "speed", "[0.3, 4]")
-    (tmp_path / "bad.yaml").write_text("foot_lock: \"no\"\n")
+    (tmp_path / "bad.yaml").write_text('foot_lock: "no"\n')
     result = run_cli("generate", "--terrain", "flat", "--config", "bad.yaml", "--out", out, cwd=tmp_path)
     assert_one_line_error(result, "bad.yaml", "foot_lock")
     assert not out.exists()

@@ -23,10 +23,13 @@ class LinearModel(torch.nn.Module):
 
 
 def make_cond(batch=3, features=4, generator=None):
-    return {"terrain": torch.randn(batch, 5, 4, generator=generator),
-            "target": torch.randn(batch, 3, generator=generator),
-            "prev": torch.randn(batch, 2, features, generator=generator),
-            "prev_clean": torch.ones(batch, dtype=torch.bool), "keep": keep_mask(batch)}
+    return {
+        "terrain": torch.randn(batch, 5, 4, generator=generator),
+        "target": torch.randn(batch, 3, generator=generator),
+        "prev": torch.randn(batch, 2, features, generator=generator),
+        "prev_clean": torch.ones(batch, dtype=torch.bool),
+        "keep": keep_mask(batch),
+    }
 
 
 def test_cosine_schedule_properties():
@@ -123,6 +126,7 @@ def test_noisy_previous_frames_are_renoised_each_step():
     model, schedule = LinearModel(), CosineSchedule()
     cond = make_cond()
     clean = sample(model, cond, schedule, 4, torch.Generator().manual_seed(0))
-    noisy = sample(model, {**cond, "prev_clean": torch.zeros(3, dtype=torch.bool)}, schedule, 4,
-                   torch.Generator().manual_seed(0))
+    noisy = sample(
+        model, {**cond, "prev_clean": torch.zeros(3, dtype=torch.bool)}, schedule, 4, torch.Generator().manual_seed(0)
+    )
     assert not torch.allclose(clean, noisy)

@@ -1,12 +1,19 @@
 """Dataset building: seeded, parallel, resumable, with feature statistics."""
+
 import numpy as np
 
 from motion_model.dataset import load_episodes, load_stats
 from motion_model.episodes import build_dataset, data_config, episode_spec
 
-VALUES = {"seed": 7, "episodes": 3, "terrains": {"stairs": 1.0, "rough": 1.0}, "gaits": {"walk": 1.0, "run": 1.0},
-          "run_kinds": ["rough"], "waypoint_paths": 0.5,
-          "terrain_params": {"stairs": {"length": 8.0}, "rough": {"length": 8.0}}}
+VALUES = {
+    "seed": 7,
+    "episodes": 3,
+    "terrains": {"stairs": 1.0, "rough": 1.0},
+    "gaits": {"walk": 1.0, "run": 1.0},
+    "run_kinds": ["rough"],
+    "waypoint_paths": 0.5,
+    "terrain_params": {"stairs": {"length": 8.0}, "rough": {"length": 8.0}},
+}
 CONFIG = data_config(VALUES)
 
 
@@ -56,6 +63,6 @@ def test_planned_episodes_end_standing_on_their_route():
 
     plans = PlanConfig(end_standing=1.0, stops_per_metre=0.0)
     motion = make_episode("flat", "walk", 5, 9, terrain_params={"length": 8.0}, plans=plans, corners=True)
-    last = motion.root_pos[-int(motion.fps):, :2]
+    last = motion.root_pos[-int(motion.fps) :, :2]
     assert np.linalg.norm(np.diff(last, axis=0), axis=-1).max() * motion.fps < 0.05  # standing for its last second
     assert np.linalg.norm(last[-1] - motion.path[-1]) < 0.1 and len(motion.path) >= 3

@@ -55,28 +55,33 @@ def read_bvh(text):
             stack.pop()
             i += 1
         elif token == "OFFSET":
-            offsets.append([float(v) for v in tokens[i + 1:i + 4]])
+            offsets.append([float(v) for v in tokens[i + 1 : i + 4]])
             i += 4
         elif token == "CHANNELS":
             count = int(tokens[i + 1])
-            expected = (["Xposition", "Yposition", "Zposition"] if parents[-1] < 0 else []) + \
-                ["Zrotation", "Xrotation", "Yrotation"]
-            assert tokens[i + 2:i + 2 + count] == expected
+            expected = (["Xposition", "Yposition", "Zposition"] if parents[-1] < 0 else []) + [
+                "Zrotation",
+                "Xrotation",
+                "Yrotation",
+            ]
+            assert tokens[i + 2 : i + 2 + count] == expected
             i += 2 + count
         else:
             raise AssertionError(f"unexpected BVH token {token!r}")
-    assert tokens[i + 1] == "Frames:" and tokens[i + 3:i + 5] == ["Frame", "Time:"]
+    assert tokens[i + 1] == "Frames:" and tokens[i + 3 : i + 5] == ["Frame", "Time:"]
     frames, frame_time = int(tokens[i + 2]), float(tokens[i + 5])
-    values = np.array(tokens[i + 6:], dtype=np.float64).reshape(frames, -1)
+    values = np.array(tokens[i + 6 :], dtype=np.float64).reshape(frames, -1)
     return names, parents, np.array(offsets), frame_time, values
 
 
 def rotation(axis, degrees):
     c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
     one, zero = np.ones_like(c), np.zeros_like(c)
-    rows = {"x": [[one, zero, zero], [zero, c, -s], [zero, s, c]],
-            "y": [[c, zero, s], [zero, one, zero], [-s, zero, c]],
-            "z": [[c, -s, zero], [s, c, zero], [zero, zero, one]]}[axis]
+    rows = {
+        "x": [[one, zero, zero], [zero, c, -s], [zero, s, c]],
+        "y": [[c, zero, s], [zero, one, zero], [-s, zero, c]],
+        "z": [[c, -s, zero], [s, c, zero], [zero, zero, one]],
+    }[axis]
     return np.moveaxis(np.array(rows), (0, 1), (-2, -1))
 
 
@@ -84,7 +89,7 @@ def bvh_positions(names, parents, offsets, values):
     """World joint positions (T, J, 3) of the BVH (its own units and axes)."""
     pos, rot = [], []
     for j, parent in enumerate(parents):
-        angles = values[:, 3 + 3 * j:6 + 3 * j]
+        angles = values[:, 3 + 3 * j : 6 + 3 * j]
         local = rotation("z", angles[:, 0]) @ rotation("x", angles[:, 1]) @ rotation("y", angles[:, 2])
         if parent < 0:
             pos.append(values[:, :3] + offsets[j])
@@ -150,17 +155,31 @@ def test_deepmimic_loads_in_pybullet_deepmimic_code_and_poses_round_trip(stairs_
     for t in range(0, motion.num_frames - 1, 25):
         pose.Slerp(0.0, frames[t], frames[t + 1], p)
         p.resetBasePositionAndOrientation(bullet.body, pose._basePos, pose._baseOrn, physicsClientId=bullet.client)
-        joints = [pose._chestRot, pose._neckRot, pose._rightHipRot, pose._rightKneeRot, pose._rightAnkleRot,
-                  pose._rightShoulderRot, pose._rightElbowRot, pose._leftHipRot, pose._leftKneeRot,
-                  pose._leftAnkleRot, pose._leftShoulderRot, pose._leftElbowRot]
+        joints = [
+            pose._chestRot,
+            pose._neckRot,
+            pose._rightHipRot,
+            pose._rightKneeRot,
+            pose._rightAnkleRot,
+            pose._rightShoulderRot,
+            pose._rightElbowRot,
+            pose._leftHipRot,
+            pose._leftKneeRot,
+            pose._leftAnkleRot,
+            pose._leftShoulderRot,
+            pose._leftElbowRot,
+        ]
         p.resetJointStatesMultiDof(bullet.body, MOVABLE_LINKS.tolist(), joints, physicsClientId=bullet.client)
         positions, _ = bullet.link_states()
         assert np.abs(positions - y_up(link_pos[t])).max() < 1e-4, t
 
     # And through our own clip loader's conversion, exactly; hinge angles within (-pi, pi].
     frames = np.array(frames)
-    hinges = [8 + sum(1 if n.endswith(("knee", "elbow")) else 4 for n in MOVABLE_JOINTS[:j])
-              for j, n in enumerate(MOVABLE_JOINTS) if n.endswith(("knee", "elbow"))]
+    hinges = [
+        8 + sum(1 if n.endswith(("knee", "elbow")) else 4 for n in MOVABLE_JOINTS[:j])
+        for j, n in enumerate(MOVABLE_JOINTS)
+        if n.endswith(("knee", "elbow"))
+    ]
     assert np.all(np.abs(frames[:, hinges]) <= np.pi) and np.all(frames[:, hinges[0]] <= 0)
     root_pos, root_quat, joint_quat = clips._to_z_up(frames)
     assert np.abs(root_pos - motion.root_pos).max() < 1e-8
@@ -206,7 +225,8 @@ def test_frame_rates_outside_the_range_are_refused(tmp_path, clip, fps, fmt, suf
     with pytest.raises(ValueError, match=r"fps is out of range for export: it must lie in \[1, 1000\]"):
         export.export(odd, out, fmt)
     assert [f.name for f in tmp_path.iterdir()] == [out.name] and out.read_text() == "the previous export"
-    export.export(Motion(1000.0, *(getattr(odd, k) for k in ("root_pos", "root_quat", "joint_quat", "contacts"))),
-                  out, fmt)
+    export.export(
+        Motion(1000.0, *(getattr(odd, k) for k in ("root_pos", "root_quat", "joint_quat", "contacts"))), out, fmt
+    )
     frame_time = "Frame Time: 0.00100000" if fmt == "bvh" else '"Frames":[[0.001,'
     assert frame_time in out.read_text()

@@ -32,8 +32,18 @@ def synthetic_episodes():
         turn = quat.about_z(np.full(motion.num_frames, yaw))
         root_pos = quat.rotate(turn, motion.root_pos)
         root_pos[:, 2] += terrain.height(root_pos[:, :2])
-        episodes.append(Motion(motion.fps, root_pos, quat.multiply(turn, motion.root_quat), motion.joint_quat,
-                               motion.contacts, terrain, root_pos[::5, :2].copy(), root_pos[-1, :2].copy()))
+        episodes.append(
+            Motion(
+                motion.fps,
+                root_pos,
+                quat.multiply(turn, motion.root_quat),
+                motion.joint_quat,
+                motion.contacts,
+                terrain,
+                root_pos[::5, :2].copy(),
+                root_pos[-1, :2].copy(),
+            )
+        )
     return episodes
 
 
@@ -88,10 +98,15 @@ def test_features_do_not_depend_on_the_world_pose():
     ref_xy, ref_yaw, ref_z = np.array([0.3, -0.2]), 0.4, 0.1
     f = motion_to_features(root_pos, root_quat, joint_quat, contacts, ref_xy, ref_yaw, ref_z)
     turn, shift = quat.about_z(np.array(1.3)), np.array([2.0, -1.0, 0.5])
-    moved = motion_to_features(quat.rotate(np.broadcast_to(turn, (5, 4)), root_pos) + shift,
-                               quat.multiply(np.broadcast_to(turn, (5, 4)), root_quat), joint_quat, contacts,
-                               quat.rotate(turn, np.array([*ref_xy, 0.0]))[:2] + shift[:2], ref_yaw + 1.3,
-                               ref_z + shift[2])
+    moved = motion_to_features(
+        quat.rotate(np.broadcast_to(turn, (5, 4)), root_pos) + shift,
+        quat.multiply(np.broadcast_to(turn, (5, 4)), root_quat),
+        joint_quat,
+        contacts,
+        quat.rotate(turn, np.array([*ref_xy, 0.0]))[:2] + shift[:2],
+        ref_yaw + 1.3,
+        ref_z + shift[2],
+    )
     assert np.abs(moved - f).max() < 1e-12
 
 
@@ -100,8 +115,10 @@ def test_normalizer_round_trip_and_floor():
     assert normalizer.std.tolist() == pytest.approx([1.0, 0.1, 2.0])
     x = np.array([[1.0, 2.0, 3.0]])
     assert np.allclose(normalizer.denormalize(normalizer.normalize(x)), x)
-    assert torch.allclose(normalizer.normalize(torch.tensor(x, dtype=torch.float32)),
-                          torch.tensor(normalizer.normalize(x), dtype=torch.float32))
+    assert torch.allclose(
+        normalizer.normalize(torch.tensor(x, dtype=torch.float32)),
+        torch.tensor(normalizer.normalize(x), dtype=torch.float32),
+    )
     restored = Normalizer.from_state_dict(normalizer.state_dict())
     assert torch.equal(restored.std, normalizer.std)
 
@@ -126,7 +143,7 @@ def test_window_sampler_geometry():
     command = batch["target"].numpy()
     k = len(config.command_frames)
     assert command.shape == (b, 4 * k + 1)
-    assert (np.diff(command[:, 0:2 * k:2], axis=1) > 0).all() and (command[:, 2 * k:4 * k:2] > 0.9).all()
+    assert (np.diff(command[:, 0 : 2 * k : 2], axis=1) > 0).all() and (command[:, 2 * k : 4 * k : 2] > 0.9).all()
     # Speeds: walk about 1 m/s, run about 3.5 m/s.
     episode = sampler.episode_of[refs]
     speed = command[:, -1]
@@ -148,8 +165,9 @@ def test_condition_helpers_match_the_sampler():
     batch = sampler.windows(np.array([r]))
     ref_xy, ref_yaw, ref_z = reference_frame(episode.root_pos[r], episode.root_quat[r], episode.terrain)
     command = sampler.command(np.array([r]), batch["target"][:, -1].numpy())
-    cond = make_condition(episode.terrain, command, ref_xy[None], np.array([ref_yaw]), np.array([ref_z]), config,
-                          prev=batch["prev"])
+    cond = make_condition(
+        episode.terrain, command, ref_xy[None], np.array([ref_yaw]), np.array([ref_z]), config, prev=batch["prev"]
+    )
     assert torch.allclose(cond["terrain"], batch["terrain"], atol=1e-6)
     assert torch.allclose(cond["target"], batch["target"], atol=1e-6)
     assert cond["keep"].all() and cond["prev_clean"].all()

@@ -1,5 +1,6 @@
 """The path follower (controller/follower.py) and hand-drawn routes (controller/waypoints.py), followed by an
 ideal character that is always where the plan put it."""
+
 import math
 from dataclasses import replace
 
@@ -46,7 +47,7 @@ def test_the_command_slows_before_a_corner_and_comes_to_rest_on_the_goal(flat, c
     at_corner = speed[np.abs(s - 8.0) < 0.05].max()
     assert at_corner < 0.75 * cruise
     # Slowing in time: at decel from the cruise speed, not at the corner itself.
-    brake = (cruise ** 2 - at_corner ** 2) / (2 * ControllerConfig().decel)
+    brake = (cruise**2 - at_corner**2) / (2 * ControllerConfig().decel)
     before = speed[(s > 8.0 - brake - 0.3) & (s < 8.0 - 0.1)]
     assert (np.diff(before) <= 1e-9).all() and before[0] > before[-1] + 0.2
     assert np.array([c.speed for c in commands[:3]]).min() > 0  # moving off
@@ -57,8 +58,9 @@ def test_the_command_slows_before_a_corner_and_comes_to_rest_on_the_goal(flat, c
 
 
 def test_a_stop_commands_standing_then_going_on(flat):
-    follower = PathFollower([(1.0, 0.0), (15.0, 0.0)], 1.2, flat, ControllerConfig(), 30, FRAMES,
-                            stops=[Stop(at=6.0, seconds=4.0)])
+    follower = PathFollower(
+        [(1.0, 0.0), (15.0, 0.0)], 1.2, flat, ControllerConfig(), 30, FRAMES, stops=[Stop(at=6.0, seconds=4.0)]
+    )
     commands, states = follow(follower, 30, commit=15)
     standing = [c for c in commands if c.speed == 0]
     assert standing, "no standing command"
@@ -93,8 +95,9 @@ def test_a_sharp_corner_is_a_halt_and_a_turn_on_the_spot(flat):
 
 
 def test_the_projection_keeps_to_its_own_leg_of_a_u_turn(flat):
-    follower = PathFollower([(1.0, -0.5), (9.0, -0.5), (9.0, 0.5), (1.0, 0.5)], 1.2, flat, ControllerConfig(), 30,
-                            FRAMES)
+    follower = PathFollower(
+        [(1.0, -0.5), (9.0, -0.5), (9.0, 0.5), (1.0, 0.5)], 1.2, flat, ControllerConfig(), 30, FRAMES
+    )
     follow(follower, 4)  # about 4 m along the first leg
     s = follower.state.s
     follower.command(np.array([follower.line.point_at(s)[0], 0.05]), 0.0)  # drifted to nearer the other leg
@@ -120,9 +123,15 @@ def test_bad_stops_are_refused(flat):
 
 def test_waypoints_are_parsed_and_bad_ones_refused():
     assert parse_waypoints(" 1,0  10,0\t10,-4.5 ").tolist() == [[1.0, 0.0], [10.0, 0.0], [10.0, -4.5]]
-    for text, words in (("1,0 x", "waypoint 2 'x'"), ("1,0 2;3", "waypoint 2"), ("1,0,2 3,4", "waypoint 1"),
-                        ("1,0 nan,3", "waypoint 2"), ("1,0", "at least two points"), ("", "got 0"),
-                        ("1,0 1,0 3,0", "repeats")):
+    for text, words in (
+        ("1,0 x", "waypoint 2 'x'"),
+        ("1,0 2;3", "waypoint 2"),
+        ("1,0,2 3,4", "waypoint 1"),
+        ("1,0 nan,3", "waypoint 2"),
+        ("1,0", "at least two points"),
+        ("", "got 0"),
+        ("1,0 1,0 3,0", "repeats"),
+    ):
         with pytest.raises(ValueError, match=words):
             parse_waypoints(text)
 
@@ -133,8 +142,19 @@ def test_generate_refuses_waypoints_off_the_terrain_or_through_a_wall(tmp_path):
     result = run_cli("generate", "--terrain", "flat", "--waypoints", "1,0", "--out", tmp_path / "m.npz")
     assert_one_line_error(result, "at least two points")
     # A 0.4 m box across the straight line (steps, seed 2).
-    result = run_cli("generate", "--terrain", "steps", "box_height=0.4", "num_features=8", "--seed", "2",
-                     "--waypoints", "0.75,0 11,0", "--out", tmp_path / "m.npz")
+    result = run_cli(
+        "generate",
+        "--terrain",
+        "steps",
+        "box_height=0.4",
+        "num_features=8",
+        "--seed",
+        "2",
+        "--waypoints",
+        "0.75,0 11,0",
+        "--out",
+        tmp_path / "m.npz",
+    )
     assert_one_line_error(result, "route is blocked at (2.00, 0.00)")
     assert not (tmp_path / "m.npz").exists()
 
@@ -170,8 +190,13 @@ def test_the_episode_ends_after_a_second_standing_on_the_goal(model, flat):
     from controller.path_controller import PathController
 
     points = np.array([[1.0, 0.0], [3.0, 0.0]])
-    make = lambda: PathController(model, flat, path=points, goal=points[-1],  # noqa: E731
-                                  config=replace(ControllerConfig(), stall_time=3.0))
+    make = lambda: PathController(
+        model,
+        flat,
+        path=points,
+        goal=points[-1],  # noqa: E731
+        config=replace(ControllerConfig(), stall_time=3.0),
+    )
     controller = make()
     controller.condition()  # plans the command, as every step does before it commits
     controller.commit(standing_frames(points[-1], 45), {"seconds": 0.0})

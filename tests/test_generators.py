@@ -1,4 +1,5 @@
 """Terrain generators: determinism, parameters, layout and the shapes they promise."""
+
 import time
 
 import numpy as np
@@ -37,15 +38,18 @@ def test_layout_pads_and_speed(kind):
             assert np.ptp(hf.height(pad_points(pad))) == 0.0
 
 
-@pytest.mark.parametrize("kind, params, message", [
-    ("stairs", {"step_height": 0.3}, r"step_height=0\.3.*\[0\.05, 0\.25\]"),
-    ("stairs", {"direction": "sideways"}, r"direction.*one of"),
-    ("stairs", {"num_steps": 2.5}, r"num_steps"),
-    ("slope", {"angle": 25.0}, r"angle=25\.0.*\[2\.0, 20\.0\]"),
-    ("rough", {"amplitude": -0.1}, r"amplitude"),
-    ("flat", {"length": 3.0}, r"length=3\.0.*\[8\.0, 20\.0\]"),
-    ("steps", {"colour": "red"}, r"no parameter 'colour'"),
-])
+@pytest.mark.parametrize(
+    "kind, params, message",
+    [
+        ("stairs", {"step_height": 0.3}, r"step_height=0\.3.*\[0\.05, 0\.25\]"),
+        ("stairs", {"direction": "sideways"}, r"direction.*one of"),
+        ("stairs", {"num_steps": 2.5}, r"num_steps"),
+        ("slope", {"angle": 25.0}, r"angle=25\.0.*\[2\.0, 20\.0\]"),
+        ("rough", {"amplitude": -0.1}, r"amplitude"),
+        ("flat", {"length": 3.0}, r"length=3\.0.*\[8\.0, 20\.0\]"),
+        ("steps", {"colour": "red"}, r"no parameter 'colour'"),
+    ],
+)
 def test_bad_parameters_name_themselves_and_their_range(kind, params, message):
     with pytest.raises(ValueError, match=message):
         make_terrain(kind, 0, **params)

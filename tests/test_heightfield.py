@@ -1,4 +1,5 @@
 """Heightfield against PyBullet's own collision surface and against brute force."""
+
 import numpy as np
 import pybullet as p
 import pytest
@@ -100,8 +101,14 @@ def test_local_grid_of_a_ramp_seen_facing_plus_y():
     np.testing.assert_allclose(grid[0], 0.1 * (1.0 + local[..., 0]) - 0.1, atol=1e-12)
     np.testing.assert_allclose(grid[1], 0.1 * (-2.0 - local[..., 0]) + 0.2, atol=1e-12)
     assert np.ptp(grid[0], axis=1).max() < 1e-12
-    t = hf.local_grid(torch.tensor(position, requires_grad=True), torch.tensor(heading), torch.tensor(relative),
-                      (-1.0, 1.0), (-0.5, 0.5), 0.25)
+    t = hf.local_grid(
+        torch.tensor(position, requires_grad=True),
+        torch.tensor(heading),
+        torch.tensor(relative),
+        (-1.0, 1.0),
+        (-0.5, 0.5),
+        0.25,
+    )
     np.testing.assert_allclose(t.detach().numpy(), grid, atol=1e-12)
 
 
@@ -125,8 +132,13 @@ def test_save_load_round_trip_is_exact(tmp_path):
     assert np.array_equal(back.origin, hf.origin)
     assert np.array_equal(back.start, hf.start) and np.array_equal(back.goal, hf.goal)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.npz"]
-    assert set(np.load(path).files) == {"terrain_heights", "terrain_cell", "terrain_origin", "terrain_start",
-                                        "terrain_goal"}
+    assert set(np.load(path).files) == {
+        "terrain_heights",
+        "terrain_cell",
+        "terrain_origin",
+        "terrain_start",
+        "terrain_goal",
+    }
     bare = Heightfield.from_arrays(Heightfield(hf.heights, hf.cell, hf.origin).arrays())
     assert bare.start is None and bare.goal is None
 
@@ -139,13 +151,16 @@ def test_load_names_the_missing_key(tmp_path):
         Heightfield.load(tmp_path / "x.npz")
 
 
-@pytest.mark.parametrize("heights, cell, origin, message", [
-    (np.zeros(5), 0.1, (0, 0), "2-D"),
-    (np.zeros((1, 5)), 0.1, (0, 0), "at least 2 x 2"),
-    (np.array([[0.0, np.nan], [0.0, 0.0]]), 0.1, (0, 0), "NaN"),
-    (np.zeros((3, 3)), 0.0, (0, 0), "cell"),
-    (np.zeros((3, 3)), 0.1, (0, 0, 0), "origin"),
-])
+@pytest.mark.parametrize(
+    "heights, cell, origin, message",
+    [
+        (np.zeros(5), 0.1, (0, 0), "2-D"),
+        (np.zeros((1, 5)), 0.1, (0, 0), "at least 2 x 2"),
+        (np.array([[0.0, np.nan], [0.0, 0.0]]), 0.1, (0, 0), "NaN"),
+        (np.zeros((3, 3)), 0.0, (0, 0), "cell"),
+        (np.zeros((3, 3)), 0.1, (0, 0, 0), "origin"),
+    ],
+)
 def test_invalid_input_is_rejected(heights, cell, origin, message):
     with pytest.raises(ValueError, match=message):
         Heightfield(heights, cell, origin)

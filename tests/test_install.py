@@ -3,6 +3,7 @@
 The virtualenv reuses this interpreter's site-packages for the dependencies (torch, numpy, pybullet, setuptools,
 pip), so the test needs no network; our own code is a real wheel built and installed into the venv.
 """
+
 import os
 import shutil
 import site
@@ -19,8 +20,16 @@ SOURCES = ("pyproject.toml", "README.md", "configs", "terrain", "motion_model", 
 
 
 def run(args, cwd, env):
-    result = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600,
-                            stdin=subprocess.DEVNULL, check=False)
+    result = subprocess.run(
+        [str(a) for a in args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
@@ -40,21 +49,39 @@ def test_a_non_editable_install_generates_from_an_empty_folder(tmp_path):
     python = venv / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
     env["OMP_NUM_THREADS"] = "1"
-    purelib = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path, env)
-                   .strip())
+    purelib = Path(
+        run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path, env).strip()
+    )
     # A plain path line: the dependencies become importable, but this interpreter's .pth files (such as an
     # editable install of terrain-mdm) are not run.
     (purelib / "dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", source], tmp_path,
-        env)
+    run(
+        [python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", source], tmp_path, env
+    )
 
     work = tmp_path / "empty"
     work.mkdir()
-    where = run([python, "-c", "import configs, sim, terrain; print(sim.__file__, terrain.__file__, configs.ROOT)"],
-                work, env).split()
+    where = run(
+        [python, "-c", "import configs, sim, terrain; print(sim.__file__, terrain.__file__, configs.ROOT)"], work, env
+    ).split()
     assert all(Path(p).is_relative_to(purelib) for p in where), where
-    run([venv / "bin" / "terrain-mdm", "generate", "--terrain", "flat", "length=8", "--seed", "1", "--time-limit",
-         "2", "--out", "walk.npz"], work, env)
+    run(
+        [
+            venv / "bin" / "terrain-mdm",
+            "generate",
+            "--terrain",
+            "flat",
+            "length=8",
+            "--seed",
+            "1",
+            "--time-limit",
+            "2",
+            "--out",
+            "walk.npz",
+        ],
+        work,
+        env,
+    )
     motion = Motion.load(work / "walk.npz")
     assert motion.duration >= 1.9 and motion.terrain is not None
     run([venv / "bin" / "terrain-mdm", "dataset", "--out", "data", "--episodes", "1", "--workers", "1"], work, env)

@@ -1,5 +1,6 @@
 """The simulator loop with real PyBullet (p.DIRECT) and a real tiny model (the `model` fixture in
 conftest.py): physics rate, posing order, balls, real time, stopping, simulate() and the CLI."""
+
 import threading
 from dataclasses import replace
 
@@ -53,7 +54,7 @@ def test_ball_spawns_sit_at_the_top_of_the_descent_and_push_downhill(stairs):
     assert all(np.array_equal(a.position, b.position) for a, b in zip(spawns, ball_spawns(stairs, path, 3, seed=0)))
     xy = np.array([s.position[:2] for s in spawns])
     assert stairs.contains(xy).all()
-    assert min(np.linalg.norm(a - b) for i, a in enumerate(xy) for b in xy[i + 1:]) >= 0.99
+    assert min(np.linalg.norm(a - b) for i, a in enumerate(xy) for b in xy[i + 1 :]) >= 0.99
     ground = stairs.height(xy)
     assert np.allclose([s.position[2] for s in spawns], ground + BALL_RADIUS + DROP_HEIGHT)
     # The best spot overlooks the flight: the ground 0.75 m along its push is lower by at least a step.
@@ -97,8 +98,9 @@ def test_real_time_loop_is_paced_by_the_wall_clock(model, stairs):
     controller = PathController(model, stairs, config=FAST, seed=4)
     with Scene(stairs) as scene:
         stream = BufferedStream(controller, buffer_seconds=1.0)
-        stats = SimulationLoop(scene, stream, fps=30.0, balls=ball_spawns(stairs, controller.path, 2),
-                               realtime=True).run(seconds=1.5)
+        stats = SimulationLoop(
+            scene, stream, fps=30.0, balls=ball_spawns(stairs, controller.path, 2), realtime=True
+        ).run(seconds=1.5)
     assert stats.simulated_seconds == pytest.approx(1.5)
     assert stats.physics_steps == 360 and stats.poses == 45
     # Paced: never ahead of the wall clock. (How close it keeps to it on a busy machine is the simulate
@@ -110,8 +112,17 @@ def test_real_time_loop_is_paced_by_the_wall_clock(model, stairs):
 
 def test_stops_at_the_end_of_the_stream_and_writes_a_video(model, stairs, tmp_path):
     out = tmp_path / "sim.mp4"
-    stats = simulate(model, stairs, seed=2, config=replace(FAST, time_limit=1.0), balls=2, realtime=False, video=out,
-                     video_size=(96, 64), progress=False)
+    stats = simulate(
+        model,
+        stairs,
+        seed=2,
+        config=replace(FAST, time_limit=1.0),
+        balls=2,
+        realtime=False,
+        video=out,
+        video_size=(96, 64),
+        progress=False,
+    )
     # One 30-frame segment reaches the 1 s limit; the loop shows it and stops, the generator thread is gone.
     assert stats.stopped == "stream_end" and stats.controller_status == "time_limit"
     assert stats.poses == 30 and stats.physics_steps == 30 * 8
@@ -123,16 +134,36 @@ def test_stops_at_the_end_of_the_stream_and_writes_a_video(model, stairs, tmp_pa
 def test_simulate_command(model, tmp_path, capsys):
     model_file = tmp_path / "tiny.pt"
     checkpoint.save(model_file, checkpoint.payload(model.config, model.normalizer, model.network.state_dict()))
-    assert main(["simulate", "--terrain", "flat", "length=8", "--model", str(model_file), "--balls", "1",
-                 "--seconds", "0.5", "--buffer", "0.5"]) == 0
+    assert (
+        main(
+            [
+                "simulate",
+                "--terrain",
+                "flat",
+                "length=8",
+                "--model",
+                str(model_file),
+                "--balls",
+                "1",
+                "--seconds",
+                "0.5",
+                "--buffer",
+                "0.5",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "underruns 0" in out and "physics" in out and "stopped: seconds" in out
 
 
-@pytest.mark.parametrize("size, every, message", [
-    ((50000, 50000), 4, "video size 50000 x 50000 is out of range"),
-    ((96, 64), 31, r"video fps 0.967742 is out of range: it must lie in \[1, 240\]"),
-])
+@pytest.mark.parametrize(
+    "size, every, message",
+    [
+        ((50000, 50000), 4, "video size 50000 x 50000 is out of range"),
+        ((96, 64), 31, r"video fps 0.967742 is out of range: it must lie in \[1, 240\]"),
+    ],
+)
 def test_video_settings_are_bounded_before_the_loop_starts(stairs, tmp_path, size, every, message):
     with Scene(stairs) as scene, pytest.raises(ValueError, match=message):
         SimulationLoop(scene, None, video=tmp_path / "sim.mp4", video_size=size, video_every=every)

@@ -99,8 +99,13 @@ def test_dragged_feet_slide(walk, walk_metrics):
 
 def test_constant_velocity_has_no_jerk(walk):
     t = np.arange(40)
-    motion = Motion(30.0, walk.root_pos[0] + np.outer(t / 30.0, [1.2, 0.3, 0.0]),
-                    np.repeat(walk.root_quat[:1], 40, 0), np.repeat(walk.joint_quat[:1], 40, 0), np.ones((40, 2)))
+    motion = Motion(
+        30.0,
+        walk.root_pos[0] + np.outer(t / 30.0, [1.2, 0.3, 0.0]),
+        np.repeat(walk.root_quat[:1], 40, 0),
+        np.repeat(walk.joint_quat[:1], 40, 0),
+        np.ones((40, 2)),
+    )
     r = metrics.evaluate(motion, terrain=flat())
     assert r["jerk_m_s3"] < 1e-6
     assert r["distance_m"] == pytest.approx(np.hypot(1.2, 0.3) * 39 / 30.0)

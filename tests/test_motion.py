@@ -46,21 +46,29 @@ def test_fields_and_helpers():
         Motion.concatenate([motion, replace(motion, fps=60.0)])
 
 
-@pytest.mark.parametrize("change, message", [
-    (dict(fps=0), "fps"),
-    (dict(root_pos=np.zeros((5, 2))), "root_pos"),
-    (dict(root_pos=np.zeros((0, 3))), "root_pos"),
-    (dict(root_quat=np.zeros((4, 4))), "root_quat"),
-    (dict(joint_quat=np.tile([0.0, 0.0, 0.0, 1.0], (5, 11, 1))), "joint_quat"),
-    (dict(joint_quat=np.tile([0.0, 0.0, 0.0, 2.0], (5, 12, 1))), "unit quaternions"),
-    (dict(contacts=np.full((5, 2), 1.5)), r"\[0, 1\]"),
-    (dict(root_pos=np.full((5, 3), np.nan)), "non-finite"),
-    (dict(path=np.zeros((4, 3))), "path"),
-    (dict(goal=np.zeros(3)), "goal"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(fps=0), "fps"),
+        (dict(root_pos=np.zeros((5, 2))), "root_pos"),
+        (dict(root_pos=np.zeros((0, 3))), "root_pos"),
+        (dict(root_quat=np.zeros((4, 4))), "root_quat"),
+        (dict(joint_quat=np.tile([0.0, 0.0, 0.0, 1.0], (5, 11, 1))), "joint_quat"),
+        (dict(joint_quat=np.tile([0.0, 0.0, 0.0, 2.0], (5, 12, 1))), "unit quaternions"),
+        (dict(contacts=np.full((5, 2), 1.5)), r"\[0, 1\]"),
+        (dict(root_pos=np.full((5, 3), np.nan)), "non-finite"),
+        (dict(path=np.zeros((4, 3))), "path"),
+        (dict(goal=np.zeros(3)), "goal"),
+    ],
+)
 def test_validation(change, message):
-    fields = dict(fps=30.0, root_pos=np.zeros((5, 3)), root_quat=np.tile([0.0, 0.0, 0.0, 1.0], (5, 1)),
-                  joint_quat=np.tile([0.0, 0.0, 0.0, 1.0], (5, 12, 1)), contacts=np.zeros((5, 2)))
+    fields = dict(
+        fps=30.0,
+        root_pos=np.zeros((5, 3)),
+        root_quat=np.tile([0.0, 0.0, 0.0, 1.0], (5, 1)),
+        joint_quat=np.tile([0.0, 0.0, 0.0, 1.0], (5, 12, 1)),
+        contacts=np.zeros((5, 2)),
+    )
     fields.update(change)
     with pytest.raises(ValueError, match=message):
         Motion(**fields)
@@ -115,12 +123,25 @@ def test_bad_files(tmp_path):
         Motion.load(terrain_only)
     partial = tmp_path / "partial.npz"
     motion = make_motion()
-    np.savez(partial, fps=30.0, root_pos=motion.root_pos, root_quat=motion.root_quat,
-             contacts=motion.contacts, joint_names=np.array(MOVABLE_JOINTS))
+    np.savez(
+        partial,
+        fps=30.0,
+        root_pos=motion.root_pos,
+        root_quat=motion.root_quat,
+        contacts=motion.contacts,
+        joint_names=np.array(MOVABLE_JOINTS),
+    )
     with pytest.raises(ValueError, match="no 'joint_quat' array"):
         Motion.load(partial)
     renamed = tmp_path / "renamed.npz"
-    np.savez(renamed, fps=30.0, root_pos=motion.root_pos, root_quat=motion.root_quat, joint_quat=motion.joint_quat,
-             contacts=motion.contacts, joint_names=np.array(MOVABLE_JOINTS[::-1]))
+    np.savez(
+        renamed,
+        fps=30.0,
+        root_pos=motion.root_pos,
+        root_quat=motion.root_quat,
+        joint_quat=motion.joint_quat,
+        contacts=motion.contacts,
+        joint_names=np.array(MOVABLE_JOINTS[::-1]),
+    )
     with pytest.raises(ValueError, match="joint_names"):
         Motion.load(renamed)

@@ -27,10 +27,12 @@ def tiny(frames_per_token=2):
 def make_cond(network, batch, with_prev=True, seed=0):
     g = torch.Generator().manual_seed(seed)
     c = network.config
-    cond = {"terrain": torch.randn(batch, 71, 31, generator=g) * 0.2,
-            "target": torch.randn(batch, c.target_dim, generator=g),
-            "prev_clean": torch.ones(batch, dtype=torch.bool),
-            "keep": keep_mask(batch, prev=with_prev)}
+    cond = {
+        "terrain": torch.randn(batch, 71, 31, generator=g) * 0.2,
+        "target": torch.randn(batch, c.target_dim, generator=g),
+        "prev_clean": torch.ones(batch, dtype=torch.bool),
+        "keep": keep_mask(batch, prev=with_prev),
+    }
     if with_prev:
         cond["prev"] = torch.randn(batch, c.n_prev, c.features, generator=g)
     return cond
@@ -57,8 +59,12 @@ def test_masked_conditions_are_ignored_and_samples_are_independent():
     cond = make_cond(network, 3)
     cond["keep"] = torch.cat([keep_mask(1, **{name: False}) for name in ("terrain", "target", "prev")])
     out = network(x, t, cond)
-    changed = {**cond, "terrain": cond["terrain"].clone(), "target": cond["target"].clone(),
-               "prev": cond["prev"].clone()}
+    changed = {
+        **cond,
+        "terrain": cond["terrain"].clone(),
+        "target": cond["target"].clone(),
+        "prev": cond["prev"].clone(),
+    }
     changed["terrain"][0] += 1.0
     changed["target"][1] += 1.0
     changed["prev"][2] += 1.0

@@ -1,5 +1,6 @@
 """terrain/npz.py: array sizes in `.npz` files are checked from their headers before any data is read, so a
 small file that declares a huge array is refused without allocating it (Motion.load, Heightfield.load, eval)."""
+
 import tracemalloc
 import zipfile
 
@@ -22,8 +23,9 @@ def declare(path, arrays):
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, (shape, dtype) in arrays.items():
             with archive.open(f"{name}.npy", "w") as member:
-                npy.write_array_header_1_0(member, {"descr": npy.dtype_to_descr(np.dtype(dtype)),
-                                                    "fortran_order": False, "shape": shape})
+                npy.write_array_header_1_0(
+                    member, {"descr": npy.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": shape}
+                )
                 member.write(bytes(1000))
     return path
 
@@ -83,10 +85,13 @@ def test_a_motion_file_round_trips_and_extra_arrays_are_not_read(tmp_path):
     assert np.array_equal(loaded.root_pos, motion.root_pos) and loaded.terrain.heights.shape[0] > 2
 
 
-@pytest.mark.parametrize("arrays, message", [
-    ({"fps": ((), "O")}, "'fps' holds Python objects"),
-    ({"joint_names": ((12,), "<U100")}, "'joint_names' has 400-byte elements"),
-])
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        ({"fps": ((), "O")}, "'fps' holds Python objects"),
+        ({"joint_names": ((12,), "<U100")}, "'joint_names' has 400-byte elements"),
+    ],
+)
 def test_objects_and_long_elements_are_refused(tmp_path, arrays, message):
     with pytest.raises(ValueError, match=message):
         Motion.load(declare(tmp_path / "odd.npz", arrays))

@@ -1,4 +1,5 @@
 """Path planning: routes on every kind, around walls, and clear refusals."""
+
 import time
 
 import numpy as np

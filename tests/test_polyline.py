@@ -1,4 +1,5 @@
 """Polyline: projection against brute force, arc-length round trips, degenerate paths."""
+
 import numpy as np
 import pytest
 
@@ -75,8 +76,9 @@ def test_resample_keeps_the_ends_and_the_shape_at_equal_steps():
         np.testing.assert_allclose(fine.points[[0, -1]], line.points[[0, -1]], atol=1e-12)
         # The new points lie on the old path at equal arc lengths along it (their chords cut the corners).
         np.testing.assert_allclose(line.project(fine.points).distance, 0.0, atol=1e-9)
-        np.testing.assert_allclose(line.project(fine.points).s, np.linspace(0, line.length, len(fine.points)),
-                                   atol=1e-9)
+        np.testing.assert_allclose(
+            line.project(fine.points).s, np.linspace(0, line.length, len(fine.points)), atol=1e-9
+        )
         assert fine.length <= line.length + 1e-9
 
 
@@ -117,12 +119,15 @@ def test_repeated_points_change_nothing_but_the_vertex_count():
     np.testing.assert_array_equal(stuck.point_at([2.0], extend=True), [[1.0, 0.0]])
 
 
-@pytest.mark.parametrize("points, message", [
-    (np.zeros((0, 2)), "P >= 1"),
-    (np.zeros(4), r"\(P, 2\) or \(P, 3\)"),
-    (np.zeros((3, 4)), r"\(P, 2\) or \(P, 3\)"),
-    (np.array([[0.0, 0.0], [np.nan, 1.0]]), "NaN"),
-])
+@pytest.mark.parametrize(
+    "points, message",
+    [
+        (np.zeros((0, 2)), "P >= 1"),
+        (np.zeros(4), r"\(P, 2\) or \(P, 3\)"),
+        (np.zeros((3, 4)), r"\(P, 2\) or \(P, 3\)"),
+        (np.array([[0.0, 0.0], [np.nan, 1.0]]), "NaN"),
+    ],
+)
 def test_bad_points_are_refused(points, message):
     with pytest.raises(ValueError, match=message):
         Polyline(points)

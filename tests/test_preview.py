@@ -1,4 +1,5 @@
 """Matplotlib previews of a motion: a frame strip and a short video."""
+
 import imageio.v2 as imageio
 import pytest
 

@@ -154,8 +154,9 @@ def test_video_size_is_bounded_before_anything_is_allocated(short_walk, tmp_path
 def test_video_fps_is_bounded(short_walk, tmp_path, fps):
     from motion_model.motion import Motion
 
-    fast = Motion(fps, short_walk.root_pos, short_walk.root_quat, short_walk.joint_quat, short_walk.contacts,
-                  short_walk.terrain)
+    fast = Motion(
+        fps, short_walk.root_pos, short_walk.root_quat, short_walk.joint_quat, short_walk.contacts, short_walk.terrain
+    )
     with pytest.raises(ValueError, match=r"video fps .* must lie in \[1, 240\]"):
         render(fast, tmp_path / "walk.mp4", progress=False)
     with pytest.raises(ValueError, match=r"must lie in \[1, 240\]"):

@@ -65,9 +65,17 @@ def test_texture_shows_in_tiny_renderer_and_the_whole_terrain_is_drawn():
         view = p.computeViewMatrix([2.0, 0.0, 10.0], [2.0, 0.0, 0.0], [0, 1, 0])
         projection = p.computeProjectionMatrixFOV(30, width / height, 1.0, 20.0)
         # Ambient light only: every pixel is its texel times one factor.
-        _, _, rgb, _, seg = p.getCameraImage(width, height, view, projection, renderer=p.ER_TINY_RENDERER,
-                                             lightAmbientCoeff=1.0, lightDiffuseCoeff=0.0, lightSpecularCoeff=0.0,
-                                             physicsClientId=scene.client)
+        _, _, rgb, _, seg = p.getCameraImage(
+            width,
+            height,
+            view,
+            projection,
+            renderer=p.ER_TINY_RENDERER,
+            lightAmbientCoeff=1.0,
+            lightDiffuseCoeff=0.0,
+            lightSpecularCoeff=0.0,
+            physicsClientId=scene.client,
+        )
         rgb = np.reshape(rgb, (height, width, 4))[..., :3].astype(float)
         seg = np.reshape(seg, (height, width))
         colours = terrain_colours(terrain) * 255
@@ -101,8 +109,10 @@ def test_pose_matches_forward_kinematics(stairs_walk, stairs_scene):
     link_pos, link_rot = motion.fk()
     for t in range(0, motion.num_frames, 40):
         scene.pose_frame(motion, t)
-        states = [p.getLinkState(scene.humanoid, i, computeForwardKinematics=True, physicsClientId=scene.client)
-                  for i in range(len(link_pos[t]))]
+        states = [
+            p.getLinkState(scene.humanoid, i, computeForwardKinematics=True, physicsClientId=scene.client)
+            for i in range(len(link_pos[t]))
+        ]
         assert np.abs(np.array([s[4] for s in states]) - link_pos[t]).max() < 1e-5
         dots = np.abs((np.array([s[5] for s in states]) * link_rot[t]).sum(-1))
         assert np.all(dots > 1 - 1e-6)
@@ -128,8 +138,12 @@ def test_physics_with_a_kinematic_character(stairs_walk, stairs_scene):
     t = 0
     sunk = motion.root_pos[t] - [0.0, 0.0, 0.3]
     scene.pose(sunk, motion.root_quat[t], motion.joint_quat[t])
-    box = p.createMultiBody(1.0, p.createCollisionShape(p.GEOM_BOX, halfExtents=[0.1] * 3, physicsClientId=c),
-                            basePosition=[2.0, -1.5, 1.0], physicsClientId=c)
+    box = p.createMultiBody(
+        1.0,
+        p.createCollisionShape(p.GEOM_BOX, halfExtents=[0.1] * 3, physicsClientId=c),
+        basePosition=[2.0, -1.5, 1.0],
+        physicsClientId=c,
+    )
     try:
         for _ in range(int(scene_module.PHYSICS_HZ)):
             p.stepSimulation(physicsClientId=c)
@@ -152,8 +166,14 @@ def test_path_and_goal_are_drawn(stairs_walk, stairs_scene):
     scene.pose_frame(motion, motion.num_frames - 1)
     camera = Camera(distance=4.0, pitch=-60.0)
     target = np.array([*motion.goal, float(motion.terrain.height(motion.goal))])
-    _, _, _, _, seg = p.getCameraImage(160, 120, camera.view_matrix(target, 4.0), camera.projection_matrix(160, 120),
-                                       renderer=p.ER_TINY_RENDERER, physicsClientId=scene.client)
+    _, _, _, _, seg = p.getCameraImage(
+        160,
+        120,
+        camera.view_matrix(target, 4.0),
+        camera.projection_matrix(160, 120),
+        renderer=p.ER_TINY_RENDERER,
+        physicsClientId=scene.client,
+    )
     seen = set(np.unique(seg).tolist())
     assert {scene.terrain_visual, scene.humanoid, scene.path_body, scene.goal_body} <= seen
     assert scene.terrain_body not in seen  # the heightfield itself is hidden

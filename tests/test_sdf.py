@@ -1,4 +1,5 @@
 """Signed distance and penetration depth (terrain.sdf) against brute force over every one of Bullet's triangles."""
+
 import numpy as np
 import pytest
 import torch
@@ -38,8 +39,10 @@ def brute_sdf(hf, points):
     def vertex(ix, iy):
         return np.stack([hf.origin[0] + ix * c, hf.origin[1] + iy * c, h[ix, iy]], -1)
 
-    triangles = [(vertex(i, j), vertex(i + 1, j), vertex(i, j + 1)),
-                 (vertex(i + 1, j + 1), vertex(i + 1, j), vertex(i, j + 1))]
+    triangles = [
+        (vertex(i, j), vertex(i + 1, j), vertex(i, j + 1)),
+        (vertex(i + 1, j + 1), vertex(i + 1, j), vertex(i, j + 1)),
+    ]
     out = []
     for q in points:
         d = min(np.linalg.norm(closest_on_triangles(q, *t) - q, axis=1).min() for t in triangles)
@@ -103,7 +106,7 @@ def test_sdf_matches_brute_force_on_generated_terrain(kind):
     for centre in ([3.0, 0.5], [4.5, -1.0], [5.5, 1.5]):
         # Brute force over a 2 x 2 m crop: anything within 0.5 m of points within 0.4 m of the centre is in it.
         i0, j0 = ((np.array(centre) - 1.0 - hf.origin) / hf.cell).astype(int)
-        crop = Heightfield(hf.heights[i0:i0 + 41, j0:j0 + 41], hf.cell, hf.origin + hf.cell * np.array([i0, j0]))
+        crop = Heightfield(hf.heights[i0 : i0 + 41, j0 : j0 + 41], hf.cell, hf.origin + hf.cell * np.array([i0, j0]))
         xy = np.array(centre) + rng.uniform(-0.4, 0.4, (60, 2))
         points = np.column_stack([xy, hf.height(xy) + rng.uniform(-0.3, 0.7, 60)])
         d, truth = hf.sdf(points), brute_sdf(crop, points)

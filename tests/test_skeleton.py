@@ -62,8 +62,9 @@ def test_fk_matches_pybullet(skeleton, bullet, name):
     motion = load_clip(name)
     frames = np.linspace(0, motion.num_frames - 1, 6).astype(int)
     pos, rot = skeleton.fk(motion.root_pos[frames], motion.root_quat[frames], motion.joint_quat[frames])
-    torch_pos, torch_rot = skeleton.fk(*(torch.tensor(a[frames]) for a in
-                                         (motion.root_pos, motion.root_quat, motion.joint_quat)))
+    torch_pos, torch_rot = skeleton.fk(
+        *(torch.tensor(a[frames]) for a in (motion.root_pos, motion.root_quat, motion.joint_quat))
+    )
     for k, t in enumerate(frames):
         bullet.pose(motion.root_pos[t], motion.root_quat[t], motion.joint_quat[t])
         bullet_pos, bullet_rot = bullet.link_states()
@@ -120,8 +121,9 @@ def test_sampling_gaps(skeleton):
             assert plane_gap < 0.6 * shape.size[0]
     (foot,) = skeleton.shapes[LEFT_FOOT]
     half = np.asarray(foot.size) / 2
-    sole = foot.pos + np.stack([rng.uniform(-half[0], half[0], 5000), np.full(5000, -half[1]),
-                                rng.uniform(-half[2], half[2], 5000)], -1)
+    sole = foot.pos + np.stack(
+        [rng.uniform(-half[0], half[0], 5000), np.full(5000, -half[1]), rng.uniform(-half[2], half[2], 5000)], -1
+    )
     foot_points = skeleton.points_local[skeleton.point_link == LEFT_FOOT]
     cover = np.linalg.norm(sole[:, None] - foot_points[None], axis=-1).min(-1).max()
     assert cover < 0.016
@@ -144,7 +146,7 @@ def test_sole_points_cover_the_bottom_face(skeleton):
     body = skeleton.body_points(pos, rot)
     for f, link in enumerate(FEET):
         on_foot = body[:, skeleton.point_link == link]
-        assert np.abs(on_foot[:, :len(skeleton.sole_local)] - soles[:, f]).max() < 1e-12
+        assert np.abs(on_foot[:, : len(skeleton.sole_local)] - soles[:, f]).max() < 1e-12
     assert np.allclose(skeleton.lowest_sole(pos, rot), soles[..., 2].min(-1))
     torch_low = skeleton.lowest_sole(*(torch.tensor(a) for a in (pos, rot)))
     assert np.allclose(torch_low.numpy(), soles[..., 2].min(-1))
@@ -152,6 +154,7 @@ def test_sole_points_cover_the_bottom_face(skeleton):
 
 def test_rejects_unexpected_urdf(tmp_path):
     from motion_model.skeleton import URDF_PATH
+
     text = open(URDF_PATH, "rb").read().replace(b'"neck"', b'"head"')
     bad = tmp_path / "humanoid.urdf"
     bad.write_bytes(text)

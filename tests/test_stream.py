@@ -1,5 +1,6 @@
 """BufferedStream with a real tiny model (the `model` fixture in conftest.py): its worker thread ends when the
 stream ends, is closed, or is dropped without close()."""
+
 import functools
 import gc
 import threading

@@ -1,4 +1,5 @@
 """The synthesis engine on real procedural terrain, measured with the real metrics."""
+
 import numpy as np
 import pytest
 

@@ -78,8 +78,12 @@ def display():
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed: apt-get install -y xvfb xauth")
     read, write = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-                              pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     os.close(write)
     with os.fdopen(read) as f:
         number = f.readline().strip()
@@ -142,11 +146,16 @@ def test_viewer_in_a_real_window(display, tmp_path):
     motion = synthesize(terrain, plan_path(terrain), gait="walk", seed=0)
     file = tmp_path / "walk.npz"
     motion.save(file)
-    run = subprocess.run([sys.executable, "-c", GUI_SCRIPT, str(file)], capture_output=True, text=True,
-                         timeout=300, env={**os.environ, "DISPLAY": display})
+    run = subprocess.run(
+        [sys.executable, "-c", GUI_SCRIPT, str(file)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "DISPLAY": display},
+    )
     lines = [line for line in run.stdout.splitlines() if line.startswith("RESULT ")]
     assert run.returncode == 0 and lines, run.stdout[-2000:] + run.stderr[-2000:]
-    result = json.loads(lines[0][len("RESULT "):])
+    result = json.loads(lines[0][len("RESULT ") :])
     assert result["iterations"] == 8
     assert result["paused"] and result["frame"] >= 1
     height, width = result["size"]

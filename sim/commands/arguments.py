@@ -1,4 +1,5 @@
 """Argument types and option groups shared by several commands."""
+
 import argparse
 import math
 

@@ -3,8 +3,9 @@
 PARSER = {
     "help": "controller speed: ms per denoising step, segment and second of motion; matmul peaks",
     "description": "Time controller steps (collision checks included) of characters on seeded courses at each "
-                   "batch size, the network's denoising passes and FLOP/s, and the fp32 and bf16 matmul peaks of "
-                   "this machine measured in the same run. Prints a table and writes JSON."}
+    "batch size, the network's denoising passes and FLOP/s, and the fp32 and bf16 matmul peaks of "
+    "this machine measured in the same run. Prints a table and writes JSON.",
+}
 
 
 def add_arguments(parser):
@@ -15,8 +16,12 @@ def add_arguments(parser):
     parser.add_argument("--warmup", type=int, default=1, help="untimed controller steps first (default 1)")
     parser.add_argument("--threads", type=int, help="torch threads (default: the cores)")
     parser.add_argument("--matmul-fp32", type=int, default=2048, help="side of the fp32 peak matmul (default 2048)")
-    parser.add_argument("--matmul-bf16", type=int, default=512,
-                        help="side of the bf16 peak matmul (default 512: emulated bf16 is slow on CPUs without it)")
+    parser.add_argument(
+        "--matmul-bf16",
+        type=int,
+        default=512,
+        help="side of the bf16 peak matmul (default 512: emulated bf16 is slow on CPUs without it)",
+    )
     parser.add_argument("--out", default="runs/bench_speed.json", help="JSON file (default runs/bench_speed.json)")
 
 
@@ -25,8 +30,14 @@ def run(args):
     from sim.bench_speed import run as run_benchmark
     from sim.commands.arguments import controller_file
 
-    report = run_benchmark(args.model, controller_file(args.config), batches=args.batches, steps=args.steps,
-                           warmup=args.warmup, sizes=(("fp32", args.matmul_fp32), ("bf16", args.matmul_bf16)),
-                           threads=args.threads)
+    report = run_benchmark(
+        args.model,
+        controller_file(args.config),
+        batches=args.batches,
+        steps=args.steps,
+        warmup=args.warmup,
+        sizes=(("fp32", args.matmul_fp32), ("bf16", args.matmul_bf16)),
+        threads=args.threads,
+    )
     print(format_report(report))
     print(f"written to {write_json(report, args.out)}")

@@ -1,4 +1,5 @@
 """`terrain-mdm clip`: a shipped mocap clip, looped, as a motion file on flat terrain."""
+
 from sim.commands.arguments import FPS, number_in
 
 PARSER = {"help": "write a shipped mocap clip, looped, as a motion file on flat terrain"}

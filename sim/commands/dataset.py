@@ -1,4 +1,5 @@
 """`terrain-mdm dataset`: the training dataset, many seeded episodes in parallel, resumable."""
+
 from sim.commands.arguments import WORKERS
 
 PARSER = {"help": "build the training dataset (parallel, resumable)"}

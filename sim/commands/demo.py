@@ -1,4 +1,5 @@
 """`terrain-mdm demo`: the README's main job, `generate` on a mixed course with a video and a terrain map."""
+
 import argparse
 from pathlib import Path
 
@@ -25,9 +26,25 @@ def run(args):
     check_writable(picture, "terrain map", (".png",))
     parser = argparse.ArgumentParser(prog="terrain-mdm demo")
     generate.add_arguments(parser)
-    generate.run(parser.parse_args(["--terrain", "course", "--seed", str(args.seed), "--model", args.model,
-                                    "--out", str(motion_file), "--video", str(video)]))
+    generate.run(
+        parser.parse_args(
+            [
+                "--terrain",
+                "course",
+                "--seed",
+                str(args.seed),
+                "--model",
+                args.model,
+                "--out",
+                str(motion_file),
+                "--video",
+                str(video),
+            ]
+        )
+    )
     motion = Motion.load(motion_file)
     plot_terrain(motion.terrain, path=motion.path, out_png=picture, title="demo course and planned path")
-    print(f"\ndone. motion file: {motion_file}\n      video:       {video}\n      terrain map: {picture}\n"
-          f"watch it in the PyBullet GUI with: .venv/bin/terrain-mdm view {motion_file}")
+    print(
+        f"\ndone. motion file: {motion_file}\n      video:       {video}\n      terrain map: {picture}\n"
+        f"watch it in the PyBullet GUI with: .venv/bin/terrain-mdm view {motion_file}"
+    )

@@ -1,5 +1,6 @@
 """`terrain-mdm generate`: the controller walks the model along the planned path over a terrain, or along
 waypoints drawn by hand."""
+
 from sim.commands.arguments import SEED_HELP, add_controller_arguments, controller_config
 
 PARSER = {"help": "walk a character along a planned path over terrain with the model"}
@@ -8,10 +9,14 @@ PARSER = {"help": "walk a character along a planned path over terrain with the m
 def add_arguments(parser):
     add_controller_arguments(parser, seed_help=SEED_HELP + "; also of the sampling noise")
     parser.add_argument("--out", required=True, help="motion file (.npz) with terrain, path and goal")
-    parser.add_argument("--waypoints", help='walk this route instead of the planned one: world points "x,y x,y ..." '
-                                            "in m (the first the start, the last the goal), joined by straight legs")
-    parser.add_argument("--heading", type=float, help="facing at the start, degrees of world yaw (default: along "
-                                                      "the path)")
+    parser.add_argument(
+        "--waypoints",
+        help='walk this route instead of the planned one: world points "x,y x,y ..." '
+        "in m (the first the start, the last the goal), joined by straight legs",
+    )
+    parser.add_argument(
+        "--heading", type=float, help="facing at the start, degrees of world yaw (default: along the path)"
+    )
     parser.add_argument("--video", help="also render a video (.mp4 or .gif)")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
@@ -36,17 +41,25 @@ def run(args):
     terrain = spec.make()
     config = controller_config(args)
     path = parse_waypoints(args.waypoints) if args.waypoints is not None else None
-    controller = PathController(load_model(args.model), terrain, config=config, seed=spec.seed, path=path,
-                                goal=None if path is None else path[-1],
-                                heading=None if args.heading is None else math.radians(args.heading))
+    controller = PathController(
+        load_model(args.model),
+        terrain,
+        config=config,
+        seed=spec.seed,
+        path=path,
+        goal=None if path is None else path[-1],
+        heading=None if args.heading is None else math.radians(args.heading),
+    )
     start = time.perf_counter()
     result = controller.run(progress=True)
     wall = time.perf_counter() - start
     result.motion.save(args.out)
     fallbacks = sum(s["fallback"] for s in result.segments)
-    print(f"{result.motion.duration:.1f} s of motion in {wall:.1f} s ({result.motion.duration / wall:.1f}x real "
-          f"time, network and collision checks {result.realtime_factor:.1f}x); stopped: {result.status}; "
-          f"{len(result.segments)} segments, {fallbacks} without a candidate passing the collision check")
+    print(
+        f"{result.motion.duration:.1f} s of motion in {wall:.1f} s ({result.motion.duration / wall:.1f}x real "
+        f"time, network and collision checks {result.realtime_factor:.1f}x); stopped: {result.status}; "
+        f"{len(result.segments)} segments, {fallbacks} without a candidate passing the collision check"
+    )
     print(format_table([{**evaluate(result.motion), "file": args.out}]))
     print(f"motion written to {args.out}")
     if args.video:

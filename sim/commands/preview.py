@@ -1,4 +1,5 @@
 """`terrain-mdm preview`: a matplotlib frame strip (.png) or 3D video (.gif, .mp4) of a motion file."""
+
 from sim.commands.arguments import FPS
 
 PARSER = {"help": "matplotlib preview of a motion file: frame strip (.png) or video"}

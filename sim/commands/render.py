@@ -1,4 +1,5 @@
 """`terrain-mdm render`: a headless TinyRenderer video of a motion file."""
+
 from sim.commands.arguments import FPS, WORKERS
 
 PARSER = {"help": "render a motion file headless (TinyRenderer) to .mp4 or .gif"}
@@ -20,6 +21,15 @@ def add_arguments(parser):
 def run(args):
     from sim.render import main_render
 
-    return main_render(args.file, args.out, width=args.width, height=args.height, fps=args.fps,
-                       workers=args.workers, distance=args.distance, yaw=args.yaw, pitch=args.pitch,
-                       follow=not args.static)
+    return main_render(
+        args.file,
+        args.out,
+        width=args.width,
+        height=args.height,
+        fps=args.fps,
+        workers=args.workers,
+        distance=args.distance,
+        yaw=args.yaw,
+        pitch=args.pitch,
+        follow=not args.static,
+    )

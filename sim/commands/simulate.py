@@ -1,4 +1,5 @@
 """`terrain-mdm simulate`: the controller streams into a running PyBullet world with balls, in real time."""
+
 from sim.commands.arguments import SEED_HELP, add_controller_arguments, controller_config
 
 PARSER = {"help": "stream the controller into a running PyBullet world with balls, in real time"}
@@ -7,8 +8,9 @@ PARSER = {"help": "stream the controller into a running PyBullet world with ball
 def add_arguments(parser):
     add_controller_arguments(parser, seed_help=SEED_HELP + "; also of the sampling noise and the balls")
     parser.add_argument("--balls", type=int, default=3, help="balls dropped along the path ahead of the character")
-    parser.add_argument("--seconds", type=float, help="stop after this much simulated time (default: when the "
-                                                       "controller stops)")
+    parser.add_argument(
+        "--seconds", type=float, help="stop after this much simulated time (default: when the controller stops)"
+    )
     parser.add_argument("--buffer", type=float, default=4.0, help="seconds of motion generated ahead (default 4)")
     parser.add_argument("--gui", action="store_true", help="show a PyBullet window (default: headless)")
     parser.add_argument("--video", help="also record a video (.mp4 or .gif) with TinyRenderer")
@@ -33,12 +35,24 @@ def run(args):
     config = controller_config(args)
     if args.gui:
         check_display()
-    stats = simulate(args.model, terrain, seed=spec.seed, config=config, balls=args.balls, seconds=args.seconds,
-                     buffer_seconds=args.buffer, gui=args.gui, video=args.video, video_every=args.video_every,
-                     video_size=(args.width, args.height))
+    stats = simulate(
+        args.model,
+        terrain,
+        seed=spec.seed,
+        config=config,
+        balls=args.balls,
+        seconds=args.seconds,
+        buffer_seconds=args.buffer,
+        gui=args.gui,
+        video=args.video,
+        video_every=args.video_every,
+        video_size=(args.width, args.height),
+    )
     print(stats.summary())
-    print(f"controller: {stats.generated_seconds:.1f} s of motion generated (up to --buffer ahead of the "
-          f"simulation), {'stopped: ' + stats.controller_status if stats.controller_status else 'still going'}")
+    print(
+        f"controller: {stats.generated_seconds:.1f} s of motion generated (up to --buffer ahead of the "
+        f"simulation), {'stopped: ' + stats.controller_status if stats.controller_status else 'still going'}"
+    )
     for i, (x, y, z) in enumerate(stats.ball_positions):
         print(f"ball {i}: " + ("not dropped" if np.isnan(x) else f"at ({x:.2f}, {y:.2f}, {z:.2f}) m"))
     if args.video:

@@ -1,4 +1,5 @@
 """`terrain-mdm synth`: one terrain-fitted locomotion episode from the synthesis engine (training data)."""
+
 from sim.commands.arguments import SEED_HELP
 
 PARSER = {"help": "synthesise one terrain-fitted locomotion episode (training data)"}

@@ -1,4 +1,5 @@
 """`terrain-mdm terrain`, and how every command names a terrain: a generator or a YAML file, and key=value."""
+
 from typing import NamedTuple
 
 from sim.commands.arguments import SEED_HELP
@@ -9,6 +10,7 @@ YAML_SUFFIXES = (".yaml", ".yml")
 
 class TerrainSpec(NamedTuple):
     """A terrain as the command line names it: generator kind, seed, parameters."""
+
     kind: str
     seed: int
     params: dict
@@ -78,5 +80,7 @@ def run(args):
         plot_terrain(terrain, path=path, out_png=args.png, title=f"{args.kind} seed {spec.seed}")
         print(f"picture written to {args.png}")
     length = Polyline(path).length
-    print(f"{args.kind}: {terrain.heights.shape[0]} x {terrain.heights.shape[1]} cells of {terrain.cell} m, "
-          f"heights {terrain.heights.min():.2f}..{terrain.heights.max():.2f} m, path {length:.1f} m")
+    print(
+        f"{args.kind}: {terrain.heights.shape[0]} x {terrain.heights.shape[1]} cells of {terrain.cell} m, "
+        f"heights {terrain.heights.min():.2f}..{terrain.heights.max():.2f} m, path {length:.1f} m"
+    )

@@ -2,10 +2,14 @@
 
 That module imports torch, so its arguments are forwarded as they are: `terrain-mdm --help` stays instant.
 """
+
 import argparse
 
-PARSER = {"help": "train the motion diffusion model (resumable); see train --help", "add_help": False,
-          "prefix_chars": "\0"}
+PARSER = {
+    "help": "train the motion diffusion model (resumable); see train --help",
+    "add_help": False,
+    "prefix_chars": "\0",
+}
 
 
 def add_arguments(parser):
