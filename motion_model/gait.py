@@ -130,20 +130,8 @@ def gait_cycle(name, mirrored=False):
         if not len(on) or not len(off):
             raise ValueError(f"clip {name}: foot {'left' if f == 0 else 'right'} has no complete stance in one cycle")
         stance[f] = (on[0] - shift) % n / n, (on[0] - shift) % n / n + ((off[0] - on[0]) % n) / n
-        # The swing from liftoff to the next touchdown, unrolled over two cycles of the looped sole path.
-        lift_i = off[0]
-        touch_i = on[0] if on[0] > lift_i else on[0] + n
-        path = np.concatenate([soles[f, :n], soles[f, :n] + np.r_[clip.root_pos[n, :2] - clip.root_pos[0, :2], 0]])
-        u = np.linspace(0.0, 1.0, SWING_SAMPLES)
-        idx = lift_i + u * (touch_i - lift_i)
-        seg = np.stack([np.interp(idx, np.arange(2 * n), path[:, k]) for k in range(3)], -1)
-        step = seg[-1, :2] - seg[0, :2]
-        progress[f] = np.clip(((seg[:, :2] - seg[0, :2]) @ step) / max(step @ step, 1e-9), 0.0, 1.0)
-        progress[f] = np.maximum.accumulate(progress[f])
-        progress[f] = (progress[f] - progress[f, 0]) / max(progress[f, -1] - progress[f, 0], 1e-9)
-        ground = seg[0, 2] + u * (seg[-1, 2] - seg[0, 2])
-        lift[f] = np.maximum(seg[:, 2] - ground, 0.0)
-        lift[f, [0, -1]] = 0.0
+        sole_path = np.concatenate([soles[f, :n], soles[f, :n] + np.r_[clip.root_pos[n, :2] - clip.root_pos[0, :2], 0]])
+        lift[f], progress[f] = _swing_profile(sole_path, off[0], on[0] if on[0] > off[0] else on[0] + n)
     roll = lambda a: np.roll(a[:n], -shift, axis=0)
     return GaitCycle(
         name + (" (mirrored)" if mirrored else ""),
@@ -158,6 +146,23 @@ def gait_cycle(name, mirrored=False):
         lift,
         progress,
     )
+
+
+def _swing_profile(sole_path, lift_i, touch_i):
+    """The swing from liftoff frame `lift_i` to touchdown frame `touch_i` of a foot's sole path (2n, 3), the
+    looped cycle unrolled over two cycles: its lift above the line between the two footholds (m) and the
+    fraction of the step covered, at SWING_SAMPLES points."""
+    u = np.linspace(0.0, 1.0, SWING_SAMPLES)
+    idx = lift_i + u * (touch_i - lift_i)
+    seg = np.stack([np.interp(idx, np.arange(len(sole_path)), sole_path[:, k]) for k in range(3)], -1)
+    step = seg[-1, :2] - seg[0, :2]
+    progress = np.clip(((seg[:, :2] - seg[0, :2]) @ step) / max(step @ step, 1e-9), 0.0, 1.0)
+    progress = np.maximum.accumulate(progress)
+    progress = (progress - progress[0]) / max(progress[-1] - progress[0], 1e-9)
+    ground = seg[0, 2] + u * (seg[-1, 2] - seg[0, 2])
+    lift = np.maximum(seg[:, 2] - ground, 0.0)
+    lift[[0, -1]] = 0.0
+    return lift, progress
 
 
 def _transitions(contact):

@@ -265,7 +265,14 @@ def write_report(run):
     worst = sorted(made, key=lambda r: -r["metrics"]["penetration_mean_mm"])[:WORST]
     for rank, r in enumerate(worst, 1):
         frame_strip(Motion.load(run / "episodes" / f"{r['id']}.npz"), run / f"worst_{rank}.png")
+    lines = _report_tables(run, suite, records) + _report_pictures(worst)
+    with atomic_path(run / "report.md") as tmp:
+        Path(tmp).write_text("\n".join(lines))
+    return run / "report.md"
 
+
+def _report_tables(run, suite, records):
+    """report.md's heading, tables per terrain kind and gait, statuses and errors, as lines."""
     statuses = {}
     for r in records:
         statuses[r["status"]] = statuses.get(r["status"], 0) + 1
@@ -299,7 +306,12 @@ def write_report(run):
             + [f"- `{r['id']}`: {r['error']}" for r in errors]
             + ["", "Tracebacks are in `episodes/<id>.json`.", ""]
         )
-    lines += [
+    return lines
+
+
+def _report_pictures(worst):
+    """report.md's picture sections (metrics.png, paths.png, worst_N.png), as lines."""
+    lines = [
         "## Metric distributions per terrain kind",
         "",
         "![metrics](metrics.png)",
@@ -321,9 +333,7 @@ def write_report(run):
             f"   ![worst {rank}](worst_{rank}.png)",
             "",
         ]
-    with atomic_path(run / "report.md") as tmp:
-        Path(tmp).write_text("\n".join(lines))
-    return run / "report.md"
+    return lines
 
 
 def compare_runs(a, b, out=None):
