@@ -66,6 +66,7 @@ def assert_same_results(a, b):
             assert np.array_equal(value, rb[key][1][name]), (key, name)
 
 
+@pytest.mark.slow
 def test_two_workers_give_the_results_of_one(reference, suite_file, tmp_path):
     run_suite(load_suite(suite_file), tmp_path / "two", workers=2, progress=False)
     assert_same_results(reference, tmp_path / "two")
@@ -94,6 +95,7 @@ def test_report_has_a_table_per_kind_csv_and_plots(reference):
         assert (reference / picture).read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_uninterrupted_results(reference, suite_file, tmp_path):
     out = tmp_path / "killed"
     command = [
@@ -138,6 +140,7 @@ def test_killed_run_resumes_to_the_uninterrupted_results(reference, suite_file, 
     assert_same_results(reference, out)
 
 
+@pytest.mark.slow
 def test_shards_copied_together_equal_the_full_run(reference, suite_file, tmp_path):
     suite = load_suite(suite_file)
     merged = tmp_path / "merged"
@@ -149,6 +152,7 @@ def test_shards_copied_together_equal_the_full_run(reference, suite_file, tmp_pa
     assert run_suite(suite, merged, progress=False)["written"] == 0  # nothing left to do
 
 
+@pytest.mark.slow
 def test_compare_puts_the_model_beside_the_engine(reference, suite_file, tmp_path):
     run_suite(load_suite(suite_file, method="engine"), tmp_path / "engine", workers=1, progress=False)
     engine = {k: r for k, (r, _) in results(tmp_path / "engine").items()}
@@ -161,6 +165,7 @@ def test_compare_puts_the_model_beside_the_engine(reference, suite_file, tmp_pat
     assert (tmp_path / "cmp" / "paths.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.ray
 def test_ray_backend_gives_the_results_of_processes(reference, suite_file, tmp_path):
     pytest.importorskip("ray", reason="the Ray backend is optional: pip install 'terrain-mdm[ray]'")
     run_suite(load_suite(suite_file), tmp_path / "ray", workers=2, backend="ray", progress=False)

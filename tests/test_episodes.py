@@ -1,6 +1,7 @@
 """Dataset building: seeded, parallel, resumable, with feature statistics."""
 
 import numpy as np
+import pytest
 
 from motion_model.dataset import load_episodes, load_stats
 from motion_model.episodes import build_dataset, data_config, episode_spec
@@ -25,6 +26,7 @@ def test_specs_depend_only_on_seed_and_index():
     assert {s["kind"] for s in specs} == {"stairs", "rough"}
 
 
+@pytest.mark.slow
 def test_build_is_resumable_and_reproducible(tmp_path):
     built, seconds = build_dataset(CONFIG, tmp_path, workers=2)
     assert built == 3 and seconds > 5.0

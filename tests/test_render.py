@@ -39,6 +39,7 @@ def test_frame_indices():
         frame_indices(10, 30.0, 60.0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix, workers", [(".mp4", 1), (".gif", 2)])
 def test_render_video(short_walk, tmp_path, suffix, workers):
     out = tmp_path / f"walk{suffix}"

@@ -35,6 +35,7 @@ def fixed_loss(model_path, config, dataset):
     return sum(getattr(config.loss, k) * v for k, v in parts.items()).item()
 
 
+@pytest.mark.slow
 def test_tiny_model_overfits_a_few_windows(tmp_path):
     dataset = tmp_path / "data"
     (dataset / "episodes").mkdir(parents=True)

@@ -139,6 +139,7 @@ print("RESULT " + json.dumps(result))
 """
 
 
+@pytest.mark.gui
 def test_viewer_in_a_real_window(display, tmp_path):
     from motion_model.synthesis import synthesize
 
