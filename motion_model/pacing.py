@@ -1,20 +1,23 @@
 """How fast a person goes along a path: slower in corners, slowing in time for them and for every halt ahead.
 
-The path follower (controller/follower.py) plans its commands with `speed_limit`; the synthesis engine's
-corner slowdown can share it. Arc lengths in metres, speeds in m/s, accelerations in m/s^2.
+One rule for the synthesis engine (motion_model/travel.py), which makes the training data, and the path
+follower (controller/follower.py), which asks the model for the same. Arc lengths in metres, speeds in m/s,
+accelerations in m/s^2.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-WALK_TOP, RUN_BOTTOM = 1.5, 2.5  # m/s: the fastest walk and the slowest run of the training data
+from motion_model.speed_plan import run_weight
 
 
 def lateral_accel(speed, walk_run):
     """The sideways acceleration (m/s^2) a person accepts in a corner at `speed`: walk_run[0] walking,
-    walk_run[1] running, blended in between (people run round corners much harder than they walk them)."""
-    return np.interp(speed, (WALK_TOP, RUN_BOTTOM), walk_run)
+    walk_run[1] running, blended in between as the gait is (people run round corners much harder than they
+    walk them)."""
+    walk, run = walk_run
+    return walk + run_weight(speed) * (run - walk)
 
 
 def speed_limit(s, cruise, curvature, lateral, decel):

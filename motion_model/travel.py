@@ -20,9 +20,10 @@ from itertools import pairwise
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from motion_model import pacing
 from motion_model.gait import gait_cycle, standing_pose
 from motion_model.legs import footprint_spread, rotate2, wrap_angle
-from motion_model.speed_plan import run_weight
+from motion_model.pacing import lateral_accel
 from motion_model.synthesis import PathCurve, riser_ahead, stair_slowdown
 
 PATH_SPACING = 0.05  # m between path samples, so that the heading is smoothed over arc length on any polyline
@@ -218,19 +219,17 @@ def speed_limit(route, leg, plan, slow, behaviour):
     start, end = leg.start, leg.halt.at
     grid = np.linspace(start, end, max(int(np.ceil((end - start) / PROFILE_STEP)), 1) + 1)
     cruise = np.array([plan.speed_at(max(x, 0.0)) for x in grid])
-    walk_lateral, run_lateral = behaviour.lateral_accel
-    lateral = walk_lateral + run_weight(cruise) * (run_lateral - walk_lateral)
+    lateral = lateral_accel(cruise, behaviour.lateral_accel)
     curvature = np.maximum(np.abs(route.curvature(leg.piece, grid)), 1e-6)
-    limit = np.minimum(cruise * np.array([slow(x) for x in grid]), np.sqrt(lateral / curvature))
     step_time = gait_cycle("walk").duration / (2 * behaviour.stair_cadence)
     stairs = route.stairs
-    limit = np.where(stairs.near(grid), np.minimum(limit, np.interp(grid, stairs.s, stairs.tread) / step_time), limit)
+    allowed = cruise * np.array([slow(x) for x in grid])
+    allowed = np.where(
+        stairs.near(grid), np.minimum(allowed, np.interp(grid, stairs.s, stairs.tread) / step_time), allowed
+    )
     if leg.rests:
-        limit[-1] = 0.0
-    room = 2 * behaviour.decel * np.diff(grid)
-    for i in range(len(grid) - 2, -1, -1):
-        limit[i] = min(limit[i], np.sqrt(limit[i + 1] ** 2 + room[i]))
-    return grid, limit
+        allowed[-1] = 0.0
+    return grid, pacing.speed_limit(grid, allowed, curvature, lateral, behaviour.decel)
 
 
 class _Course:
