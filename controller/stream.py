@@ -115,6 +115,8 @@ class BufferedStream:
         self._started = True
         if frame is None:
             self._frames.put(None)  # stay finished for later calls
+            if isinstance(self.error, (ValueError, OSError)):  # bad input: the caller's one-line message
+                raise self.error
             if self.error is not None:
                 raise RuntimeError("motion generation failed") from self.error
         return frame

@@ -121,6 +121,8 @@ class VideoRecorder:
     def close(self):
         self.frames.put(None)
         self.thread.join()
+        if isinstance(self.error, OSError):  # a full disk, a vanished folder: the caller's one-line message
+            raise self.error
         if self.error is not None:
             raise RuntimeError(f"writing the video failed: {self.error}") from self.error
 

@@ -302,3 +302,24 @@ def test_as_a_user_sees_it(files, previous):
     assert snapshot(previous) == before
     result = run_cli("--debug", "terrain", "stairs", "step_height")
     assert result.returncode != 0 and "Traceback" in result.stderr and "key=value" in result.stderr
+
+
+def test_generate_refuses_a_video_size_before_the_work(tmp_path):
+    result = run_cli(
+        "generate",
+        "--terrain",
+        "flat",
+        "--model",
+        tmp_path / "no-model.pt",
+        "--out",
+        tmp_path / "w.npz",
+        "--video",
+        tmp_path / "w.mp4",
+        "--width",
+        "50000",
+        "--height",
+        "50000",
+        cwd=tmp_path,
+    )
+    assert_one_line_error(result, "50000 x 50000", "3840")
+    assert not list(tmp_path.iterdir())

@@ -31,13 +31,14 @@ def run(args):
     from motion_model.checkpoint import load_model
     from sim.commands.terrain import terrain_spec
     from sim.metrics import evaluate, format_table
-    from sim.render import VIDEO_SUFFIXES, render
+    from sim.render import VIDEO_SUFFIXES, check_size, render
     from terrain.atomic import check_writable
 
     spec = terrain_spec(args.terrain, args.params, args.seed)
     check_writable(args.out, "motion file")
     if args.video:
         check_writable(args.video, "video file", VIDEO_SUFFIXES)
+        check_size(args.width, args.height)
     terrain = spec.make()
     config = controller_config(args)
     path = parse_waypoints(args.waypoints) if args.waypoints is not None else None

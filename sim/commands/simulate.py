@@ -24,13 +24,14 @@ def run(args):
 
     from sim.commands.terrain import terrain_spec
     from sim.loop import simulate
-    from sim.render import VIDEO_SUFFIXES
+    from sim.render import VIDEO_SUFFIXES, check_size
     from sim.viewer import check_display
     from terrain.atomic import check_writable
 
     spec = terrain_spec(args.terrain, args.params, args.seed)
     if args.video:
         check_writable(args.video, "video file", VIDEO_SUFFIXES)
+        check_size(args.width, args.height)
     terrain = spec.make()
     config = controller_config(args)
     if args.gui:
