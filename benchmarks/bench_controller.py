@@ -1,6 +1,6 @@
 """Controller benchmark: the model along planned paths over seeded terrains of every kind, beside the
 synthesis engine on the same episodes and the same model with its terrain tokens dropped (terrain-blind);
-seams; speed for one character and for 32 together; a continuous 5-minute walk.
+seams; speed for one character and for 32 together; a continuous 10-minute walk with turns and stops.
 
     .venv/bin/python benchmarks/bench_controller.py [--model default] [--per-kind 10] [--out runs/bench]
 
@@ -19,11 +19,13 @@ import torch
 from controller.path_controller import ControllerConfig, PathController, run_batch
 from motion_model.checkpoint import load_model
 from motion_model.skeleton import Skeleton
+from motion_model.speed_plan import Stop
 from motion_model.synthesis import synthesize
 from sim.metrics import evaluate
 from terrain.generators import make_terrain
 from terrain.heightfield import Heightfield
 from terrain.planning import plan_path
+from terrain.polyline import Polyline
 
 KINDS = ("flat", "slope", "stairs", "steps", "rough", "course")
 COLUMNS = (
@@ -96,7 +98,8 @@ def steady_speed(model, config, characters=32, seconds=8.0):
 
 
 def spiral_course(seed=0, laps=4, r_out=26.0, r_in=9.0):
-    """A 60 m square of smooth hills and bumps with a spiral path of about 440 m (lanes 4 m apart)."""
+    """A 60 m square of smooth hills and bumps with a path of about 880 m: a spiral in (lanes 4 m apart), a
+    U-turn at its centre and the spiral out again."""
     rng = np.random.default_rng(seed)
     cell = 0.1
     n = 600
@@ -108,7 +111,8 @@ def spiral_course(seed=0, laps=4, r_out=26.0, r_in=9.0):
         h += a * np.exp(-((X - cx) ** 2 + (Y - cy) ** 2) / (2 * r * r))
     theta = np.linspace(0.0, 2 * np.pi * laps, 4000)
     radius = r_out + (r_in - r_out) * theta / theta[-1]
-    path = np.stack([radius * np.cos(theta), radius * np.sin(theta)], -1)
+    inward = np.stack([radius * np.cos(theta), radius * np.sin(theta)], -1)
+    path = np.concatenate([inward, inward[-2::-1] + [0.0, 1.0]])  # back out 1 m to the side: a U-turn
     return Heightfield(h, cell, np.array([-30.0, -30.0]), start=path[0], goal=path[-1]), path
 
 
@@ -165,16 +169,26 @@ def main():
     )
     if "long" not in args.skip:
         terrain, path = spiral_course()
-        long_config = replace(config, time_limit=300.0, stall_time=20.0)
+        long_config = replace(config, time_limit=600.0)
+        stops = [Stop(at, 3.0) for at in np.arange(60.0, Polyline(path).length - 10.0, 60.0)]
         begin = time.perf_counter()
-        result = PathController(model, terrain, path=path, config=long_config, seed=0).run(progress=True)
+        controller = PathController(model, terrain, path=path, config=long_config, seed=0, stops=stops)
+        result = controller.run(progress=True)
         wall = time.perf_counter() - begin
         m = evaluate(result.motion)
-        report["long"] = {**m, "status": result.status, "wall_s": wall}
+        off = Polyline(path).project(result.motion.root_pos[:, :2]).distance
+        report["long"] = {
+            **m,
+            "status": result.status,
+            "wall_s": wall,
+            "path_mean_m": off.mean(),
+            "path_max_m": off.max(),
+        }
         print(
-            f"5-minute walk: {result.motion.duration:.0f} s, {m['distance_m']:.0f} m, status {result.status}, "
-            f"NaN frames {m['nan_frames']}, penetration mean {m['penetration_mean_mm']:.2f} mm, drift "
-            f"{m['drift_label_mm']:.2f} mm/frame, {result.motion.duration / wall:.1f}x real time"
+            f"10-minute walk ({len(stops)} stops of 3 s, a U-turn): {result.motion.duration:.0f} s, "
+            f"{m['distance_m']:.0f} m, status {result.status}, NaN frames {m['nan_frames']}, from the path "
+            f"{off.mean():.2f} m mean / {off.max():.2f} m max, penetration mean {m['penetration_mean_mm']:.2f} mm, "
+            f"drift {m['drift_label_mm']:.2f} mm/frame, {result.motion.duration / wall:.1f}x real time"
         )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
