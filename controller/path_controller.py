@@ -213,12 +213,9 @@ class PathController:
     def _end_at_goal(self, frames):
         """The first of `frames` (not yet committed) at which the root has stood still (slower than REST_SPEED
         over the last REST_TIME) within goal_radius of the goal, once the plan has come to rest there; None if
-        there is none. A model made before the command (window.lookahead) cannot stand: its episode ends at
-        the first frame within goal_radius."""
+        there is none."""
         fps = self.model.window.fps
         near = np.linalg.norm(frames.root_pos[:, :2] - self.goal, axis=-1) < self.config.goal_radius
-        if self.model.window.lookahead is not None:
-            return int(np.argmax(near)) if near.any() else None
         if self.follower.goal_time is None:
             return None
         before = self.last_frames(int(round(REST_TIME * fps)))

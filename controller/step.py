@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
+from scipy.ndimage import gaussian_filter1d
 
 from controller.collision import Scores, score_candidates
 from controller.frames import Frames
@@ -146,6 +147,8 @@ def sample_candidates(controllers, starts, pending, model, config):
     with autocast(config.precision):
         x0 = sample(model.network, cond, model.schedule, config.ddim_steps, guidance=config.guidance, noise=noise)
     features = model.normalizer.denormalize(x0.float()).numpy().astype(np.float64)
+    if config.smoothing > 0:  # the whole segment, so the committed frames are smoothed with their future
+        features = gaussian_filter1d(features, config.smoothing, axis=1, mode="nearest")
     features = features.reshape((len(pending), k) + features.shape[1:])[:, :, : config.commit_frames]
     root_pos, root_quat, joint_quat, contacts = features_to_motion(
         features, starts.ref_xy[pending], starts.ref_yaw[pending], starts.ref_z[pending]

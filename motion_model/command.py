@@ -94,28 +94,3 @@ class Command:
             np.stack([c.facings for c in commands]),
             np.stack([c.speed for c in commands]),
         )
-
-
-def legacy_target(command, lookahead):
-    """The target (..., 3) float32 of models trained before the command (checkpoints whose window config holds
-    `lookahead`): the unit direction towards the point `lookahead` m along the command's trajectory from the
-    reference root (its last point when the trajectory is shorter; the last facing when it stays put), and
-    the speed."""
-    lead = command.positions.shape[:-2]
-    route = np.concatenate([np.zeros(lead + (1, 2)), command.positions], -2)
-    step = np.linalg.norm(np.diff(route, axis=-2), axis=-1)
-    arc = np.concatenate([np.zeros(lead + (1,)), np.cumsum(step, -1)], -1)
-    s = np.minimum(lookahead, arc[..., -1:])
-    point = np.stack([_interp_rows(s, arc, route[..., i]) for i in range(2)], -1)[..., 0, :]
-    norm = np.linalg.norm(point, axis=-1, keepdims=True)
-    direction = np.where(norm > 1e-6, point / np.maximum(norm, 1e-6), command.facings[..., -1, :])
-    return np.concatenate([direction, command.speed[..., None]], -1).astype(np.float32)
-
-
-def _interp_rows(x, xp, fp):
-    """np.interp row by row over the leading dimensions: x (..., 1), xp and fp (..., N)."""
-    flat = [
-        np.interp(a, b, c)
-        for a, b, c in zip(x.reshape(-1, x.shape[-1]), xp.reshape(-1, xp.shape[-1]), fp.reshape(-1, fp.shape[-1]))
-    ]
-    return np.asarray(flat).reshape(x.shape)

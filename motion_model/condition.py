@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from motion_model import quaternion as quat
-from motion_model.command import Command, legacy_target
+from motion_model.command import Command
 from terrain.heightfield import local_grid_xy
 
 if typing.TYPE_CHECKING:
@@ -71,10 +71,7 @@ def grid_shape(config: WindowConfig):
 
 
 def command_target(command: Command, config: WindowConfig):
-    """The network's target (B, target_dim) float32 for Commands (B, K): the command's own vector, or for a
-    model made before the command (config.lookahead set) its direction-and-speed target."""
-    if config.lookahead is not None:
-        return legacy_target(command, config.lookahead)
+    """The network's target (B, target_dim) float32 for Commands (B, K): the command's own vector."""
     if command.k != len(config.command_frames):
         raise ValueError(
             f"a command of {command.k} times for a model of {len(config.command_frames)}: make it "

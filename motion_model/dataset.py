@@ -33,9 +33,6 @@ class WindowConfig:
     frames: int = bounded(60, 1, 10_000)  # segment length: 2 s at 30 fps
     # The command's times (command.py), frames after the reference frame: every 1/3 s over the segment.
     command_frames: tuple[int, ...] = (10, 20, 30, 40, 50, 60)
-    # Only in checkpoints made before the command (target_dim 3): m along the command's trajectory to the point
-    # their target direction aims at (command.legacy_target). They run, but do not train; None otherwise.
-    lookahead: float | None = bounded(None, 0.0, 100.0)
     # Local heightfield grid in the reference frame (m, both ends inclusive): a run at 3.8 m/s covers 7.6 m in
     # a segment, a walk 1.2-3 m; the near 6 m and 1.5 m to each side hold the terrain the feet can reach.
     extent_x: tuple = (-1.0, 6.0)
@@ -58,8 +55,8 @@ class WindowConfig:
 
     @property
     def target_dim(self):
-        """Length of the network's target: 3 for the legacy target, else the command's (command.target_dim)."""
-        return 3 if self.lookahead is not None else target_dim(len(self.command_frames))
+        """Length of the network's target: the command's (command.target_dim)."""
+        return target_dim(len(self.command_frames))
 
 
 def load_episodes(directory):
@@ -89,11 +86,6 @@ class WindowSampler:
                 raise ValueError("every training episode needs its terrain and path")
             if abs(e.fps - config.fps) > 1e-6:
                 raise ValueError(f"episode at {e.fps} fps; the model is configured for {config.fps} fps")
-        if config.lookahead is not None:
-            raise ValueError(
-                "window lookahead is the target of models made before the command; a model trains "
-                "on the command: remove lookahead from the window config (see command_frames)"
-            )
         self.episodes = episodes
         lengths = np.array([e.num_frames for e in episodes])
         self.start = np.concatenate([[0], np.cumsum(lengths)[:-1]])

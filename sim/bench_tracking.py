@@ -2,8 +2,8 @@
 
 Fixed routes (world xy on 20 m x 10 m corridors, from the start pad) on flat ground, slopes and stairs,
 walking (1.2 m/s) and running (3 m/s), with the model (the path controller and its follower) and with the
-synthesis engine along the same route at the same speed (today's engine neither stops on the way nor starts
-facing away: it walks those routes without). Per run: mean and largest distance of the root from the route,
+synthesis engine along the same route with the same speed plan (the same cruise speed and stops, the same facing
+at the start, standing still at the goal). Per run: mean and largest distance of the root from the route,
 the time taken against the route's length over the speed (plus its stops), the final distance to the goal,
 the root speed over the last second, how the episode ended, and the quality metrics of sim.metrics.evaluate.
 Printed as a markdown table and written to --out as tracking.json, tracking.md and tracking.png (the paths
@@ -61,6 +61,9 @@ QUALITY = (
     "skate_ratio",
     "jerk_m_s3",
 )
+
+
+END_STAND = 1.0  # s the engine stands on the goal, as the controller's episodes end: after a second at rest
 
 
 @dataclass(frozen=True)
@@ -129,13 +132,16 @@ def run_model(cases_, model, config, seed):
 
 
 def run_engine(cases_, seed):
-    """(Motion, "end") of the synthesis engine along every case's route."""
+    """(Motion, "end") of the synthesis engine along every case's route, with its stops, its start facing
+    and a stand of END_STAND s on the goal. (The engine's planned motion has no random choices: seed unused.)"""
+    from motion_model.speed_plan import Cruise, SpeedPlan
     from motion_model.synthesis import synthesize
 
-    return [
-        (synthesize(c.terrain, np.array(c.route.waypoints), gait=c.gait, seed=seed, speed=c.speed), "end")
-        for c in cases_
-    ]
+    def plan(c):
+        steps = (Cruise(0.0, c.speed), *c.route.stops)
+        return SpeedPlan(steps, end_standing=END_STAND, start_heading=c.route.heading)
+
+    return [(synthesize(c.terrain, np.array(c.route.waypoints), plan=plan(c)), "end") for c in cases_]
 
 
 def measure(case, method, motion, status, stops_made):
@@ -347,6 +353,6 @@ def benchmark(model, config, methods, selection, seed, out):
     if "engine" in methods:
         for case, (motion, status) in zip(cases_, run_engine(cases_, seed)):
             runs.append((case, "engine", motion))
-            rows.append(measure(case, "engine", motion, status, stops_made=False))
+            rows.append(measure(case, "engine", motion, status, stops_made=True))
     settings = {"model": model, "seed": seed, **asdict(selection), "controller": config.to_dict()}
     return write(rows, cases_, runs, out, settings)

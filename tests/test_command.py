@@ -6,8 +6,7 @@ import yaml
 
 from motion_model import checkpoint
 from motion_model import quaternion as quat
-from motion_model.command import Command, legacy_target
-from motion_model.condition import make_condition
+from motion_model.command import Command
 from motion_model.dataset import WindowConfig, WindowSampler
 from motion_model.train_config import train_config
 
@@ -76,28 +75,3 @@ def test_the_window_config_sets_the_commands_times_and_the_models_target():
     for bad in ([0, 30], [30, 20], [10, 70], [10.5, 20]):
         with pytest.raises(ValueError, match="command_frames must be increasing whole frames from 1 to"):
             WindowConfig(command_frames=bad)
-
-
-def test_a_model_trains_on_the_command_only(episodes):
-    with pytest.raises(ValueError, match="remove lookahead"):
-        WindowSampler(episodes, WindowConfig(lookahead=1.5))
-
-
-def test_the_shipped_checkpoint_before_the_command_runs_on_its_old_target(episodes):
-    loaded = checkpoint.load_model("default")
-    if loaded.window.lookahead is None:
-        pytest.skip("the shipped model is trained on the command")
-    assert loaded.window.target_dim == 3 and loaded.network.target[0].in_features == 3
-    terrain = episodes[0].terrain
-    # A corner: 1 m ahead, then to the left; the old target aims 1.5 m along it.
-    command = Command(
-        np.array([[0.5, 0.0], [1.0, 0.0], [1.0, 0.5], [1.0, 1.0], [1.0, 1.5], [1.0, 2.0]]),
-        np.tile([1.0, 0.0], (6, 1)),
-        1.2,
-    )
-    cond = make_condition(terrain, Command.stack([command]), np.zeros((1, 2)), np.zeros(1), np.zeros(1), loaded.window)
-    assert cond["target"].shape == (1, 3)
-    assert np.allclose(cond["target"][0].numpy(), [1.0 / np.sqrt(1.25), 0.5 / np.sqrt(1.25), 1.2], atol=1e-6)
-    # Standing still: the old target faces the command's last facing, at speed 0.
-    stand = Command.straight(np.pi, 0.0, TIMES)
-    assert np.allclose(legacy_target(stand, 1.5), [-1.0, 0.0, 0.0], atol=1e-6)
