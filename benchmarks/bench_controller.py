@@ -98,8 +98,8 @@ def steady_speed(model, config, characters=32, seconds=8.0):
 
 
 def spiral_course(seed=0, laps=4, r_out=26.0, r_in=9.0):
-    """A 60 m square of smooth hills and bumps with a path of about 880 m: a spiral in (lanes 4 m apart), a
-    U-turn at its centre and the spiral out again."""
+    """A 60 m square of smooth hills and bumps with a path of about 870 m: a spiral in (lanes 4 m apart), a
+    U-turn at its centre and the spiral out again, 1 m inside the way in."""
     rng = np.random.default_rng(seed)
     cell = 0.1
     n = 600
@@ -112,7 +112,8 @@ def spiral_course(seed=0, laps=4, r_out=26.0, r_in=9.0):
     theta = np.linspace(0.0, 2 * np.pi * laps, 4000)
     radius = r_out + (r_in - r_out) * theta / theta[-1]
     inward = np.stack([radius * np.cos(theta), radius * np.sin(theta)], -1)
-    path = np.concatenate([inward, inward[-2::-1] + [0.0, 1.0]])  # back out 1 m to the side: a U-turn
+    outward = inward[::-1] * (1.0 - 1.0 / np.linalg.norm(inward[::-1], axis=-1, keepdims=True))  # 1 m further in
+    path = np.concatenate([inward, outward])  # a U-turn at the centre, then out between the lanes
     return Heightfield(h, cell, np.array([-30.0, -30.0]), start=path[0], goal=path[-1]), path
 
 

@@ -37,7 +37,7 @@ class ControllerConfig:
     ddim_steps: int = bounded(3, 1, 1000)
     # frames of each 2-s segment that are kept before generating the next (PathController checks them against
     # the model: from its previous frames to its segment length)
-    commit_frames: int = bounded(20, 1, 1000)
+    commit_frames: int = bounded(30, 1, 1000)
     goal_approach_frames: int = bounded(30, 1, 1000)  # frames kept per segment once the goal is within reach
     candidates: int = bounded(1, 1, 64)  # segments sampled per character and step, ranked by the collision check
     max_retries: int = bounded(0, 0, 20)  # new batches of candidates when none passes the check

@@ -119,6 +119,7 @@ class PathFollower:
     def command(self, xy, yaw):
         """The Command for a character at root xy (2,) with heading yaw (rad), in its reference frame."""
         start = self._anchored(np.asarray(xy, dtype=np.float64), float(yaw))
+        self.place = start.s  # m along the path where the character is, searched near the plan's place
         states = [start]
         for _ in range(int(self.frames[-1])):
             states.append(self._step(states[-1], 1.0 / self.fps))

@@ -87,6 +87,7 @@ class PathController:
         self.generator = torch.Generator().manual_seed(int(seed))
         self.foot_lock = FootLock(terrain) if config.foot_lock else None
         self.chunks = []  # committed Frames, one per segment
+        self.places = []  # (frames committed, m along the path) at each step: the follower's measured place
         self.segments = []
         self.status = None
         self.wall_seconds = 0.0
@@ -147,6 +148,7 @@ class PathController:
             np.asarray(ref_z, float).reshape(1),
         )
         command = self.follower.command(ref[0][0], float(ref[1][0]))
+        self.places.append((self.num_frames, self.follower.place))
         cond = make_condition(self.terrain, Command.stack([command]), *ref, window, prev=prev)
         return cond, ref
 
@@ -238,10 +240,12 @@ class PathController:
             return "unsettled" if plan.t - self.follower.goal_time >= self.config.stall_time else None
         window = int(self.config.stall_time * fps)
         # Only while the plan meant to move all along: standing at a stop or turning on the spot is no stall.
+        # Progress by the follower's places, each searched near the last: a route that crosses or runs beside
+        # itself would fool a projection onto the nearest segment of the whole path.
         if self.num_frames > window and plan.t - plan.held_at >= self.config.stall_time:
-            roots = self.last_frames(window + 1).root_pos
-            moved = self.tracker.arc_length(roots[-1, :2]) - self.tracker.arc_length(roots[-window - 1, :2])
-            if moved < self.config.stall_distance:
+            frames_now, place_now = self.places[-1]
+            earlier = [s for n, s in self.places if n <= frames_now - window]
+            if earlier and place_now - earlier[-1] < self.config.stall_distance:
                 return "stalled"
         return None
 
