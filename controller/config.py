@@ -38,7 +38,7 @@ class ControllerConfig:
     # frames of each 2-s segment that are kept before generating the next (PathController checks them against
     # the model: from its previous frames to its segment length)
     commit_frames: int = bounded(30, 1, 1000)
-    goal_approach_frames: int = bounded(30, 1, 1000)  # frames kept per segment once the goal is within reach
+    goal_approach_frames: int = bounded(20, 1, 1000)  # frames kept per segment once the goal is within reach
     candidates: int = bounded(1, 1, 64)  # segments sampled per character and step, ranked by the collision check
     max_retries: int = bounded(0, 0, 20)  # new batches of candidates when none passes the check
     speed: float = bounded(1.2, 0.3, 4.0)  # desired speed, m/s: walk 0.6-1.5, run 2.5-3.8 (the training data's)
