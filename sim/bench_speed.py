@@ -28,8 +28,10 @@ from motion_model.checkpoint import load_model
 from motion_model.network import bf16_supported
 from terrain.atomic import atomic_path
 from terrain.generators import make_terrain
+from terrain.planning import plan_path
 
 COURSE_LENGTH = 40.0  # m: long enough that no character reaches its goal during the timed steps
+ENGINE_EPISODES = 4  # courses the synthesis engine walks for its speed
 
 
 class NetworkTimer:
@@ -108,6 +110,21 @@ def measure_run_batch(model, config, batch, steps):
     return sum(r.motion.duration for r in results) / (time.perf_counter() - start)
 
 
+def measure_engine(config, episodes=ENGINE_EPISODES):
+    """x real time of the synthesis engine, the model's teacher, on the benchmark's courses: each walked whole
+    along its planned path at the controller's speed, standing on the goal at the end as the controller's
+    characters do. Terrain generation and planning are not timed (nor are they for the controller)."""
+    from motion_model.speed_plan import SpeedPlan
+    from motion_model.synthesis import synthesize
+
+    terrains = [make_terrain("course", seed=i, length=COURSE_LENGTH) for i in range(episodes)]
+    paths = [plan_path(terrain) for terrain in terrains]
+    plan = SpeedPlan.constant(config.speed, end_standing=1.0)
+    start = time.perf_counter()
+    seconds = sum(synthesize(terrain, path, plan=plan).duration for terrain, path in zip(terrains, paths))
+    return seconds / (time.perf_counter() - start)
+
+
 def measure(model, config, batch, steps, warmup=1):
     """Timings of `steps` controller steps of `batch` characters advanced as one batch (after `warmup` untimed
     ones), and run_batch's x real time."""
@@ -162,12 +179,14 @@ def run(
     try:
         peaks = {name: {"size": size, "flops": matmul_peak(dtypes[name], size)} for name, size in sizes}
         rows, precisions, flops_per_row = [], set(), None
+        engine_x = measure_engine(config)
         for batch in batches:
             timer, row = measure(loaded, config, batch, steps, warmup)
             flops_per_row = flops_per_row or timer.flops_per_row()
             row["network_flops"] = flops_per_row * timer.rows / timer.seconds
             row.update({f"share_of_{name}_peak": row["network_flops"] / peak["flops"] for name, peak in peaks.items()})
             precisions |= timer.precisions
+            row["engine_realtime_x"] = engine_x  # one engine walks one character at a time, whatever the batch
             rows.append(row)
         used_threads = torch.get_num_threads()
     finally:
@@ -210,6 +229,7 @@ def format_report(report):
         "ms/motion s",
         "x real time",
         "x (run_batch)",
+        "x engine",
         "net share",
         "net GFLOP/s",
         "% fp32 peak",
@@ -226,6 +246,7 @@ def format_report(report):
             f"{r['ms_per_motion_second']:.1f}",
             f"{r['realtime_x']:.1f}",
             f"{r['run_batch_realtime_x']:.1f}",
+            f"{r['realtime_x'] / r['engine_realtime_x']:.2f}",
             f"{100 * r['network_share_of_time']:.0f}%",
             f"{r['network_flops'] / 1e9:.1f}",
             f"{100 * r.get('share_of_fp32_peak', float('nan')):.1f}",
@@ -247,6 +268,11 @@ def format_report(report):
         "x real time: seconds of motion committed per second of wall time, all characters together "
         "(advanced as one batch; 'x (run_batch)': run_batch's lanes, cold start included); ms/segment: per "
         "character and controller step, collision checks included"
+    )
+    engine = report["batches"][0]["engine_realtime_x"] if report["batches"] else float("nan")
+    lines.append(
+        f"x engine: x real time over the synthesis engine's, measured in the same run on the same courses "
+        f"({engine:.1f}x real time, one character at a time)"
     )
     return "\n".join(lines)
 

@@ -48,3 +48,5 @@ def test_bench_speed_prints_the_table_and_writes_json(model, tmp_path, capsys):
         assert 0 < row["ms_per_denoising_step"] < row["ms_per_controller_step"]
         assert row["share_of_fp32_peak"] > 0 and row["share_of_bf16_peak"] > 0
         assert abs(row["realtime_x"] * row["ms_per_motion_second"] - 1000) < 1e-6
+        assert row["engine_realtime_x"] > 1.0 and row["engine_realtime_x"] == report["batches"][0]["engine_realtime_x"]
+    assert "x engine" in text and "synthesis engine's, measured in the same run" in text
