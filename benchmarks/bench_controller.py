@@ -22,12 +22,11 @@ from motion_model.skeleton import Skeleton
 from motion_model.speed_plan import Stop
 from motion_model.synthesis import synthesize
 from sim.metrics import evaluate
-from terrain.generators import make_terrain
+from terrain.generators import KINDS, make_terrain
 from terrain.heightfield import Heightfield
 from terrain.planning import plan_path
 from terrain.polyline import Polyline
 
-KINDS = ("flat", "slope", "stairs", "steps", "rough", "course")
 COLUMNS = (
     ("success", "{:.2f}"),
     ("penetration_mean_mm", "{:.2f}"),

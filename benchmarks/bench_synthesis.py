@@ -13,10 +13,9 @@ import numpy as np
 from motion_model.clips import clip_motion
 from motion_model.synthesis import synthesize
 from sim.metrics import evaluate
-from terrain.generators import make_terrain
+from terrain.generators import KINDS, make_terrain
 from terrain.planning import plan_path
 
-KINDS = ("flat", "slope", "stairs", "steps", "rough", "course")
 COLUMNS = (
     "penetration_mean_mm",
     "penetration_frac_10mm",

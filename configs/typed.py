@@ -49,7 +49,11 @@ def build(cls, values, where="config"):
     for name, value in values.items():
         key = f"{where}: {name}" if where else name
         kwargs[name] = _check(value, hints[name], key, known[name].metadata.get("range"))
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ValueError as error:  # a __post_init__ check: its message does not know the source
+        message = str(error)
+        raise ValueError(message if not where or message.startswith(where) else f"{where}: {message}") from None
 
 
 def to_dict(config) -> dict:

@@ -66,11 +66,7 @@ def data_config(values, where="data config") -> DataConfig:
         missing = [k for k in ("episodes", "seed", "terrains", "gaits") if k not in values]
         if missing:
             raise ValueError(f"{where} lacks {', '.join(missing)} (see configs/data/default.yaml)")
-    try:
-        return build(DataConfig, values, where)
-    except ValueError as error:
-        message = str(error)
-        raise ValueError(message if message.startswith(where) else f"{where}: {message}") from None
+    return build(DataConfig, values, where)
 
 
 def load_config(path, episodes=None) -> DataConfig:

@@ -106,11 +106,7 @@ def train_config(values, where="training config") -> TrainConfig:
             **(values.get("model") or {}),
         }
         values = {**values, "window": window, "model": model}
-    try:
-        return build(TrainConfig, values, where)
-    except ValueError as error:  # __post_init__'s messages do not know the source
-        message = str(error)
-        raise ValueError(message if message.startswith(where) else f"{where}: {message}") from None
+    return build(TrainConfig, values, where)
 
 
 def load_config(path, data=None, out=None, steps=None) -> TrainConfig:
