@@ -25,6 +25,7 @@ from motion_model.gait import gait_cycle, standing_pose
 from motion_model.legs import footprint_spread, rotate2, wrap_angle
 from motion_model.pacing import lateral_accel
 from motion_model.synthesis import PathCurve, riser_ahead, stair_slowdown
+from terrain.polyline import Polyline
 
 PATH_SPACING = 0.05  # m between path samples, so that the heading is smoothed over arc length on any polyline
 PROFILE_STEP = 0.02  # m between the speed limit's samples
@@ -79,7 +80,7 @@ def sharp_corners(points, angle, window):
     """Vertex indices where the polyline turns by more than `angle` (rad) within `window` m, one per corner."""
     seg = np.diff(points, axis=0)
     turn = np.diff(np.unwrap(np.arctan2(seg[:, 1], seg[:, 0])))  # at vertices 1 .. P-2
-    arc = np.r_[0.0, np.cumsum(np.linalg.norm(seg, axis=-1))]
+    arc = Polyline(points).arc
     s = arc[1:-1]
     total = np.r_[0.0, np.cumsum(turn)]
     windowed = np.abs(total[np.searchsorted(s, s + window / 2, "right")] - total[np.searchsorted(s, s - window / 2)])
@@ -128,7 +129,7 @@ class Route:
             raise ValueError("the path needs at least two distinct points")
         self.curve = PathCurve.from_points(points, smoothing)
         self.stairs = Stairs.along(terrain, self.curve)
-        arc = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=-1))]
+        arc = Polyline(points).arc
         cuts = sharp_corners(points, behaviour.pivot_angle, behaviour.pivot_window)
         bounds = [0] + cuts + [len(points) - 1]
         self.starts = arc[bounds[:-1]]
