@@ -26,7 +26,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from motion_model.command import Command
 from motion_model.pacing import lateral_accel, speed_limit
-from motion_model.speed_plan import BehaviourConfig
+from motion_model.speed_plan import BehaviourConfig, Cruise
 from motion_model.synthesis import PathCurve, SynthesisConfig, stair_slowdown
 from motion_model.travel import sharp_corners
 from terrain.polyline import Polyline
@@ -48,6 +48,15 @@ REST_SPEED, REST_TIME = 0.05, 1.0  # m/s over s: the root counts as standing sti
 class Halt:
     at: float  # m of arc length (on a plan sample)
     seconds: float  # s standing there (inf at the goal)
+    until: float = 0.0  # s of plan time before which it does not set off again (a keyframe's wait)
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Come to rest at arc length `at` (m) and stand there until plan time `until` (s) at least."""
+
+    at: float
+    until: float
 
 
 @dataclass(frozen=True)
@@ -88,23 +97,32 @@ class PathFollower:
     the frames the controller committed of it.
     """
 
-    def __init__(self, path, cruise, terrain, config, fps, command_frames, stops=(), heading=None):
+    def __init__(self, path, cruise, terrain, config, fps, command_frames, stops=(), heading=None, waits=()):
         line = Polyline(np.asarray(path, dtype=np.float64))
         self.line = line.resample(SPACING) if line.length > SPACING else Polyline(line.points[[0, -1]])
         self.fps = fps
         self.frames = np.asarray(command_frames)
         self.config = config
-        arc = self.line.arc
         corners = self.line.arc[sharp_corners(self.line.points, BEHAVIOUR.pivot_angle, BEHAVIOUR.pivot_window)]
-        self.heading, curvature = piece_headings(self.line, corners)
-        self.halts = plan_halts(arc, corners, stops)
-        cruise_at = cruise * stair_factor(terrain, self.line)
-        for halt in self.halts:
-            cruise_at[np.searchsorted(arc, halt.at)] = 0.0
-        self.limit = speed_limit(arc, cruise_at, curvature, lateral_accel(cruise, config.lateral_accel), config.decel)
+        self.heading, self.curvature = piece_headings(self.line, corners)
+        self.halts = plan_halts(self.line.arc, corners, stops, waits)
+        self.stairs = stair_factor(terrain, self.line)
+        self.set_cruise([Cruise(0.0, cruise)])
         yaw = float(self.heading[0] if heading is None else heading)
         self.state = PlanState(0.0, 0.0, 0.0, yaw, 0.0, 0, None, 0.0)
         self.plan = None
+
+    def set_cruise(self, cruises):
+        """Cruise at the speeds of `cruises` (speed_plan.Cruise records, the first at 0 m) from the next command
+        on: a timed route (controller/timing.py) sets each leg's speed so that it arrives on time."""
+        arc = self.line.arc
+        starts = np.array([c.at for c in cruises])
+        cruise = np.array([c.speed for c in cruises])[np.searchsorted(starts, arc, side="right") - 1]
+        cruise_at = cruise * self.stairs
+        for halt in self.halts:
+            cruise_at[np.searchsorted(arc, halt.at)] = 0.0
+        lateral = lateral_accel(cruise, self.config.lateral_accel)
+        self.limit = speed_limit(arc, cruise_at, self.curvature, lateral, self.config.decel)
 
     @property
     def length(self):
@@ -132,6 +150,10 @@ class PathFollower:
         speed = np.linalg.norm(np.diff(route, axis=0), axis=-1).sum() / times[-1]
         return Command.from_world(positions, [states[f].yaw for f in self.frames], xy, yaw, speed)
 
+    def place_of(self, xy):
+        """Where (m along the path) a character at root xy (2,) is, searched near the plan's place."""
+        return self._anchored(np.asarray(xy, dtype=np.float64), self.state.yaw).s
+
     def advance(self, frames):
         """The controller committed the first `frames` frames of the last command's plan."""
         self.state = self.plan[min(frames, len(self.plan) - 1)]
@@ -150,7 +172,8 @@ class PathFollower:
         """The plan one frame of dt s on."""
         t = st.t + dt
         if st.halted_at is not None:
-            if t < st.halted_at + self.halts[st.halt].seconds:
+            halt = self.halts[st.halt]
+            if t < max(st.halted_at + halt.seconds, halt.until):
                 return replace(st, t=t, speed=0.0, turn_rate=0.0, held_at=t)
             st = replace(st, halted_at=None, halt=st.halt + 1)
         ahead = self.line.point_at(min(st.s + LEG_AHEAD, self.length)) - self.line.point_at(st.s)
@@ -193,8 +216,9 @@ def piece_headings(line, corners):
     return heading, curvature
 
 
-def plan_halts(arc, corners, stops):
-    """The Halts along a path with samples at arc lengths `arc`: its sharp corners, the stops, and the goal."""
+def plan_halts(arc, corners, stops, waits=()):
+    """The Halts along a path with samples at arc lengths `arc`: its sharp corners, the stops, the waits (Wait
+    records), and the goal."""
     halts = [Halt(float(c), 0.0) for c in corners]
     for stop in stops:
         if not (0.0 <= stop.at <= arc[-1] and 0.0 <= stop.seconds < math.inf):
@@ -203,6 +227,7 @@ def plan_halts(arc, corners, stops):
                 f"got {stop.at} m for {stop.seconds} s"
             )
         halts.append(Halt(float(arc[np.abs(arc - stop.at).argmin()]), float(stop.seconds)))
+    halts += [Halt(float(arc[np.abs(arc - w.at).argmin()]), 0.0, float(w.until)) for w in waits]
     ordered = sorted((h for h in halts if h.at < arc[-1]), key=lambda h: h.at)
     return ordered + [Halt(float(arc[-1]), math.inf)]
 

@@ -26,7 +26,10 @@ from controller.config import ControllerConfig
 from controller.follower import REST_SPEED, REST_TIME, PathFollower, trailing_speed
 from controller.foot_lock import FootLock
 from controller.frames import Frames
+from controller.inpaint import Inpainter
+from controller.keyframes import check_keyframes, keyed_route
 from controller.step import advance, shared_setup
+from controller.timing import KeyTiming
 from motion_model.checkpoint import LoadedModel, load_model
 from motion_model.command import Command
 from motion_model.condition import make_condition, reference_frame
@@ -59,6 +62,11 @@ class PathController:
     would not walk on (check_route): the model would walk into the obstacle rather than around it.
     heading: the facing at the start (rad, world yaw; default along the path). stops: speed_plan.Stop records,
     where to stand still on the way and for how long.
+    keyframes: keyframes.Keyframe records, the root at a place (facing a way) at a time, visited in time order
+    on the way to the goal; end_pose: an end_pose.EndPose to arrive in, whose place is the goal. With either,
+    the route is planned through them (leave out path; an end pose also replaces goal), the follower's speed
+    timed to meet them (timing.py) and they are imposed while each segment is sampled (inpaint.py); an
+    impossible keyframe is refused (ValueError) before anything is generated.
     """
 
     def __init__(
@@ -72,16 +80,28 @@ class PathController:
         start=None,
         heading=None,
         stops=(),
+        keyframes=(),
+        end_pose=None,
     ):
         self.config = config.checked()
         self.model = model if isinstance(model, LoadedModel) else load_model(model)
         self.terrain = terrain
         _check_against_model(config, self.model)
+        if end_pose is not None:
+            goal = _end_pose_goal(goal, end_pose)
         start = np.asarray(terrain.start if start is None else start, dtype=np.float64)
         goal = np.asarray(terrain.goal if goal is None else goal, dtype=np.float64)
         if start.shape != (2,) or goal.shape != (2,):
             raise ValueError("start and goal must be world xy pairs (the terrain has no pads to default to)")
-        self.path = plan_path(terrain, start=start, goal=goal) if path is None else check_route(terrain, path, goal)
+        self.timing = self.inpainter = None
+        self.known = None  # the Known parts of the next segment (ddim.Known), set by condition()
+        if keyframes or end_pose is not None:
+            if path is not None:
+                raise ValueError("keyframes and an end pose plan their own route: leave out the path (or waypoints)")
+            self.path, self.timing = _keyed_route(terrain, start, goal, keyframes, end_pose, self.config)
+            self.inpainter = Inpainter(keyframes, end_pose, terrain, self.model)
+        else:
+            self.path = plan_path(terrain, start=start, goal=goal) if path is None else check_route(terrain, path, goal)
         self.goal = goal
         self.tracker = Polyline(self.path)
         self.generator = torch.Generator().manual_seed(int(seed))
@@ -106,6 +126,7 @@ class PathController:
             self.model.window.command_frames,
             stops,
             heading=self.start_yaw,
+            waits=self.timing.waits() if self.timing else (),
         )
 
     # -- state ---------------------------------------------------------------------------------------
@@ -147,8 +168,13 @@ class PathController:
             np.asarray(ref_yaw, float).reshape(1),
             np.asarray(ref_z, float).reshape(1),
         )
+        if self.timing:
+            self.timing.retime(self.follower, ref[0][0])
         command = self.follower.command(ref[0][0], float(ref[1][0]))
         self.places.append((self.num_frames, self.follower.place))
+        if self.inpainter:
+            where = (ref[0][0], float(ref[1][0]), float(ref[2][0]))
+            self.known = self.inpainter.known(self.num_frames, where, self.follower)
         cond = make_condition(self.terrain, Command.stack([command]), *ref, window, prev=prev)
         return cond, ref
 
@@ -166,12 +192,14 @@ class PathController:
 
     def frames_to_commit(self):
         """How many frames of the next segment to keep: commit_frames, or goal_approach_frames once the goal is
-        within a segment's reach (shorter steps re-aim at the goal more often instead of walking past it)."""
+        within a segment's reach (shorter steps re-aim at the goal more often instead of walking past it); more
+        where a keyframe would otherwise fall just after them (Inpainter.commit_frames)."""
         config = self.config
         reach = config.speed * config.commit_frames / self.model.window.fps
+        count = config.commit_frames
         if self.tracker.length - self.progress() < reach:
-            return min(config.commit_frames, config.goal_approach_frames)
-        return config.commit_frames
+            count = min(config.commit_frames, config.goal_approach_frames)
+        return self.inpainter.commit_frames(self.num_frames, count) if self.inpainter else count
 
     # -- generation ----------------------------------------------------------------------------------
 
@@ -227,6 +255,8 @@ class PathController:
             else np.concatenate([before.root_pos[:, :2], frames.root_pos[:, :2]])
         )
         hits = np.flatnonzero(near & (trailing_speed(xy, fps)[-len(frames) :] < REST_SPEED))
+        if self.inpainter:  # not before the end pose is imposed in full
+            hits = hits[hits >= self.inpainter.end_frame(self.follower) - self.num_frames]
         return int(hits[0]) if len(hits) else None
 
     def _time_limit_or_stall(self):
@@ -264,6 +294,27 @@ def _check_against_model(config, model):
             f"ddim_steps must be at most the model's {model.schedule.num_train_timesteps} training "
             f"timesteps, got {config.ddim_steps}"
         )
+
+
+def _end_pose_goal(goal, end_pose):
+    """The goal an end pose sets (its root's place); ValueError if another goal is given too."""
+    if goal is not None and not np.allclose(goal, end_pose.xy):
+        raise ValueError("an end pose sets the goal (its root's place): leave out the goal")
+    return end_pose.xy
+
+
+def _keyed_route(terrain, start, goal, keyframes, end_pose, config):
+    """(path, KeyTiming or None) of a route from start through the keyframes to the goal; ValueError naming
+    an impossible keyframe."""
+    check_keyframes(terrain, keyframes, config.time_limit)
+    if end_pose is not None and not (terrain.contains(goal) and traversable(terrain, goal)):
+        raise ValueError(
+            f"the end pose's place ({goal[0]:.2f}, {goal[1]:.2f}) is off the terrain or not walkable ground: "
+            "give a pose from a motion on this terrain"
+        )
+    route = keyed_route(terrain, start, goal, keyframes, None if end_pose is None else end_pose.heading)
+    timing = KeyTiming(keyframes, route.arcs, route.path, terrain, config.speed, config.accel) if keyframes else None
+    return route.path, timing
 
 
 def check_route(terrain, path, goal, spacing=0.05):

@@ -25,7 +25,7 @@ from scipy.ndimage import gaussian_filter1d
 from controller.collision import Scores, score_candidates
 from controller.frames import Frames
 from controller.seam import blend_seam
-from motion_model.ddim import sample
+from motion_model.ddim import Known, sample
 from motion_model.features import features_to_motion
 from motion_model.legs import leg_ik
 from motion_model.network import autocast
@@ -144,8 +144,11 @@ def sample_candidates(controllers, starts, pending, model, config):
             for i in pending
         ]
     )
+    known = _stack_known([getattr(controllers[i], "known", None) for i in pending], k, noise.shape)
     with autocast(config.precision):
-        x0 = sample(model.network, cond, model.schedule, config.ddim_steps, guidance=config.guidance, noise=noise)
+        x0 = sample(
+            model.network, cond, model.schedule, config.ddim_steps, guidance=config.guidance, noise=noise, known=known
+        )
     features = model.normalizer.denormalize(x0.float()).numpy().astype(np.float64)
     if config.smoothing > 0:  # the whole segment, so the committed frames are smoothed with their future
         features = gaussian_filter1d(features, config.smoothing, axis=1, mode="nearest")
@@ -223,6 +226,18 @@ def diagnostics(candidate, seconds):
         "cost": float(s.cost),
         "seconds": seconds,
     }
+
+
+def _stack_known(knowns, k, shape):
+    """One ddim.Known (P * k, frames, features) of the characters' own (each repeated for its k candidates),
+    nothing known for those with none; None when none has any. A controller's `known` is optional (keyframes,
+    inpaint.py): it is set by condition()."""
+    if all(known is None for known in knowns):
+        return None
+    none = torch.zeros((1,) + tuple(shape[1:]))
+    mask = torch.cat([none if known is None else known.mask for known in knowns]).repeat_interleave(k, 0)
+    values = torch.cat([none if known is None else known.values for known in knowns]).repeat_interleave(k, 0)
+    return Known(mask, values)
 
 
 def _stack_conditions(conds, k):

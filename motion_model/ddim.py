@@ -3,10 +3,12 @@
 The schedule (in the style of diffusers' schedulers) knows nothing of the network and holds no state of a
 sampling run, so one schedule serves any number of concurrent runs: `add_noise` makes training inputs,
 `timesteps(n)` gives a run's sampling steps and `step` moves x_t from one of them to the next given a
-prediction of x0. `sample` runs a network with per-condition classifier-free guidance and holds its timesteps.
+prediction of x0. `sample` runs a network with per-condition classifier-free guidance and holds its timesteps;
+given `Known` parts of the segment it imposes them at every step (inpainting, as RePaint).
 """
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -72,6 +74,22 @@ class CosineSchedule:
         return mean + variance.sqrt() * torch.randn(x_t.shape, generator=generator, dtype=x_t.dtype)
 
 
+@dataclass(frozen=True)
+class Known:
+    """Known parts of the samples, in the sampled (standardised) feature space, both (B, frames, features).
+
+    mask in [0, 1]: 1 where the value is known, 0 where the model decides, between for a soft transition
+    (the result is the mask's blend of the two). values: the known values (anything where mask is 0).
+    """
+
+    mask: torch.Tensor
+    values: torch.Tensor
+
+    def impose(self, x0):
+        """x0 with the known values blended in by the mask (exactly the values where it is 1)."""
+        return torch.lerp(x0, self.values.to(x0), self.mask.to(x0))
+
+
 def guided_x0(model, x_t, t, cond, guidance=None):
     """The model's x0 with per-condition classifier-free guidance.
 
@@ -105,12 +123,16 @@ def guided_x0(model, x_t, t, cond, guidance=None):
 
 
 @torch.no_grad()
-def sample(model, cond, schedule, steps, generator=None, guidance=None, eta=0.0, noise=None):
+def sample(model, cond, schedule, steps, generator=None, guidance=None, eta=0.0, noise=None, known=None):
     """Sample x0 (B, frames, features) (standardised features) with `steps` DDIM steps.
 
     cond: the network's condition dict (see network.MDM.forward). If cond["prev_clean"] is False for a
     sample, its previous frames are noised to each step's timestep with one fixed noise draw, as in
     training. generator: a torch.Generator for the initial noise (and eta > 0); same seed, same result.
+    known: Known parts, imposed on the model's x0 at every step (RePaint for an x0-predicting model). The DDIM
+    update then carries them into x_t at the next step's noise level, so that the network sees them and fits
+    the rest of the segment to them; the last step returns the imposed x0, equal to the values where the
+    mask is 1. With one step it is a plain replacement. None samples exactly as without the argument.
     """
     batch = cond["keep"].shape[0]
     shape = (batch, model.config.frames, model.config.features)
@@ -130,5 +152,7 @@ def sample(model, cond, schedule, steps, generator=None, guidance=None, eta=0.0,
         if noisy_prev:
             cond["prev"] = torch.where(clean, prev, schedule.add_noise(prev, prev_noise, tt))
         x0 = guided_x0(model, x, tt, cond, guidance).float()
+        if known is not None:
+            x0 = known.impose(x0)
         x = schedule.step(x0, t, t_prev, x, eta=eta, generator=generator)
     return x
