@@ -1,12 +1,14 @@
 """The known parts of a segment (ddim.Known): keyframes and the end pose, imposed while it is sampled.
 
 A keyframe fixes the root's ground position (and its heading, if it has one) at its frame and KEY_HOLD frames
-either side, fading out over KEY_RAMP more frames on each side (a cosine), so that the root is led onto it
-without a seam. The values around the keyframe are the follower's plan (where the timed route has the root
-frame by frame), shifted so that it is exactly on the keyframe at its frame: the plan carries the root there
-and the mask only corrects what the model missed. The heading is imposed on the horizontal parts of the root
-rotation's first two matrix columns (features 3:5 and 6:8): the body's forward and left axes point along the
-heading, pitch and roll stay the model's.
+either side, and on every frame the plan stands on it (waiting for its time), fading out over KEY_RAMP more
+frames on each side (a cosine), so that the root is led onto it without a seam. The values around the
+keyframe are the follower's plan (where the timed route has the root frame by frame), shifted so that it is
+exactly on the keyframe at its frame: the plan carries the root there and the mask only corrects what the
+model missed. The heading is imposed on the horizontal part of the root rotation's first matrix column
+(features 3:5, the body's forward axis; the second column is the body's up axis, left to the model with the
+forward axis's vertical part, so pitch and roll stay the model's; the 6D form's Gram-Schmidt makes a rotation
+of any values).
 
 The end pose fixes every feature (root position on the goal and height above the ground there, root and joint
 rotations, contacts), fading in from END_LEAD frames before the plan comes to rest on the goal to full at
@@ -31,15 +33,17 @@ KEY_MARGIN = KEY_HOLD + KEY_RAMP + 1  # frames from a keyframe to a seam between
 MIN_COMMIT = 10  # frames a segment shortened for a keyframe keeps at least
 END_LEAD, END_FULL = 10, 20  # frames before / after the plan's arrival at which the end pose starts / is full
 ROOT_XY = [0, 1]
-HEADING = [3, 4, 6, 7]  # forward axis x, y; left axis x, y (features.LAYOUT["root_rot"]: two matrix columns)
+HEADING = [3, 4]  # the body's forward axis, x and y (features.LAYOUT["root_rot"] begins with that matrix column)
 
 
 class Inpainter:
-    """Known parts for the segments of one character: `keyframes` (Keyframe records), `end_pose` (EndPose or
-    None) on `terrain`, in the feature space of `model` (a LoadedModel)."""
+    """Known parts for the segments of one character: `keyframes` (Keyframe records) at arc lengths `arcs` (m
+    along the follower's route), `end_pose` (EndPose or None) on `terrain`, in the feature space of `model` (a
+    LoadedModel)."""
 
-    def __init__(self, keyframes, end_pose, terrain, model):
+    def __init__(self, keyframes, arcs, end_pose, terrain, model):
         self.keyframes = list(keyframes)
+        self.arcs = list(arcs)
         self.end_pose = end_pose
         self.terrain = terrain
         self.normalizer = model.normalizer
@@ -84,10 +88,14 @@ class Inpainter:
         mask = np.zeros((self.frames, NUM_FEATURES))
         values = np.zeros((self.frames, NUM_FEATURES))
         j = np.arange(self.frames)
-        for key, n in zip(self.keyframes, self.key_frames()):
-            if 0 <= n - n0 < self.frames:
-                weight = _key_weight(j - (n - n0))
-                _blend(mask, values, weight[:, None], self._key_values(key, n - n0, follower, ref))
+        states = [follower.plan[min(i, len(follower.plan) - 1)] for i in j]
+        for key, at, n in zip(self.keyframes, self.arcs, self.key_frames()):
+            # Held: the keyframe's own frames, and every frame the plan stands on it (a wait for its time).
+            held = (np.abs(j - (n - n0)) <= KEY_HOLD) | np.array([_resting_at(st, at) for st in states])
+            if held.any():
+                weight = _key_weight(np.abs(j[:, None] - j[held][None]).min(1))
+                anchor = n - n0 if 0 <= n - n0 < self.frames else int(np.flatnonzero(held)[0])
+                _blend(mask, values, weight[:, None], self._key_values(key, anchor, states, follower.line, ref))
         arrival = self.arrival_frame(follower, n0) if self.end_pose is not None else None
         if arrival is not None:
             weight = _smoothstep((n0 + j - (arrival - END_LEAD)) / (END_LEAD + END_FULL))
@@ -97,12 +105,12 @@ class Inpainter:
         normalized = self.normalizer.normalize(values.astype(np.float32))
         return Known(torch.from_numpy(mask.astype(np.float32))[None], torch.as_tensor(normalized)[None])
 
-    def _key_values(self, key, jk, follower, ref):
-        """Features (frames, NUM_FEATURES) of the plan shifted onto the keyframe, with the mask's columns
-        (frames, NUM_FEATURES) 0/1: root xy, and the heading if the keyframe has one."""
-        plan = follower.plan
-        states = [plan[min(i, len(plan) - 1)] for i in range(self.frames)]
-        xy = follower.line.point_at(np.array([s.s for s in states]))
+    def _key_values(self, key, anchor, states, line, ref):
+        """Features (frames, NUM_FEATURES) of the plan `states` (one per frame, on the follower's `line`) shifted
+        so that frame `anchor` is on the keyframe, with the mask's columns (NUM_FEATURES,) 0/1: root xy, and
+        the heading if the keyframe has one."""
+        jk = anchor
+        xy = line.point_at(np.array([s.s for s in states]))
         xy = xy + (np.asarray(key.xy) - xy[jk])
         ref_xy, ref_yaw, _ = ref
         c, s = math.cos(ref_yaw), math.sin(ref_yaw)
@@ -114,7 +122,7 @@ class Inpainter:
         if key.heading is not None:
             yaw = np.array([st.yaw for st in states])
             psi = yaw + (key.heading - yaw[jk]) - ref_yaw
-            values[:, HEADING] = np.stack([np.cos(psi), np.sin(psi), -np.sin(psi), np.cos(psi)], -1)
+            values[:, HEADING] = np.stack([np.cos(psi), np.sin(psi)], -1)
             columns[HEADING] = 1.0
         return values, columns
 
@@ -129,9 +137,14 @@ class Inpainter:
 
 
 def _key_weight(offset):
-    """Mask weight at frames `offset` from a keyframe: 1 within KEY_HOLD, a cosine down to 0 over KEY_RAMP."""
-    beyond = np.clip((np.abs(offset) - KEY_HOLD) / KEY_RAMP, 0.0, 1.0)
+    """Mask weight at frames `offset` from the nearest held frame: a cosine from 1 down to 0 over KEY_RAMP."""
+    beyond = np.clip(np.abs(offset) / KEY_RAMP, 0.0, 1.0)
     return 0.5 * (1.0 + np.cos(np.pi * beyond))
+
+
+def _resting_at(state, at):
+    """Whether a follower PlanState stands at arc length `at` (m)."""
+    return state.halted_at is not None and abs(state.s - at) < 0.01
 
 
 def _smoothstep(x):

@@ -98,8 +98,9 @@ class PathController:
         if keyframes or end_pose is not None:
             if path is not None:
                 raise ValueError("keyframes and an end pose plan their own route: leave out the path (or waypoints)")
-            self.path, self.timing = _keyed_route(terrain, start, goal, keyframes, end_pose, self.config)
-            self.inpainter = Inpainter(keyframes, end_pose, terrain, self.model)
+            route, self.timing = _keyed_route(terrain, start, goal, keyframes, end_pose, self.config)
+            self.path = route.path
+            self.inpainter = Inpainter(keyframes, route.arcs, end_pose, terrain, self.model)
         else:
             self.path = plan_path(terrain, start=start, goal=goal) if path is None else check_route(terrain, path, goal)
         self.goal = goal
@@ -304,8 +305,8 @@ def _end_pose_goal(goal, end_pose):
 
 
 def _keyed_route(terrain, start, goal, keyframes, end_pose, config):
-    """(path, KeyTiming or None) of a route from start through the keyframes to the goal; ValueError naming
-    an impossible keyframe."""
+    """(KeyedRoute, KeyTiming or None) of a route from start through the keyframes to the goal; ValueError
+    naming an impossible keyframe."""
     check_keyframes(terrain, keyframes, config.time_limit)
     if end_pose is not None and not (terrain.contains(goal) and traversable(terrain, goal)):
         raise ValueError(
@@ -314,7 +315,7 @@ def _keyed_route(terrain, start, goal, keyframes, end_pose, config):
         )
     route = keyed_route(terrain, start, goal, keyframes, None if end_pose is None else end_pose.heading)
     timing = KeyTiming(keyframes, route.arcs, route.path, terrain, config.speed, config.accel) if keyframes else None
-    return route.path, timing
+    return route, timing
 
 
 def check_route(terrain, path, goal, spacing=0.05):

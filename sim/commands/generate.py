@@ -1,5 +1,5 @@
 """`terrain-mdm generate`: the controller walks the model along the planned path over a terrain, or along
-waypoints drawn by hand."""
+waypoints drawn by hand, or through timed keyframes into an end pose."""
 
 from sim.commands.arguments import SEED_HELP, add_controller_arguments, controller_config
 
@@ -17,6 +17,18 @@ def add_arguments(parser):
     parser.add_argument(
         "--heading", type=float, help="facing at the start, degrees of world yaw (default: along the path)"
     )
+    parser.add_argument(
+        "--keyframe",
+        action="append",
+        default=[],
+        help='the root at a place at a time: "t=6 x=4.0 y=1.5 heading=90" (t s of motion, x y world m, heading '
+        "degrees of world yaw, optional); repeat for several, visited in time order on the way to the goal",
+    )
+    parser.add_argument(
+        "--end-pose",
+        help="arrive at the goal in this pose: FILE.npz[:FRAME], a motion file's frame (default its last); the "
+        "goal becomes its place and heading",
+    )
     parser.add_argument("--video", help="also render a video (.mp4 or .gif)")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
@@ -26,6 +38,8 @@ def run(args):
     import math
     import time
 
+    from controller.end_pose import load_end_pose
+    from controller.keyframes import parse_keyframe
     from controller.path_controller import PathController
     from controller.waypoints import parse_waypoints
     from motion_model.checkpoint import load_model
@@ -35,6 +49,8 @@ def run(args):
     from terrain.atomic import check_writable
 
     spec = terrain_spec(args.terrain, args.params, args.seed)
+    keyframes = [parse_keyframe(text) for text in args.keyframe]
+    end_pose = load_end_pose(args.end_pose) if args.end_pose else None
     check_writable(args.out, "motion file")
     if args.video:
         check_writable(args.video, "video file", VIDEO_SUFFIXES)
@@ -50,6 +66,8 @@ def run(args):
         path=path,
         goal=None if path is None else path[-1],
         heading=None if args.heading is None else math.radians(args.heading),
+        keyframes=keyframes,
+        end_pose=end_pose,
     )
     start = time.perf_counter()
     result = controller.run(progress=True)
