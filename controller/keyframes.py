@@ -140,5 +140,6 @@ def _plan(terrain, a, b, name):
         return plan_path(terrain, start=a, goal=b)
     except UnreachableGoal:
         raise ValueError(
-            f"no walkable route reaches {name} from the point before it: move it, or the keyframe before it"
+            f"{name} cannot be reached on walkable ground from the point before it (it is on or inside an "
+            "obstacle, or cut off by one): move it, or the keyframe before it"
         ) from None
