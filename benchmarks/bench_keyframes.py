@@ -31,7 +31,7 @@ import numpy as np
 
 from controller.end_pose import EndPose
 from controller.inpaint import END_LEAD, KEY_HOLD, KEY_RAMP
-from controller.keyframes import Keyframe
+from controller.keyframes import Keyframe, keyframe_errors
 from controller.path_controller import ControllerConfig, PathController
 from motion_model import quaternion as quat
 from motion_model.checkpoint import load_model
@@ -90,14 +90,6 @@ def seams(links):
     return jump, float(np.linalg.norm(np.diff(links, axis=0), axis=-1).mean())
 
 
-def pose_error(motion, pose, terrain):
-    """Mean link distance (m) of the last frame from the end pose placed on its goal."""
-    skeleton = Skeleton.load()
-    root = np.r_[pose.xy, float(terrain.height(pose.xy)) + pose.height]
-    target = skeleton.fk(root[None], pose.root_quat[None], pose.joint_quat[None])[0][0]
-    return float(np.linalg.norm(link_positions(motion)[-1] - target, axis=-1).mean())
-
-
 def run_case(case, steps, model, strips=None):
     """(rows, quality row) of one case at `steps` denoising steps."""
     terrain = make_terrain(case.kind, seed=case.seed)
@@ -113,18 +105,13 @@ def run_case(case, steps, model, strips=None):
     fps = motion.fps
     near = np.zeros(len(jump), bool)
     rows = []
-    for i, key in enumerate(case.keyframes):
+    for i, (key, error) in enumerate(zip(case.keyframes, keyframe_errors(motion, case.keyframes))):
         n = int(round(key.t * fps))
         window = slice(max(n - KEY_WINDOW, 0), n + KEY_WINDOW + 1)
         near[window] = True
-        heading = (
-            abs(math.degrees((quat.heading(motion.root_quat[n]) - key.heading + math.pi) % (2 * math.pi) - math.pi))
-            if key.heading is not None and n < len(jump)
-            else math.nan
-        )
-        root = float(np.linalg.norm(motion.root_pos[min(n, len(jump) - 1), :2] - key.xy))
+        heading = math.nan if error.heading is None else error.heading
         seam = float(jump[window].max()) if n < len(jump) else math.nan
-        rows.append((f"key {i + 1} t={key.t:g}", root, heading, math.nan, seam))
+        rows.append((f"key {i + 1} t={key.t:g}", error.root, heading, math.nan, seam))
     if pose is not None:
         arrival = int(round(controller.follower.goal_time * fps)) if controller.follower.goal_time else len(jump) - 1
         window = slice(max(arrival - END_LEAD - 2, 0), None)
@@ -133,7 +120,7 @@ def run_case(case, steps, model, strips=None):
             math.degrees((quat.heading(motion.root_quat[-1]) - pose.heading + math.pi) % (2 * math.pi) - math.pi)
         )
         root = float(np.linalg.norm(motion.root_pos[-1, :2] - pose.xy))
-        rows.append(("end pose", root, final_heading, pose_error(motion, pose, terrain), float(jump[window].max())))
+        rows.append(("end pose", root, final_heading, pose.error(motion, terrain), float(jump[window].max())))
     elsewhere = float(jump[~near].max()) if (~near).any() else math.nan
     quality = evaluate(motion)
     plain = evaluate(PathController(model, terrain, config=config, seed=case.seed).run().motion)

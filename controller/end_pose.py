@@ -29,6 +29,16 @@ class EndPose:
         """rad of world yaw the body faces."""
         return float(quat.heading(self.root_quat))
 
+    def error(self, motion, terrain):
+        """Mean distance (m) of the 15 links of a Motion's last frame from this pose's, on its place on `terrain`."""
+        from motion_model.skeleton import Skeleton
+
+        skeleton = Skeleton.load()
+        root = np.r_[self.xy, float(terrain.height(self.xy)) + self.height]
+        target = skeleton.fk(root[None], self.root_quat[None], self.joint_quat[None])[0][0]
+        last = skeleton.fk(motion.root_pos[-1:], motion.root_quat[-1:], motion.joint_quat[-1:])[0][0]
+        return float(np.linalg.norm(last - target, axis=-1).mean())
+
     @classmethod
     def from_motion(cls, motion, frame=-1):
         """Frame `frame` of a Motion (its height above its own terrain, or above z = 0 without one)."""

@@ -143,3 +143,25 @@ def _plan(terrain, a, b, name):
             f"{name} cannot be reached on walkable ground from the point before it (it is on or inside an "
             "obstacle, or cut off by one): move it, or the keyframe before it"
         ) from None
+
+
+@dataclass(frozen=True)
+class KeyframeError:
+    root: float  # m of the root's ground position from the keyframe's place, at its frame
+    heading: float | None  # deg of its facing from the keyframe's heading (None: the keyframe has none)
+
+
+def keyframe_errors(motion, keyframes):
+    """How far a Motion is from each keyframe at the keyframe's frame (the last frame for one beyond the end)."""
+    from motion_model import quaternion as quat
+
+    out = []
+    for key in keyframes:
+        n = min(int(round(key.t * motion.fps)), len(motion.root_pos) - 1)
+        root = float(np.linalg.norm(motion.root_pos[n, :2] - np.asarray(key.xy)))
+        heading = None
+        if key.heading is not None:
+            turn = (quat.heading(motion.root_quat[n]) - key.heading + math.pi) % (2 * math.pi) - math.pi
+            heading = abs(math.degrees(turn))
+        out.append(KeyframeError(root, heading))
+    return out

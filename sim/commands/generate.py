@@ -39,7 +39,7 @@ def run(args):
     import time
 
     from controller.end_pose import load_end_pose
-    from controller.keyframes import parse_keyframe
+    from controller.keyframes import keyframe_errors, parse_keyframe
     from controller.path_controller import PathController
     from controller.waypoints import parse_waypoints
     from motion_model.checkpoint import load_model
@@ -80,6 +80,11 @@ def run(args):
         f"{len(result.segments)} segments, {fallbacks} without a candidate passing the collision check"
     )
     print(format_table([{**evaluate(result.motion), "file": args.out}]))
+    for i, (key, error) in enumerate(zip(keyframes, keyframe_errors(result.motion, keyframes))):
+        facing = "" if error.heading is None else f", heading {error.heading:.1f} deg"
+        print(f"{key.name(i)}: root {error.root:.3f} m{facing} off")
+    if end_pose is not None:
+        print(f"end pose: links {end_pose.error(result.motion, terrain):.3f} m off on average")
     print(f"motion written to {args.out}")
     if args.video:
         render(result.motion, args.video, width=args.width, height=args.height)
