@@ -65,7 +65,7 @@ class KeyTiming:
             if wait:
                 speed = max(self.cruise, average)
             else:
-                speed = float(np.clip(_speed_to_arrive(distance, seconds, 0.0, accel), *SPEED_RANGE))
+                speed = float(np.clip(speed_to_arrive(distance, seconds, 0.0, accel), *SPEED_RANGE))
             keys.append(TimedKey(float(key.t), float(at), speed, wait))
             t0, s0 = key.t, at
         self.keys = keys
@@ -89,7 +89,7 @@ class KeyTiming:
                 speed = key.speed
                 if not cruises:  # the current leg
                     seconds = key.t - now - (HOLD if key.wait else 0.0)
-                    needed = _speed_to_arrive(self.distance(place, key.at), seconds, follower.state.speed, self.accel)
+                    needed = speed_to_arrive(self.distance(place, key.at), seconds, follower.state.speed, self.accel)
                     speed = max(needed, self.cruise) if key.wait else needed
                 cruises.append(Cruise(start, float(np.clip(speed, *SPEED_RANGE))))
             start = key.at
@@ -105,7 +105,7 @@ def _fastest_time(distance, speed, accel):
     return (RUN_SPEED - speed) / accel + (distance - ramp) / RUN_SPEED
 
 
-def _speed_to_arrive(distance, seconds, speed, accel):
+def speed_to_arrive(distance, seconds, speed, accel):
     """The cruise speed (m/s) that covers `distance` m in `seconds` s from `speed` m/s, speeding up at `accel`
     m/s^2 to it (the follower's plan) or dropping to it at once; RUN_SPEED when even that is too slow."""
     if distance <= 0:

@@ -11,6 +11,7 @@ from test_ddim import LinearModel, make_cond
 from controller.end_pose import EndPose, load_end_pose
 from controller.keyframes import Keyframe, parse_keyframe
 from controller.path_controller import ControllerConfig, PathController
+from controller.timing import speed_to_arrive
 from motion_model import quaternion as quat
 from motion_model.checkpoint import load_model
 from motion_model.clips import clip_motion
@@ -165,3 +166,17 @@ def test_generate_refuses_a_bad_keyframe_in_one_line(tmp_path, capsys):
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: keyframe") and "lacks y" in lines[0]
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "distance, seconds, speed", [(6.0, 5.0, 0.0), (3.0, 2.0, 1.2), (1.0, 2.0, 1.2), (8.0, 3.0, 2.0)]
+)
+def test_the_leg_speed_covers_the_distance_in_the_time(distance, seconds, speed):
+    # The follower's plan: speed up at accel to the cruise speed, or drop to it at once; then hold it.
+    accel, dt = 1.5, 1e-3
+    cruise = speed_to_arrive(distance, seconds, speed, accel)
+    s, v = 0.0, speed
+    for _ in range(int(round(seconds / dt))):
+        v = min(v + accel * dt, cruise) if cruise > v else cruise
+        s += v * dt
+    assert abs(s - distance) < 0.01
