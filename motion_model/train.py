@@ -92,7 +92,9 @@ def losses(pred, batch, normalizer, skeleton, window):
     # The reference frame itself (the last previous frame) anchors the velocity of the first segment frame.
     ref = normalizer.denormalize(batch["prev"][:, -1:])
     rotation = slice(LAYOUT["root_rot"].start, LAYOUT["hinge"].stop)
-    contacts = g[..., LAYOUT["contacts"]]
+    # Labels are 0..1 in the data; a distillation teacher's predicted ones can stray outside, and a negative
+    # weight would reward foot speed in the foot-contact term.
+    contacts = g[..., LAYOUT["contacts"]].clamp(0, 1)
     pos_p, rot_p = reference_fk(torch.cat([ref, p], 1), skeleton)
     with torch.no_grad():
         pos_g, _ = reference_fk(torch.cat([ref, g], 1), skeleton)
