@@ -229,7 +229,7 @@ class LiveController:
         if self._replan or self._follower is None:
             return True
         left = self._route.length - float(Polyline(self._route.points).arc_length(np.asarray(xy, float)))
-        return not self._route.clipped and left < 0.5 * self.settings.reach
+        return self._route.extends and left < 0.5 * self.settings.reach
 
     def _plan(self, xy, yaw, speed_now):
         self._route = command_route(
