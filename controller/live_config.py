@@ -16,10 +16,10 @@ from configs.typed import bounded, build, to_dict
 from controller.config import ControllerConfig
 
 MAX_SPEED = 4.0  # m/s: the fastest command (the training data's runs reach 3.8)
-# The settings of configs/controller/default.yaml (its denoising steps and checks, whichever the model), made to react (terrain-mdm bench-reaction): the
-# command weighs twice (classifier-free guidance; without it a 90-degree turn takes 0.85-0.9 s, a 180 1.6 s),
-# and the follower speeds up and slows down at 2.5 m/s^2 (1.5: a run takes 2.7 s to stop) and corners at
-# 3 m/s^2 sideways walking.
+# The settings of configs/controller/default.yaml (its denoising steps and checks, whichever the model), made
+# to react (terrain-mdm bench-reaction): the command weighs twice (classifier-free guidance on the target; without
+# it a 90-degree turn takes 0.85-0.9 s and a 180 1.6 s), and the follower speeds up and slows down at 2.5 m/s^2
+# (at 1.5 a run takes 2.7 s to stop) and corners at up to 3 m/s^2 sideways walking.
 LIVE_CONTROLLER = replace(
     ControllerConfig.load("configs/controller/default.yaml"),
     accel=2.5,
