@@ -238,7 +238,14 @@ class LiveController:
         cruise = self.speed if self.speed > 0 else max(speed_now, 0.3)
         window = self.model.window
         self._follower = PathFollower(
-            self._route.points, cruise, self.terrain, self.config, window.fps, window.command_frames, heading=yaw
+            self._route.points,
+            cruise,
+            self.terrain,
+            self.config,
+            window.fps,
+            window.command_frames,
+            heading=yaw,
+            turn_rate=self.settings.turn_rate,
         )
         self._follower.state = replace(self._follower.state, speed=speed_now)
         self._replan = False

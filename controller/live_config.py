@@ -49,6 +49,9 @@ class LiveConfig:
     # the stream runs dry, and the least delay before a command shows (1/30 s each)
     margin_frames: int = bounded(4, 0, 60)
     turn_lead: float = bounded(0.0, 0.0, 2.0)  # s of the current heading (at the current speed) before a turn
+    # rad/s a standing character is asked to turn on the spot at, at most: the model turns slower than it is asked
+    # (the training data's 1.7 makes a 90-degree turn from standing take 1.1-1.2 s, 3.5 0.9 s; the feet skate more)
+    turn_rate: float = bounded(3.0, 0.3, 6.0)
     u_turn_above: float = bounded(2.0, 0.0, 3.2)  # rad: a moving character turns further than this round a U...
     u_turn_width: float = bounded(0.6, 0.0, 5.0)  # m wide (0: it stops and turns on the spot instead)
     reach: float = bounded(20.0, 1.0, 500.0)  # m a route leads ahead (extended as the character goes)
