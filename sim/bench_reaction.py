@@ -5,7 +5,9 @@ Scripted (controller/script.py, synchronous): each run starts standing in the mi
   turn     at 3 s a 90-degree turn, at 6 s a stop
   reverse  at 3 s a 180-degree turn, at 6 s a run (3 m/s; on stairs a slower walk, 0.8 m/s), at 9 s a stop
 sim/reaction.py measures each change (floors 1.5x on the slope and the stairs). The slope rises 10 degrees
-along +X, the stairs 0.12 m every 0.3 m; the flat ground is a field without features.
+along +X, the stairs 0.12 m every 0.3 m; the flat ground is a field without features. On the stairs the follower
+keeps to one tread a step (as the training data does), slower than the speed asked for, so no speed reaction is
+measured there.
 Real time (`live_session`): a LiveStream pulled at 30 fps on a field with features, a random command every 1-3 s
 (seeded): underruns and the latency from each command to its first affected frame being handed out.
 """
@@ -47,7 +49,7 @@ def terrains():
 
 def scripts(terrain_name, walk=1.2, run=3.0):
     """{name: [(label, TimedCommand)]} of the scripted runs on a terrain."""
-    faster = 0.8 if terrain_name == "stairs" else run
+    faster = 0.6 if terrain_name == "stairs" else run  # on stairs a slower walk (its reaction is not measured)
     start = ("start", TimedCommand(0.0, 0.0, walk))
     return {
         "turn": [
@@ -79,6 +81,8 @@ def scripted(model, config, seeds, terrain_names=("flat", "slope", "stairs")):
                 wall += time.perf_counter() - start
                 motion_seconds += motion.duration
                 for r in measure(motion, live.command_log, SCALE[name]):
+                    if name == "stairs" and r.kind == "speed":
+                        continue
                     label = labels.get(round(r.at, 6), r.kind)
                     rows.append({"terrain": name, "script": script, "label": label, "seed": seed, **asdict(r)})
                     rows[-1]["passed"] = r.passed
