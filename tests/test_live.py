@@ -1,6 +1,7 @@
 """Live steering with the shipped model: turns, stops, walls, determinism, provisional frames, many characters,
 the real-time stream, reaction measurement and bad input."""
 
+import json
 import math
 from dataclasses import replace
 
@@ -12,6 +13,7 @@ from controller.script import TimedCommand, run_script
 from motion_model import quaternion as quat
 from motion_model.checkpoint import load_model
 from motion_model.motion import Motion
+from sim.cli import main
 from sim.metrics import evaluate
 from sim.reaction import format_table, measure
 from terrain.generators import make_terrain
@@ -139,3 +141,15 @@ def test_bad_commands_and_settings_are_refused(shipped, flat):
     with pytest.raises(ValueError, match="start must be"):
         LiveController(shipped, flat, start=(100.0, 0.0))
     assert LiveConfig.from_dict({"controller": {"ddim_steps": 2}}).controller.guidance == {"target": 2.0}
+
+
+@pytest.mark.slow
+def test_bench_reaction_prints_each_figure_beside_its_floor_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "reaction.json"
+    assert main(["bench-reaction", "--quick", "--live", "2", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "turn 90" in text and "0.80" in text and "underruns" in text
+    result = json.loads(out.read_text())
+    assert {r["label"] for r in result["reactions"]} >= {"turn 90", "turn 180", "stop from walk", "stop from run"}
+    assert result["live"]["frames"] == 60
+    assert main(["bench-reaction", "--live", "-1", "--out", str(out)]) == 2
