@@ -91,7 +91,7 @@ def scripted(model, config, seeds, terrain_names=("flat", "slope", "stairs")):
 
 def table(rows):
     """Per terrain and command: the reaction of every seed, the worst, and its floor."""
-    lines = [f"{'terrain':<8}{'command':<18}{'seconds (per seed)':<26}{'worst':>7}{'floor':>7}  ok"]
+    lines = [f"{'terrain':<8}{'run':<9}{'command':<18}{'seconds (per seed)':<26}{'worst':>7}{'floor':>7}  ok"]
     keys = sorted({(r["terrain"], r["script"], r["at"]) for r in rows}, key=lambda k: (list(SCALE).index(k[0]), k))
     for key in keys:
         group = [r for r in rows if (r["terrain"], r["script"], r["at"]) == key]
@@ -99,7 +99,8 @@ def table(rows):
         shown = " ".join("never" if v is None else f"{v:.2f}" for v in values)
         worst = math.inf if None in values else max(values)
         ok = "yes" if all(r["passed"] for r in group) else "NO"
-        lines.append(f"{key[0]:<8}{group[0]['label']:<18}{shown:<26}{worst:>7.2f}{group[0]['floor']:>7.2f}  {ok}")
+        row = f"{key[0]:<8}{key[1]:<9}{group[0]['label']:<18}{shown:<26}{worst:>7.2f}{group[0]['floor']:>7.2f}  {ok}"
+        lines.append(row)
     return "\n".join(lines)
 
 

@@ -84,10 +84,11 @@ def _criterion(before, now, heading, yaw, stop_speed, move_speed):
 
 
 def _floor(kind):
-    """The floor (s) of a reaction kind: a turn of up to 120 degrees has the 90-degree turn's, a larger one the
-    180-degree turn's."""
+    """The floor (s) of a reaction kind: a turn of up to 90 degrees has the 90-degree turn's, a larger one a floor
+    between that and the 180-degree turn's, in proportion to its angle."""
     if kind.startswith("turn "):  # "turn N" or "turn N from standing"
-        return FLOORS["turn 90"] if int(kind.split()[1]) <= 120 else FLOORS["turn 180"]
+        share = min(max((int(kind.split()[1]) - 90) / 90, 0.0), 1.0)
+        return FLOORS["turn 90"] + share * (FLOORS["turn 180"] - FLOORS["turn 90"])
     return FLOORS[kind]
 
 
