@@ -22,6 +22,7 @@ from terrain.polyline import Polyline
 
 SAMPLE = 0.05  # m between the samples at which a route is checked against the terrain
 SHORTEST = 0.05  # m: a route no longer than this stands on the spot
+STAND = 0.01  # m: the route of a stop where the character stands already (the follower needs a line)
 U_TURN_SPEED = 0.3  # m/s: moving faster, a sharp turn is walked round (u_turn_width) rather than stopped for
 
 
@@ -48,7 +49,7 @@ def command_route(xy, yaw, speed_now, direction, speed, room, settings, decel):
     follower's m/s^2."""
     xy = np.asarray(xy, dtype=np.float64)
     if speed <= 0.0:  # stop straight ahead, in the distance slowing down takes
-        stop = max(speed_now**2 / (2.0 * decel), SHORTEST)
+        stop = max(speed_now**2 / (2.0 * decel), STAND)
         return clip(np.stack([xy, xy + stop * unit(yaw)]), room, settings.clearance)
     turn = wrap(direction - yaw)
     lead = settings.turn_lead * speed_now if abs(turn) > math.radians(5.0) else 0.0
