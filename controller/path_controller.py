@@ -86,7 +86,7 @@ class PathController:
         self.config = config.checked()
         self.model = model if isinstance(model, LoadedModel) else load_model(model)
         self.terrain = terrain
-        _check_against_model(config, self.model)
+        check_against_model(config, self.model)
         if end_pose is not None:
             goal = _end_pose_goal(goal, end_pose)
         start = np.asarray(terrain.start if start is None else start, dtype=np.float64)
@@ -281,7 +281,7 @@ class PathController:
         return None
 
 
-def _check_against_model(config, model):
+def check_against_model(config, model):
     """ValueError if the config's frame counts or denoising steps do not fit the model."""
     window = model.window
     for name in ("commit_frames", "goal_approach_frames"):
