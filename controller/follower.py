@@ -18,8 +18,10 @@ Arc lengths in metres, times in seconds, angles in radians (world yaw, counter-c
 
 from __future__ import annotations
 
+import bisect
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
@@ -50,9 +52,8 @@ class Halt:
     seconds: float  # s standing there (inf at the goal)
 
 
-@dataclass(frozen=True)
-class PlanState:
-    """The plan at one frame."""
+class PlanState(NamedTuple):
+    """The plan at one frame (a NamedTuple: the plan makes one per frame, and _replace is cheap)."""
 
     t: float  # s since the start
     s: float  # m along the path
@@ -105,6 +106,10 @@ class PathFollower:
         yaw = float(self.heading[0] if heading is None else heading)
         self.state = PlanState(0.0, 0.0, 0.0, yaw, 0.0, 0, None, 0.0)
         self.plan = None
+        # The plan's per-frame look-ups on Python lists (_interp): numpy's per-call overhead on one float was
+        # most of a step's Python time.
+        self._arc, self._x, self._y = (a.tolist() for a in (self.line.arc, *self.line.points.T))
+        self._limit, self._heading = self.limit.tolist(), self.heading.tolist()
 
     @property
     def length(self):
@@ -143,28 +148,44 @@ class PathFollower:
             lo, hi = np.searchsorted(self.line.arc, [st.s - SEARCH, st.s + SEARCH])
             piece = Polyline(self.line.points[max(lo - 1, 0) : hi + 1])
             s = self.line.arc[max(lo - 1, 0)] + float(piece.project(xy).s)
-            st = replace(st, s=min(s, self.halts[st.halt].at))
-        return replace(st, yaw=yaw)
+            st = st._replace(s=min(s, self.halts[st.halt].at))
+        return st._replace(yaw=yaw)
 
     def _step(self, st, dt):
         """The plan one frame of dt s on."""
         t = st.t + dt
         if st.halted_at is not None:
             if t < st.halted_at + self.halts[st.halt].seconds:
-                return replace(st, t=t, speed=0.0, turn_rate=0.0, held_at=t)
-            st = replace(st, halted_at=None, halt=st.halt + 1)
-        ahead = self.line.point_at(min(st.s + LEG_AHEAD, self.length)) - self.line.point_at(st.s)
-        error = wrap(math.atan2(ahead[1], ahead[0]) - st.yaw) if ahead @ ahead > 1e-6 else 0.0
+                return st._replace(t=t, speed=0.0, turn_rate=0.0, held_at=t)
+            st = st._replace(halted_at=None, halt=st.halt + 1)
+        arc, x, y = self._arc, self._x, self._y
+        s_ahead = min(st.s + LEG_AHEAD, self.length)
+        ax = _interp(s_ahead, arc, x) - _interp(st.s, arc, x)
+        ay = _interp(s_ahead, arc, y) - _interp(st.s, arc, y)
+        error = wrap(math.atan2(ay, ax) - st.yaw) if ax * ax + ay * ay > 1e-6 else 0.0
         if st.speed < CREEP and (abs(error) > TURN_START or st.turn_rate != 0.0):
-            return replace(st, t=t, speed=0.0, held_at=t, **turn_on_the_spot(st.yaw, st.turn_rate, error, dt))
+            return st._replace(t=t, speed=0.0, held_at=t, **turn_on_the_spot(st.yaw, st.turn_rate, error, dt))
         halt = self.halts[st.halt]
-        limit = float(np.interp(st.s, self.line.arc, self.limit))
+        limit = _interp(st.s, arc, self._limit)
         speed = max(min(limit, st.speed + self.config.accel * dt), CREEP)
         s = min(st.s + speed * dt, halt.at)
-        yaw = float(np.interp(s, self.line.arc, self.heading))
+        yaw = _interp(s, arc, self._heading)
         if s >= halt.at:
-            return replace(st, t=t, s=s, speed=0.0, yaw=yaw, turn_rate=0.0, halted_at=t, held_at=t)
-        return replace(st, t=t, s=s, speed=speed, yaw=yaw, turn_rate=0.0)
+            return PlanState(t, s, 0.0, yaw, 0.0, st.halt, t, t)
+        return PlanState(t, s, speed, yaw, 0.0, st.halt, st.halted_at, st.held_at)
+
+
+def _interp(x, xp, fp):
+    """np.interp(x, xp, fp) for one float x on Python lists xp (ascending) and fp: the same arithmetic as numpy's,
+    so the same result to the bit (checked by tests/test_follower.py), without numpy's per-call overhead."""
+    if x >= xp[-1]:
+        return fp[-1]
+    if x < xp[0]:
+        return fp[0]
+    j = bisect.bisect_right(xp, x) - 1
+    if x == xp[j]:
+        return fp[j]
+    return (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j]) * (x - xp[j]) + fp[j]
 
 
 def turn_on_the_spot(yaw, rate, error, dt):
@@ -172,7 +193,7 @@ def turn_on_the_spot(yaw, rate, error, dt):
     rate eases towards TURN_RATE and back to rest on arrival."""
     alpha = TURN_RATE / TURN_EASE
     wanted = math.copysign(min(TURN_RATE, math.sqrt(2.0 * alpha * abs(error))), error)
-    rate = rate + float(np.clip(wanted - rate, -alpha * dt, alpha * dt))
+    rate = rate + min(max(wanted - rate, -alpha * dt), alpha * dt)
     if abs(error) < math.radians(1.0) and abs(rate) <= 2.0 * alpha * dt:
         return {"yaw": yaw + error, "turn_rate": 0.0}
     return {"yaw": yaw + rate * dt, "turn_rate": rate}

@@ -1,0 +1,103 @@
+"""Where a controller step's time goes: ms per stage of controller/step.py at each batch size.
+
+    .venv/bin/python benchmarks/profile_step.py [--batches 1 32] [--steps 8] [--ddim-steps 1] [--threads 2]
+
+Characters walk seeded 40-m courses (as bench-speed's); after one untimed step, each stage of `steps` steps is
+timed with perf_counter by wrapping the functions the step calls (nested stages are shown indented and are
+part of their parent's time). Prints a table of ms per controller step for every batch size.
+"""
+
+import argparse
+import time
+from collections import defaultdict
+from contextlib import ExitStack, contextmanager
+from dataclasses import replace
+
+import torch
+
+import controller.path_controller as path_controller
+import controller.step as step
+from controller.config import ControllerConfig
+from controller.foot_lock import FootLock
+from controller.path_controller import PathController
+from motion_model.checkpoint import load_model
+from terrain.generators import make_terrain
+
+# (label, owner, attribute): what is timed, parents before their children
+STAGES = (
+    ("segment_starts", step, "segment_starts"),
+    ("  condition", PathController, "condition"),
+    ("    make_condition", path_controller, "make_condition"),
+    ("    motion_to_features", path_controller, "motion_to_features"),
+    ("sample_candidates", step, "sample_candidates"),
+    ("  network (sample)", step, "sample"),
+    ("  features_to_motion", step, "features_to_motion"),
+    ("  blend_seam", step, "blend_seam"),
+    ("score_candidates", step, "score_candidates"),
+    ("committed_frames", step, "committed_frames"),
+    ("lock_feet", step, "lock_feet"),
+    ("  FootLock.targets", FootLock, "targets"),
+    ("  leg_ik", step, "leg_ik"),
+    ("commit", PathController, "commit"),
+)
+
+
+@contextmanager
+def timed(owner, name, totals, label):
+    original = getattr(owner, name)
+
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            totals[label] += time.perf_counter() - start
+
+    setattr(owner, name, wrapper)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+def profile(model, config, batch, steps):
+    """ms per controller step of each stage, and of the whole step ("step")."""
+    controllers = [
+        PathController(model, make_terrain("course", seed=i, length=40.0), config=config, seed=i) for i in range(batch)
+    ]
+    step.advance(controllers)
+    totals = defaultdict(float)
+    with ExitStack() as stack:
+        for label, owner, name in STAGES:
+            stack.enter_context(timed(owner, name, totals, label))
+        for _ in range(steps):
+            start = time.perf_counter()
+            step.advance(controllers)
+            totals["step"] += time.perf_counter() - start
+    return {label: 1000 * seconds / steps for label, seconds in totals.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 32])
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--ddim-steps", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model = load_model(args.model)
+    config = replace(ControllerConfig(), ddim_steps=args.ddim_steps)
+    rows = {batch: profile(model, config, batch, args.steps) for batch in args.batches}
+    labels = ["step"] + [label for label, _, _ in STAGES]
+    print(f"{'ms per controller step':<24}" + "".join(f"{'batch ' + str(b):>12}" for b in args.batches))
+    for label in labels:
+        print(f"{label:<24}" + "".join(f"{rows[b].get(label, 0.0):>12.2f}" for b in args.batches))
+    other = {
+        b: rows[b]["step"] - sum(rows[b].get(lab, 0.0) for lab, _, _ in STAGES if not lab.startswith(" ")) for b in rows
+    }
+    print(f"{'(rest of advance)':<24}" + "".join(f"{other[b]:>12.2f}" for b in args.batches))
+
+
+if __name__ == "__main__":
+    main()
