@@ -63,18 +63,31 @@ def score_candidates(terrains, path_arcs, root_pos, root_quat, joint_quat, conta
     body = skeleton.body_points(link_pos, link_rot, exclude=FEET)  # (B, K, F, N, 3)
     soles = skeleton.sole_points(link_pos, link_rot)  # (B, K, F, 2, S, 3)
     labelled = contacts[:, :, frames] > 0.5
-    shape = root_pos.shape[:2]
-    depth_mean, depth_max, foot_error, progress, seam = (np.zeros(shape) for _ in range(5))
-    for b, (terrain, path_arc) in enumerate(zip(terrains, path_arcs)):
-        depth = terrain.depth(body[b]).max(-1)  # (K, F)
-        depth_mean[b], depth_max[b] = depth.mean(1), depth.max(1)
-        gap = np.abs((soles[b, ..., 2] - terrain.height(soles[b, ..., :2])).min(-1))  # lowest sole point (K, F, 2)
-        foot_error[b] = (gap * labelled[b]).sum((1, 2)) / np.maximum(labelled[b].sum((1, 2)), 1)
-        progress[b] = path_arc(root_pos[b, :, -1, :2]) - path_arc(root_pos[b, :, 0, :2])
-        if last_links[b] is not None:
-            seam[b] = np.linalg.norm(link_pos[b, :, 0] - last_links[b], axis=-1).max(-1)
+    depth, ground = np.empty(body.shape[:-1]), np.empty(soles.shape[:-1])
+    for terrain, rows in shared(terrains):  # one query per terrain: a crowd's characters share theirs
+        depth[rows] = terrain.depth(body[rows])
+        ground[rows] = terrain.height(soles[rows, ..., :2])
+    depth = depth.max(-1)  # (B, K, F)
+    depth_mean, depth_max = depth.mean(2), depth.max(2)
+    gap = np.abs((soles[..., 2] - ground).min(-1))  # lowest sole point (B, K, F, 2)
+    foot_error = (gap * labelled).sum((2, 3)) / np.maximum(labelled.sum((2, 3)), 1)
+    ends = np.stack([path_arc(root_pos[b][:, [0, -1], :2]) for b, path_arc in enumerate(path_arcs)])  # (B, K, 2)
+    progress = ends[..., 1] - ends[..., 0]
+    seam = np.zeros(root_pos.shape[:2])
+    with_last = [b for b, links in enumerate(last_links) if links is not None]
+    if with_last:
+        last = np.stack([last_links[b] for b in with_last])[:, None]  # (W, 1, 15, 3)
+        seam[with_last] = np.linalg.norm(link_pos[with_last, :, 0] - last, axis=-1).max(-1)
     passed = (depth_max <= config.max_depth) & (foot_error <= config.max_foot_error)
     cost = (
         depth_mean + 0.2 * depth_max + 0.5 * foot_error + config.seam_weight * seam - config.progress_weight * progress
     )
     return Scores(depth_mean, depth_max, foot_error, progress, seam, cost, passed)
+
+
+def shared(terrains):
+    """(terrain, indices) for each distinct terrain (by identity) of a list, in order of first appearance."""
+    rows = {}
+    for i, terrain in enumerate(terrains):
+        rows.setdefault(id(terrain), (terrain, []))[1].append(i)
+    return [(terrain, np.array(indices)) for terrain, indices in rows.values()]
