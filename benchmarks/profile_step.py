@@ -1,10 +1,11 @@
 """Where a controller step's time goes: ms per stage of controller/step.py at each batch size.
 
-    .venv/bin/python benchmarks/profile_step.py [--batches 1 32] [--steps 8] [--ddim-steps 1] [--threads 2]
+    .venv/bin/python benchmarks/profile_step.py [--batches 1 32] [--steps 8] [--ddim-steps 1] [--threads 2] [--crowd]
 
-Characters walk seeded 40-m courses (as bench-speed's); after one untimed step, each stage of `steps` steps is
-timed with perf_counter by wrapping the functions the step calls (nested stages are shown indented and are
-part of their parent's time). Prints a table of ms per controller step for every batch size.
+Characters walk seeded 40-m courses (as bench-speed's), or with --crowd one 40-m course together (a crowd in
+formation, controller/crowd.py: their terrain queries are shared); after one untimed step, each stage of
+`steps` steps is timed with perf_counter by wrapping the functions the step calls (nested stages are shown
+indented and are part of their parent's time). Prints a table of ms per controller step for every batch size.
 """
 
 import argparse
@@ -18,6 +19,7 @@ import torch
 import controller.path_controller as path_controller
 import controller.step as step
 from controller.config import ControllerConfig
+from controller.crowd import crowd_controllers
 from controller.foot_lock import FootLock
 from controller.path_controller import PathController
 from motion_model.checkpoint import load_model
@@ -60,11 +62,15 @@ def timed(owner, name, totals, label):
         setattr(owner, name, original)
 
 
-def profile(model, config, batch, steps):
+def profile(model, config, batch, steps, crowd=False):
     """ms per controller step of each stage, and of the whole step ("step")."""
-    controllers = [
-        PathController(model, make_terrain("course", seed=i, length=40.0), config=config, seed=i) for i in range(batch)
-    ]
+    if crowd:
+        controllers = crowd_controllers(model, make_terrain("course", seed=0, length=40.0, width=8.0), batch, config)
+    else:
+        controllers = [
+            PathController(model, make_terrain("course", seed=i, length=40.0), config=config, seed=i)
+            for i in range(batch)
+        ]
     step.advance(controllers)
     totals = defaultdict(float)
     with ExitStack() as stack:
@@ -84,11 +90,12 @@ def main():
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--ddim-steps", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--crowd", action="store_true", help="all characters on one terrain, in formation")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = load_model(args.model)
     config = replace(ControllerConfig(), ddim_steps=args.ddim_steps)
-    rows = {batch: profile(model, config, batch, args.steps) for batch in args.batches}
+    rows = {batch: profile(model, config, batch, args.steps, args.crowd) for batch in args.batches}
     labels = ["step"] + [label for label, _, _ in STAGES]
     print(f"{'ms per controller step':<24}" + "".join(f"{'batch ' + str(b):>12}" for b in args.batches))
     for label in labels:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from configs.typed import bounded
+from controller.grouping import groups
 from motion_model.skeleton import FEET, Skeleton
 
 
@@ -64,7 +65,7 @@ def score_candidates(terrains, path_arcs, root_pos, root_quat, joint_quat, conta
     soles = skeleton.sole_points(link_pos, link_rot)  # (B, K, F, 2, S, 3)
     labelled = contacts[:, :, frames] > 0.5
     depth, ground = np.empty(body.shape[:-1]), np.empty(soles.shape[:-1])
-    for terrain, rows in shared(terrains):  # one query per terrain: a crowd's characters share theirs
+    for terrain, rows in groups(terrains):  # one query per terrain: a crowd's characters share theirs
         depth[rows] = terrain.depth(body[rows])
         ground[rows] = terrain.height(soles[rows, ..., :2])
     depth = depth.max(-1)  # (B, K, F)
@@ -83,11 +84,3 @@ def score_candidates(terrains, path_arcs, root_pos, root_quat, joint_quat, conta
         depth_mean + 0.2 * depth_max + 0.5 * foot_error + config.seam_weight * seam - config.progress_weight * progress
     )
     return Scores(depth_mean, depth_max, foot_error, progress, seam, cost, passed)
-
-
-def shared(terrains):
-    """(terrain, indices) for each distinct terrain (by identity) of a list, in order of first appearance."""
-    rows = {}
-    for i, terrain in enumerate(terrains):
-        rows.setdefault(id(terrain), (terrain, []))[1].append(i)
-    return [(terrain, np.array(indices)) for terrain, indices in rows.values()]

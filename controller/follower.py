@@ -158,34 +158,35 @@ class PathFollower:
             if t < st.halted_at + self.halts[st.halt].seconds:
                 return st._replace(t=t, speed=0.0, turn_rate=0.0, held_at=t)
             st = st._replace(halted_at=None, halt=st.halt + 1)
-        arc, x, y = self._arc, self._x, self._y
-        s_ahead = min(st.s + LEG_AHEAD, self.length)
-        ax = _interp(s_ahead, arc, x) - _interp(st.s, arc, x)
-        ay = _interp(s_ahead, arc, y) - _interp(st.s, arc, y)
+        arc = self._arc
+        x0, y0, limit = _interp(st.s, arc, self._x, self._y, self._limit)
+        x1, y1 = _interp(min(st.s + LEG_AHEAD, self.length), arc, self._x, self._y)
+        ax, ay = x1 - x0, y1 - y0
         error = wrap(math.atan2(ay, ax) - st.yaw) if ax * ax + ay * ay > 1e-6 else 0.0
         if st.speed < CREEP and (abs(error) > TURN_START or st.turn_rate != 0.0):
             return st._replace(t=t, speed=0.0, held_at=t, **turn_on_the_spot(st.yaw, st.turn_rate, error, dt))
         halt = self.halts[st.halt]
-        limit = _interp(st.s, arc, self._limit)
         speed = max(min(limit, st.speed + self.config.accel * dt), CREEP)
         s = min(st.s + speed * dt, halt.at)
-        yaw = _interp(s, arc, self._heading)
+        (yaw,) = _interp(s, arc, self._heading)
         if s >= halt.at:
             return PlanState(t, s, 0.0, yaw, 0.0, st.halt, t, t)
         return PlanState(t, s, speed, yaw, 0.0, st.halt, st.halted_at, st.held_at)
 
 
-def _interp(x, xp, fp):
-    """np.interp(x, xp, fp) for one float x on Python lists xp (ascending) and fp: the same arithmetic as numpy's,
-    so the same result to the bit (checked by tests/test_follower.py), without numpy's per-call overhead."""
+def _interp(x, xp, *fps):
+    """np.interp(x, xp, fp) for one float x on a Python list xp (ascending), for each Python list fp (one search
+    for all): the same arithmetic as numpy's, so the same results to the bit (checked by tests/test_follower.py),
+    without numpy's per-call overhead."""
     if x >= xp[-1]:
-        return fp[-1]
+        return [fp[-1] for fp in fps]
     if x < xp[0]:
-        return fp[0]
+        return [fp[0] for fp in fps]
     j = bisect.bisect_right(xp, x) - 1
     if x == xp[j]:
-        return fp[j]
-    return (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j]) * (x - xp[j]) + fp[j]
+        return [fp[j] for fp in fps]
+    dx, run = x - xp[j], xp[j + 1] - xp[j]
+    return [(fp[j + 1] - fp[j]) / run * dx + fp[j] for fp in fps]
 
 
 def turn_on_the_spot(yaw, rate, error, dt):
