@@ -20,6 +20,7 @@ import controller.path_controller as path_controller
 import controller.step as step
 from controller.config import ControllerConfig
 from controller.crowd import crowd_controllers
+from controller.follower import PathFollower
 from controller.foot_lock import FootLock
 from controller.path_controller import PathController
 from motion_model.checkpoint import load_model
@@ -28,7 +29,9 @@ from terrain.generators import make_terrain
 # (label, owner, attribute): what is timed, parents before their children
 STAGES = (
     ("segment_starts", step, "segment_starts"),
-    ("  condition", PathController, "condition"),
+    ("  condition(s)", PathController, "condition"),  # before the batching: one character at a time
+    ("  condition(s)", path_controller, "conditions"),
+    ("    follower.command", PathFollower, "command"),
     ("    make_condition", path_controller, "make_condition"),
     ("    motion_to_features", path_controller, "motion_to_features"),
     ("sample_candidates", step, "sample_candidates"),
@@ -38,7 +41,8 @@ STAGES = (
     ("score_candidates", step, "score_candidates"),
     ("committed_frames", step, "committed_frames"),
     ("lock_feet", step, "lock_feet"),
-    ("  FootLock.targets", FootLock, "targets"),
+    ("  foot lock targets", FootLock, "targets"),  # before the batching
+    ("  foot lock targets", step, "lock_targets"),
     ("  leg_ik", step, "leg_ik"),
     ("commit", PathController, "commit"),
 )
@@ -46,7 +50,11 @@ STAGES = (
 
 @contextmanager
 def timed(owner, name, totals, label):
-    original = getattr(owner, name)
+    """Time calls of owner.name (a function or method) into totals[label]; nothing if owner has no such name."""
+    original = getattr(owner, name, None)
+    if original is None:
+        yield
+        return
 
     def wrapper(*args, **kwargs):
         start = time.perf_counter()
@@ -96,13 +104,12 @@ def main():
     model = load_model(args.model)
     config = replace(ControllerConfig(), ddim_steps=args.ddim_steps)
     rows = {batch: profile(model, config, batch, args.steps, args.crowd) for batch in args.batches}
-    labels = ["step"] + [label for label, _, _ in STAGES]
+    labels = ["step"] + list(dict.fromkeys(label for label, _, _ in STAGES))
     print(f"{'ms per controller step':<24}" + "".join(f"{'batch ' + str(b):>12}" for b in args.batches))
     for label in labels:
         print(f"{label:<24}" + "".join(f"{rows[b].get(label, 0.0):>12.2f}" for b in args.batches))
-    other = {
-        b: rows[b]["step"] - sum(rows[b].get(lab, 0.0) for lab, _, _ in STAGES if not lab.startswith(" ")) for b in rows
-    }
+    top = {label for label, _, _ in STAGES if not label.startswith(" ")}
+    other = {b: rows[b]["step"] - sum(rows[b].get(label, 0.0) for label in top) for b in rows}
     print(f"{'(rest of advance)':<24}" + "".join(f"{other[b]:>12.2f}" for b in args.batches))
 
 
