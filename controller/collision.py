@@ -15,8 +15,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from configs.typed import bounded
-from controller.grouping import groups
 from motion_model.skeleton import FEET, Skeleton
+from terrain.stack import TerrainStack
 
 
 @dataclass(frozen=True)
@@ -64,11 +64,9 @@ def score_candidates(terrains, path_arcs, root_pos, root_quat, joint_quat, conta
     body = skeleton.body_points(link_pos, link_rot, exclude=FEET)  # (B, K, F, N, 3)
     soles = skeleton.sole_points(link_pos, link_rot)  # (B, K, F, 2, S, 3)
     labelled = contacts[:, :, frames] > 0.5
-    depth, ground = np.empty(body.shape[:-1]), np.empty(soles.shape[:-1])
-    for terrain, rows in groups(terrains):  # one query per terrain: a crowd's characters share theirs
-        depth[rows] = terrain.depth(body[rows])
-        ground[rows] = terrain.height(soles[rows, ..., :2])
-    depth = depth.max(-1)  # (B, K, F)
+    stack = TerrainStack.of(terrains)  # each character's points on its own terrain, all in one query
+    depth = stack.depth(body).max(-1)  # (B, K, F)
+    ground = stack.height(soles[..., :2])
     depth_mean, depth_max = depth.mean(2), depth.max(2)
     gap = np.abs((soles[..., 2] - ground).min(-1))  # lowest sole point (B, K, F, 2)
     foot_error = (gap * labelled).sum((2, 3)) / np.maximum(labelled.sum((2, 3)), 1)

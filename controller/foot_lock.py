@@ -16,6 +16,7 @@ from motion_model import quaternion as quat
 from motion_model.clips import Q_Y2Z
 from motion_model.legs import FOOT_LINKS, ankle_targets, leg_ik, place_foothold, sole_offset
 from motion_model.skeleton import Skeleton
+from terrain.stack import TerrainStack
 
 
 @dataclass
@@ -107,7 +108,7 @@ def lock_targets(locks, contacts, links):
 
     locks: FootLocks; contacts: (T_i, 2) labels of each one's frames; links: each one's (link_pos, link_rot)
     of those frames (Skeleton.fk). The arithmetic runs on all characters' frames at once and the terrain
-    queries once per terrain (a crowd's characters share theirs); only the contact runs go one by one.
+    queries of all characters at once (TerrainStack); only the contact runs go one by one.
     """
     lengths = [len(c) for c in contacts]
     feet = list(FOOT_LINKS)
@@ -123,29 +124,25 @@ def lock_targets(locks, contacts, links):
     footholds = _footholds(locks, touchdowns, parts[2], parts[3])
     for i, lock in enumerate(locks):
         lock.pin(*(p[i] for p in parts), contact[i], footholds[i])
-    for lock, rows in _groups(locks):
-        index = np.concatenate([np.arange(a, b) for a, b in zip(np.r_[0, cuts][rows], np.r_[cuts, len(soles)][rows])])
-        soles[index] = _keep_above_surface(lock.terrain, soles[index], rots[index])
+    owner = np.repeat(np.arange(len(locks)), lengths)  # each frame's character
+    soles = _keep_above_surface(TerrainStack.of([lock.terrain for lock in locks]).rows(owner), soles, rots)
     return list(zip(np.split(ankle_targets(soles, rots), cuts), np.split(rots, cuts)))
-
-
-def _groups(locks):
-    """(a lock, indices) of the locks that share a terrain and foothold settings."""
-    return groups(locks, key=lambda lock: (id(lock.terrain), lock.max_shift, lock.flat_tolerance))
 
 
 def _footholds(locks, touchdowns, model_soles, model_rots):
     """Each lock's {(frame, foot): (centre (3,), foot rotation (4,))} of its touchdowns: one place_foothold query
-    per terrain for the model's soles and foot rotations there."""
+    for all characters with the same settings (each touchdown on its character's terrain: TerrainStack) for the
+    model's soles and foot rotations there."""
     out = [{} for _ in locks]
-    for lock, rows in _groups(locks):
+    for lock, rows in groups(locks, key=lambda lock: (lock.max_shift, lock.flat_tolerance)):
         keys = [(i, key) for i in rows for key in touchdowns[i]]
         if not keys:
             continue
         soles = np.stack([model_soles[i][key] for i, key in keys])
         rots = np.stack([model_rots[i][key] for i, key in keys])
         yaw = quat.heading(rots)
-        centres, tilts = place_foothold(lock.terrain, soles[:, :2], yaw, lock.max_shift, lock.flat_tolerance)
+        terrains = TerrainStack.of([locks[i].terrain for i, _ in keys])
+        centres, tilts = place_foothold(terrains, soles[:, :2], yaw, lock.max_shift, lock.flat_tolerance)
         foot_rots = quat.multiply(tilts, quat.multiply(quat.about_z(yaw), Q_Y2Z))
         for (i, key), centre, rot in zip(keys, centres, foot_rots):
             out[i][key] = (centre, rot)
@@ -153,7 +150,8 @@ def _footholds(locks, touchdowns, model_soles, model_rots):
 
 
 def _keep_above_surface(terrain, soles, rots):
-    """Soles (..., 3) raised where a foot's sole corners would be below the surface (a swing foot grazing a step)."""
+    """Soles (..., 3) raised where a foot's sole corners would be below the surface of `terrain` (a Heightfield,
+    or a TerrainStack of the frames' terrains): a swing foot grazing a step."""
     corners = np.array([[x, y, 0.0] for x in (-0.0885, 0.0885) for y in (-0.045, 0.045)])
     frame = quat.multiply(rots, quat.conjugate(Q_Y2Z))
     corners = np.broadcast_to(corners, frame.shape[:-1] + (4, 3))

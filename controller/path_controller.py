@@ -35,6 +35,7 @@ from motion_model.features import motion_to_features
 from motion_model.motion import Motion
 from terrain.planning import plan_path, traversable
 from terrain.polyline import Polyline
+from terrain.stack import TerrainStack
 
 START_LEG = 0.5  # m of the path whose direction the character faces at the start, by default
 
@@ -242,9 +243,11 @@ class PathController:
 def conditions(controllers):
     """The network's condition dict, one row per controller, for the controllers' next segments, and their
     reference frames: xy (B, 2), yaw (B,), z (B,). A controller without frames starts cold: standing on its start
-    pad, facing along its path. The previous frames' features are computed for all controllers at once, the
-    terrain queries once per terrain; each controller's follower plans its command (its place is recorded)."""
+    pad, facing along its path. The previous frames' features and the terrain queries (TerrainStack: each on its
+    own terrain) run for all controllers at once; each controller's follower plans its command (its place is
+    recorded)."""
     window = controllers[0].model.window
+    terrains = TerrainStack.of([c.terrain for c in controllers])
     ref_xy, ref_yaw, ref_z = np.zeros((len(controllers), 2)), np.zeros(len(controllers)), np.zeros(len(controllers))
     prev = None
     warm = [i for i, c in enumerate(controllers) if c.chunks]
@@ -253,9 +256,8 @@ def conditions(controllers):
             ref_xy[i], ref_yaw[i], ref_z[i] = c.path[0], c.start_yaw, c.terrain.height(c.path[0])
     if warm:
         recent = Frames.stack([controllers[i].last_frames(window.n_prev) for i in warm])
-        for c, rows in groups([controllers[i].terrain for i in warm]):
-            ref = reference_frame(recent.root_pos[rows, -1], recent.root_quat[rows, -1], c)
-            ref_xy[np.array(warm)[rows]], ref_yaw[np.array(warm)[rows]], ref_z[np.array(warm)[rows]] = ref
+        ref = reference_frame(recent.root_pos[:, -1], recent.root_quat[:, -1], terrains.rows(warm))
+        ref_xy[warm], ref_yaw[warm], ref_z[warm] = ref
         features = motion_to_features(*recent.arrays(), ref_xy[warm], ref_yaw[warm], ref_z[warm])
         prev = controllers[0].model.normalizer.normalize(features.astype(np.float32))
     commands = []
@@ -263,10 +265,11 @@ def conditions(controllers):
         commands.append(c.follower.command(ref_xy[i], float(ref_yaw[i])))
         c.places.append((c.num_frames, c.follower.place))
     parts, order = [], []
-    for c, rows in groups(controllers, key=lambda c: (id(c.terrain), bool(c.chunks))):
+    for c, rows in groups(controllers, key=lambda c: bool(c.chunks)):  # cold starts have no previous frames
         rows_prev = None if not c.chunks else prev[[warm.index(i) for i in rows]]
         command = Command.stack([commands[i] for i in rows])
-        parts.append(make_condition(c.terrain, command, ref_xy[rows], ref_yaw[rows], ref_z[rows], window, rows_prev))
+        grid = terrains.rows(rows)
+        parts.append(make_condition(grid, command, ref_xy[rows], ref_yaw[rows], ref_z[rows], window, rows_prev))
         order.extend(rows)
     return _concatenate(parts, np.argsort(order, kind="stable")), ref_xy, ref_yaw, ref_z
 
