@@ -20,7 +20,8 @@ from terrain.sdf import depth
 
 
 class TerrainStack:
-    """terrains: Heightfields; which: int array (leading axes of the queries) of indices into terrains."""
+    """terrains: Heightfields; which: int array of indices into terrains, one per row: every query's leading axes
+    have which's shape."""
 
     def __init__(self, terrains, which):
         self.terrains = list(terrains)
@@ -42,30 +43,40 @@ class TerrainStack:
 
     def _index(self, shape):
         """Each point's terrain index, broadcast to query points of leading shape `shape`."""
-        which = self.which.reshape(self.which.shape + (1,) * (len(shape) - self.which.ndim))
-        return np.broadcast_to(which, shape)
+        return np.broadcast_to(self._rows(self.which, len(shape)), shape)
+
+    def _rows(self, values, ndim):
+        """Per-row values (leading axes of `which`) shaped to broadcast over query points with `ndim` axes."""
+        return values.reshape(self.which.shape + (1,) * (ndim - self.which.ndim) + values.shape[self.which.ndim :])
 
     def height(self, xy):
-        """Surface heights (...) at world xy (..., 2): Heightfield.height of each point's terrain."""
+        """Surface heights (...) at world xy (..., 2), whose leading axes are `which`'s: Heightfield.height of
+        each point's terrain."""
         xy = np.asarray(xy, dtype=np.float64)
-        k = self._index(xy.shape[:-1])
-        origin, cell, shape = self._origin[k], self._cell[k], self._shape[k]
-        nx, ny = shape[..., 0], shape[..., 1]
+        if len(self.terrains) == 1:  # one terrain (one character, or a crowd): its own query
+            return self.terrains[0].height(xy)
+        ndim = xy.ndim - 1
+        origin = self._origin[self.which]
+        ox, oy = (self._rows(origin[..., a], ndim) for a in (0, 1))
+        cell = self._rows(self._cell[self.which], ndim)
+        nx, ny = (self._rows(self._shape[self.which][..., a], ndim) for a in (0, 1))
         # Heightfield._locate with each point's origin, cell and grid size
-        fx = np.clip((xy[..., 0] - origin[..., 0]) / cell, 0.0, nx - 1)
-        fy = np.clip((xy[..., 1] - origin[..., 1]) / cell, 0.0, ny - 1)
+        fx = np.clip((xy[..., 0] - ox) / cell, 0.0, nx - 1)
+        fy = np.clip((xy[..., 1] - oy) / cell, 0.0, ny - 1)
         i = np.minimum(fx.astype(np.int64), nx - 2)
         j = np.minimum(fy.astype(np.int64), ny - 2)
         u, v = fx - i, fy - j
-        base = i * ny + j
+        rows = self.which.reshape(-1)
+        base = (i * ny + j).reshape(rows.size, -1)
         corners = [np.empty(base.shape) for _ in range(4)]
-        for n, terrain in enumerate(self.terrains):
-            mine = k == n
-            if not mine.any():
+        for n, terrain in enumerate(self.terrains):  # the corner heights, terrain by terrain
+            mine = np.flatnonzero(rows == n)
+            if not mine.size:
                 continue
             flat, b, step = terrain.heights.reshape(-1), base[mine], terrain.shape[1]
             for corner, offset in zip(corners, (0, step, 1, step + 1)):
                 corner[mine] = flat[b + offset]
+        corners = [c.reshape(u.shape) for c in corners]
         return _interpolate(*corners, u, v, u + v > 1.0, np.where)[0]
 
     def local_grid(self, *args, **kwargs):
@@ -73,14 +84,17 @@ class TerrainStack:
         return Heightfield.local_grid(self, *args, **kwargs)
 
     def clamp(self, xy):
-        """World xy (..., 2) moved into each point's terrain bounds."""
-        k = self._index(xy.shape[:-1])
-        lo = self._origin[k]
-        return np.clip(xy, lo, lo + self._cell[k][..., None] * (self._shape[k] - 1))
+        """World xy (..., 2) moved into each point's terrain bounds (Heightfield.clamp)."""
+        ndim = xy.ndim - 1
+        lo = self._rows(self._origin[self.which], ndim)
+        cell, shape = self._rows(self._cell[self.which], ndim), self._rows(self._shape[self.which], ndim)
+        return np.clip(xy, lo, lo + cell[..., None] * (shape - 1))
 
     def depth(self, points):
         """Penetration depth (...) of points (..., 3): terrain.sdf.depth on each point's terrain."""
         points = np.asarray(points, dtype=np.float64)
+        if len(self.terrains) == 1:
+            return depth(self.terrains[0], points)
         gap = self.height(self.clamp(points[..., :2])) - points[..., 2]
         out = np.zeros(gap.shape)
         below = gap > 0
