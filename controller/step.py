@@ -56,6 +56,7 @@ class Candidate:
     """A character's best segment: committed length, world frame, seam blended, feet not yet locked."""
 
     frames: Frames
+    links: tuple  # (link_pos (T, 15, 3), link_rot (T, 15, 4)) of its frames (Skeleton.fk)
     attempt: int  # 0 for the first batch of candidates
     scores: Scores  # its collision scores (scalars)
     rank: float  # its cost, plus FALLBACK_COST if it fails the check
@@ -73,8 +74,8 @@ def advance(controllers):
     model, config = shared_setup(active)
     skeleton = Skeleton.load()
     starts = segment_starts(active, skeleton)
-    best = best_candidates(active, starts, model, config)
-    frames, links = committed_frames(active, best, skeleton)
+    best = best_candidates(active, starts, model, config, skeleton)
+    frames, links = committed_frames(active, best)
     frames = lock_feet(active, frames, links, skeleton)
     seconds = (time.perf_counter() - start) / len(active)
     committed = {id(c): c.commit(f, diagnostics(b, seconds)) for c, f, b in zip(active, frames, best)}
@@ -114,24 +115,28 @@ def segment_starts(controllers, skeleton):
     return Starts(cond, ref_xy, ref_yaw, ref_z, tails, last_links)
 
 
-def best_candidates(controllers, starts, model, config):
+def best_candidates(controllers, starts, model, config, skeleton):
     """Each character's best Candidate: the first that passes the collision check, else the cheapest."""
     best = [None] * len(controllers)
     pending = np.arange(len(controllers))
     for attempt in range(config.max_retries + 1):
         candidates = sample_candidates(controllers, starts, pending, model, config)
+        # One FK of every frame for the check (which reads every frame_stride-th) and the committed frames.
+        link_pos, link_rot = skeleton.fk(candidates.root_pos, candidates.root_quat, candidates.joint_quat)
         scores = score_candidates(
             [controllers[i].terrain for i in pending],
             [controllers[i].tracker.arc_length for i in pending],
             *candidates.arrays(),
             [starts.last_links[i] for i in pending],
             config.check,
+            links=(link_pos, link_rot),
         )
         ranks = np.where(scores.passed, scores.cost, scores.cost + FALLBACK_COST)
         for row, i in enumerate(pending):
             j = int(ranks[row].argmin())
             if best[i] is None or ranks[row, j] < best[i].rank:
-                best[i] = Candidate(candidates[row, j], attempt, scores.at(row, j), ranks[row, j])
+                links = (link_pos[row, j], link_rot[row, j])
+                best[i] = Candidate(candidates[row, j], links, attempt, scores.at(row, j), ranks[row, j])
         pending = pending[~scores.passed.any(1)]
         if not len(pending):
             break
@@ -176,16 +181,14 @@ def sample_candidates(controllers, starts, pending, model, config):
     return Frames(root_pos, root_quat, joint_quat, contacts)
 
 
-def committed_frames(controllers, best, skeleton):
+def committed_frames(controllers, best):
     """The Frames each controller keeps of its best candidate (frames_to_commit) and their (link_pos,
     link_rot)."""
-    chosen = Frames.stack([b.frames for b in best])
-    link_pos, link_rot = skeleton.fk(chosen.root_pos, chosen.root_quat, chosen.joint_quat)
     frames, links = [], []
-    for i, c in enumerate(controllers):
+    for c, b in zip(controllers, best):
         n = c.frames_to_commit()
-        frames.append(chosen[i, :n])
-        links.append((link_pos[i, :n], link_rot[i, :n]))
+        frames.append(b.frames[:n])
+        links.append((b.links[0][:n], b.links[1][:n]))
     return frames, links
 
 
