@@ -130,6 +130,7 @@ class SimulationLoop:
             raise ValueError(f"{len(self.streams)} streams for a scene of {scene.characters} characters")
         self.scene, self.fps = scene, float(fps)
         self._shown = [None] * len(self.streams)  # each character's current frame
+        self._targets = [None] * len(self.streams)  # and its Scene.pose_targets
         self.steps_per_pose = int(round(steps))
         self.spawns = list(balls)
         self.balls = [None] * len(self.spawns)  # body ids once dropped
@@ -273,7 +274,9 @@ class SimulationLoop:
         """Show the frames, drop the balls they reach, aim the window at the first character and record the
         video frame."""
         for i, frame in enumerate(self._shown):
-            self.scene.pose(frame.root_pos, frame.root_quat, frame.joint_quat, frame.contacts, character=i)
+            self._targets[i] = self.scene.pose_targets(frame.root_pos, frame.root_quat, frame.joint_quat)
+            self.scene.apply_pose(self._targets[i], character=i)
+            self.scene.show_contacts(frame.contacts, character=i)
         self._drop_balls([frame.root_pos for frame in self._shown])
         if self.gui or run.video is not None:
             target, distance = self._follow(self._shown[0].root_pos)
@@ -290,8 +293,8 @@ class SimulationLoop:
             p.stepSimulation(physicsClientId=self.scene.client)
             # A humanoid's base is fixed but its joints are free: a step of gravity and contacts moves its
             # limbs (by up to 0.5 rad over 8 steps), so the pose is restored after each.
-            for i, frame in enumerate(self._shown):
-                self.scene.pose(frame.root_pos, frame.root_quat, frame.joint_quat, character=i)
+            for i, targets in enumerate(self._targets):
+                self.scene.apply_pose(targets, character=i)
             run.steps += 1
             if self.realtime:
                 self._pace(run)

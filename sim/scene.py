@@ -28,6 +28,7 @@ from terrain.bullet import add_heightfield_body, connect_direct, p, quiet_stdout
 from terrain.polyline import Polyline
 
 PHYSICS_HZ = 240.0
+MOVABLE_JOINT_LIST = MOVABLE_LINKS.tolist()
 BALL_GROUP, HUMANOID_GROUP = 1, 2  # collision filter groups (Bullet's default group is 1)
 GRAVITY = -9.81  # m/s^2 along Z
 
@@ -357,22 +358,35 @@ class Scene:
         """Pose a humanoid (`character`: which), velocities zero: root_pos (3,) m and root_quat (4,) xyzw as in a
         Motion frame, joint_quat (12, 4) xyzw in MOVABLE_JOINTS order (a hinge takes the angle
         2 atan2(q . axis, w)). contacts (2,) [left, right] labels in [0, 1] colour the feet."""
-        c = self.client
-        body = self.humanoids[character]
-        p.resetBasePositionAndOrientation(body, list(root_pos), list(root_quat), physicsClientId=c)
+        self.apply_pose(self.pose_targets(root_pos, root_quat, joint_quat), character)
+        if contacts is not None:
+            self.show_contacts(contacts, character)
+
+    def show_contacts(self, contacts, character=0):
+        """Colour a humanoid's feet by its contact labels (2,) [left, right] in [0, 1]."""
+        c, body = self.client, self.humanoids[character]
+        shown = self._foot_contact[character]
+        for f, foot in enumerate(FEET):
+            touching = bool(contacts[f] >= CONTACT_THRESHOLD)
+            if touching != shown[f]:
+                colour = CONTACT_COLOUR if touching else self._link_colours[foot]
+                p.changeVisualShape(body, int(foot), rgbaColor=colour, physicsClientId=c)
+                shown[f] = touching
+
+    def pose_targets(self, root_pos, root_quat, joint_quat):
+        """A pose as apply_pose takes it (pybullet's arguments, worked out once for a pose applied many times)."""
         targets = [
             list(q) if axis is None else [2.0 * math.atan2(float(q[:3] @ axis), float(q[3]))]
             for q, axis in zip(np.asarray(joint_quat, dtype=np.float64), self._hinge_axes)
         ]
-        p.resetJointStatesMultiDof(body, MOVABLE_LINKS.tolist(), targets, physicsClientId=c)
-        if contacts is not None:
-            shown = self._foot_contact[character]
-            for f, foot in enumerate(FEET):
-                touching = bool(contacts[f] >= CONTACT_THRESHOLD)
-                if touching != shown[f]:
-                    colour = CONTACT_COLOUR if touching else self._link_colours[foot]
-                    p.changeVisualShape(body, int(foot), rgbaColor=colour, physicsClientId=c)
-                    shown[f] = touching
+        return list(root_pos), list(root_quat), targets
+
+    def apply_pose(self, targets, character=0):
+        """Pose a humanoid with pose_targets' result, velocities zero."""
+        c, body = self.client, self.humanoids[character]
+        root_pos, root_quat, joints = targets
+        p.resetBasePositionAndOrientation(body, root_pos, root_quat, physicsClientId=c)
+        p.resetJointStatesMultiDof(body, MOVABLE_JOINT_LIST, joints, physicsClientId=c)
 
     def pose_frame(self, motion, t: int):
         """Pose the humanoid as frame t of `motion`, feet coloured by its contact labels."""
