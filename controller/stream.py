@@ -140,9 +140,10 @@ class _CrowdProducer:
     def __init__(self, controllers, queues, capacity, stop):
         self.controllers, self.queues, self.capacity, self.stop = controllers, queues, capacity, stop
         self.error = None
+        self.ended = set()  # characters whose end marker is queued
 
     def run(self):
-        ended = set()  # characters whose end marker is queued
+        ended = self.ended
         try:
             while not self.stop.is_set():
                 going = [i for i, c in enumerate(self.controllers) if not c.done]
@@ -185,7 +186,7 @@ class CrowdStream:
         self._stop = threading.Event()
         queues = [queue.Queue() for _ in controllers]  # unbounded: the producer paces itself by their sizes
         self._producer = _CrowdProducer(list(controllers), queues, self.capacity, self._stop)
-        self.streams = [CharacterStream(self, q) for q in queues]
+        self.streams = [CharacterStream(self, i, q) for i, q in enumerate(queues)]
         self._worker = threading.Thread(target=self._producer.run, name="crowd-generator", daemon=True)
         self._worker.start()
         weakref.finalize(self, self._stop.set)
@@ -199,6 +200,10 @@ class CrowdStream:
     def finished(self):
         """True once the worker has stopped adding frames."""
         return not self._worker.is_alive()
+
+    def character_finished(self, index):
+        """True once no more frames of character `index` will be added."""
+        return index in self._producer.ended or self.finished
 
     def close(self):
         self._stop.set()
@@ -214,8 +219,8 @@ class CrowdStream:
 class CharacterStream:
     """One character's frames of a CrowdStream, with BufferedStream's interface (closing it closes the crowd's)."""
 
-    def __init__(self, crowd, frames):
-        self.crowd, self._frames = crowd, frames
+    def __init__(self, crowd, index, frames):
+        self.crowd, self.index, self._frames = crowd, index, frames
         self.capacity = crowd.capacity
         self.underruns = 0
         self.wait_seconds = 0.0
@@ -223,7 +228,8 @@ class CharacterStream:
 
     @property
     def finished(self):
-        return self.crowd.finished
+        """True once no more frames of this character will be added (it stopped, or the crowd's worker did)."""
+        return self.crowd.character_finished(self.index)
 
     @property
     def buffered(self):

@@ -314,7 +314,8 @@ class SimulationLoop:
         if run.bar is None or now - run.last_status[0] < STATUS_EVERY:
             return
         dt = now - run.last_status[0]
-        buffered = min(getattr(stream, "buffered", 0) for stream in self.streams) / self.fps
+        going = [s for s in self.streams if not getattr(s, "finished", False)] or self.streams
+        buffered = min(getattr(stream, "buffered", 0) for stream in going) / self.fps
         run.bar.set_description_str(
             f"physics {(run.steps - run.last_status[1]) / dt:.0f} Hz, poses {(run.poses - run.last_status[2]) / dt:.1f}"
             f" Hz, buffer {buffered:.1f} s, underruns {self._underruns()}",
