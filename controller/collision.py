@@ -16,6 +16,7 @@ import numpy as np
 
 from configs.typed import bounded
 from motion_model.skeleton import FEET, Skeleton
+from terrain.stack import TerrainStack
 
 
 @dataclass(frozen=True)
@@ -49,30 +50,39 @@ class Scores:
         return Scores(*(getattr(self, f.name)[b, k] for f in fields(self)))
 
 
-def score_candidates(terrains, path_arcs, root_pos, root_quat, joint_quat, contacts, last_links, config: CheckConfig):
+def score_candidates(
+    terrains, path_arcs, root_pos, root_quat, joint_quat, contacts, last_links, config: CheckConfig, links=None
+):
     """Scores of K candidate segments for each of B characters (each on its own terrain).
 
     root_pos (B, K, T, 3), root_quat (B, K, T, 4), joint_quat (B, K, T, 12, 4), contacts (B, K, T, 2): the
     frames to be committed, world frame. terrains, path_arcs: B terrains and B callables mapping xy (..., 2)
     to arc length along the character's path (m). last_links: B arrays (15, 3), the link positions of each
-    character's last committed frame (for the seam jump), or None for a character without one.
+    character's last committed frame (for the seam jump), or None for a character without one. links: the
+    frames' (link_pos, link_rot) (Skeleton.fk) if the caller has them.
     """
     skeleton = Skeleton.load()
     frames = np.arange(0, root_pos.shape[2], config.frame_stride)
-    link_pos, link_rot = skeleton.fk(root_pos[:, :, frames], root_quat[:, :, frames], joint_quat[:, :, frames])
+    if links is None:
+        link_pos, link_rot = skeleton.fk(root_pos[:, :, frames], root_quat[:, :, frames], joint_quat[:, :, frames])
+    else:
+        link_pos, link_rot = links[0][:, :, frames], links[1][:, :, frames]
     body = skeleton.body_points(link_pos, link_rot, exclude=FEET)  # (B, K, F, N, 3)
     soles = skeleton.sole_points(link_pos, link_rot)  # (B, K, F, 2, S, 3)
     labelled = contacts[:, :, frames] > 0.5
-    shape = root_pos.shape[:2]
-    depth_mean, depth_max, foot_error, progress, seam = (np.zeros(shape) for _ in range(5))
-    for b, (terrain, path_arc) in enumerate(zip(terrains, path_arcs)):
-        depth = terrain.depth(body[b]).max(-1)  # (K, F)
-        depth_mean[b], depth_max[b] = depth.mean(1), depth.max(1)
-        gap = np.abs((soles[b, ..., 2] - terrain.height(soles[b, ..., :2])).min(-1))  # lowest sole point (K, F, 2)
-        foot_error[b] = (gap * labelled[b]).sum((1, 2)) / np.maximum(labelled[b].sum((1, 2)), 1)
-        progress[b] = path_arc(root_pos[b, :, -1, :2]) - path_arc(root_pos[b, :, 0, :2])
-        if last_links[b] is not None:
-            seam[b] = np.linalg.norm(link_pos[b, :, 0] - last_links[b], axis=-1).max(-1)
+    stack = TerrainStack.of(terrains)  # each character's points on its own terrain, all in one query
+    depth = stack.depth(body).max(-1)  # (B, K, F)
+    ground = stack.height(soles[..., :2])
+    depth_mean, depth_max = depth.mean(2), depth.max(2)
+    gap = np.abs((soles[..., 2] - ground).min(-1))  # lowest sole point (B, K, F, 2)
+    foot_error = (gap * labelled).sum((2, 3)) / np.maximum(labelled.sum((2, 3)), 1)
+    ends = np.stack([path_arc(root_pos[b][:, [0, -1], :2]) for b, path_arc in enumerate(path_arcs)])  # (B, K, 2)
+    progress = ends[..., 1] - ends[..., 0]
+    seam = np.zeros(root_pos.shape[:2])
+    with_last = [b for b, links in enumerate(last_links) if links is not None]
+    if with_last:
+        last = np.stack([last_links[b] for b in with_last])[:, None]  # (W, 1, 15, 3)
+        seam[with_last] = np.linalg.norm(link_pos[with_last, :, 0] - last, axis=-1).max(-1)
     passed = (depth_max <= config.max_depth) & (foot_error <= config.max_foot_error)
     cost = (
         depth_mean + 0.2 * depth_max + 0.5 * foot_error + config.seam_weight * seam - config.progress_weight * progress

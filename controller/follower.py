@@ -18,8 +18,10 @@ Arc lengths in metres, times in seconds, angles in radians (world yaw, counter-c
 
 from __future__ import annotations
 
+import bisect
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
@@ -59,9 +61,8 @@ class Wait:
     until: float
 
 
-@dataclass(frozen=True)
-class PlanState:
-    """The plan at one frame."""
+class PlanState(NamedTuple):
+    """The plan at one frame (a NamedTuple: the plan makes one per frame, and _replace is cheap)."""
 
     t: float  # s since the start
     s: float  # m along the path
@@ -114,6 +115,10 @@ class PathFollower:
         yaw = float(self.heading[0] if heading is None else heading)
         self.state = PlanState(0.0, 0.0, 0.0, yaw, 0.0, 0, None, 0.0)
         self.plan = None
+        # The plan's per-frame look-ups on Python lists (_interp): numpy's per-call overhead on one float was
+        # most of a step's Python time.
+        self._arc, self._x, self._y = (a.tolist() for a in (self.line.arc, *self.line.points.T))
+        self._heading = self.heading.tolist()
 
     def set_cruise(self, cruises):
         """Cruise at the speeds of `cruises` (speed_plan.Cruise records, the first at 0 m) from the next command
@@ -126,6 +131,7 @@ class PathFollower:
             cruise_at[np.searchsorted(arc, halt.at)] = 0.0
         lateral = lateral_accel(cruise, self.config.lateral_accel)
         self.limit = speed_limit(arc, cruise_at, self.curvature, lateral, self.config.decel)
+        self._limit = self.limit.tolist()
 
     @property
     def length(self):
@@ -168,8 +174,8 @@ class PathFollower:
             lo, hi = np.searchsorted(self.line.arc, [st.s - SEARCH, st.s + SEARCH])
             piece = Polyline(self.line.points[max(lo - 1, 0) : hi + 1])
             s = self.line.arc[max(lo - 1, 0)] + float(piece.project(xy).s)
-            st = replace(st, s=min(s, self.halts[st.halt].at))
-        return replace(st, yaw=yaw)
+            st = st._replace(s=min(s, self.halts[st.halt].at))
+        return st._replace(yaw=yaw)
 
     def _step(self, st, dt):
         """The plan one frame of dt s on."""
@@ -177,22 +183,39 @@ class PathFollower:
         if st.halted_at is not None:
             halt = self.halts[st.halt]
             if t < max(st.halted_at + halt.seconds, halt.until):
-                return replace(st, t=t, speed=0.0, turn_rate=0.0, held_at=t)
-            st = replace(st, halted_at=None, halt=st.halt + 1)
-        ahead = self.line.point_at(min(st.s + LEG_AHEAD, self.length)) - self.line.point_at(st.s)
-        error = wrap(math.atan2(ahead[1], ahead[0]) - st.yaw) if ahead @ ahead > 1e-6 else 0.0
+                return st._replace(t=t, speed=0.0, turn_rate=0.0, held_at=t)
+            st = st._replace(halted_at=None, halt=st.halt + 1)
+        arc = self._arc
+        x0, y0, limit = _interp(st.s, arc, self._x, self._y, self._limit)
+        x1, y1 = _interp(min(st.s + LEG_AHEAD, self.length), arc, self._x, self._y)
+        ax, ay = x1 - x0, y1 - y0
+        error = wrap(math.atan2(ay, ax) - st.yaw) if ax * ax + ay * ay > 1e-6 else 0.0
         if st.speed < CREEP and (abs(error) > TURN_START or st.turn_rate != 0.0):
-            return replace(
-                st, t=t, speed=0.0, held_at=t, **turn_on_the_spot(st.yaw, st.turn_rate, error, dt, self.turn_rate)
+            return st._replace(
+                t=t, speed=0.0, held_at=t, **turn_on_the_spot(st.yaw, st.turn_rate, error, dt, self.turn_rate)
             )
         halt = self.halts[st.halt]
-        limit = float(np.interp(st.s, self.line.arc, self.limit))
         speed = max(min(limit, st.speed + self.config.accel * dt), CREEP)
         s = min(st.s + speed * dt, halt.at)
-        yaw = float(np.interp(s, self.line.arc, self.heading))
+        (yaw,) = _interp(s, arc, self._heading)
         if s >= halt.at:
-            return replace(st, t=t, s=s, speed=0.0, yaw=yaw, turn_rate=0.0, halted_at=t, held_at=t)
-        return replace(st, t=t, s=s, speed=speed, yaw=yaw, turn_rate=0.0)
+            return PlanState(t, s, 0.0, yaw, 0.0, st.halt, t, t)
+        return PlanState(t, s, speed, yaw, 0.0, st.halt, st.halted_at, st.held_at)
+
+
+def _interp(x, xp, *fps):
+    """np.interp(x, xp, fp) for one float x on a Python list xp (ascending), for each Python list fp (one search
+    for all): the same arithmetic as numpy's, so the same results to the bit (checked by tests/test_follower.py),
+    without numpy's per-call overhead."""
+    if x >= xp[-1]:
+        return [fp[-1] for fp in fps]
+    if x < xp[0]:
+        return [fp[0] for fp in fps]
+    j = bisect.bisect_right(xp, x) - 1
+    if x == xp[j]:
+        return [fp[j] for fp in fps]
+    dx, run = x - xp[j], xp[j + 1] - xp[j]
+    return [(fp[j + 1] - fp[j]) / run * dx + fp[j] for fp in fps]
 
 
 def turn_on_the_spot(yaw, rate, error, dt, most=TURN_RATE):
@@ -200,7 +223,7 @@ def turn_on_the_spot(yaw, rate, error, dt, most=TURN_RATE):
     rate eases towards `most` (rad/s) within TURN_EASE and back to rest on arrival."""
     alpha = most / TURN_EASE
     wanted = math.copysign(min(most, math.sqrt(2.0 * alpha * abs(error))), error)
-    rate = rate + float(np.clip(wanted - rate, -alpha * dt, alpha * dt))
+    rate = rate + min(max(wanted - rate, -alpha * dt), alpha * dt)
     if abs(error) < math.radians(1.0) and abs(rate) <= 2.0 * alpha * dt:
         return {"yaw": yaw + error, "turn_rate": 0.0}
     return {"yaw": yaw + rate * dt, "turn_rate": rate}

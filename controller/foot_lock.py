@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from controller.grouping import groups
 from motion_model import quaternion as quat
 from motion_model.clips import Q_Y2Z
 from motion_model.legs import FOOT_LINKS, ankle_targets, leg_ik, place_foothold, sole_offset
 from motion_model.skeleton import Skeleton
+from terrain.stack import TerrainStack
 
 
 @dataclass
@@ -38,28 +40,25 @@ class FootLock:
 
     def targets(self, root_pos, root_quat, joint_quat, contacts, links=None):
         """Ankle positions (T, 2, 3) and foot rotations (T, 2, 4) for legs.leg_ik that pin the stance feet of
-        the next committed frames; advances the state. (apply() in one go; the controller batches leg_ik.)"""
-        link_pos, link_rot = Skeleton.load().fk(root_pos, root_quat, joint_quat) if links is None else links
-        feet = list(FOOT_LINKS)
-        rots = link_rot[:, feet].copy()
-        soles = link_pos[:, feet] + quat.rotate(rots, np.broadcast_to(sole_offset(), rots.shape[:-1] + (3,)))
-        model_soles, model_rots = soles.copy(), rots.copy()
-        contact = contacts > 0.5
-        runs = [list(_runs(contact[:, f])) for f in range(2)]
-        # Every touchdown in these frames gets a foothold; all of them in one terrain query.
-        touchdowns = [
+        the next committed frames; advances the state. (apply() in one go; lock_targets for many characters.)"""
+        links = Skeleton.load().fk(root_pos, root_quat, joint_quat) if links is None else links
+        return lock_targets([self], [contacts], [links])[0]
+
+    def touchdowns(self, contact):
+        """(frame, foot) of every touchdown in these frames (contact (T, 2) bool) that needs a new foothold."""
+        return [
             (start, f)
             for f in range(2)
-            for start, _ in runs[f]
+            for start, _ in _runs(contact[:, f])
             if contact[start, f] and (start > 0 or self.holds[f] is None)
         ]
-        footholds = {}
-        if touchdowns:
-            frame, foot = np.array(touchdowns).T
-            centres, foot_rots = self._footholds(model_soles[frame, foot], model_rots[frame, foot])
-            footholds = {key: (c, r) for key, c, r in zip(touchdowns, centres, foot_rots)}
+
+    def pin(self, soles, rots, model_soles, model_rots, contact, footholds):
+        """Move soles (T, 2, 3) and rots (T, 2, 4) (the model's: model_soles, model_rots) onto the footholds
+        ({(frame, foot): (centre, rotation)} of touchdowns()) while in contact, fading in and out; advances the
+        state."""
         for f in range(2):
-            for start, end in runs[f]:
+            for start, end in _runs(contact[:, f]):
                 if contact[start, f]:
                     if self.holds[f] is None:
                         self.holds[f] = footholds[start, f]
@@ -84,14 +83,6 @@ class FootLock:
                     rots[fading, f] = quat.slerp(model_rots[fading, f], held_rot, w)
                     self.release[f] = None if len(w) < end - start else [offset, held_rot, int(ages[-1])]
             self._fade_into_contact(soles[:, f], rots[:, f], model_soles[:, f], contact[:, f])
-        self._keep_above_surface(soles, rots)
-        return ankle_targets(soles, rots), rots
-
-    def _footholds(self, soles, rots):
-        """Footholds (centres (n, 3), foot rotations (n, 4)) for model soles (n, 3) with rotations (n, 4)."""
-        yaw = quat.heading(rots)
-        centre, tilt = place_foothold(self.terrain, soles[:, :2], yaw, self.max_shift, self.flat_tolerance)
-        return centre, quat.multiply(tilt, quat.multiply(quat.about_z(yaw), Q_Y2Z))
 
     def _fade_into_contact(self, soles, rots, model_soles, contact):
         """Before each touchdown inside the chunk, ease the swing foot towards its foothold."""
@@ -110,14 +101,65 @@ class FootLock:
         soles[:k] = model_soles[:k] + w[:, None] * (soles[:k] - model_soles[:k])
         rots[:k] = quat.slerp(model_rots[:k], rots[:k], w)
 
-    def _keep_above_surface(self, soles, rots):
-        """Raise any foot whose sole corners would be below the surface (a swing foot grazing a step)."""
-        corners = np.array([[x, y, 0.0] for x in (-0.0885, 0.0885) for y in (-0.045, 0.045)])
-        frame = quat.multiply(rots, quat.conjugate(Q_Y2Z))
-        corners = np.broadcast_to(corners, frame.shape[:-1] + (4, 3))
-        points = soles[..., None, :] + quat.rotate(frame[..., None, :], corners)
-        below = (self.terrain.height(points[..., :2]) - points[..., 2]).max(-1)
-        soles[..., 2] += np.maximum(below, 0.0)
+
+def lock_targets(locks, contacts, links):
+    """Ankle targets (T_i, 2, 3) and foot rotations (T_i, 2, 4) for legs.leg_ik that pin the stance feet of each
+    character's next committed frames (FootLock.targets for many at once); advances each lock's state.
+
+    locks: FootLocks; contacts: (T_i, 2) labels of each one's frames; links: each one's (link_pos, link_rot)
+    of those frames (Skeleton.fk). The arithmetic runs on all characters' frames at once and the terrain
+    queries of all characters at once (TerrainStack); only the contact runs go one by one.
+    """
+    lengths = [len(c) for c in contacts]
+    feet = list(FOOT_LINKS)
+    rots = np.concatenate([rot[:, feet] for _, rot in links])
+    soles = np.concatenate([pos[:, feet] for pos, _ in links]) + quat.rotate(
+        rots, np.broadcast_to(sole_offset(), rots.shape[:-1] + (3,))
+    )
+    model_soles, model_rots = soles.copy(), rots.copy()
+    cuts = np.cumsum(lengths)[:-1]
+    parts = [np.split(a, cuts) for a in (soles, rots, model_soles, model_rots)]
+    contact = [c > 0.5 for c in contacts]
+    touchdowns = [lock.touchdowns(c) for lock, c in zip(locks, contact)]
+    footholds = _footholds(locks, touchdowns, parts[2], parts[3])
+    for i, lock in enumerate(locks):
+        lock.pin(*(p[i] for p in parts), contact[i], footholds[i])
+    owner = np.repeat(np.arange(len(locks)), lengths)  # each frame's character
+    soles = _keep_above_surface(TerrainStack.of([lock.terrain for lock in locks]).rows(owner), soles, rots)
+    return list(zip(np.split(ankle_targets(soles, rots), cuts), np.split(rots, cuts)))
+
+
+def _footholds(locks, touchdowns, model_soles, model_rots):
+    """Each lock's {(frame, foot): (centre (3,), foot rotation (4,))} of its touchdowns: one place_foothold query
+    for all characters with the same settings (each touchdown on its character's terrain: TerrainStack) for the
+    model's soles and foot rotations there."""
+    out = [{} for _ in locks]
+    for lock, rows in groups(locks, key=lambda lock: (lock.max_shift, lock.flat_tolerance)):
+        keys = [(i, key) for i in rows for key in touchdowns[i]]
+        if not keys:
+            continue
+        soles = np.stack([model_soles[i][key] for i, key in keys])
+        rots = np.stack([model_rots[i][key] for i, key in keys])
+        yaw = quat.heading(rots)
+        terrains = TerrainStack.of([locks[i].terrain for i, _ in keys])
+        centres, tilts = place_foothold(terrains, soles[:, :2], yaw, lock.max_shift, lock.flat_tolerance)
+        foot_rots = quat.multiply(tilts, quat.multiply(quat.about_z(yaw), Q_Y2Z))
+        for (i, key), centre, rot in zip(keys, centres, foot_rots):
+            out[i][key] = (centre, rot)
+    return out
+
+
+def _keep_above_surface(terrain, soles, rots):
+    """Soles (..., 3) raised where a foot's sole corners would be below the surface of `terrain` (a Heightfield,
+    or a TerrainStack of the frames' terrains): a swing foot grazing a step."""
+    corners = np.array([[x, y, 0.0] for x in (-0.0885, 0.0885) for y in (-0.045, 0.045)])
+    frame = quat.multiply(rots, quat.conjugate(Q_Y2Z))
+    corners = np.broadcast_to(corners, frame.shape[:-1] + (4, 3))
+    points = soles[..., None, :] + quat.rotate(frame[..., None, :], corners)
+    below = (terrain.height(points[..., :2]) - points[..., 2]).max(-1)
+    soles = soles.copy()
+    soles[..., 2] += np.maximum(below, 0.0)
+    return soles
 
 
 def _runs(flags):

@@ -34,7 +34,7 @@ from controller.frames import Frames
 from controller.live_config import MAX_SPEED, CommandRecord, LiveConfig
 from controller.live_route import SHORTEST, command_route
 from controller.live_stream import LiveStream
-from controller.path_controller import check_against_model
+from controller.path_controller import check_against_model, concatenate_conditions
 from controller.step import advance
 from controller.stream import Frame
 from motion_model import quaternion as quat
@@ -217,6 +217,14 @@ class LiveController:
         ref = tuple(np.asarray(v, float).reshape(shape) for v, shape in ((ref_xy, (1, 2)), (ref_yaw, 1), (ref_z, 1)))
         return make_condition(self.terrain, Command.stack([command]), *ref, window, prev=prev), ref
 
+    @staticmethod
+    def conditions(controllers):
+        """The condition rows and reference frames xy (B, 2), yaw (B,), z (B,) of many live characters
+        (controller/step.py's protocol)."""
+        conds, refs = zip(*(c.condition() for c in controllers))
+        ref_xy, ref_yaw, ref_z = (np.concatenate(r) for r in zip(*refs))
+        return concatenate_conditions(conds, np.arange(len(conds))), ref_xy, ref_yaw, ref_z
+
     def commit(self, frames: Frames, diagnostics):
         """Append a step's frames as provisional, unless a command or reset came in while it was generated."""
         with self._lock:
@@ -289,7 +297,7 @@ class LiveController:
             heading=yaw,
             turn_rate=self.settings.turn_rate,
         )
-        self._follower.state = replace(self._follower.state, speed=speed_now)
+        self._follower.state = self._follower.state._replace(speed=speed_now)
         self._replan = False
 
     def _command(self, xy, yaw):

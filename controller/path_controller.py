@@ -26,6 +26,7 @@ from controller.config import ControllerConfig
 from controller.follower import REST_SPEED, REST_TIME, PathFollower, trailing_speed
 from controller.foot_lock import FootLock
 from controller.frames import Frames
+from controller.grouping import groups
 from controller.inpaint import Inpainter
 from controller.keyframes import check_keyframes, keyed_route
 from controller.step import advance, shared_setup
@@ -37,6 +38,7 @@ from motion_model.features import motion_to_features
 from motion_model.motion import Motion
 from terrain.planning import plan_path, traversable
 from terrain.polyline import Polyline
+from terrain.stack import TerrainStack
 
 START_LEG = 0.5  # m of the path whose direction the character faces at the start, by default
 
@@ -153,31 +155,14 @@ class PathController:
         return Frames.concatenate(chunks)[-n:]
 
     def condition(self):
-        """(cond dict for one row, reference (xy, yaw, z)) for the next segment."""
-        window = self.model.window
-        if not self.chunks:  # cold start: standing on the start pad, facing along the path
-            ref_xy, ref_yaw = self.path[0], self.start_yaw
-            ref_z = float(self.terrain.height(ref_xy))
-            prev = None
-        else:
-            recent = self.last_frames(window.n_prev)
-            ref_xy, ref_yaw, ref_z = reference_frame(recent.root_pos[-1], recent.root_quat[-1], self.terrain)
-            features = motion_to_features(*recent.arrays(), ref_xy, ref_yaw, ref_z)
-            prev = self.model.normalizer.normalize(features.astype(np.float32))[None]
-        ref = (
-            np.asarray(ref_xy, float).reshape(1, 2),
-            np.asarray(ref_yaw, float).reshape(1),
-            np.asarray(ref_z, float).reshape(1),
-        )
-        if self.timing:
-            self.timing.retime(self.follower, ref[0][0])
-        command = self.follower.command(ref[0][0], float(ref[1][0]))
-        self.places.append((self.num_frames, self.follower.place))
-        if self.inpainter:
-            where = (ref[0][0], float(ref[1][0]), float(ref[2][0]))
-            self.known = self.inpainter.known(self.num_frames, where, self.follower)
-        cond = make_condition(self.terrain, Command.stack([command]), *ref, window, prev=prev)
-        return cond, ref
+        """(cond dict for one row, reference (xy (1, 2), yaw (1,), z (1,))) for the next segment."""
+        cond, *ref = conditions([self])
+        return cond, tuple(ref)
+
+    @staticmethod
+    def conditions(controllers):
+        """conditions(controllers): the condition rows and reference frames of many at once (controller/step.py)."""
+        return conditions(controllers)
 
     def motion(self):
         """Everything committed so far as a Motion with the terrain, path and goal."""
@@ -279,6 +264,55 @@ class PathController:
             if earlier and place_now - earlier[-1] < self.config.stall_distance:
                 return "stalled"
         return None
+
+
+def conditions(controllers):
+    """The network's condition dict, one row per controller, for the controllers' next segments, and their
+    reference frames: xy (B, 2), yaw (B,), z (B,). A controller without frames starts cold: standing on its start
+    pad, facing along its path. The previous frames' features and the terrain queries (TerrainStack: each on its
+    own terrain) run for all controllers at once; each controller's follower plans its command (its place is
+    recorded)."""
+    window = controllers[0].model.window
+    terrains = TerrainStack.of([c.terrain for c in controllers])
+    ref_xy, ref_yaw, ref_z = np.zeros((len(controllers), 2)), np.zeros(len(controllers)), np.zeros(len(controllers))
+    prev = None
+    warm = [i for i, c in enumerate(controllers) if c.chunks]
+    for i, c in enumerate(controllers):
+        if not c.chunks:
+            ref_xy[i], ref_yaw[i], ref_z[i] = c.path[0], c.start_yaw, c.terrain.height(c.path[0])
+    if warm:
+        recent = Frames.stack([controllers[i].last_frames(window.n_prev) for i in warm])
+        ref = reference_frame(recent.root_pos[:, -1], recent.root_quat[:, -1], terrains.rows(warm))
+        ref_xy[warm], ref_yaw[warm], ref_z[warm] = ref
+        features = motion_to_features(*recent.arrays(), ref_xy[warm], ref_yaw[warm], ref_z[warm])
+        prev = controllers[0].model.normalizer.normalize(features.astype(np.float32))
+    commands = []
+    for i, c in enumerate(controllers):
+        if c.timing:
+            c.timing.retime(c.follower, ref_xy[i])
+        commands.append(c.follower.command(ref_xy[i], float(ref_yaw[i])))
+        c.places.append((c.num_frames, c.follower.place))
+        if c.inpainter:
+            c.known = c.inpainter.known(c.num_frames, (ref_xy[i], float(ref_yaw[i]), float(ref_z[i])), c.follower)
+    parts, order = [], []
+    for c, rows in groups(controllers, key=lambda c: bool(c.chunks)):  # cold starts have no previous frames
+        rows_prev = None if not c.chunks else prev[[warm.index(i) for i in rows]]
+        command = Command.stack([commands[i] for i in rows])
+        grid = terrains.rows(rows)
+        parts.append(make_condition(grid, command, ref_xy[rows], ref_yaw[rows], ref_z[rows], window, rows_prev))
+        order.extend(rows)
+    return concatenate_conditions(parts, np.argsort(order, kind="stable")), ref_xy, ref_yaw, ref_z
+
+
+def concatenate_conditions(conds, order):
+    """Condition dicts' rows one after another, then taken in `order`; a missing "prev" is zeros (and its keep
+    mask column is False already)."""
+    prev = next((c["prev"] for c in conds if "prev" in c), None)
+    out = {}
+    for key in conds[0].keys() | ({"prev"} if prev is not None else set()):
+        rows = [c[key] if key in c else prev.new_zeros((len(c["keep"]),) + prev.shape[1:]) for c in conds]
+        out[key] = torch.cat(rows)[torch.as_tensor(order)]
+    return out
 
 
 def check_against_model(config, model):

@@ -1,16 +1,20 @@
 """One controller step for many characters at once, in named stages over small records.
 
-  segment_starts    each character's condition, reference frame and last committed frames
+  segment_starts    the characters' condition rows and reference frames (PathController.conditions: the
+                    previous frames' features of all at once, terrain grids once per terrain, each one's
+                    follower plans its command) and last committed frames
   best_candidates   `candidates` segments per character from one network call for all, in the world frame
                     with their seams blended, scored by the collision check; characters none of whose
                     candidates pass sample again, up to `max_retries` times; each keeps its best so far
   committed_frames  the first frames_to_commit() frames of each character's best candidate, with their links
-  lock_feet         stance feet pinned: targets from each character's FootLock, then one IK solve for all
+  lock_feet         stance feet pinned: targets of all characters' FootLocks at once (foot_lock.lock_targets),
+                    then one IK solve for all
   commit            each controller appends its frames and updates its status (PathController.commit)
 
-Everything after the network runs on arrays of all characters at once; only the terrain queries and foot
-locking go character by character. The characters share a model and the settings of the shared work
-(config.BATCH_SETTINGS): shared_setup refuses a batch that does not.
+Everything after the network runs on arrays of all characters at once, and every terrain query once per
+terrain (controller/grouping.py: a crowd's characters share theirs); only the path follower's plan, the foot
+locks' contact runs and the commits go character by character. The characters share a model and the settings
+of the shared work (config.BATCH_SETTINGS): shared_setup refuses a batch that does not.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import torch
 from scipy.ndimage import gaussian_filter1d
 
 from controller.collision import Scores, score_candidates
+from controller.foot_lock import lock_targets
 from controller.frames import Frames
 from controller.seam import blend_seam
 from motion_model.ddim import Known, sample
@@ -38,7 +43,7 @@ FALLBACK_COST = 1e3  # added to the cost of a candidate that fails the check: a 
 class Starts:
     """Where the next segment of each of B characters starts."""
 
-    conds: list  # one-row condition dicts (PathController.condition)
+    cond: dict  # the network's condition, one row per character (PathController.conditions)
     ref_xy: np.ndarray  # (B, 1, 2) reference frames, shaped to broadcast over the candidates
     ref_yaw: np.ndarray  # (B, 1)
     ref_z: np.ndarray  # (B, 1)
@@ -51,6 +56,7 @@ class Candidate:
     """A character's best segment: committed length, world frame, seam blended, feet not yet locked."""
 
     frames: Frames
+    links: tuple  # (link_pos (T, 15, 3), link_rot (T, 15, 4)) of its frames (Skeleton.fk)
     attempt: int  # 0 for the first batch of candidates
     scores: Scores  # its collision scores (scalars)
     rank: float  # its cost, plus FALLBACK_COST if it fails the check
@@ -68,8 +74,8 @@ def advance(controllers):
     model, config = shared_setup(active)
     skeleton = Skeleton.load()
     starts = segment_starts(active, skeleton)
-    best = best_candidates(active, starts, model, config)
-    frames, links = committed_frames(active, best, skeleton)
+    best = best_candidates(active, starts, model, config, skeleton)
+    frames, links = committed_frames(active, best)
     frames = lock_feet(active, frames, links, skeleton)
     seconds = (time.perf_counter() - start) / len(active)
     committed = {id(c): c.commit(f, diagnostics(b, seconds)) for c, f, b in zip(active, frames, best)}
@@ -97,8 +103,8 @@ def shared_setup(controllers):
 
 def segment_starts(controllers, skeleton):
     """The Starts of the controllers' next segments."""
-    conds, refs = zip(*(c.condition() for c in controllers))
-    ref_xy, ref_yaw, ref_z = (np.concatenate([r[i] for r in refs])[:, None] for i in range(3))  # (B, 1, ...)
+    cond, *refs = controllers[0].conditions(controllers)
+    ref_xy, ref_yaw, ref_z = (r[:, None] for r in refs)  # (B, 1, ...)
     tails = [c.last_frames(2) for c in controllers]
     last_links = [None] * len(controllers)
     with_tail = [i for i, tail in enumerate(tails) if tail is not None]
@@ -106,27 +112,31 @@ def segment_starts(controllers, skeleton):
         last = Frames.stack([tails[i] for i in with_tail])[:, 1]
         for i, links in zip(with_tail, skeleton.fk(last.root_pos, last.root_quat, last.joint_quat)[0]):
             last_links[i] = links
-    return Starts(list(conds), ref_xy, ref_yaw, ref_z, tails, last_links)
+    return Starts(cond, ref_xy, ref_yaw, ref_z, tails, last_links)
 
 
-def best_candidates(controllers, starts, model, config):
+def best_candidates(controllers, starts, model, config, skeleton):
     """Each character's best Candidate: the first that passes the collision check, else the cheapest."""
     best = [None] * len(controllers)
     pending = np.arange(len(controllers))
     for attempt in range(config.max_retries + 1):
         candidates = sample_candidates(controllers, starts, pending, model, config)
+        # One FK of every frame for the check (which reads every frame_stride-th) and the committed frames.
+        link_pos, link_rot = skeleton.fk(candidates.root_pos, candidates.root_quat, candidates.joint_quat)
         scores = score_candidates(
             [controllers[i].terrain for i in pending],
             [controllers[i].tracker.arc_length for i in pending],
             *candidates.arrays(),
             [starts.last_links[i] for i in pending],
             config.check,
+            links=(link_pos, link_rot),
         )
         ranks = np.where(scores.passed, scores.cost, scores.cost + FALLBACK_COST)
         for row, i in enumerate(pending):
             j = int(ranks[row].argmin())
             if best[i] is None or ranks[row, j] < best[i].rank:
-                best[i] = Candidate(candidates[row, j], attempt, scores.at(row, j), ranks[row, j])
+                links = (link_pos[row, j], link_rot[row, j])
+                best[i] = Candidate(candidates[row, j], links, attempt, scores.at(row, j), ranks[row, j])
         pending = pending[~scores.passed.any(1)]
         if not len(pending):
             break
@@ -137,15 +147,18 @@ def sample_candidates(controllers, starts, pending, model, config):
     """Frames (P, candidates, commit_frames, ...) of new segments for the characters `pending` (P indices), in
     the world frame, each starting where its character's committed motion left off."""
     k = config.candidates
-    cond = _stack_conditions([starts.conds[i] for i in pending], k)
+    rows = torch.as_tensor(pending)
+    cond = {key: value[rows].repeat_interleave(k, 0) for key, value in starts.cond.items()}
     noise = torch.cat(
         [
             torch.randn((k, model.window.frames, model.network.config.features), generator=controllers[i].generator)
             for i in pending
         ]
     )
+    # inference_mode rather than sample's no_grad: the same numbers, 10-15% less time per pass at batch 1
+    # (benchmarks/bench_batch1.py; README, Speed).
     known = _stack_known([getattr(controllers[i], "known", None) for i in pending], k, noise.shape)
-    with autocast(config.precision):
+    with torch.inference_mode(), autocast(config.precision):
         x0 = sample(
             model.network, cond, model.schedule, config.ddim_steps, guidance=config.guidance, noise=noise, known=known
         )
@@ -171,27 +184,26 @@ def sample_candidates(controllers, starts, pending, model, config):
     return Frames(root_pos, root_quat, joint_quat, contacts)
 
 
-def committed_frames(controllers, best, skeleton):
+def committed_frames(controllers, best):
     """The Frames each controller keeps of its best candidate (frames_to_commit) and their (link_pos,
     link_rot)."""
-    chosen = Frames.stack([b.frames for b in best])
-    link_pos, link_rot = skeleton.fk(chosen.root_pos, chosen.root_quat, chosen.joint_quat)
     frames, links = [], []
-    for i, c in enumerate(controllers):
+    for c, b in zip(controllers, best):
         n = c.frames_to_commit()
-        frames.append(chosen[i, :n])
-        links.append((link_pos[i, :n], link_rot[i, :n]))
+        frames.append(b.frames[:n])
+        links.append((b.links[0][:n], b.links[1][:n]))
     return frames, links
 
 
 def lock_feet(controllers, frames, links, skeleton):
-    """The Frames with the stance feet pinned, for the controllers that lock feet: the targets character by
-    character (each one's FootLock state and terrain), then one IK solve for all."""
+    """The Frames with the stance feet pinned, for the controllers that lock feet: the targets of all of them
+    (foot_lock.lock_targets: each one's FootLock state, one terrain query per terrain), then one IK solve."""
     locking = [i for i, c in enumerate(controllers) if c.foot_lock is not None]
     if not locking:
         return frames
     runs = [frames[i] for i in locking]
-    ankles, foot_rots = zip(*(controllers[i].foot_lock.targets(*frames[i].arrays(), links[i]) for i in locking))
+    locks = [controllers[i].foot_lock for i in locking]
+    ankles, foot_rots = zip(*lock_targets(locks, [f.contacts for f in runs], [links[i] for i in locking]))
     solved = leg_ik(
         skeleton,
         *(
@@ -238,19 +250,3 @@ def _stack_known(knowns, k, shape):
     mask = torch.cat([none if known is None else known.mask for known in knowns]).repeat_interleave(k, 0)
     values = torch.cat([none if known is None else known.values for known in knowns]).repeat_interleave(k, 0)
     return Known(mask, values)
-
-
-def _stack_conditions(conds, k):
-    """Concatenate single-row condition dicts, each row repeated k times (candidates)."""
-    keys = set().union(*(c.keys() for c in conds))
-    stacked = {}
-    for key in keys:
-        if key == "prev":
-            rows = [
-                c["prev"] if "prev" in c else torch.zeros_like(next(x["prev"] for x in conds if "prev" in x))
-                for c in conds
-            ]
-        else:
-            rows = [c[key] for c in conds]
-        stacked[key] = torch.cat(rows).repeat_interleave(k, 0)
-    return stacked

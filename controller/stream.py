@@ -4,6 +4,7 @@ A simulator loop pulls frames at the motion's rate with `next_frame()`. A worker
 `buffer_seconds` of committed motion queued; the network and numpy release the GIL while they compute, so
 generation overlaps the loop. When the loop asks for a frame that is not there yet it blocks and the
 stream counts an underrun; once the buffer has filled, a generator faster than real time never underruns.
+CrowdStream does the same for many characters stepped together, one network call per step for all of them.
 """
 
 import queue
@@ -13,6 +14,8 @@ import weakref
 from dataclasses import dataclass
 
 import numpy as np
+
+from controller.step import advance, shared_setup
 
 
 @dataclass
@@ -104,21 +107,14 @@ class BufferedStream:
 
     def next_frame(self):
         """The next Frame, waiting if it is not generated yet; None when the controller has stopped."""
-        try:
-            frame = self._frames.get_nowait()
-        except queue.Empty:
-            start = time.perf_counter()
-            frame = self._frames.get()
-            if self._started:
-                self.underruns += 1
-                self.wait_seconds += time.perf_counter() - start
+        frame, waited = _next(self._frames)
+        if self._started and waited is not None:
+            self.underruns += 1
+            self.wait_seconds += waited
         self._started = True
         if frame is None:
             self._frames.put(None)  # stay finished for later calls
-            if isinstance(self.error, (ValueError, OSError)):  # bad input: the caller's one-line message
-                raise self.error
-            if self.error is not None:
-                raise RuntimeError("motion generation failed") from self.error
+            _raise(self.error)
         return frame
 
     def __iter__(self):
@@ -134,3 +130,140 @@ class BufferedStream:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class _CrowdProducer:
+    """The worker thread's side of a CrowdStream: steps the characters whose buffers have room, all of them with
+    one advance() call (one network call), until every controller stops or `stop` is set. Like _Producer it
+    holds no reference to the stream."""
+
+    def __init__(self, controllers, queues, capacity, stop):
+        self.controllers, self.queues, self.capacity, self.stop = controllers, queues, capacity, stop
+        self.error = None
+        self.ended = set()  # characters whose end marker is queued
+
+    def run(self):
+        ended = self.ended
+        try:
+            while not self.stop.is_set():
+                going = [i for i, c in enumerate(self.controllers) if not c.done]
+                if not going:
+                    return
+                hungry = [i for i in going if self.queues[i].qsize() < self.capacity]
+                if not hungry:
+                    self.stop.wait(0.005)
+                    continue
+                for i, segment in zip(hungry, advance([self.controllers[i] for i in hungry])):
+                    for t in range(segment.num_frames):
+                        self.queues[i].put(
+                            Frame(segment.root_pos[t], segment.root_quat[t], segment.joint_quat[t], segment.contacts[t])
+                        )
+                    if self.controllers[i].done:  # its consumer stops waiting now, whatever the others do
+                        self.queues[i].put(None)
+                        ended.add(i)
+        except Exception as error:  # surfaced to the consumer by next_frame()
+            self.error = error
+        finally:
+            for i, q in enumerate(self.queues):  # the end markers left (unbounded queues: this never blocks)
+                if i not in ended:
+                    q.put(None)
+
+
+class CrowdStream:
+    """Frames of many PathControllers on one step (controller.step.advance: one network call for all of them per
+    step), generated ahead in one background thread.
+
+    `streams[i]` is character i's stream (CharacterStream: next_frame(), underruns, wait_seconds, buffered,
+    capacity, finished). A character is stepped while fewer than `buffer_seconds` of its motion are buffered, so
+    the characters that need frames share each network call. The controllers must share one model and the
+    batch settings (advance's shared_setup). close() stops the worker; so does dropping the stream.
+    """
+
+    def __init__(self, controllers, buffer_seconds=4.0):
+        shared_setup(controllers)
+        fps = controllers[0].model.window.fps
+        self.capacity = max(1, int(round(buffer_seconds * fps)))
+        self._stop = threading.Event()
+        queues = [queue.Queue() for _ in controllers]  # unbounded: the producer paces itself by their sizes
+        self._producer = _CrowdProducer(list(controllers), queues, self.capacity, self._stop)
+        self.streams = [CharacterStream(self, i, q) for i, q in enumerate(queues)]
+        self._worker = threading.Thread(target=self._producer.run, name="crowd-generator", daemon=True)
+        self._worker.start()
+        weakref.finalize(self, self._stop.set)
+
+    @property
+    def error(self):
+        """The exception that stopped generation, or None."""
+        return self._producer.error
+
+    @property
+    def finished(self):
+        """True once the worker has stopped adding frames."""
+        return not self._worker.is_alive()
+
+    def character_finished(self, index):
+        """True once no more frames of character `index` will be added."""
+        return index in self._producer.ended or self.finished
+
+    def close(self):
+        self._stop.set()
+        self._worker.join(timeout=5.0)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class CharacterStream:
+    """One character's frames of a CrowdStream, with BufferedStream's interface (closing it closes the crowd's)."""
+
+    def __init__(self, crowd, index, frames):
+        self.crowd, self.index, self._frames = crowd, index, frames
+        self.capacity = crowd.capacity
+        self.underruns = 0
+        self.wait_seconds = 0.0
+        self._started = False
+
+    @property
+    def finished(self):
+        """True once no more frames of this character will be added (it stopped, or the crowd's worker did)."""
+        return self.crowd.character_finished(self.index)
+
+    @property
+    def buffered(self):
+        return self._frames.qsize()
+
+    def next_frame(self):
+        """The next Frame, waiting if it is not generated yet; None once the character has stopped."""
+        frame, waited = _next(self._frames)
+        if self._started and waited is not None:
+            self.underruns += 1
+            self.wait_seconds += waited
+        self._started = True
+        if frame is None:
+            self._frames.put(None)  # stay finished for later calls
+            _raise(self.crowd.error)
+        return frame
+
+    def close(self):
+        self.crowd.close()
+
+
+def _next(frames):
+    """The next item of a queue and the seconds waited for it (None if it was there)."""
+    try:
+        return frames.get_nowait(), None
+    except queue.Empty:
+        start = time.perf_counter()
+        frame = frames.get()
+        return frame, time.perf_counter() - start
+
+
+def _raise(error):
+    """Re-raise a generator's error for the consumer: bad input as itself (the caller's one-line message)."""
+    if isinstance(error, (ValueError, OSError)):
+        raise error
+    if error is not None:
+        raise RuntimeError("motion generation failed") from error

@@ -2,9 +2,10 @@
 
 Physics steps at PHYSICS_HZ (240 Hz); the character is kinematic and shows a new motion frame every
 PHYSICS_HZ / fps physics steps (8 at 30 fps; the pose is re-applied after every step, as gravity would
-otherwise swing its free joints), from a controller.stream.BufferedStream that generates ahead
-in a background thread, so the loop does not wait for the network once the buffer is full. Dynamic objects
-(balls) roll over the terrain and bounce off the character's links. In real time the loop sleeps so that
+otherwise swing its free joints), from a controller.stream.BufferedStream (for
+a crowd, a CrowdStream's streams, one per character) that generates ahead in a background thread, so the loop
+does not wait for the network once the buffer is full. Dynamic objects (balls) roll over the terrain and bounce
+off the characters' links. In real time the loop sleeps so that
 physics step k ends at wall time k / PHYSICS_HZ after the start; when it falls behind (a stream underrun, a
 slow video frame) it runs the missed steps at once, and when it is more than MAX_LAG s behind it gives the
 time up and restarts its schedule from now (a "resync").
@@ -38,7 +39,7 @@ class LoopStats:
     poses: int  # motion frames shown
     physics_hz: float  # achieved physics steps per wall second
     pose_hz: float  # achieved poses per wall second
-    underruns: int  # frames the stream did not have ready when the loop asked (BufferedStream.underruns)
+    underruns: int  # frames the streams did not have ready when the loop asked (BufferedStream.underruns), all
     wait_seconds: float  # time spent waiting for them
     resyncs: int  # times the loop fell more than MAX_LAG s behind the wall clock and gave the time up
     stopped: str  # "seconds", "stream_end", "window_closed" or "interrupted"
@@ -47,6 +48,8 @@ class LoopStats:
     video_frames: int = 0
     controller_status: str | None = None  # the controller's stop reason (None: still going), from simulate()
     generated_seconds: float | None = None  # motion the controller generated, shown or still buffered
+    characters: int = 1
+    underruns_per_character: tuple = ()
 
     @property
     def realtime_factor(self):
@@ -54,8 +57,9 @@ class LoopStats:
 
     def summary(self):
         balls = np.isfinite(self.ball_positions).all(-1).sum()
+        crowd = f"{self.characters} characters: " if self.characters > 1 else ""
         return (
-            f"{self.simulated_seconds:.2f} s simulated in {self.wall_seconds:.2f} s of wall time "
+            f"{crowd}{self.simulated_seconds:.2f} s simulated in {self.wall_seconds:.2f} s of wall time "
             f"({self.realtime_factor:.2f}x real time) after {self.startup_seconds:.1f} s filling the buffer; "
             f"physics {self.physics_hz:.1f} Hz ({self.physics_steps} steps), poses {self.pose_hz:.1f} Hz "
             f"({self.poses}); underruns {self.underruns} ({self.wait_seconds:.2f} s waiting), resyncs "
@@ -85,12 +89,14 @@ class SimulationLoop:
     """Stream frames into `scene` (a sim.scene.Scene) while stepping its physics at PHYSICS_HZ.
 
     stream: anything with next_frame() -> Frame or None (a BufferedStream; its underruns and wait_seconds
-    are reported), shown at `fps` (PHYSICS_HZ / fps must be a whole number of steps). balls: BallSpawns.
-    realtime: keep physics in step with the wall clock (else as fast as possible). camera: a Camera whose
-    follow filter aims the GUI window (a p.GUI scene) and the video. video: an .mp4/.gif path to record
-    every `video_every`-th pose to, `video_size` (width, height) pixels. progress: a status line on stderr.
-    prefill: before the clock starts, wait until the stream's buffer is full (or its generator is done).
-    run() closes the stream when it ends, so its generator thread does not outlive the loop.
+    are reported), or a list of them, one per humanoid of the scene (a crowd: CrowdStream.streams; a
+    character whose stream has ended keeps its last pose until every stream has), shown at `fps`
+    (PHYSICS_HZ / fps must be a whole number of steps). balls: BallSpawns. realtime: keep physics in step
+    with the wall clock (else as fast as possible). camera: a Camera whose follow filter aims the GUI window
+    (a p.GUI scene) and the video, at the first character. video: an .mp4/.gif path to record every
+    `video_every`-th pose to, `video_size` (width, height) pixels. progress: a status line on stderr.
+    prefill: before the clock starts, wait until each stream's buffer is full (or its generator is done).
+    run() closes the streams when it ends, so no generator thread outlives the loop.
     """
 
     def __init__(
@@ -119,7 +125,12 @@ class SimulationLoop:
             _check_output(video)
             check_size(*video_size)
             check_video_fps(fps / video_every)
-        self.scene, self.stream, self.fps = scene, stream, float(fps)
+        self.streams = list(stream) if isinstance(stream, (list, tuple)) else [stream]
+        if len(self.streams) != scene.characters:
+            raise ValueError(f"{len(self.streams)} streams for a scene of {scene.characters} characters")
+        self.scene, self.fps = scene, float(fps)
+        self._shown = [None] * len(self.streams)  # each character's current frame
+        self._targets = [None] * len(self.streams)  # and its Scene.pose_targets
         self.steps_per_pose = int(round(steps))
         self.spawns = list(balls)
         self.balls = [None] * len(self.spawns)  # body ids once dropped
@@ -140,10 +151,12 @@ class SimulationLoop:
 
     # -- pieces of one iteration -----------------------------------------------------------------------
 
-    def _drop_balls(self, root_pos):
+    def _drop_balls(self, positions):
+        """Drop the balls whose trigger any of the characters' root positions (N, 3) has reached."""
         for i, spawn in enumerate(self.spawns):
             if self.balls[i] is None and (
-                spawn.trigger is None or np.linalg.norm(np.asarray(root_pos[:2]) - spawn.trigger) <= DROP_AHEAD
+                spawn.trigger is None
+                or np.linalg.norm(np.asarray(positions)[:, :2] - spawn.trigger, axis=-1).min() <= DROP_AHEAD
             ):
                 self.balls[i] = add_ball(self.scene.client, spawn, BALL_COLOURS[i % len(BALL_COLOURS)])
 
@@ -176,10 +189,13 @@ class SimulationLoop:
         p.resetDebugVisualizerCamera(*view, list(target), physicsClientId=c)
 
     def _wait_for_buffer(self):
-        if not self.prefill or not hasattr(self.stream, "finished"):
+        if not self.prefill:
             return
-        while self.stream.buffered < self.stream.capacity and not self.stream.finished:
-            time.sleep(0.01)
+        for stream in self.streams:
+            if not hasattr(stream, "finished"):
+                continue
+            while stream.buffered < stream.capacity and not stream.finished:
+                time.sleep(0.01)
 
     def _connected(self):
         return self.scene.client is not None and p.isConnected(physicsClientId=self.scene.client)
@@ -196,9 +212,9 @@ class SimulationLoop:
         switch = sys.getswitchinterval()
         try:
             self._prepare(run, seconds)
-            while (frame := self._wait_for_frame(run)) is not None:
-                self._pose_character(run, frame)
-                self._step_physics(run, frame)
+            while self._wait_for_frames(run):
+                self._pose_characters(run)
+                self._step_physics(run)
                 self._show_status(run)
         except KeyboardInterrupt:
             run.stopped = "interrupted"
@@ -238,38 +254,47 @@ class SimulationLoop:
         run.startup = run.clock - run.start
         run.last_status = (run.clock, 0, 0)
 
-    def _wait_for_frame(self, run):
-        """The next frame, or None with run.stopped set: time is up, the stream ended or the window closed."""
+    def _wait_for_frames(self, run):
+        """Whether to go on, with the next frame of each character still going in self._shown; False with
+        run.stopped set when time is up, every stream has ended or the window closed."""
         if run.limit is not None and run.steps >= run.limit:
             run.stopped = "seconds"
-            return None
-        frame = self.stream.next_frame()
-        if frame is None:
+            return False
+        fresh = [stream.next_frame() for stream in self.streams]
+        if all(frame is None for frame in fresh):
             run.stopped = "stream_end"
-        elif not self._connected():
-            run.stopped, frame = "window_closed", None
-        return frame
+            return False
+        if not self._connected():
+            run.stopped = "window_closed"
+            return False
+        self._shown = [old if new is None else new for old, new in zip(self._shown, fresh)]
+        return True
 
-    def _pose_character(self, run, frame):
-        """Show the frame, drop the balls it reaches, aim the window and record the video frame."""
-        self.scene.pose(frame.root_pos, frame.root_quat, frame.joint_quat, frame.contacts)
-        self._drop_balls(frame.root_pos)
+    def _pose_characters(self, run):
+        """Show the frames, drop the balls they reach, aim the window at the first character and record the
+        video frame."""
+        for i, frame in enumerate(self._shown):
+            self._targets[i] = self.scene.pose_targets(frame.root_pos, frame.root_quat, frame.joint_quat)
+            self.scene.apply_pose(self._targets[i], character=i)
+            self.scene.show_contacts(frame.contacts, character=i)
+        self._drop_balls([frame.root_pos for frame in self._shown])
         if self.gui or run.video is not None:
-            target, distance = self._follow(frame.root_pos)
+            target, distance = self._follow(self._shown[0].root_pos)
             if self.gui:
                 self._aim_window(target, distance, run.poses == 0)
             if run.video is not None and run.poses % self.video_every == 0:
                 run.video.add(target, distance)
         run.poses += 1
 
-    def _step_physics(self, run, frame):
+    def _step_physics(self, run):
         """The physics steps of one pose, at most up to the time limit, each kept in real time."""
         n = self.steps_per_pose if run.limit is None else min(self.steps_per_pose, run.limit - run.steps)
         for _ in range(n):
             p.stepSimulation(physicsClientId=self.scene.client)
-            # The humanoid's base is fixed but its joints are free: a step of gravity and contacts moves its
+            # A humanoid's base is fixed but its joints are free: a step of gravity and contacts moves its
             # limbs (by up to 0.5 rad over 8 steps), so the pose is restored after each.
-            self.scene.pose(frame.root_pos, frame.root_quat, frame.joint_quat)
+            for i, targets in enumerate(self._targets):
+                self.scene.apply_pose(targets, character=i)
             run.steps += 1
             if self.realtime:
                 self._pace(run)
@@ -289,10 +314,11 @@ class SimulationLoop:
         if run.bar is None or now - run.last_status[0] < STATUS_EVERY:
             return
         dt = now - run.last_status[0]
-        buffered = getattr(self.stream, "buffered", 0) / self.fps
+        going = [s for s in self.streams if not getattr(s, "finished", False)] or self.streams
+        buffered = min(getattr(stream, "buffered", 0) for stream in going) / self.fps
         run.bar.set_description_str(
             f"physics {(run.steps - run.last_status[1]) / dt:.0f} Hz, poses {(run.poses - run.last_status[2]) / dt:.1f}"
-            f" Hz, buffer {buffered:.1f} s, underruns {getattr(self.stream, 'underruns', 0)}",
+            f" Hz, buffer {buffered:.1f} s, underruns {self._underruns()}",
             refresh=False,
         )
         run.bar.update(run.steps / PHYSICS_HZ - run.bar.n)
@@ -303,8 +329,9 @@ class SimulationLoop:
         if run.bar is not None:
             run.bar.update(run.steps / PHYSICS_HZ - run.bar.n)
             run.bar.close()
-        if hasattr(self.stream, "close"):
-            self.stream.close()
+        for stream in self.streams:
+            if hasattr(stream, "close"):
+                stream.close()
         if run.video is not None:
             run.video.close()
 
@@ -320,14 +347,19 @@ class SimulationLoop:
             poses=run.poses,
             physics_hz=run.steps / max(wall, 1e-9),
             pose_hz=run.poses / max(wall, 1e-9),
-            underruns=int(getattr(self.stream, "underruns", 0)),
-            wait_seconds=float(getattr(self.stream, "wait_seconds", 0.0)),
+            underruns=self._underruns(),
+            wait_seconds=sum(float(getattr(stream, "wait_seconds", 0.0)) for stream in self.streams),
             resyncs=run.resyncs,
             stopped=run.stopped,
             ball_positions=balls,
             startup_seconds=run.startup,
             video_frames=run.video.count if run.video else 0,
+            characters=len(self.streams),
+            underruns_per_character=tuple(int(getattr(stream, "underruns", 0)) for stream in self.streams),
         )
+
+    def _underruns(self):
+        return sum(int(getattr(stream, "underruns", 0)) for stream in self.streams)
 
 
 def simulate(
@@ -345,27 +377,31 @@ def simulate(
     video_size=(480, 360),
     camera=None,
     progress=True,
+    characters=1,
 ):
-    """Walk a character over `terrain` with the controller and show it in a running PyBullet world.
+    """Walk a character (or a crowd of `characters`) over `terrain` with the controller and show it in a running
+    PyBullet world.
 
     model: a LoadedModel, a shipped model name or a checkpoint path. config: a ControllerConfig (default:
     its defaults). balls: how many balls to drop along the path ahead of the character. seconds: simulated
     seconds at most (the controller's time limit, the goal or a stall end it earlier). buffer_seconds: how
     far the generator runs ahead. gui: a PyBullet window (else headless p.DIRECT). Other arguments as for
-    SimulationLoop. Returns LoopStats with the controller's status.
+    SimulationLoop. A crowd (controller/crowd.py: a formation walking from the start end to the goal end, each
+    on its own planned path) is stepped together, one network call per step for all (CrowdStream); the balls
+    drop along the first character's path, which the camera follows. Returns LoopStats with the controller's
+    status (the first character's; with a crowd, "goal" once all have reached theirs).
     """
-    from controller.path_controller import ControllerConfig, PathController
-    from controller.stream import BufferedStream
     from sim.scene import Scene
 
-    controller = PathController(model, terrain, config=config or ControllerConfig(), seed=seed)
+    controllers, crowd, stream = _start_streams(model, terrain, seed, config, buffer_seconds, characters)
+    controller = controllers[0]
     spawns = ball_spawns(terrain, controller.path, balls, seed=seed)
-    # The generator starts filling its buffer while the scene is built.
-    stream = BufferedStream(controller, buffer_seconds)
     try:
-        scene = Scene(terrain, controller.path, controller.goal, gui=gui)
+        scene = Scene(terrain, controller.path, controller.goal, gui=gui, characters=characters)
+        for other in controllers[1:]:
+            scene.add_route(other.path, other.goal)
     except BaseException:
-        stream.close()
+        (crowd or stream).close()
         raise
     with scene:
         loop = SimulationLoop(
@@ -381,6 +417,23 @@ def simulate(
             progress=progress,
         )
         stats = loop.run(seconds)
-    stats.controller_status = controller.status
-    stats.generated_seconds = controller.num_frames / controller.model.window.fps
+    statuses = {c.status for c in controllers}
+    stats.controller_status = controller.status if characters == 1 else "goal" if statuses == {"goal"} else None
+    stats.generated_seconds = sum(c.num_frames for c in controllers) / controller.model.window.fps
     return stats
+
+
+def _start_streams(model, terrain, seed, config, buffer_seconds, characters):
+    """The controllers, the CrowdStream (None for one character) and the stream(s) the loop pulls from; the
+    generator starts filling its buffer at once, while the scene is built."""
+    from controller.crowd import crowd_controllers
+    from controller.path_controller import ControllerConfig, PathController
+    from controller.stream import BufferedStream, CrowdStream
+
+    config = config or ControllerConfig()
+    if characters == 1:
+        controller = PathController(model, terrain, config=config, seed=seed)
+        return [controller], None, BufferedStream(controller, buffer_seconds)
+    controllers = crowd_controllers(model, terrain, characters, config, seed=seed)
+    crowd = CrowdStream(controllers, buffer_seconds)
+    return controllers, crowd, crowd.streams

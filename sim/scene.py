@@ -28,6 +28,8 @@ from terrain.bullet import add_heightfield_body, connect_direct, p, quiet_stdout
 from terrain.polyline import Polyline
 
 PHYSICS_HZ = 240.0
+MOVABLE_JOINT_LIST = MOVABLE_LINKS.tolist()
+BALL_GROUP, HUMANOID_GROUP = 1, 2  # collision filter groups (Bullet's default group is 1)
 GRAVITY = -9.81  # m/s^2 along Z
 
 # Terrain texture: heights run from LOW_COLOUR to HIGH_COLOUR; cells whose rise across the cell exceeds
@@ -172,6 +174,19 @@ class Camera:
         return p.computeProjectionMatrixFOV(self.fov, width / height, 0.05, 200.0)
 
 
+def _release_motors(body, client):
+    """Switch off the joint motors URDF loading gives every joint: the loop re-poses the humanoid after every
+    physics step anyway, and their constraints took most of a step's time (16 humanoids: 6-12 ms of a 240 Hz
+    step with them and with collisions between humanoids, 0.4 ms without either)."""
+    for joint in MOVABLE_LINKS.tolist():
+        if p.getJointInfo(body, joint, physicsClientId=client)[2] == p.JOINT_SPHERICAL:
+            p.setJointMotorControlMultiDof(
+                body, joint, p.POSITION_CONTROL, targetPosition=[0, 0, 0, 1], force=[0, 0, 0], physicsClientId=client
+            )
+        else:
+            p.setJointMotorControl2(body, joint, p.VELOCITY_CONTROL, force=0, physicsClientId=client)
+
+
 class DisplayError(OSError):
     """No window can be opened (no X display, or PyBullet's one GUI is taken): a problem of the environment,
     reported like a file that cannot be opened."""
@@ -181,13 +196,17 @@ class Scene:
     """A PyBullet client holding the terrain, the humanoid, and path and goal markers.
 
     terrain: a Heightfield; path (P, 2) and goal (2,): world xy in metres, optional. gui: open a PyBullet
-    window (p.GUI) instead of a headless p.DIRECT client. Use as a context manager, or call close().
+    window (p.GUI) instead of a headless p.DIRECT client. characters: how many humanoids (a crowd; pose()
+    takes which). Use as a context manager, or call close().
     Body ids: terrain_body (the heightfield: collisions, invisible), terrain_visual (the drawn surface),
-    humanoid, path_body and goal_body (None when not drawn).
+    humanoids (humanoid: the first), path_body and goal_body (None when not drawn).
     """
 
-    def __init__(self, terrain, path=None, goal=None, gui=False):
+    def __init__(self, terrain, path=None, goal=None, gui=False, characters=1):
+        if characters < 1:
+            raise ValueError(f"a scene needs at least 1 character, got {characters}")
         self.terrain = terrain
+        self.characters = int(characters)
         self.skeleton = Skeleton.load()
         with quiet_stdout():
             self.client = p.connect(p.GUI) if gui else connect_direct()
@@ -229,25 +248,39 @@ class Scene:
         self.terrain_body = add_heightfield_body(c, self.terrain)
         p.changeVisualShape(self.terrain_body, -1, rgbaColor=[1, 1, 1, 0], physicsClientId=c)
         self.terrain_visual = self._add_terrain_visual()
-        with quiet_stdout():
-            self.humanoid = p.loadURDF(
-                URDF_PATH, globalScaling=SCALE, flags=p.URDF_MAINTAIN_LINK_ORDER, useFixedBase=True, physicsClientId=c
-            )
-        for link in range(-1, NUM_LINKS):
-            p.setCollisionFilterPair(self.humanoid, self.terrain_body, link, -1, 0, physicsClientId=c)
         self._link_colours = [
             LEFT_COLOUR if name.startswith("left_") else RIGHT_COLOUR if name.startswith("right_") else BODY_COLOUR
             for name in LINK_NAMES
         ]
-        for link, colour in enumerate(self._link_colours):
-            p.changeVisualShape(self.humanoid, link, rgbaColor=colour, physicsClientId=c)
-        self._foot_contact = [False, False]
+        self.humanoids = [self._add_humanoid() for _ in range(self.characters)]
+        self.humanoid = self.humanoids[0]
+        self._foot_contact = [[False, False] for _ in self.humanoids]
         self._hinge_axes = [
             self.skeleton.joint_axes[link] if self.skeleton.joint_types[link] == "revolute" else None
             for link in MOVABLE_LINKS
         ]
         self.path_body = self._add_path(path) if path is not None else None
         self.goal_body = self._add_goal(goal) if goal is not None else None
+
+    def _add_humanoid(self):
+        c = self.client
+        with quiet_stdout():
+            body = p.loadURDF(
+                URDF_PATH, globalScaling=SCALE, flags=p.URDF_MAINTAIN_LINK_ORDER, useFixedBase=True, physicsClientId=c
+            )
+        for link in range(-1, NUM_LINKS):
+            p.setCollisionFilterPair(body, self.terrain_body, link, -1, 0, physicsClientId=c)
+            # Humanoids (group 2) collide with the balls (group 1) but not with each other.
+            p.setCollisionFilterGroupMask(body, link, HUMANOID_GROUP, BALL_GROUP, physicsClientId=c)
+        _release_motors(body, c)
+        for link, colour in enumerate(self._link_colours):
+            p.changeVisualShape(body, link, rgbaColor=colour, physicsClientId=c)
+        return body
+
+    def add_route(self, path, goal):
+        """Draw another character's path (P, 2) and goal (2,) (a crowd's; the constructor draws the first)."""
+        self._add_path(path)
+        self._add_goal(goal)
 
     def _visual_body(self, shapes, positions):
         """One massless body without collision shapes, made of visual `shapes` placed at world `positions`."""
@@ -321,24 +354,39 @@ class Scene:
         )
         return self._visual_body([disc, pole], [[x, y, ground + 0.005], [x, y, ground + 0.5 * height]])
 
-    def pose(self, root_pos, root_quat, joint_quat, contacts=None):
-        """Pose the humanoid, velocities zero: root_pos (3,) m and root_quat (4,) xyzw as in a Motion frame,
-        joint_quat (12, 4) xyzw in MOVABLE_JOINTS order (a hinge takes the angle 2 atan2(q . axis, w)).
-        contacts (2,) [left, right] labels in [0, 1] colour the feet."""
-        c = self.client
-        p.resetBasePositionAndOrientation(self.humanoid, list(root_pos), list(root_quat), physicsClientId=c)
+    def pose(self, root_pos, root_quat, joint_quat, contacts=None, character=0):
+        """Pose a humanoid (`character`: which), velocities zero: root_pos (3,) m and root_quat (4,) xyzw as in a
+        Motion frame, joint_quat (12, 4) xyzw in MOVABLE_JOINTS order (a hinge takes the angle
+        2 atan2(q . axis, w)). contacts (2,) [left, right] labels in [0, 1] colour the feet."""
+        self.apply_pose(self.pose_targets(root_pos, root_quat, joint_quat), character)
+        if contacts is not None:
+            self.show_contacts(contacts, character)
+
+    def show_contacts(self, contacts, character=0):
+        """Colour a humanoid's feet by its contact labels (2,) [left, right] in [0, 1]."""
+        c, body = self.client, self.humanoids[character]
+        shown = self._foot_contact[character]
+        for f, foot in enumerate(FEET):
+            touching = bool(contacts[f] >= CONTACT_THRESHOLD)
+            if touching != shown[f]:
+                colour = CONTACT_COLOUR if touching else self._link_colours[foot]
+                p.changeVisualShape(body, int(foot), rgbaColor=colour, physicsClientId=c)
+                shown[f] = touching
+
+    def pose_targets(self, root_pos, root_quat, joint_quat):
+        """A pose as apply_pose takes it (pybullet's arguments, worked out once for a pose applied many times)."""
         targets = [
             list(q) if axis is None else [2.0 * math.atan2(float(q[:3] @ axis), float(q[3]))]
             for q, axis in zip(np.asarray(joint_quat, dtype=np.float64), self._hinge_axes)
         ]
-        p.resetJointStatesMultiDof(self.humanoid, MOVABLE_LINKS.tolist(), targets, physicsClientId=c)
-        if contacts is not None:
-            for f, foot in enumerate(FEET):
-                touching = bool(contacts[f] >= CONTACT_THRESHOLD)
-                if touching != self._foot_contact[f]:
-                    colour = CONTACT_COLOUR if touching else self._link_colours[foot]
-                    p.changeVisualShape(self.humanoid, int(foot), rgbaColor=colour, physicsClientId=c)
-                    self._foot_contact[f] = touching
+        return list(root_pos), list(root_quat), targets
+
+    def apply_pose(self, targets, character=0):
+        """Pose a humanoid with pose_targets' result, velocities zero."""
+        c, body = self.client, self.humanoids[character]
+        root_pos, root_quat, joints = targets
+        p.resetBasePositionAndOrientation(body, root_pos, root_quat, physicsClientId=c)
+        p.resetJointStatesMultiDof(body, MOVABLE_JOINT_LIST, joints, physicsClientId=c)
 
     def pose_frame(self, motion, t: int):
         """Pose the humanoid as frame t of `motion`, feet coloured by its contact labels."""

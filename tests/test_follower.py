@@ -215,3 +215,19 @@ def test_the_episode_ends_after_a_second_standing_on_the_goal(model, flat):
         controller.commit(standing_frames(points[-1] - [0.3, 0.0], 30, drift=0.1), {"seconds": 0.0})
         statuses.append(controller.status)
     assert statuses[-1] == "unsettled" and controller.follower.state.t - arrived == pytest.approx(3.0, abs=1.0)
+
+
+def test_the_plans_interpolation_is_numpys_to_the_bit():
+    """follower._interp stands in for np.interp on one float (for speed): the same value to the bit, repeated
+    arc lengths, the ends and beyond them included."""
+    from controller.follower import _interp
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        xp = np.concatenate([[0.0], np.cumsum(rng.uniform(0.0, 0.06, 300))])
+        xp[5:8] = xp[5]
+        fp = rng.normal(size=len(xp)) * 10
+        queries = np.concatenate([rng.uniform(-0.5, xp[-1] + 0.5, 500), xp[:20], xp[-1:]])
+        got = np.array([_interp(x, xp.tolist(), fp.tolist(), (2 * fp).tolist()) for x in queries.tolist()])
+        assert np.array_equal(got[:, 0], np.interp(queries, xp, fp))
+        assert np.array_equal(got[:, 1], np.interp(queries, xp, 2 * fp))

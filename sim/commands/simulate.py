@@ -7,6 +7,13 @@ PARSER = {"help": "stream the controller into a running PyBullet world with ball
 
 def add_arguments(parser):
     add_controller_arguments(parser, seed_help=SEED_HELP + "; also of the sampling noise and the balls")
+    parser.add_argument(
+        "--characters",
+        type=int,
+        default=1,
+        help="a crowd: this many characters from the start end to the goal end, each on its own path, one network "
+        "call per step for all (default 1)",
+    )
     parser.add_argument("--balls", type=int, default=3, help="balls dropped along the path ahead of the character")
     parser.add_argument(
         "--seconds", type=float, help="stop after this much simulated time (default: when the controller stops)"
@@ -28,6 +35,8 @@ def run(args):
     from sim.viewer import check_display
     from terrain.atomic import check_writable
 
+    if args.characters < 1:
+        raise ValueError(f"--characters must be at least 1, got {args.characters}")
     spec = terrain_spec(args.terrain, args.params, args.seed)
     if args.video:
         check_writable(args.video, "video file", VIDEO_SUFFIXES)
@@ -48,8 +57,11 @@ def run(args):
         video=args.video,
         video_every=args.video_every,
         video_size=(args.width, args.height),
+        characters=args.characters,
     )
     print(stats.summary())
+    if stats.characters > 1:
+        print(f"underruns per character: {' '.join(str(n) for n in stats.underruns_per_character)}")
     print(
         f"controller: {stats.generated_seconds:.1f} s of motion generated (up to --buffer ahead of the "
         f"simulation), {'stopped: ' + stats.controller_status if stats.controller_status else 'still going'}"
