@@ -183,7 +183,7 @@ class Scene:
     terrain: a Heightfield; path (P, 2) and goal (2,): world xy in metres, optional. gui: open a PyBullet
     window (p.GUI) instead of a headless p.DIRECT client. Use as a context manager, or call close().
     Body ids: terrain_body (the heightfield: collisions, invisible), terrain_visual (the drawn surface),
-    humanoid, path_body and goal_body (None when not drawn).
+    humanoid (the first of `humanoids`: add_humanoid adds more), path_body and goal_body (None when not drawn).
     """
 
     def __init__(self, terrain, path=None, goal=None, gui=False):
@@ -229,25 +229,34 @@ class Scene:
         self.terrain_body = add_heightfield_body(c, self.terrain)
         p.changeVisualShape(self.terrain_body, -1, rgbaColor=[1, 1, 1, 0], physicsClientId=c)
         self.terrain_visual = self._add_terrain_visual()
-        with quiet_stdout():
-            self.humanoid = p.loadURDF(
-                URDF_PATH, globalScaling=SCALE, flags=p.URDF_MAINTAIN_LINK_ORDER, useFixedBase=True, physicsClientId=c
-            )
-        for link in range(-1, NUM_LINKS):
-            p.setCollisionFilterPair(self.humanoid, self.terrain_body, link, -1, 0, physicsClientId=c)
         self._link_colours = [
             LEFT_COLOUR if name.startswith("left_") else RIGHT_COLOUR if name.startswith("right_") else BODY_COLOUR
             for name in LINK_NAMES
         ]
-        for link, colour in enumerate(self._link_colours):
-            p.changeVisualShape(self.humanoid, link, rgbaColor=colour, physicsClientId=c)
-        self._foot_contact = [False, False]
+        self.humanoids, self._foot_contact = [], []
+        self.humanoid = self.add_humanoid()
         self._hinge_axes = [
             self.skeleton.joint_axes[link] if self.skeleton.joint_types[link] == "revolute" else None
             for link in MOVABLE_LINKS
         ]
         self.path_body = self._add_path(path) if path is not None else None
         self.goal_body = self._add_goal(goal) if goal is not None else None
+
+    def add_humanoid(self):
+        """Load one more humanoid (a character of a crowd; pose it with pose(..., character=index)); returns its
+        body id. It collides with the balls but not with the terrain."""
+        c = self.client
+        with quiet_stdout():
+            body = p.loadURDF(
+                URDF_PATH, globalScaling=SCALE, flags=p.URDF_MAINTAIN_LINK_ORDER, useFixedBase=True, physicsClientId=c
+            )
+        for link in range(-1, NUM_LINKS):
+            p.setCollisionFilterPair(body, self.terrain_body, link, -1, 0, physicsClientId=c)
+        for link, colour in enumerate(self._link_colours):
+            p.changeVisualShape(body, link, rgbaColor=colour, physicsClientId=c)
+        self.humanoids.append(body)
+        self._foot_contact.append([False, False])
+        return body
 
     def _visual_body(self, shapes, positions):
         """One massless body without collision shapes, made of visual `shapes` placed at world `positions`."""
@@ -321,24 +330,25 @@ class Scene:
         )
         return self._visual_body([disc, pole], [[x, y, ground + 0.005], [x, y, ground + 0.5 * height]])
 
-    def pose(self, root_pos, root_quat, joint_quat, contacts=None):
-        """Pose the humanoid, velocities zero: root_pos (3,) m and root_quat (4,) xyzw as in a Motion frame,
+    def pose(self, root_pos, root_quat, joint_quat, contacts=None, character=0):
+        """Pose a humanoid, velocities zero: root_pos (3,) m and root_quat (4,) xyzw as in a Motion frame,
         joint_quat (12, 4) xyzw in MOVABLE_JOINTS order (a hinge takes the angle 2 atan2(q . axis, w)).
-        contacts (2,) [left, right] labels in [0, 1] colour the feet."""
+        contacts (2,) [left, right] labels in [0, 1] colour the feet. character: index in `humanoids`."""
         c = self.client
-        p.resetBasePositionAndOrientation(self.humanoid, list(root_pos), list(root_quat), physicsClientId=c)
+        body = self.humanoids[character]
+        p.resetBasePositionAndOrientation(body, list(root_pos), list(root_quat), physicsClientId=c)
         targets = [
             list(q) if axis is None else [2.0 * math.atan2(float(q[:3] @ axis), float(q[3]))]
             for q, axis in zip(np.asarray(joint_quat, dtype=np.float64), self._hinge_axes)
         ]
-        p.resetJointStatesMultiDof(self.humanoid, MOVABLE_LINKS.tolist(), targets, physicsClientId=c)
+        p.resetJointStatesMultiDof(body, MOVABLE_LINKS.tolist(), targets, physicsClientId=c)
         if contacts is not None:
             for f, foot in enumerate(FEET):
                 touching = bool(contacts[f] >= CONTACT_THRESHOLD)
-                if touching != self._foot_contact[f]:
+                if touching != self._foot_contact[character][f]:
                     colour = CONTACT_COLOUR if touching else self._link_colours[foot]
-                    p.changeVisualShape(self.humanoid, int(foot), rgbaColor=colour, physicsClientId=c)
-                    self._foot_contact[f] = touching
+                    p.changeVisualShape(body, int(foot), rgbaColor=colour, physicsClientId=c)
+                    self._foot_contact[character][f] = touching
 
     def pose_frame(self, motion, t: int):
         """Pose the humanoid as frame t of `motion`, feet coloured by its contact labels."""

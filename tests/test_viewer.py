@@ -131,7 +131,7 @@ with Viewer(motion) as viewer:
         "character_pixels": int(len(rows)),
         "character_centre": [float(cols.mean()) if len(cols) else -1, float(rows.mean()) if len(rows) else -1],
         "camera_target_error": float(np.linalg.norm(np.subtract(camera_target, viewer.targets[frame]))),
-        "texts": len(viewer._texts),
+        "texts": len(viewer.hud.texts),
     }
     viewer.scene.close()
     result["after_close"] = viewer.run(max_frames=5)
