@@ -76,7 +76,7 @@ class PathController:
         self.config = config.checked()
         self.model = model if isinstance(model, LoadedModel) else load_model(model)
         self.terrain = terrain
-        _check_against_model(config, self.model)
+        check_against_model(config, self.model)
         start = np.asarray(terrain.start if start is None else start, dtype=np.float64)
         goal = np.asarray(terrain.goal if goal is None else goal, dtype=np.float64)
         if start.shape != (2,) or goal.shape != (2,):
@@ -250,7 +250,7 @@ class PathController:
         return None
 
 
-def _check_against_model(config, model):
+def check_against_model(config, model):
     """ValueError if the config's frame counts or denoising steps do not fit the model."""
     window = model.window
     for name in ("commit_frames", "goal_approach_frames"):

@@ -53,7 +53,8 @@ class _Grid:
         traversable = (rise[idx] <= max_step) & (foothold[idx] <= np.tan(np.radians(max_slope_deg)))
         # Distance (in nodes) to the nearest non-traversable node or to beyond the border.
         room = ndimage.distance_transform_edt(np.pad(traversable, 1))[1:-1, 1:-1]
-        self.allowed = traversable & (room * step >= clearance)
+        self.room = room * step
+        self.allowed = traversable & (self.room >= clearance)
 
     def node(self, xy) -> np.ndarray:
         """Index (ix, iy) of the nearest node to world xy (..., 2)."""
@@ -128,6 +129,20 @@ def plan_path(
 def traversable(terrain: Heightfield, xy, max_step=0.3, max_slope_deg=25.0, clearance=0.3, grid=0.1) -> np.ndarray:
     """Whether a walker may stand at world xy (..., 2) by `plan_path`'s rules (judged at the nearest node)."""
     return _Grid(terrain, grid, max_step, max_slope_deg, clearance).allowed_at(np.asarray(xy, dtype=np.float64))
+
+
+class Room:
+    """Distance (m) from any world xy to the nearest ground a walker may not stand on by `plan_path`'s step and
+    slope rules, or to the terrain's border (0 on such ground; judged at the nearest node): built once, queried
+    often (a live controller clips every new route by it)."""
+
+    def __init__(self, terrain: Heightfield, max_step=0.3, max_slope_deg=25.0, grid=0.1):
+        self._grid = _Grid(terrain, grid, max_step, max_slope_deg, 0.0)
+
+    def at(self, xy) -> np.ndarray:
+        """Room (...,) m at world xy (..., 2)."""
+        n = self._grid.node(np.asarray(xy, dtype=np.float64))
+        return self._grid.room[n[..., 0], n[..., 1]]
 
 
 def _endpoint(terrain: Heightfield, xy, name: str) -> np.ndarray:

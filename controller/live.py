@@ -1,0 +1,289 @@
+"""Live steering: a character whose command (a world direction and a speed) may change at any frame.
+
+    live = LiveController(model, terrain, config=LiveConfig(), seed=0)
+    live.command(direction=math.radians(90), speed=1.2)   # whenever; thread-safe
+    frame = live.next_frame()                             # the next 1/30 s (controller.stream.Frame)
+
+Frames are generated `commit_frames` at a time by the path controller's step (controller/step.py `advance`,
+whose duck-typed protocol this class implements, so that `next_frames` steps many live characters with one
+network call). A frame is final once handed out; the ones generated but not handed out yet are provisional.
+A command change keeps `margin_frames` of them, drops the rest and regenerates from there, so the first frame
+it affects is `margin_frames` after the last one handed out. The command becomes a route (live_route.py: the
+current heading for a moment, then the new direction, clipped where the terrain stops the character) that the
+path follower (follower.py) turns into the model's command: it slows into corners, halts and turns on the spot
+at sharp ones and comes to rest at the route's end, as the training data does. LiveStream
+(controller/live_stream.py) generates a fraction of a second ahead in a background thread for real time.
+
+World frame: Z up, metres, seconds, radians of world yaw (counter-clockwise from +X); quaternions xyzw.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from controller.follower import PathFollower, wrap
+from controller.foot_lock import FootLock
+from controller.frames import Frames
+from controller.live_config import MAX_SPEED, CommandRecord, LiveConfig
+from controller.live_route import SHORTEST, command_route
+from controller.live_stream import LiveStream
+from controller.path_controller import check_against_model
+from controller.step import advance
+from controller.stream import Frame
+from motion_model import quaternion as quat
+from motion_model.checkpoint import LoadedModel, load_model
+from motion_model.command import Command
+from motion_model.condition import make_condition, reference_frame
+from motion_model.features import motion_to_features
+from motion_model.legs import FOOT_LINKS, sole_offset
+from motion_model.skeleton import Skeleton
+from terrain.planning import Room
+from terrain.polyline import Polyline
+
+__all__ = ["LiveController", "LiveConfig", "LiveStream", "CommandRecord", "next_frames"]
+
+SPEED_WINDOW = 10  # frames over which the root's current speed is measured (for a new route's start)
+
+
+class LiveController:
+    """One character on `terrain` driven by live commands; starts standing on `start` (default the terrain's
+    start pad) facing `heading` (rad, world yaw; default +X).
+
+    model: a LoadedModel or a name/path for load_model. `config` (LiveConfig) is kept as `settings`; `config`
+    is its nested ControllerConfig with `commit_frames`, what controller/step.py reads.
+    """
+
+    def __init__(self, model, terrain, config=LiveConfig(), seed=0, start=None, heading=None):
+        self.settings = config.checked()
+        self.model = model if isinstance(model, LoadedModel) else load_model(model)
+        self.config = replace(config.controller, commit_frames=config.commit_frames).checked()
+        check_against_model(self.config, self.model)
+        self.terrain = terrain
+        start = np.asarray(terrain.start if start is None else start, dtype=np.float64)
+        if start.shape != (2,) or not np.isfinite(start).all() or not terrain.contains(start):
+            raise ValueError(f"start must be a world xy pair inside the terrain {terrain.bounds()}, got {start}")
+        self.start = start
+        self.start_yaw = 0.0 if heading is None else float(heading)
+        if not math.isfinite(self.start_yaw):
+            raise ValueError(f"heading must be a finite angle in radians, got {heading}")
+        self.seed = int(seed)
+        self.room = Room(terrain)  # once: every route is clipped by it
+        self._lock = threading.RLock()
+        self._version = 0
+        self.reset()
+
+    # -- the public side ------------------------------------------------------------------------------
+
+    def reset(self):
+        """Back to the start pad, standing, with a new motion and command log (frame_index 0)."""
+        with self._lock:
+            self.generator = torch.Generator().manual_seed(self.seed)
+            self.foot_lock = FootLock(self.terrain) if self.config.foot_lock else None
+            self._chunks = []  # generated Frames, handed out or provisional
+            self._total = 0  # frames in _chunks
+            self.frame_index = 0  # frames handed out
+            self.direction, self.speed = self.start_yaw, 0.0
+            self.command_log = [CommandRecord(0, self.direction, self.speed)]
+            self.segments = []  # per-step diagnostics (controller/step.py)
+            self._follower = None
+            self._route = None
+            self._replan = True
+            self._version += 1  # a step under way when this happens is dropped
+
+    def command(self, direction=None, speed=None):
+        """Head `direction` (rad, world yaw) at `speed` m/s (0 stops and stands); None keeps the current value.
+        Returns the index of the first frame the change affects, or None when nothing changed."""
+        direction = self.direction if direction is None else _finite(direction, "direction")
+        speed = self.speed if speed is None else _finite(speed, "speed")
+        if not 0.0 <= speed <= MAX_SPEED:
+            raise ValueError(f"speed must be in [0, {MAX_SPEED}] m/s (0 stands still), got {speed}")
+        with self._lock:
+            if direction == self.direction and speed == self.speed:
+                return None
+            self.direction, self.speed = direction, speed
+            self.command_log.append(CommandRecord(self.frame_index, direction, speed))
+            first = self.frame_index + self.settings.margin_frames
+            self._truncate(first)
+            self._replan = True
+            self._version += 1
+            return first
+
+    @property
+    def buffered(self):
+        """Frames generated and not yet handed out."""
+        return self._total - self.frame_index
+
+    def take_frame(self):
+        """The next frame if it is generated, else None (never generates)."""
+        with self._lock:
+            if self.buffered <= 0:
+                return None
+            frame = self._frame(self.frame_index)
+            self.frame_index += 1
+            return frame
+
+    def next_frame(self):
+        """The next Frame (1/30 s on), generating when none is ready."""
+        while (frame := self.take_frame()) is None:
+            advance([self])
+        return frame
+
+    def motion(self):
+        """Every frame handed out so far as a Motion with the terrain."""
+        with self._lock:
+            if not self.frame_index:
+                raise ValueError("no frame handed out yet: call next_frame() first")
+            frames = Frames.concatenate(self._chunks)[: self.frame_index]
+        return frames.motion(self.model.window.fps, terrain=self.terrain)
+
+    # -- controller/step.py's protocol ------------------------------------------------------------------
+
+    done = False  # a live character never ends by itself
+
+    @property
+    def tracker(self):
+        """The current route as a Polyline (the collision check's progress measure)."""
+        return Polyline(self._route.points) if self._route is not None else Polyline(self.start[None])
+
+    def last_frames(self, n):
+        """The last n generated Frames (fewer at the start); None before the first."""
+        with self._lock:
+            if not self._chunks:
+                return None
+            chunks, count = [], 0
+            for chunk in reversed(self._chunks):
+                chunks.insert(0, chunk)
+                count += len(chunk)
+                if count >= n:
+                    break
+            return Frames.concatenate(chunks)[-n:]
+
+    def frames_to_commit(self):
+        return self.config.commit_frames
+
+    def condition(self):
+        """(cond dict for one row, reference (xy, yaw, z)) for the next step, from the end of what is generated."""
+        window = self.model.window
+        with self._lock:
+            self._step_version = self._version
+            recent = self.last_frames(window.n_prev)
+            if recent is None:
+                ref_xy, ref_yaw = self.start, self.start_yaw
+                ref_z, prev, speed_now = float(self.terrain.height(self.start)), None, 0.0
+            else:
+                ref_xy, ref_yaw, ref_z = reference_frame(recent.root_pos[-1], recent.root_quat[-1], self.terrain)
+                features = motion_to_features(*recent.arrays(), ref_xy, ref_yaw, ref_z)
+                prev = self.model.normalizer.normalize(features.astype(np.float32))[None]
+                speed_now = _speed(recent.root_pos[-SPEED_WINDOW:, :2], window.fps)
+            if self._needs_route(ref_xy):
+                if self._replan and recent is not None and self.foot_lock is not None:
+                    _reseat_feet(self.foot_lock, recent[-1:])  # the dropped frames' footholds are gone
+                self._plan(np.asarray(ref_xy, float), float(ref_yaw), speed_now)
+            command = self._command(np.asarray(ref_xy, float), float(ref_yaw))
+        ref = tuple(np.asarray(v, float).reshape(shape) for v, shape in ((ref_xy, (1, 2)), (ref_yaw, 1), (ref_z, 1)))
+        return make_condition(self.terrain, Command.stack([command]), *ref, window, prev=prev), ref
+
+    def commit(self, frames: Frames, diagnostics):
+        """Append a step's frames as provisional, unless a command or reset came in while it was generated."""
+        with self._lock:
+            if self._version != self._step_version:
+                return None
+            self._follower.advance(len(frames))
+            self._chunks.append(frames)
+            self._total += len(frames)
+            self.segments.append(diagnostics)
+        return frames.motion(self.model.window.fps)
+
+    # -- inside -------------------------------------------------------------------------------------
+
+    def _frame(self, index):
+        for chunk in self._chunks:
+            if index < len(chunk):
+                return Frame(
+                    chunk.root_pos[index], chunk.root_quat[index], chunk.joint_quat[index], chunk.contacts[index]
+                )
+            index -= len(chunk)
+        raise IndexError(index)
+
+    def _truncate(self, keep):
+        """Drop the generated frames from index `keep` on."""
+        if self._total <= keep:
+            return
+        kept, count = [], 0
+        for chunk in self._chunks:
+            if count + len(chunk) > keep:
+                if keep > count:
+                    kept.append(chunk[: keep - count])
+                break
+            kept.append(chunk)
+            count += len(chunk)
+        self._chunks, self._total = kept, keep
+
+    def _needs_route(self, xy):
+        """A new route after a command change, and before an unclipped route runs out."""
+        if self._replan or self._follower is None:
+            return True
+        left = self._route.length - float(Polyline(self._route.points).arc_length(np.asarray(xy, float)))
+        return not self._route.clipped and left < 0.5 * self.settings.reach
+
+    def _plan(self, xy, yaw, speed_now):
+        self._route = command_route(
+            xy, yaw, speed_now, self.direction, self.speed, self.room, self.settings, self.config.decel
+        )
+        cruise = self.speed if self.speed > 0 else max(speed_now, 0.3)
+        window = self.model.window
+        self._follower = PathFollower(
+            self._route.points, cruise, self.terrain, self.config, window.fps, window.command_frames, heading=yaw
+        )
+        self._follower.state = replace(self._follower.state, speed=speed_now)
+        self._replan = False
+
+    def _command(self, xy, yaw):
+        """The model's Command from the root at xy heading yaw."""
+        follow = self._follower.command(xy, yaw)
+        if self.settings.steering == "route" or self.speed <= 0:
+            return follow
+        window = self.model.window
+        left = max(self._route.length - float(Polyline(self._route.points).arc_length(xy)) - SHORTEST, 0.0)
+        speed = min(self.speed, math.sqrt(2.0 * self.config.decel * left))  # to rest where the route is clipped
+        times = np.asarray(window.command_frames) / window.fps
+        return Command.straight(wrap(self.direction - yaw), speed, times)
+
+
+def next_frames(lives):
+    """The next Frame of every LiveController in `lives`, those with none ready stepped together with one
+    network call (they must share the model and the network settings, as controller/step.py requires)."""
+    while needy := [live for live in lives if live.buffered <= 0]:
+        advance(needy)
+    return [live.take_frame() for live in lives]
+
+
+def _reseat_feet(foot_lock, last):
+    """Hold each foot the last kept frame (Frames of one) has in contact where it is: the footholds of frames
+    that a command change dropped no longer apply."""
+    link_pos, link_rot = Skeleton.load().fk(last.root_pos, last.root_quat, last.joint_quat)
+    for f, link in enumerate(FOOT_LINKS):
+        rot = link_rot[-1, link]
+        held = last.contacts[-1, f] > 0.5
+        foot_lock.holds[f] = (link_pos[-1, link] + quat.rotate(rot, sole_offset()), rot) if held else None
+        foot_lock.release[f] = None
+
+
+def _speed(xy, fps):
+    """Mean horizontal speed (m/s) over root positions xy (T, 2)."""
+    return float(np.linalg.norm(xy[-1] - xy[0]) * fps / max(len(xy) - 1, 1))
+
+
+def _finite(value, name):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value

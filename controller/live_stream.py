@@ -1,0 +1,107 @@
+"""Real-time live steering: a background thread keeps a LiveController a fraction of a second ahead.
+
+The worker generates whenever fewer than `lead` seconds of frames are ready; the consumer pulls one frame per
+1/30 s with next_frame() and sends commands whenever. A command keeps only the live controller's margin of the
+frames ready, so the worker regenerates at once and the change shows `margin_frames` later. `underruns` counts
+the frames asked for before they were ready (after the first); `latencies` holds, for each command, the wall
+seconds from the command to the moment its first affected frame was handed out.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+
+from controller.step import advance
+
+
+class _Worker:
+    """The thread's side: steps the live controller while the stream is open. It holds no reference to the
+    stream, so a stream dropped without close() is collected and its finalizer sets `stop`."""
+
+    def __init__(self, live, lead_frames, wake, stop):
+        self.live, self.lead_frames, self.wake, self.stop = live, lead_frames, wake, stop
+        self.error = None
+
+    def run(self):
+        try:
+            while not self.stop.is_set():
+                if self.live.buffered < self.lead_frames:
+                    advance([self.live])
+                else:
+                    self.wake.wait(0.01)
+                    self.wake.clear()
+        except Exception as error:  # surfaced to the consumer by next_frame()
+            self.error = error
+
+
+class LiveStream:
+    """A LiveController generated `lead` s ahead in a background thread; use as a context manager or close()."""
+
+    def __init__(self, live, lead=0.2):
+        if not 0.0 < lead <= 10.0:
+            raise ValueError(f"lead must be in (0, 10] s of frames generated ahead, got {lead}")
+        self.live = live
+        self.underruns = 0
+        self.wait_seconds = 0.0
+        self.latencies = []  # s from each command to its first affected frame being handed out
+        self._pending = []  # (first affected frame, wall time of the command)
+        self._started = False
+        self._wake, self._stop = threading.Event(), threading.Event()
+        lead_frames = max(1, round(lead * live.model.window.fps))
+        self._worker = _Worker(live, lead_frames, self._wake, self._stop)
+        self._thread = threading.Thread(target=self._worker.run, name="live-generator", daemon=True)
+        self._thread.start()
+        weakref.finalize(self, self._stop.set)
+
+    @property
+    def error(self):
+        """The exception that stopped generation, or None."""
+        return self._worker.error
+
+    def command(self, direction=None, speed=None):
+        """LiveController.command, timed for `latencies`."""
+        first = self.live.command(direction=direction, speed=speed)
+        if first is not None:
+            self._pending.append((first, time.perf_counter()))
+            self._wake.set()
+        return first
+
+    def next_frame(self):
+        """The next Frame, waiting (an underrun) if it is not generated yet."""
+        frame = self.live.take_frame()
+        if frame is None:
+            start = time.perf_counter()
+            while (frame := self.live.take_frame()) is None:
+                self._check()
+                self._wake.set()
+                time.sleep(0.001)
+            if self._started:
+                self.underruns += 1
+                self.wait_seconds += time.perf_counter() - start
+        self._started = True
+        self._wake.set()
+        now, handed = time.perf_counter(), self.live.frame_index
+        while self._pending and self._pending[0][0] < handed:
+            self.latencies.append(now - self._pending.pop(0)[1])
+        return frame
+
+    def _check(self):
+        if self.error is not None:
+            if isinstance(self.error, (ValueError, OSError)):
+                raise self.error
+            raise RuntimeError("motion generation failed") from self.error
+        if not self._thread.is_alive():
+            raise RuntimeError("the live stream is closed")
+
+    def close(self):
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=5.0)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
