@@ -105,6 +105,7 @@ class Player:
         start = self.lives[0].terrain.height(self.lives[0].start)
         p.resetDebugVisualizerCamera(*view, [*self.lives[0].start, float(start)], physicsClientId=self.client)
         wait_for_view(self.hud, view)
+        print(f"playing: {KEY_HELP}", flush=True)
         self._clock = time.perf_counter()
         try:
             while True:

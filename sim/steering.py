@@ -5,7 +5,8 @@ p.getKeyboardEvents() and the window camera's yaw.
 Steering is a cruise control: a held direction key sets the direction of travel (world yaw, radians) and
 starts the character walking; releasing it keeps that direction and speed, so the character goes on until
 Space stops it (speed 0: it stops and stands). Shift held while moving runs, released walks. Two keys held
-together steer between them (W and D: half-right); opposite keys cancel.
+together steer between them (W and D: half-right); opposite keys cancel. PyBullet's window closes itself on
+Esc, which ends the session like closing the window; KEYS_QUIT catches the key where it is passed on.
 """
 
 from __future__ import annotations
@@ -57,8 +58,12 @@ class Decision:
     quit: bool = False
 
 
+# A key tapped between two polls comes as triggered and released, without KEY_IS_DOWN: it counts as down once.
+HELD = p.KEY_IS_DOWN | p.KEY_WAS_TRIGGERED
+
+
 def _down(events, keys):
-    return any(events.get(key, 0) & p.KEY_IS_DOWN for key in keys)
+    return any(events.get(key, 0) & HELD for key in keys)
 
 
 def _pressed(events, keys):
@@ -88,7 +93,7 @@ class Steering:
             return Decision(None, 0.0, reset=True)
         x = y = 0.0
         for key, angle in DIRECTION_KEYS.items():
-            if events.get(key, 0) & p.KEY_IS_DOWN:
+            if events.get(key, 0) & HELD:
                 x, y = x + math.cos(angle), y + math.sin(angle)
         if math.hypot(x, y) > 1e-6:
             self.direction = (camera_heading(camera_yaw_deg) + math.atan2(y, x) + math.pi) % (2 * math.pi) - math.pi

@@ -1,0 +1,86 @@
+import math
+
+import numpy as np
+import pybullet as p
+import pytest
+
+from sim.crowd import CrowdStream, crowd_starts, random_commands
+from sim.play_script import motion_files
+from sim.steering import Decision, Steering, camera_heading, camera_yaw_behind
+from terrain.generators import make_terrain
+from terrain.planning import traversable
+
+DOWN = p.KEY_IS_DOWN
+TAPPED = p.KEY_WAS_TRIGGERED | p.KEY_WAS_RELEASED  # pressed and released between two polls
+
+
+def yaw_of(motion):
+    """Root yaw (radians, world) per frame, unwrapped."""
+    x, y, z, w = motion.root_quat.T
+    return np.unwrap(np.arctan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z)))
+
+
+def test_camera_convention():
+    # PyBullet's camera of yaw 0 looks along +Y; the yaw behind a character facing +X is -90.
+    forward = np.reshape(p.computeViewMatrixFromYawPitchRoll([0, 0, 0], 3, -40, -20, 0, 2), (4, 4))[:3, 2]
+    assert math.isclose(math.atan2(-forward[1], -forward[0]), camera_heading(-40), abs_tol=1e-5)
+    assert camera_yaw_behind(0.0) == -90.0 and math.isclose(camera_heading(camera_yaw_behind(1.0)), 1.0)
+
+
+def test_steering_keys():
+    steer = Steering(walk_speed=1.2, run_speed=3.0)
+    behind = camera_yaw_behind(0.0)  # looking along +X
+    first = steer.update({}, behind)
+    assert first.direction is None and first.speed == 0.0  # stands until a direction key
+    assert steer.update({ord("w"): DOWN}, behind) == Decision(0.0, 1.2)
+    right = steer.update({ord("d"): DOWN, p.B3G_SHIFT: DOWN}, behind)
+    assert math.isclose(right.direction, -math.pi / 2) and right.speed == 3.0
+    # Released: it keeps going that way, walking once Shift is up; arrows are the same keys.
+    assert steer.update({}, behind).speed == 1.2 and math.isclose(steer.direction, -math.pi / 2)
+    half = steer.update({p.B3G_UP_ARROW: DOWN, p.B3G_LEFT_ARROW: DOWN}, behind)
+    assert math.isclose(half.direction, math.pi / 4)
+    # Relative to the camera: W looks away from it wherever the mouse turned it.
+    assert math.isclose(steer.update({ord("w"): DOWN}, behind + 90).direction, math.pi / 2)
+    assert math.isclose(abs(steer.update({ord("s"): TAPPED}, behind).direction), math.pi)  # a tap counts
+    assert steer.update({p.B3G_SPACE: TAPPED}, behind).speed == 0.0
+    assert steer.update({}, behind).speed == 0.0  # stays stopped
+    assert steer.update({ord("r"): TAPPED}, behind).reset and steer.direction is None
+    assert steer.update({27: TAPPED}, behind).quit
+    with pytest.raises(ValueError, match="walk speed"):
+        Steering(walk_speed=2.0, run_speed=1.0)
+
+
+def test_crowd_starts_and_random_commands():
+    terrain = make_terrain("flat", seed=0, length=8.0)
+    starts = crowd_starts(terrain, 9)
+    assert np.allclose(starts[0], terrain.start) and traversable(terrain, starts).all()
+    gaps = np.linalg.norm(starts[:, None] - starts[None], axis=-1) + np.eye(9) * 100
+    assert gaps.min() >= 1.5 - 1e-9
+    with pytest.raises(ValueError, match="traversable starts"):
+        crowd_starts(terrain, 64, spacing=3.0)
+    commands = random_commands(4, 30.0, 1.2, 3.0)
+    assert commands == random_commands(4, 30.0, 1.2, 3.0) != random_commands(5, 30.0, 1.2, 3.0)
+    gaps = np.diff([0.0] + [c.t for c in commands])
+    assert 10 <= len(commands) <= 30 and gaps.min() >= 1.0 and gaps.max() <= 3.0
+    assert {c.speed for c in commands} <= {0.0, 1.2, 3.0}
+    assert motion_files("out/a.npz", 1) == ["out/a.npz"]
+    assert motion_files("out/a.npz", 3) == ["out/a_0.npz", "out/a_1.npz", "out/a_2.npz"]
+
+
+def test_crowd_stream(model):
+    from controller.live import LiveConfig, LiveController
+
+    terrain = make_terrain("flat", seed=0, length=8.0)
+    config = LiveConfig(commit_frames=model.window.n_prev + 2)
+    lives = [
+        LiveController(model, terrain, config=config, seed=i, start=xy) for i, xy in enumerate(crowd_starts(terrain, 3))
+    ]
+    with CrowdStream(lives, lead=0.1) as stream:
+        stream.command(1, direction=0.0, speed=1.2)
+        frames = [stream.next_frames() for _ in range(20)]
+        assert stream.error is None
+    assert all(len(f) == 3 for f in frames)
+    assert [live.frame_index for live in lives] == [20, 20, 20]
+    assert len(lives[1].command_log) == 2 and len(lives[0].command_log) == 1
+    # Each character is posed on its own start.
+    assert np.linalg.norm(frames[0][1].root_pos[:2] - frames[0][0].root_pos[:2]) > 1.0
