@@ -15,7 +15,7 @@ from motion_model.speed_plan import Cruise, PlanConfig, SpeedPlan, Stop, random_
 from motion_model.synthesis import PathCurve, synthesize
 from motion_model.travel import Stairs
 from sim.metrics import evaluate
-from terrain.generators import KINDS, make_terrain
+from terrain.generators import CORRIDOR_KINDS, make_terrain
 from terrain.planning import plan_path
 
 COLUMNS = (
@@ -107,7 +107,7 @@ def cases():
         SpeedPlan((Cruise(0.0, 1.1), Stop(4.0, 1.5), Stop(7.5, 1.0)), start_standing=1.0, end_standing=1.5),
     )
     config = PlanConfig(stops_per_metre=0.1)
-    for kind in KINDS:
+    for kind in CORRIDOR_KINDS:
         for seed in range(3):
             terrain = make_terrain(kind, seed=900 + seed)
             path = plan_path(terrain)

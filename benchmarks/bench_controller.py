@@ -22,7 +22,7 @@ from motion_model.skeleton import Skeleton
 from motion_model.speed_plan import Stop
 from motion_model.synthesis import synthesize
 from sim.metrics import evaluate
-from terrain.generators import KINDS, make_terrain
+from terrain.generators import CORRIDOR_KINDS, make_terrain
 from terrain.heightfield import Heightfield
 from terrain.planning import plan_path
 from terrain.polyline import Polyline
@@ -58,7 +58,7 @@ def summarise(name, rows):
 
 def episodes(per_kind):
     out = []
-    for kind in KINDS:
+    for kind in CORRIDOR_KINDS:
         for i in range(per_kind):
             terrain = make_terrain(kind, seed=10000 + i)
             out.append((kind, i, terrain, plan_path(terrain)))
@@ -90,8 +90,10 @@ def run_model(model, config, eps, batch):
 def steady_speed(model, config, characters=32, seconds=8.0):
     """Multiple of real time with `characters` walking together for `seconds` each on 20-m corridors of every
     kind: long enough that none reaches its goal first, so the batch stays full (no stragglers)."""
-    terrains = [make_terrain(KINDS[i % len(KINDS)], seed=20000 + i, length=20.0) for i in range(characters)]
-    eps = [(kind, i, t, plan_path(t)) for i, (kind, t) in enumerate(zip(KINDS * characters, terrains))]
+    terrains = [
+        make_terrain(CORRIDOR_KINDS[i % len(CORRIDOR_KINDS)], seed=20000 + i, length=20.0) for i in range(characters)
+    ]
+    eps = [(kind, i, t, plan_path(t)) for i, (kind, t) in enumerate(zip(CORRIDOR_KINDS * characters, terrains))]
     _, speed = run_model(model, replace(config, time_limit=seconds), eps, characters)
     return speed
 
@@ -140,7 +142,7 @@ def main():
     full_speed = steady_speed(model, config, args.batch)
     report.update(model=rows, speed_single=single_speed, speed_batch=full_speed, speed_episodes=batch_speed)
     print(header)
-    for kind in KINDS:
+    for kind in CORRIDOR_KINDS:
         print(summarise(f"model {kind}", [r for r in rows if r["kind"] == kind]))
     print(summarise("model all", rows))
     if "blind" not in args.skip:

@@ -13,7 +13,7 @@ import numpy as np
 from motion_model.clips import clip_motion
 from motion_model.synthesis import synthesize
 from sim.metrics import evaluate
-from terrain.generators import KINDS, make_terrain
+from terrain.generators import CORRIDOR_KINDS, make_terrain
 from terrain.planning import plan_path
 
 COLUMNS = (
@@ -44,7 +44,7 @@ def main():
     for name in ("walk", "walker/turn_left0", "run"):
         print(row(f"clip {name} x4", [evaluate(clip_motion(name, cycles=4), flat_ground=True)]))
     everything, synth_seconds, motion_seconds = {}, 0.0, 0.0
-    for kind in KINDS:
+    for kind in CORRIDOR_KINDS:
         results = []
         for seed in range(args.per_kind):
             gait = ("walk", "walk", "mixed")[seed % 3] if kind != "stairs" and kind != "steps" else "walk"

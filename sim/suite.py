@@ -31,7 +31,7 @@ import yaml
 
 import configs
 from controller.path_controller import ControllerConfig
-from terrain.generators import KINDS, PAD, make_terrain, parameter_spec, resolve_params
+from terrain.generators import CORRIDOR_KINDS, PAD, make_terrain, parameter_spec, resolve_params
 
 METHODS = ("model", "engine", "blind")
 GAITS = ("walk", "run")
@@ -257,8 +257,8 @@ def _expand(entry, speeds, where, room):
     if unknown:
         raise SuiteError(f"{where}: unknown key {unknown[0]!r}; entry keys are {', '.join(ENTRY_KEYS)}")
     kind = entry.get("kind")
-    if kind not in KINDS:
-        raise SuiteError(f"{where}: unknown terrain kind {kind!r}; kinds are {', '.join(KINDS)}")
+    if kind not in CORRIDOR_KINDS:  # a suite's episodes are set by a corridor's length (not the open field)
+        raise SuiteError(f"{where}: unknown terrain kind {kind!r}; kinds are {', '.join(CORRIDOR_KINDS)}")
     params = dict(entry.get("params") or {})
     if "seeds" not in entry:
         raise SuiteError(f"{where}: no seeds (for example seeds: [0, 1, 2])")

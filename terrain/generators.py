@@ -21,14 +21,18 @@ import numpy as np
 from scipy import ndimage
 
 import configs
+from terrain.field import scatter
 from terrain.heightfield import Heightfield
 
-KINDS = ("flat", "slope", "stairs", "steps", "rough", "course")
+# The corridors (length, width: the suites, benchmarks and training data use these) and the open field.
+CORRIDOR_KINDS = ("flat", "slope", "stairs", "steps", "rough", "course")
+KINDS = CORRIDOR_KINDS + ("field",)
 SECTION_KINDS = ("slope", "stairs", "steps", "rough")
 LAYOUT = ("length", "width", "cell")
 PAD = 1.5  # side of the flat start and goal pads, m
 RUN_UP = 0.5  # flat ground between a pad and the features, m
 MARGIN = 0.5  # grid beyond the corridor on every side, m
+START_CLEAR = 3.0  # m around the field's start (its middle) kept free of features
 SECTION_GAP = 0.5  # flat ground between the sections of a course, m
 MIN_SECTION = 3.0  # shortest course section, m
 
@@ -246,6 +250,8 @@ def make_terrain(kind: str, seed: int, **params) -> Heightfield:
     """
     values = resolve_params(kind, params)
     rng = np.random.default_rng(seed)
+    if kind == "field":
+        return _field(rng, float(values["size"]), float(values["cell"]), values["features"])
     draw = _Draw(kind, values, rng)
     length, width, cell = (float(values[k]) for k in LAYOUT)
     nx = int(round((length + 2 * MARGIN) / cell)) + 1
@@ -267,3 +273,16 @@ def make_terrain(kind: str, seed: int, **params) -> Heightfield:
 
     goal_y = rng.uniform(-0.5 * width + PAD, 0.5 * width - PAD)
     return Heightfield(heights, cell, origin, start=(0.5 * PAD, 0.0), goal=(length - 0.5 * PAD, goal_y))
+
+
+def _field(rng, size, cell, features):
+    """An open square of side `size` m centred on the origin with `features` scattered on it (terrain/field.py),
+    the start pad in its middle and the goal pad near its border in a random direction."""
+    n = int(round((size + 2 * MARGIN) / cell)) + 1
+    origin = np.full(2, -0.5 * (n - 1) * cell)
+    X, Y = np.meshgrid(*(origin[k] + cell * np.arange(n) for k in range(2)), indexing="ij")
+    angle = rng.uniform(-np.pi, np.pi)
+    way = np.array([np.cos(angle), np.sin(angle)])
+    goal = (0.5 * size - PAD) * way / np.abs(way).max()  # on the square of the pads' centres
+    heights = scatter(rng, X, Y, cell, size, features, [(np.zeros(2), START_CLEAR), (goal, PAD)])
+    return Heightfield(heights, cell, origin, start=(0.0, 0.0), goal=goal)

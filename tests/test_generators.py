@@ -4,8 +4,10 @@ import time
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
-from terrain.generators import KINDS, MARGIN, PAD, make_terrain, parameter_spec
+from terrain.generators import CORRIDOR_KINDS, KINDS, MARGIN, PAD, START_CLEAR, make_terrain, parameter_spec
+from terrain.heightfield import FILE_LIMITS
 
 
 def pad_points(centre, half=0.5 * PAD - 0.02, n=15):
@@ -22,7 +24,7 @@ def test_same_seed_same_terrain_and_different_seeds_differ(kind):
     assert not (np.array_equal(a.heights, c.heights) and np.array_equal(a.goal, c.goal))
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", CORRIDOR_KINDS)
 def test_layout_pads_and_speed(kind):
     for seed in range(4):
         start = time.perf_counter()
@@ -91,3 +93,30 @@ def test_slopes_rough_and_steps_stay_in_their_ranges():
         assert np.abs(steps.heights).max() <= 8 * 0.25 + 0.4
     boxes = make_terrain("steps", 1, num_features=6, box_height=0.4)
     assert boxes.heights.max() - boxes.heights.min() >= 0.4 - 1e-9
+
+
+def test_field_is_an_open_square_with_its_start_in_the_middle_kept_clear():
+    for seed, size, features in [(0, 40.0, 12), (1, 20.0, 50), (2, 30.0, 25)]:
+        hf = make_terrain("field", seed, size=size, features=features)
+        lo, hi = hf.bounds()
+        assert np.allclose(lo, -0.5 * size - MARGIN, atol=hf.cell) and np.allclose(
+            hi, 0.5 * size + MARGIN, atol=hf.cell
+        )
+        assert np.allclose(hf.start, 0.0)
+        assert np.abs(hf.goal).max() == pytest.approx(0.5 * size - PAD)
+        clear = pad_points(hf.start, half=START_CLEAR / np.sqrt(2.0), n=41)
+        assert np.ptp(hf.height(clear)) == 0.0 and np.ptp(hf.height(pad_points(hf.goal))) == 0.0
+        # Every feature stands apart: as many separate raised or lowered patches as features.
+        _, patches = ndimage.label(hf.heights != 0.0, structure=np.ones((3, 3)))
+        assert patches == features
+        assert np.abs(hf.heights).max() <= 5 * 0.2 + 1e-9  # the tallest: a stepped pyramid of five 0.2-m risers
+
+
+def test_field_without_features_is_flat_and_the_largest_fits_the_file_limits():
+    assert not make_terrain("field", 5, features=0).heights.any()
+    big = make_terrain("field", 5, size=100.0, features=50)
+    assert FILE_LIMITS["terrain_heights"].admits(big.heights.shape)
+    with pytest.raises(ValueError, match=r"size=10\.0.*\[20\.0, 100\.0\]"):
+        make_terrain("field", 0, size=10.0)
+    with pytest.raises(ValueError, match=r"features=51"):
+        make_terrain("field", 0, features=51)

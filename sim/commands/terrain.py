@@ -53,7 +53,7 @@ def terrain_spec(name, items, seed=None):
 
 
 def add_arguments(parser):
-    parser.add_argument("kind", help="flat, slope, stairs, steps, rough, course, or a terrain YAML file")
+    parser.add_argument("kind", help="flat, slope, stairs, steps, rough, course, field, or a terrain YAML file")
     parser.add_argument("params", nargs="*", help="generator parameters as key=value")
     parser.add_argument("--seed", type=int, help=SEED_HELP)
     parser.add_argument("--out", help="terrain file (.npz)")
