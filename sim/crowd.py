@@ -11,7 +11,6 @@ import math
 import threading
 import time
 import weakref
-from typing import NamedTuple
 
 import numpy as np
 
@@ -45,17 +44,11 @@ def crowd_starts(terrain, count, spacing=SPACING):
         rings *= 2
 
 
-class TimedCommand(NamedTuple):
-    """From `t` s of motion on, head `direction` (rad, world yaw) at `speed` m/s."""
-
-    t: float
-    direction: float
-    speed: float
-
-
 def random_commands(seed, seconds, walk_speed, run_speed, interval=RANDOM_INTERVAL):
-    """Seeded random commands over `seconds` s: every `interval` s (uniform) a new direction (uniform) and a
-    stop, walk or run (RANDOM_SPEEDS)."""
+    """Seeded random controller.script TimedCommands over `seconds` s: every `interval` s (uniform) a new
+    direction (uniform) and a stop, walk or run (RANDOM_SPEEDS)."""
+    from controller.script import TimedCommand
+
     rng = np.random.default_rng(seed)
     speeds = {"stop": 0.0, "walk": walk_speed, "run": run_speed}
     out, t = [], float(rng.uniform(*interval))

@@ -8,6 +8,7 @@ terrain's start and a 1.5 m grid around it), stepped together with one network c
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -60,14 +61,15 @@ def play_script(model, terrain, commands, tail, config, seed=0, characters=1, vi
 
 
 def _run_together(lives, commands, tail, next_frames):
-    """run_script for several characters in lockstep: every command at its frame for all, one network call
-    per step for all (next_frames). Returns their Motions."""
+    """controller.script.run_script for several characters in lockstep, each command applied to all of them
+    and every step one network call for all (next_frames). Returns their Motions."""
     fps = lives[0].model.window.fps
-    total = int(round((max(c.t for c in commands) + tail) * fps)) + 1
-    pending = sorted(commands, key=lambda c: c.t)
-    for index in range(total):
-        while pending and pending[0].t * fps <= index + 1e-9:
-            command = pending.pop(0)
+    end = max(1, math.ceil(round((commands[-1].t + tail) * fps, 6)))
+    waiting = list(commands)
+    while lives[0].frame_index < end:
+        now = lives[0].frame_index / fps
+        while waiting and waiting[0].t <= now + 1e-9:
+            command = waiting.pop(0)
             for live in lives:
                 live.command(direction=command.direction, speed=command.speed)
         next_frames(lives)

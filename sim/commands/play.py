@@ -31,9 +31,9 @@ def run(args):
     spec = terrain_spec(args.terrain, args.params, args.seed)
     check_outputs(args.out, args.video)
     if args.commands:
-        from controller.script import load_script
+        from controller.script import load_commands
 
-        commands = load_script(args.commands)
+        commands = load_commands(args.commands)
     else:
         from sim.viewer import check_display
 
