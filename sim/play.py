@@ -24,6 +24,7 @@ from sim.metrics import penetration_depth
 from sim.scene import FOLLOW_DISTANCE, TARGET_DROP, Camera, p
 from sim.steering import KEY_HELP, Steering, camera_yaw_behind
 from sim.viewer import Hud, wait_for_view
+from terrain.sdf import SignedDistance
 
 MAX_LAG = 0.25  # s behind the frame schedule before it restarts from now (the character does not jump ahead)
 STATUS_EVERY = 0.5  # s between status line updates: each redraw of a text costs a window frame
@@ -79,7 +80,10 @@ class Player:
         self.steering = Steering(live.settings.walk_speed, live.settings.run_speed)
         self.camera = camera or Camera(distance=FOLLOW_DISTANCE if len(self.lives) == 1 else CROWD_DISTANCE)
         self.client = scene.client
+        # Every call into the window waits for a frame of it, and shadows double the drawing of one.
+        p.configureDebugVisualizer(p.COV_ENABLE_SHADOWS, 0, physicsClientId=self.client)
         self.hud = Hud(self.client)
+        self._sdf = SignedDistance(scene.terrain)  # built once: a second on a 40 m field
         self._recent = deque(maxlen=SPEED_FRAMES)  # root positions of character 0
         self._sent = None  # the last (direction, speed) sent for the keys
         self._target = None
@@ -209,7 +213,7 @@ class Player:
         """m: how deep character 0's body goes into the terrain in `frame`."""
         skeleton = self.scene.skeleton
         link_pos, link_rot = skeleton.fk(frame.root_pos[None], frame.root_quat[None], frame.joint_quat[None])
-        return float(penetration_depth(skeleton.body_points(link_pos, link_rot), self.scene.terrain)[0])
+        return float(penetration_depth(skeleton.body_points(link_pos, link_rot), self.scene.terrain, self._sdf)[0])
 
 
 def status_line(speed, decision, penetration, underruns):
