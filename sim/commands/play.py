@@ -56,6 +56,8 @@ def run(args):
             if motion is not None:
                 motion.save(file)
         print(f"motion written to {', '.join(files) if len(files) < 4 else f'{files[0]} ... {files[-1]}'}")
+    if args.video:
+        print(f"video written to {args.video}")
     return 0
 
 
