@@ -1,9 +1,16 @@
 import math
+import os
+import shutil
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pybullet as p
 import pytest
+from cli_run import ROOT, assert_one_line_error, run_cli
 
+from motion_model.motion import Motion
 from sim.crowd import CrowdStream, crowd_starts, random_commands
 from sim.play_script import motion_files
 from sim.steering import Decision, Steering, camera_heading, camera_yaw_behind
@@ -85,3 +92,101 @@ def test_crowd_stream(model):
     assert len(lives[1].command_log) == 2 and len(lives[0].command_log) == 1
     # Each character is posed on its own start.
     assert np.linalg.norm(frames[0][1].root_pos[:2] - frames[0][0].root_pos[:2]) > 1.0
+
+
+FIELD = ("--terrain", "field", "size=20", "features=0")
+SCRIPT = "- {t: 0.0, direction: 0, speed: 1.2}\n- {t: 1.5, direction: 90}\n"
+
+
+def test_play_script_turns(tmp_path):
+    (tmp_path / "cmds.yaml").write_text(SCRIPT)
+    out = tmp_path / "m.npz"
+    run = run_cli("play", *FIELD, "--commands", tmp_path / "cmds.yaml", "--tail", "2", "--out", out)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "turn 90" in run.stdout and f"motion written to {out}" in run.stdout
+    motion = Motion.load(out)
+    assert motion.terrain is not None and motion.num_frames == round(3.5 * motion.fps)
+    yaw = yaw_of(motion)
+    assert abs(yaw[0]) < 0.3 and abs(yaw[-1] - math.pi / 2) < math.radians(25)
+    assert motion.root_pos[-1, 1] - motion.root_pos[0, 1] > 0.5  # it went the new way, +Y
+
+
+def test_play_script_crowd(tmp_path):
+    (tmp_path / "cmds.yaml").write_text(SCRIPT)
+    out = tmp_path / "crowd.npz"
+    run = run_cli(
+        "play", *FIELD, "--commands", tmp_path / "cmds.yaml", "--tail", "1", "--characters", "2", "--out", out
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    motions = [Motion.load(tmp_path / f"crowd_{i}.npz") for i in range(2)]
+    assert not out.exists() and motions[0].num_frames == motions[1].num_frames
+    assert np.linalg.norm(motions[1].root_pos[0, :2] - motions[0].root_pos[0, :2]) > 1.0  # own starts
+    for motion in motions:
+        assert yaw_of(motion)[-1] > math.radians(45)  # both follow the script
+
+
+def test_play_refusals(tmp_path):
+    out = tmp_path / "m.npz"
+    (tmp_path / "bad.yaml").write_text("- {t: 0.0, direction: 0, speed: 1.2}\n- {t: 1.0, speed: 9}\n")
+    run = run_cli("play", *FIELD, "--commands", tmp_path / "bad.yaml", "--out", out)
+    assert_one_line_error(run, "entry 1", "speed")
+    assert run.returncode == 2
+    run = run_cli("play", *FIELD, "--out", out, "--video", tmp_path / "v.mp4")
+    assert_one_line_error(run, "--video needs --commands")
+    run = run_cli("play", *FIELD, "--commands", tmp_path / "bad.yaml", "--out", tmp_path / "missing" / "m.npz")
+    assert_one_line_error(run, "missing", "does not exist")
+    assert_one_line_error(run_cli("play", "--characters", "65"), "characters", "1..64")
+    assert list(tmp_path.iterdir()) == [tmp_path / "bad.yaml"]  # nothing written
+
+
+def _lines_until(process, text, timeout):
+    """Read the process's stdout until a line starting with `text`; False after `timeout` s or at its end."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            return False
+        if line.startswith(text):
+            return True
+    return False
+
+
+@pytest.mark.gui
+def test_play_in_a_real_window(display, tmp_path):
+    """The real `play` window driven by real key events: D (right of the camera, which starts behind the
+    character facing +X) turns the walk to -Y, Esc ends the session with status 0 and the motion saved."""
+    if shutil.which("xdotool") is None:
+        pytest.skip("xdotool is not installed: apt-get install -y xdotool")
+    out = tmp_path / "play.npz"
+    env = {**os.environ, "DISPLAY": display, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sim.cli", "play", *FIELD, "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert _lines_until(process, "playing:", timeout=240), process.stderr.read()[-3000:]
+
+        def xdotool(*args):
+            subprocess.run(["xdotool", *args], env=env, check=True, timeout=30)
+
+        xdotool("mousemove", "512", "384")  # the window under the pointer takes the keys
+        time.sleep(1.5)
+        xdotool("keydown", "d")
+        time.sleep(3.0)
+        xdotool("keyup", "d")
+        time.sleep(2.5)  # it keeps walking that way
+        xdotool("key", "Escape")
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr[-3000:]
+    assert "underruns" in stdout and f"motion written to {out}" in stdout
+    motion = Motion.load(out)
+    yaw = yaw_of(motion)
+    assert abs(yaw[0]) < 0.3 and abs(yaw[-1] + math.pi / 2) < math.radians(30), np.degrees(yaw[::15])
+    # From standing it turns on the spot, then walks to the camera's right, -Y.
+    assert motion.root_pos[-1, 1] - motion.root_pos[0, 1] < -0.3
