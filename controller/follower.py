@@ -88,12 +88,13 @@ class PathFollower:
     the frames the controller committed of it.
     """
 
-    def __init__(self, path, cruise, terrain, config, fps, command_frames, stops=(), heading=None):
+    def __init__(self, path, cruise, terrain, config, fps, command_frames, stops=(), heading=None, turn_rate=TURN_RATE):
         line = Polyline(np.asarray(path, dtype=np.float64))
         self.line = line.resample(SPACING) if line.length > SPACING else Polyline(line.points[[0, -1]])
         self.fps = fps
         self.frames = np.asarray(command_frames)
         self.config = config
+        self.turn_rate = turn_rate  # rad/s turning on the spot, at most
         arc = self.line.arc
         corners = self.line.arc[sharp_corners(self.line.points, BEHAVIOUR.pivot_angle, BEHAVIOUR.pivot_window)]
         self.heading, curvature = piece_headings(self.line, corners)
@@ -156,7 +157,9 @@ class PathFollower:
         ahead = self.line.point_at(min(st.s + LEG_AHEAD, self.length)) - self.line.point_at(st.s)
         error = wrap(math.atan2(ahead[1], ahead[0]) - st.yaw) if ahead @ ahead > 1e-6 else 0.0
         if st.speed < CREEP and (abs(error) > TURN_START or st.turn_rate != 0.0):
-            return replace(st, t=t, speed=0.0, held_at=t, **turn_on_the_spot(st.yaw, st.turn_rate, error, dt))
+            return replace(
+                st, t=t, speed=0.0, held_at=t, **turn_on_the_spot(st.yaw, st.turn_rate, error, dt, self.turn_rate)
+            )
         halt = self.halts[st.halt]
         limit = float(np.interp(st.s, self.line.arc, self.limit))
         speed = max(min(limit, st.speed + self.config.accel * dt), CREEP)
@@ -167,11 +170,11 @@ class PathFollower:
         return replace(st, t=t, s=s, speed=speed, yaw=yaw, turn_rate=0.0)
 
 
-def turn_on_the_spot(yaw, rate, error, dt):
+def turn_on_the_spot(yaw, rate, error, dt, most=TURN_RATE):
     """The next yaw and turn_rate of a turn on the spot `error` rad short of its aim, turning at `rate`: the
-    rate eases towards TURN_RATE and back to rest on arrival."""
-    alpha = TURN_RATE / TURN_EASE
-    wanted = math.copysign(min(TURN_RATE, math.sqrt(2.0 * alpha * abs(error))), error)
+    rate eases towards `most` (rad/s) within TURN_EASE and back to rest on arrival."""
+    alpha = most / TURN_EASE
+    wanted = math.copysign(min(most, math.sqrt(2.0 * alpha * abs(error))), error)
     rate = rate + float(np.clip(wanted - rate, -alpha * dt, alpha * dt))
     if abs(error) < math.radians(1.0) and abs(rate) <= 2.0 * alpha * dt:
         return {"yaw": yaw + error, "turn_rate": 0.0}

@@ -7,8 +7,10 @@
 Frames are generated `commit_frames` at a time by the path controller's step (controller/step.py `advance`,
 whose duck-typed protocol this class implements, so that `next_frames` steps many live characters with one
 network call). A frame is final once handed out; the ones generated but not handed out yet are provisional.
-A command change keeps `margin_frames` of them, drops the rest and regenerates from there, so the first frame
-it affects is `margin_frames` after the last one handed out. The command becomes a route (live_route.py: the
+A command change keeps `margin_frames` of them and regenerates from there: the new frames replace the rest once
+they are ready, so the first frame the change affects is `margin_frames` after the last one handed out. Until
+then the old frames are still handed out (in real time, a slow step delays the change rather than stalling the
+stream); a step that comes too late is regenerated from a later frame. The command becomes a route (live_route.py: the
 current heading for a moment, then the new direction, clipped where the terrain stops the character) that the
 path follower (follower.py) turns into the model's command: it slows into corners, halts and turns on the spot
 at sharp ones and comes to rest at the route's end, as the training data does. LiveStream
@@ -74,7 +76,9 @@ class LiveController:
         self.seed = int(seed)
         self.room = Room(terrain)  # once: every route is clipped by it
         self._lock = threading.RLock()
-        self._version = 0
+        self._version = 0  # changes with every command and reset: a step under way then is dropped
+        self._commands = 0  # commands given (ids, never reset)
+        self._effects = {}  # command id: the first frame it affects
         self.reset()
 
     # -- the public side ------------------------------------------------------------------------------
@@ -86,6 +90,7 @@ class LiveController:
             self.foot_lock = FootLock(self.terrain) if self.config.foot_lock else None
             self._chunks = []  # generated Frames, handed out or provisional
             self._total = 0  # frames in _chunks
+            self._cut = None  # where a command's new frames start, replacing those after it; None: none pending
             self.frame_index = 0  # frames handed out
             self.direction, self.speed = self.start_yaw, 0.0
             self.command_log = [CommandRecord(0, self.direction, self.speed)]
@@ -93,11 +98,11 @@ class LiveController:
             self._follower = None
             self._route = None
             self._replan = True
-            self._version += 1  # a step under way when this happens is dropped
+            self._version += 1
 
     def command(self, direction=None, speed=None):
         """Head `direction` (rad, world yaw) at `speed` m/s (0 stops and stands); None keeps the current value.
-        Returns the index of the first frame the change affects, or None when nothing changed."""
+        Returns the command's id (for effect_frame), or None when nothing changed."""
         direction = self.direction if direction is None else _finite(direction, "direction")
         speed = self.speed if speed is None else _finite(speed, "speed")
         if not 0.0 <= speed <= MAX_SPEED:
@@ -107,16 +112,25 @@ class LiveController:
                 return None
             self.direction, self.speed = direction, speed
             self.command_log.append(CommandRecord(self.frame_index, direction, speed))
-            first = self.frame_index + self.settings.margin_frames
-            self._truncate(first)
+            self._cut = min(self.frame_index + self.settings.margin_frames, self._total)
             self._replan = True
             self._version += 1
-            return first
+            self._commands += 1
+            return self._commands
+
+    def effect_frame(self, command_id):
+        """The index of the first frame command `command_id` affects (with the commands after it, if it was
+        superseded before its frames were generated); None until then."""
+        return min((f for k, f in self._effects.items() if k >= command_id), default=None)
 
     @property
     def buffered(self):
-        """Frames generated and not yet handed out."""
+        """Frames generated and not yet handed out (those a pending command will replace included)."""
         return self._total - self.frame_index
+
+    def needs_step(self, ahead=1):
+        """Whether a step is due: fewer than `ahead` frames ready, or a command's frames pending."""
+        return self._cut is not None or self.buffered < ahead
 
     def take_frame(self):
         """The next frame if it is generated, else None (never generates)."""
@@ -128,10 +142,14 @@ class LiveController:
             return frame
 
     def next_frame(self):
-        """The next Frame (1/30 s on), generating when none is ready."""
-        while (frame := self.take_frame()) is None:
+        """The next Frame (1/30 s on), generating when none is ready or a command's frames are due."""
+        while self._due():
             advance([self])
-        return frame
+        return self.take_frame()
+
+    def _due(self):
+        """Whether the next frame must be generated first (synchronous play)."""
+        return self.buffered <= 0 or (self._cut is not None and self.frame_index >= self._cut)
 
     def motion(self):
         """Every frame handed out so far as a Motion with the terrain."""
@@ -151,17 +169,25 @@ class LiveController:
         return Polyline(self._route.points) if self._route is not None else Polyline(self.start[None])
 
     def last_frames(self, n):
-        """The last n generated Frames (fewer at the start); None before the first."""
+        """The last n Frames the next step continues from (fewer at the start; those before a pending command's
+        cut); None before the first."""
         with self._lock:
-            if not self._chunks:
+            end = self._end()
+            if not end:
                 return None
             chunks, count = [], 0
-            for chunk in reversed(self._chunks):
-                chunks.insert(0, chunk)
+            for chunk in self._chunks:  # the chunks up to `end`, the last one cut there
+                chunks.append(chunk[: end - count])
+                count += len(chunk)
+                if count >= end:
+                    break
+            tail, count = [], 0
+            for chunk in reversed(chunks):  # only those needed: a session grows to thousands of frames
+                tail.insert(0, chunk)
                 count += len(chunk)
                 if count >= n:
                     break
-            return Frames.concatenate(chunks)[-n:]
+            return Frames.concatenate(tail)[-n:]
 
     def frames_to_commit(self):
         return self.config.commit_frames
@@ -171,7 +197,10 @@ class LiveController:
         window = self.model.window
         with self._lock:
             self._step_version = self._version
+            self._step_end = self._end()
             recent = self.last_frames(window.n_prev)
+            if recent is not None and len(recent) < window.n_prev:  # a command cut early: it stood before
+                recent = Frames.concatenate([recent[:1]] * (window.n_prev - len(recent)) + [recent])
             if recent is None:
                 ref_xy, ref_yaw = self.start, self.start_yaw
                 ref_z, prev, speed_now = float(self.terrain.height(self.start)), None, 0.0
@@ -191,8 +220,17 @@ class LiveController:
     def commit(self, frames: Frames, diagnostics):
         """Append a step's frames as provisional, unless a command or reset came in while it was generated."""
         with self._lock:
-            if self._version != self._step_version:
+            if self._version != self._step_version or self._step_end != self._end():
                 return None
+            if self._cut is not None:
+                late = self.frame_index - self._cut
+                if late > 0:  # frames it would replace were handed out meanwhile: start later, plan afresh
+                    self._cut = min(self.frame_index + self.settings.margin_frames + late, self._total)
+                    self._replan = True
+                    return None
+                self._truncate(self._cut)
+                self._cut = None
+                self._effects.setdefault(self._commands, self._total)
             self._follower.advance(len(frames))
             self._chunks.append(frames)
             self._total += len(frames)
@@ -209,6 +247,10 @@ class LiveController:
                 )
             index -= len(chunk)
         raise IndexError(index)
+
+    def _end(self):
+        """The frame index the next step's frames start at."""
+        return self._total if self._cut is None else self._cut
 
     def _truncate(self, keep):
         """Drop the generated frames from index `keep` on."""
@@ -229,7 +271,7 @@ class LiveController:
         if self._replan or self._follower is None:
             return True
         left = self._route.length - float(Polyline(self._route.points).arc_length(np.asarray(xy, float)))
-        return not self._route.clipped and left < 0.5 * self.settings.reach
+        return self._route.extends and left < 0.5 * self.settings.reach
 
     def _plan(self, xy, yaw, speed_now):
         self._route = command_route(
@@ -238,7 +280,14 @@ class LiveController:
         cruise = self.speed if self.speed > 0 else max(speed_now, 0.3)
         window = self.model.window
         self._follower = PathFollower(
-            self._route.points, cruise, self.terrain, self.config, window.fps, window.command_frames, heading=yaw
+            self._route.points,
+            cruise,
+            self.terrain,
+            self.config,
+            window.fps,
+            window.command_frames,
+            heading=yaw,
+            turn_rate=self.settings.turn_rate,
         )
         self._follower.state = replace(self._follower.state, speed=speed_now)
         self._replan = False
@@ -258,7 +307,7 @@ class LiveController:
 def next_frames(lives):
     """The next Frame of every LiveController in `lives`, those with none ready stepped together with one
     network call (they must share the model and the network settings, as controller/step.py requires)."""
-    while needy := [live for live in lives if live.buffered <= 0]:
+    while needy := [live for live in lives if live._due()]:
         advance(needy)
     return [live.take_frame() for live in lives]
 

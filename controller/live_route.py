@@ -22,6 +22,8 @@ from terrain.polyline import Polyline
 
 SAMPLE = 0.05  # m between the samples at which a route is checked against the terrain
 SHORTEST = 0.05  # m: a route no longer than this stands on the spot
+STAND = 0.01  # m: the route of a stop where the character stands already (the follower needs a line)
+U_TURN_SPEED = 0.3  # m/s: moving faster, a sharp turn is walked round (u_turn_width) rather than stopped for
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Route:
 
     points: np.ndarray
     clipped: bool  # it ends short of where the command leads (an obstacle or the border)
+    extends: bool = False  # it leads on (a move, not clipped): extended when the character nears its end
 
     @property
     def length(self):
@@ -46,18 +49,27 @@ def command_route(xy, yaw, speed_now, direction, speed, room, settings, decel):
     follower's m/s^2."""
     xy = np.asarray(xy, dtype=np.float64)
     if speed <= 0.0:  # stop straight ahead, in the distance slowing down takes
-        stop = max(speed_now**2 / (2.0 * decel), SHORTEST)
+        stop = max(speed_now**2 / (2.0 * decel), STAND)
         return clip(np.stack([xy, xy + stop * unit(yaw)]), room, settings.clearance)
-    turn = abs(wrap(direction - yaw))
-    lead = settings.turn_lead * speed_now if turn > math.radians(5.0) else 0.0
+    turn = wrap(direction - yaw)
+    lead = settings.turn_lead * speed_now if abs(turn) > math.radians(5.0) else 0.0
     far = settings.reach * unit(direction)
-    if lead > SHORTEST:
+    route = None
+    if abs(turn) > settings.u_turn_above and speed_now > U_TURN_SPEED and settings.u_turn_width > 0:
+        # Walking on round a U of two corners, each under the follower's pivot angle, rather than stopping
+        # to turn on the spot (the turn rate the model learned makes that slow).
+        corner = xy + max(lead, SHORTEST) * unit(yaw)
+        side = corner + settings.u_turn_width * unit(yaw + math.copysign(0.5 * abs(turn), turn if turn else 1.0))
+        route = clip(np.stack([xy, corner, side, side + far]), room, settings.clearance)
+        if route.clipped and route.length < settings.u_turn_width + lead + 1.0:
+            route = None
+    if route is None and lead > SHORTEST:
         corner = xy + lead * unit(yaw)
         route = clip(np.stack([xy, corner, corner + far]), room, settings.clearance)
-        if route.length > lead:
-            return route
-    # Too near an obstacle for the lead-in: turn where the character is.
-    return clip(np.stack([xy, xy + far]), room, settings.clearance)
+        route = None if route.length <= lead else route
+    if route is None:  # no lead-in, or too near an obstacle for one: turn right here
+        route = clip(np.stack([xy, xy + far]), room, settings.clearance)
+    return Route(route.points, route.clipped, not route.clipped)
 
 
 def clip(points, room, clearance):

@@ -2,7 +2,8 @@
 
 The worker generates whenever fewer than `lead` seconds of frames are ready; the consumer pulls one frame per
 1/30 s with next_frame() and sends commands whenever. A command keeps only the live controller's margin of the
-frames ready, so the worker regenerates at once and the change shows `margin_frames` later. `underruns` counts
+frames ready: the worker regenerates at once and the change shows `margin_frames` later (or, when a step is slow,
+a little later: the old frames fill in meanwhile). `underruns` counts
 the frames asked for before they were ready (after the first); `latencies` holds, for each command, the wall
 seconds from the command to the moment its first affected frame was handed out.
 """
@@ -27,7 +28,7 @@ class _Worker:
     def run(self):
         try:
             while not self.stop.is_set():
-                if self.live.buffered < self.lead_frames:
+                if self.live.needs_step(self.lead_frames):
                     advance([self.live])
                 else:
                     self.wake.wait(0.01)
@@ -46,7 +47,7 @@ class LiveStream:
         self.underruns = 0
         self.wait_seconds = 0.0
         self.latencies = []  # s from each command to its first affected frame being handed out
-        self._pending = []  # (first affected frame, wall time of the command)
+        self._pending = []  # (command id, wall time of the command)
         self._started = False
         self._wake, self._stop = threading.Event(), threading.Event()
         lead_frames = max(1, round(lead * live.model.window.fps))
@@ -62,11 +63,11 @@ class LiveStream:
 
     def command(self, direction=None, speed=None):
         """LiveController.command, timed for `latencies`."""
-        first = self.live.command(direction=direction, speed=speed)
-        if first is not None:
-            self._pending.append((first, time.perf_counter()))
+        command = self.live.command(direction=direction, speed=speed)
+        if command is not None:
+            self._pending.append((command, time.perf_counter()))
             self._wake.set()
-        return first
+        return command
 
     def next_frame(self):
         """The next Frame, waiting (an underrun) if it is not generated yet."""
@@ -83,8 +84,11 @@ class LiveStream:
         self._started = True
         self._wake.set()
         now, handed = time.perf_counter(), self.live.frame_index
-        while self._pending and self._pending[0][0] < handed:
-            self.latencies.append(now - self._pending.pop(0)[1])
+        for command, at in list(self._pending):
+            first = self.live.effect_frame(command)
+            if first is not None and first < handed:
+                self.latencies.append(now - at)
+                self._pending.remove((command, at))
         return frame
 
     def _check(self):

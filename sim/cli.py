@@ -30,6 +30,7 @@ COMMANDS = (
     "compare",
     "bench-speed",
     "bench-tracking",
+    "bench-reaction",
 )
 DEBUG_HELP = "show the traceback of an error instead of one line"
 

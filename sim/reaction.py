@@ -2,7 +2,8 @@
 
 `measure(motion, command_log)` takes a Motion and the LiveController's command log (CommandRecords: from which
 frame on, which direction and speed) and returns a Reaction per change, timed from the command's frame:
-  turn N   the root's heading (yaw) within TURN_TOLERANCE of a new direction N degrees away, while moving
+  turn N   the root's heading (yaw) within TURN_TOLERANCE of a new direction N degrees from the heading it had at
+           the command, moving on ("turn N from standing" when it stood: the same floors)
   stop     the root slower than STOP_SPEED m/s after a stop (from a walk, or a run above RUN_FROM m/s)
   speed    the root moving at the new speed, within SPEED_TOLERANCE of it or SPEED_SLACK m/s
 A change is measured until the next one (or the end of the motion); a reaction not reached by then has
@@ -30,7 +31,7 @@ FLOORS = {"turn 90": 0.8, "turn 180": 1.5, "stop from walk": 1.2, "stop from run
 
 @dataclass(frozen=True)
 class Reaction:
-    kind: str  # "turn 90", "turn 180", "stop from walk", "stop from run" or "speed"
+    kind: str  # "turn N" (N degrees), "turn N from standing", "stop from walk", "stop from run" or "speed"
     at: float  # s: the command's time in the motion
     detail: str  # what changed, e.g. "1.2 m/s, 0 -> 90 deg"
     seconds: float | None  # from the command to the motion carrying it out; None: not within the measured time
@@ -56,7 +57,7 @@ def measure(motion, command_log, floor_scale=1.0):
         end = records[k + 1].frame if k + 1 < len(records) else motion.num_frames
         if start >= motion.num_frames or end <= start:
             continue
-        kind, detail, reached = _criterion(before, now, yaw, stop_speed, move_speed)
+        kind, detail, reached = _criterion(before, now, yaw[start], yaw, stop_speed, move_speed)
         if kind is None:
             continue
         hits = np.flatnonzero(reached[start:end])
@@ -65,16 +66,17 @@ def measure(motion, command_log, floor_scale=1.0):
     return reactions
 
 
-def _criterion(before, now, yaw, stop_speed, move_speed):
-    """(kind, detail, per-frame bool: the change carried out) of a command change; kind None if none to measure."""
+def _criterion(before, now, heading, yaw, stop_speed, move_speed):
+    """(kind, detail, per-frame bool: the change carried out) of a command change given at root heading `heading`
+    (rad); kind None if there is none to measure."""
     if now.speed == 0.0 and before.speed > 0.0:
         gait = "run" if before.speed > RUN_FROM else "walk"
         return f"stop from {gait}", f"{before.speed:g} -> 0 m/s", stop_speed < STOP_SPEED
-    turn = abs(_wrap(now.direction - before.direction))
+    turn = abs(float(_wrap(now.direction - heading)))
     if now.speed > 0.0 and turn >= TURN_MIN:
-        degrees = int(round(math.degrees(turn)))
-        detail = f"{now.speed:g} m/s, {math.degrees(before.direction):.0f} -> {math.degrees(now.direction):.0f} deg"
-        return f"turn {degrees}", detail, np.abs(_wrap(yaw - now.direction)) <= TURN_TOLERANCE
+        kind = f"turn {int(round(math.degrees(turn)))}" + ("" if before.speed > 0.0 else " from standing")
+        detail = f"{now.speed:g} m/s, {math.degrees(heading):.0f} -> {math.degrees(now.direction):.0f} deg"
+        return kind, detail, np.abs(_wrap(yaw - now.direction)) <= TURN_TOLERANCE
     if now.speed > 0.0 and now.speed != before.speed:
         tolerance = max(SPEED_TOLERANCE * now.speed, SPEED_SLACK)
         return "speed", f"{before.speed:g} -> {now.speed:g} m/s", np.abs(move_speed - now.speed) <= tolerance
@@ -82,10 +84,11 @@ def _criterion(before, now, yaw, stop_speed, move_speed):
 
 
 def _floor(kind):
-    """The floor (s) of a reaction kind: a turn of up to 120 degrees has the 90-degree turn's, a larger one the
-    180-degree turn's."""
-    if kind.startswith("turn "):
-        return FLOORS["turn 90"] if int(kind.split()[1]) <= 120 else FLOORS["turn 180"]
+    """The floor (s) of a reaction kind: a turn of up to 90 degrees has the 90-degree turn's, a larger one a floor
+    between that and the 180-degree turn's, in proportion to its angle."""
+    if kind.startswith("turn "):  # "turn N" or "turn N from standing"
+        share = min(max((int(kind.split()[1]) - 90) / 90, 0.0), 1.0)
+        return FLOORS["turn 90"] + share * (FLOORS["turn 180"] - FLOORS["turn 90"])
     return FLOORS[kind]
 
 
@@ -104,10 +107,10 @@ def _wrap(angle):
 def format_table(reactions, title=None):
     """The reactions as a text table: each figure beside its floor."""
     lines = [title] if title else []
-    lines.append(f"{'reaction':<16}{'at s':>7}  {'change':<28}{'seconds':>9}{'floor':>8}  ok")
+    lines.append(f"{'reaction':<26}{'at s':>7}  {'change':<28}{'seconds':>9}{'floor':>8}  ok")
     for r in reactions:
         seconds = "never" if r.seconds is None else f"{r.seconds:.2f}"
         lines.append(
-            f"{r.kind:<16}{r.at:>7.2f}  {r.detail:<28}{seconds:>9}{r.floor:>8.2f}  {'yes' if r.passed else 'NO'}"
+            f"{r.kind:<26}{r.at:>7.2f}  {r.detail:<28}{seconds:>9}{r.floor:>8.2f}  {'yes' if r.passed else 'NO'}"
         )
     return "\n".join(lines)

@@ -38,6 +38,7 @@ COMMANDS = (
     "compare",
     "bench-speed",
     "bench-tracking",
+    "bench-reaction",
 )
 
 
