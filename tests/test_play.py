@@ -103,7 +103,7 @@ def test_play_script_turns(tmp_path):
     out = tmp_path / "m.npz"
     run = run_cli("play", *FIELD, "--commands", tmp_path / "cmds.yaml", "--tail", "2", "--out", out)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert "turn 90" in run.stdout and f"motion written to {out}" in run.stdout
+    assert "\nturn " in run.stdout and f"motion written to {out}" in run.stdout  # the reaction table
     motion = Motion.load(out)
     assert motion.terrain is not None and motion.num_frames == round(3.5 * motion.fps)
     yaw = yaw_of(motion)
