@@ -66,8 +66,10 @@ def _down(events, keys):
     return any(events.get(key, 0) & HELD for key in keys)
 
 
-def _pressed(events, keys):
-    return any(events.get(key, 0) & p.KEY_WAS_TRIGGERED for key in keys)
+def _released(events, keys):
+    """A key let go: the actions (reset, quit) fire then, once per press. PyBullet's window sometimes reports
+    a quick tap as released only, its press lost, when the loop polls slowly."""
+    return any(events.get(key, 0) & p.KEY_WAS_RELEASED for key in keys)
 
 
 class Steering:
@@ -86,9 +88,9 @@ class Steering:
     def update(self, events, camera_yaw_deg):
         """The Decision for the keys in `events` (a p.getKeyboardEvents() dict {key: state}) with the window
         camera at yaw `camera_yaw_deg` (degrees, PyBullet's convention)."""
-        if _pressed(events, KEYS_QUIT):
+        if _released(events, KEYS_QUIT):
             return Decision(self.direction, self.speed(events), quit=True)
-        if _pressed(events, KEYS_RESET):
+        if _released(events, KEYS_RESET):
             self.reset()
             return Decision(None, 0.0, reset=True)
         x = y = 0.0
@@ -98,7 +100,7 @@ class Steering:
         if math.hypot(x, y) > 1e-6:
             self.direction = (camera_heading(camera_yaw_deg) + math.atan2(y, x) + math.pi) % (2 * math.pi) - math.pi
             self.moving = True
-        if _down(events, KEYS_STOP):
+        if _down(events, KEYS_STOP) or _released(events, KEYS_STOP):
             self.moving = False
         return Decision(self.direction, self.speed(events))
 

@@ -51,7 +51,10 @@ def test_steering_keys():
     assert math.isclose(abs(steer.update({ord("s"): TAPPED}, behind).direction), math.pi)  # a tap counts
     assert steer.update({p.B3G_SPACE: TAPPED}, behind).speed == 0.0
     assert steer.update({}, behind).speed == 0.0  # stays stopped
-    assert steer.update({ord("r"): TAPPED}, behind).reset and steer.direction is None
+    steer.update({ord("w"): DOWN}, behind)
+    assert steer.update({p.B3G_SPACE: p.KEY_WAS_RELEASED}, behind).speed == 0.0  # a tap whose press was lost
+    assert not steer.update({ord("r"): p.KEY_WAS_TRIGGERED | DOWN}, behind).reset  # R acts when let go
+    assert steer.update({ord("r"): p.KEY_WAS_RELEASED}, behind).reset and steer.direction is None
     assert steer.update({27: TAPPED}, behind).quit
     with pytest.raises(ValueError, match="walk speed"):
         Steering(walk_speed=2.0, run_speed=1.0)
