@@ -112,4 +112,5 @@ def print_session(result):
         print(format_table(measure(motion, log)))
     if result.stopped != "script":
         latency = f", key to frame {1000 * max(result.latencies):.0f} ms at most" if result.latencies else ""
-        print(f"{result.seconds:.1f} s played, stopped by {result.stopped}; underruns {result.underruns}{latency}")
+        how = {"window_closed": "the window closing (Esc or its close button)"}.get(result.stopped, result.stopped)
+        print(f"{result.seconds:.1f} s played, ended by {how}; underruns {result.underruns}{latency}")

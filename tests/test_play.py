@@ -193,3 +193,34 @@ def test_play_in_a_real_window(display, tmp_path):
     assert abs(yaw[0]) < 0.3 and abs(yaw[-1] + math.pi / 2) < math.radians(30), np.degrees(yaw[::15])
     # From standing it turns on the spot, then walks to the camera's right, -Y.
     assert motion.root_pos[-1, 1] - motion.root_pos[0, 1] < -0.3
+
+
+# PyBullet allows one window per process (and ends the process on a display error): the check runs in its own.
+FIELD_WINDOW = r"""
+import numpy as np
+from sim.scene import Scene, p
+from terrain.generators import make_terrain
+
+with Scene(make_terrain("field", seed=0, size=36, features=0), gui=True) as scene:  # 0.52 M vertices
+    c = scene.client
+    p.resetDebugVisualizerCamera(8, -90, -20, [0, 0, 0.5], physicsClientId=c)
+    width, height, view, projection = p.getDebugVisualizerCamera(physicsClientId=c)[:4]
+    seg = p.getCameraImage(width, height, view, projection, renderer=p.ER_BULLET_HARDWARE_OPENGL,
+                           physicsClientId=c)[4]
+    print("TERRAIN", float((np.reshape(seg, (height, width)) == scene.terrain_visual).mean()))
+"""
+
+
+@pytest.mark.gui
+def test_the_default_field_is_drawn_in_the_window(display):
+    run = subprocess.run(
+        [sys.executable, "-c", FIELD_WINDOW],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "DISPLAY": display, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+    )
+    lines = [line for line in run.stdout.splitlines() if line.startswith("TERRAIN ")]
+    assert run.returncode == 0 and lines, run.stderr[-2000:]
+    assert float(lines[0].split()[1]) > 0.3  # the ground fills the lower part of the window
