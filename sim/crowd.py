@@ -16,7 +16,6 @@ import numpy as np
 
 from terrain.planning import traversable
 
-MAX_CHARACTERS = 64
 SPACING = 1.5  # m between neighbouring starts
 RANDOM_INTERVAL = (1.0, 3.0)  # s between random command changes
 RANDOM_SPEEDS = ("stop", "walk", "walk", "run")  # drawn uniformly: half the changes walk

@@ -3,7 +3,8 @@
 from sim.commands.arguments import number_in
 
 PARSER = {"help": "drive a character live in the PyBullet GUI (W/A/S/D, Shift, Space, R, Esc) or from --commands"}
-CHARACTERS = number_in(int, 1, 64)
+MAX_CHARACTERS = 64
+CHARACTERS = number_in(int, 1, MAX_CHARACTERS)
 TAIL = number_in(float, 0.0, 600.0)
 LEAD = number_in(float, 0.05, 10.0)
 
@@ -14,7 +15,9 @@ def add_arguments(parser):
     parser.add_argument("--seed", type=int, help="seed of the terrain and the sampling noise (default 0)")
     parser.add_argument("--model", default="default", help="shipped model name or checkpoint path")
     parser.add_argument("--config", help="live controller YAML (default: LiveConfig's values)")
-    parser.add_argument("--characters", type=CHARACTERS, default=1, help="characters on the terrain, 1-64")
+    parser.add_argument(
+        "--characters", type=CHARACTERS, default=1, help=f"characters on the terrain, 1-{MAX_CHARACTERS}"
+    )
     parser.add_argument("--out", help="save the motion (.npz; several characters: OUT_0.npz, OUT_1.npz, ...)")
     parser.add_argument("--commands", help="timed commands (YAML): run headless, without a window")
     parser.add_argument("--tail", type=TAIL, default=3.0, help="seconds after the last command (default 3)")
