@@ -212,7 +212,7 @@ with Scene(make_terrain("field", seed=0, size=36, features=0), gui=True) as scen
 
 
 @pytest.mark.gui
-def test_the_default_field_is_drawn_in_the_window(display):
+def test_a_large_field_is_drawn_in_the_window(display):
     run = subprocess.run(
         [sys.executable, "-c", FIELD_WINDOW],
         capture_output=True,
