@@ -241,9 +241,7 @@ def play_gui(model, terrain, config=None, seed=0, characters=1, lead=0.2):
     closer = stream.stream if characters == 1 else stream
     began = time.perf_counter()
     try:
-        with Scene(terrain, gui=True) as scene:
-            for _ in range(characters - 1):
-                scene.add_humanoid()
+        with Scene(terrain, gui=True, characters=characters) as scene:
             stopped = Player(scene, stream, seed=seed).run()
     finally:
         closer.close()

@@ -87,9 +87,7 @@ def record_video(motions, out, size=VIDEO_SIZE):
         return
     camera = Camera(distance=8.0)
     targets, distance = camera.track(motions[0].root_pos, motions[0].fps, motions[0].terrain)
-    with Scene(motions[0].terrain) as scene:
-        for _ in motions[1:]:
-            scene.add_humanoid()
+    with Scene(motions[0].terrain, characters=len(motions)) as scene:
         recorder = VideoRecorder(out, motions[0].fps, scene, camera, *size)
         try:
             for t in range(min(m.num_frames for m in motions)):

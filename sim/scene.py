@@ -195,13 +195,17 @@ class Scene:
     """A PyBullet client holding the terrain, the humanoid, and path and goal markers.
 
     terrain: a Heightfield; path (P, 2) and goal (2,): world xy in metres, optional. gui: open a PyBullet
-    window (p.GUI) instead of a headless p.DIRECT client. Use as a context manager, or call close().
+    window (p.GUI) instead of a headless p.DIRECT client. characters: how many humanoids (a crowd; pose()
+    takes which). Use as a context manager, or call close().
     Body ids: terrain_body (the heightfield: collisions, invisible), terrain_visual (the drawn surface),
-    humanoid (the first of `humanoids`: add_humanoid adds more), path_body and goal_body (None when not drawn).
+    humanoids (humanoid: the first), path_body and goal_body (None when not drawn).
     """
 
-    def __init__(self, terrain, path=None, goal=None, gui=False):
+    def __init__(self, terrain, path=None, goal=None, gui=False, characters=1):
+        if characters < 1:
+            raise ValueError(f"a scene needs at least 1 character, got {characters}")
         self.terrain = terrain
+        self.characters = int(characters)
         self.skeleton = Skeleton.load()
         with quiet_stdout():
             self.client = p.connect(p.GUI) if gui else connect_direct()
@@ -247,8 +251,9 @@ class Scene:
             LEFT_COLOUR if name.startswith("left_") else RIGHT_COLOUR if name.startswith("right_") else BODY_COLOUR
             for name in LINK_NAMES
         ]
-        self.humanoids, self._foot_contact = [], []
-        self.humanoid = self.add_humanoid()
+        self.humanoids = [self._add_humanoid() for _ in range(self.characters)]
+        self.humanoid = self.humanoids[0]
+        self._foot_contact = [[False, False] for _ in self.humanoids]
         self._hinge_axes = [
             self.skeleton.joint_axes[link] if self.skeleton.joint_types[link] == "revolute" else None
             for link in MOVABLE_LINKS
@@ -256,9 +261,7 @@ class Scene:
         self.path_body = self._add_path(path) if path is not None else None
         self.goal_body = self._add_goal(goal) if goal is not None else None
 
-    def add_humanoid(self):
-        """Load one more humanoid (a character of a crowd; pose it with pose(..., character=index)); returns its
-        body id. It collides with the balls but not with the terrain."""
+    def _add_humanoid(self):
         c = self.client
         with quiet_stdout():
             body = p.loadURDF(
@@ -268,8 +271,6 @@ class Scene:
             p.setCollisionFilterPair(body, self.terrain_body, link, -1, 0, physicsClientId=c)
         for link, colour in enumerate(self._link_colours):
             p.changeVisualShape(body, link, rgbaColor=colour, physicsClientId=c)
-        self.humanoids.append(body)
-        self._foot_contact.append([False, False])
         return body
 
     def _visual_body(self, shapes, positions):
@@ -345,9 +346,9 @@ class Scene:
         return self._visual_body([disc, pole], [[x, y, ground + 0.005], [x, y, ground + 0.5 * height]])
 
     def pose(self, root_pos, root_quat, joint_quat, contacts=None, character=0):
-        """Pose a humanoid, velocities zero: root_pos (3,) m and root_quat (4,) xyzw as in a Motion frame,
-        joint_quat (12, 4) xyzw in MOVABLE_JOINTS order (a hinge takes the angle 2 atan2(q . axis, w)).
-        contacts (2,) [left, right] labels in [0, 1] colour the feet. character: index in `humanoids`."""
+        """Pose a humanoid (`character`: which), velocities zero: root_pos (3,) m and root_quat (4,) xyzw as in a
+        Motion frame, joint_quat (12, 4) xyzw in MOVABLE_JOINTS order (a hinge takes the angle
+        2 atan2(q . axis, w)). contacts (2,) [left, right] labels in [0, 1] colour the feet."""
         c = self.client
         body = self.humanoids[character]
         p.resetBasePositionAndOrientation(body, list(root_pos), list(root_quat), physicsClientId=c)
