@@ -17,10 +17,13 @@ venv: $(BIN)/terrain-mdm
 demo: venv
 	$(BIN)/terrain-mdm demo --out $(OUT)
 
-# The viewer test opens a real PyBullet window on a virtual display (Xvfb, from Debian's packages).
+# The GUI tests open real PyBullet windows on a virtual display (Xvfb, from Debian's packages) and type into
+# them with xdotool.
 xvfb:
 	@command -v Xvfb >/dev/null || (apt-get update -q && apt-get install -y -q xvfb xauth) \
-		|| echo "warning: could not install Xvfb; the GUI viewer test will be skipped"
+		|| echo "warning: could not install Xvfb; the GUI tests will be skipped"
+	@command -v xdotool >/dev/null || (apt-get update -q && apt-get install -y -q xdotool) \
+		|| echo "warning: could not install xdotool; the GUI play test will be skipped"
 
 test: venv xvfb
 	$(BIN)/python -m pytest -q

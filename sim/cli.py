@@ -21,6 +21,7 @@ COMMANDS = (
     "generate",
     "demo",
     "simulate",
+    "play",
     "view",
     "render",
     "export",

@@ -175,15 +175,22 @@ def _metrics(motion, terrain, goal, skeleton):
     }
 
 
-def _penetration(body, terrain):
+def penetration_depth(body, terrain, sdf=None):
+    """Per frame, the depth (m) of the deepest of the body points `body` (T, N, 3) below the surface of
+    `terrain`, max(0, -sdf): (T,). sdf: a terrain.sdf.SignedDistance of the terrain, to hold for many calls
+    (default: one made for this call)."""
     # Heightfields have no overhangs, so sdf < 0 exactly where a point is below the surface vertically (sdf
     # takes its sign from the vertical gap): only those points need the expensive sdf.
     body_gap = body[..., 2] - terrain.height(body[..., :2])
     below = body_gap < 0
     depth = np.zeros(body_gap.shape)
     if below.any():
-        depth[below] = -terrain.sdf(body[below])
-    depth_mm = depth.max(1) * 1000.0
+        depth[below] = -(terrain.sdf if sdf is None else sdf)(body[below])
+    return depth.max(1)
+
+
+def _penetration(body, terrain):
+    depth_mm = penetration_depth(body, terrain) * 1000.0
     out = {
         "penetration_mean_mm": float(depth_mm.mean()),
         "penetration_p95_mm": float(np.percentile(depth_mm, 95)),

@@ -43,6 +43,9 @@ GRID_DARKEN = 0.15
 # Vertices per piece of the terrain mesh. PyBullet refuses meshes of more than 131072 vertices, and its GUI
 # client crashes on a shape upload over 8 MB (a vertex with normal and uv takes 68 bytes).
 MAX_MESH_VERTICES = 65536
+# Most cells merged into one quad: TinyRenderer scans the screen box of every triangle, so long thin ones
+# seen at an angle cost far more than the cells they replace.
+MAX_RUN = 4
 
 # Character colours: left limbs blue, right limbs orange, a foot green while labelled in contact.
 BODY_COLOUR = (0.85, 0.85, 0.85, 1.0)
@@ -86,21 +89,32 @@ def terrain_mesh(terrain):
 
     Triangles are Bullet's (terrain/heightfield.py): per cell (ix, iy) the lower (ix, iy), (ix + 1, iy),
     (ix, iy + 1) and the upper (ix + 1, iy + 1), (ix, iy + 1), (ix + 1, iy), counter-clockwise seen from above.
+    A run of up to MAX_RUN level cells along y at one height is one such quad (a 40 m field has 0.7 M cells,
+    mostly level: merged, its scene builds in 4 s instead of 15 and TinyRenderer draws it twice as fast).
     Vertices are not shared, so that step edges stay sharp. Yields (vertices (N, 3) world m, normals (N, 3),
     uvs (N, 2)); the uvs put cell (ix, iy) on texel (row iy, column ix) of the texture (nx - 1 columns).
     """
     nx, ny = terrain.shape
+    h = terrain.heights
     ix, iy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
-    grid = np.stack([terrain.origin[0] + ix * terrain.cell, terrain.origin[1] + iy * terrain.cell, terrain.heights], -1)
+    grid = np.stack([terrain.origin[0] + ix * terrain.cell, terrain.origin[1] + iy * terrain.cell, h], -1)
     # Image rows run from v = 1 down in both of PyBullet's renderers.
     uv = np.stack([ix / (nx - 1), 1.0 - iy / (ny - 1)], -1)
-    rows = max(1, MAX_MESH_VERTICES // (6 * (ny - 1)))
-    for i0 in range(0, nx - 1, rows):
-        i1 = min(i0 + rows, nx - 1) + 1
+    level = (h[:-1, :-1] == h[1:, :-1]) & (h[:-1, :-1] == h[:-1, 1:]) & (h[:-1, :-1] == h[1:, 1:])
+    joins = level[:, 1:] & level[:, :-1] & (h[:-1, 1:-1] == h[:-1, :-2])  # cell iy continues the run of iy - 1
+    joins[:, MAX_RUN - 1 :: MAX_RUN] = False
+    first = np.flatnonzero(~np.concatenate([np.zeros((nx - 1, 1), bool), joins], 1))  # runs, row by row
+    row, y0 = np.divmod(first, ny - 1)
+    y1 = np.minimum(np.append(first[1:], row[-1:] * (ny - 1) + ny - 1), (row + 1) * (ny - 1)) - row * (ny - 1)
+    # Per run the quad's corners a, b, c, d: (ix, y0), (ix + 1, y0), (ix, y1), (ix + 1, y1).
+    corners = [(row, y0), (row + 1, y0), (row, y1), (row + 1, y1)]
+    order = (0, 1, 2, 3, 2, 1)
+    runs = max(1, MAX_MESH_VERTICES // 6)
+    for r0 in range(0, len(row), runs):
         parts = []
-        for values in (grid[i0:i1], uv[i0:i1]):
-            a, b, c, d = values[:-1, :-1], values[1:, :-1], values[:-1, 1:], values[1:, 1:]
-            parts.append(np.stack([a, b, c, d, c, b], -2).reshape(-1, values.shape[-1]))
+        for values in (grid, uv):
+            quad = [values[x[r0 : r0 + runs], y[r0 : r0 + runs]] for x, y in corners]
+            parts.append(np.stack([quad[k] for k in order], 1).reshape(-1, values.shape[-1]))
         vertices, uvs = parts
         tri = vertices.reshape(-1, 3, 3)
         normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])

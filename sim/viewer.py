@@ -138,6 +138,68 @@ def check_display():
     x11.XCloseDisplay(handle)
 
 
+def wait_for_view(hud, view, timeout=5.0):
+    """Wait until the window has applied the camera `view` (distance, yaw, pitch) just set: until its next
+    frame it reports the old one, which a following camera would write back."""
+    deadline = time.perf_counter() + timeout
+    while not np.allclose(hud.view(), view, atol=1e-3) and time.perf_counter() < deadline:
+        time.sleep(0.02)
+
+
+class Hud:
+    """Lines of text in the top left corner of a PyBullet window (client), kept there as the camera moves.
+
+    Every debug text call waits for a frame of the window (0.2 s with software OpenGL), so the texts hang
+    from a body that follows the camera target and are only re-added when they change or the mouse has
+    turned (2 degrees) or zoomed (5 %) the camera. Texts only follow a body that has a visual shape: an
+    invisible speck.
+    """
+
+    def __init__(self, client):
+        self.client = client
+        speck = p.createVisualShape(p.GEOM_SPHERE, radius=1e-3, rgbaColor=[0, 0, 0, 0], physicsClientId=client)
+        self.body = p.createMultiBody(0, -1, speck, physicsClientId=client)
+        self.texts = {}  # line number -> (text, item id)
+        self._layout = None
+
+    def view(self):
+        """The window's camera distance (m), yaw and pitch (degrees)."""
+        yaw, pitch, distance = p.getDebugVisualizerCamera(physicsClientId=self.client)[8:11]
+        return distance, yaw, pitch
+
+    def show(self, target, view, lines):
+        """Show `lines` with the camera on `target` (3,) and at `view` (distance, yaw, pitch) as view() gives."""
+        c = self.client
+        p.resetBasePositionAndOrientation(self.body, list(target), [0, 0, 0, 1], physicsClientId=c)
+        relayout = self._layout is None or not np.allclose(self._layout[0], view, rtol=0.05, atol=2.0)
+        if relayout or len(self._layout[1]) < len(lines):
+            # Lines from the window's top left corner: screen offsets at the target's depth (distance).
+            width, height, _, projection, _, _, right, up = p.getDebugVisualizerCamera(physicsClientId=c)[:8]
+            right, up = (np.asarray(v) / np.linalg.norm(v) for v in (right, up))
+            x, y = (view[0] * HUD_CORNER[i] / projection[5 * i] for i in range(2))
+            line = view[0] * 2.0 * LINE_PIXELS / height / projection[5]
+            self._layout = (view, [x * right + (y - i * line) * up for i in range(len(lines))])
+            relayout = True
+        for i, text in enumerate(lines):
+            self._text(i, text, self._layout[1][i], relayout)
+
+    def _text(self, line, text, offset, moved):
+        old = self.texts.get(line)
+        if old is not None and old[0] == text and not moved:
+            return
+        kwargs = {} if old is None else {"replaceItemUniqueId": old[1]}
+        item = p.addUserDebugText(
+            text,
+            offset.tolist(),
+            TEXT_COLOUR,
+            TEXT_SIZE,
+            parentObjectUniqueId=self.body,
+            physicsClientId=self.client,
+            **kwargs,
+        )
+        self.texts[line] = (text, item)
+
+
 class Viewer:
     """The PyBullet GUI playing `motion` (a Motion with a terrain) at wall-clock speed.
 
@@ -161,63 +223,19 @@ class Viewer:
             raise
 
     def _start(self, c, distance):
-        # Every debug text call waits for a frame of the window (0.2 s with software OpenGL), so the texts
-        # hang from a body that follows the camera target and are only re-added when they change. Texts
-        # only follow a body that has a visual shape: an invisible speck.
-        speck = p.createVisualShape(p.GEOM_SPHERE, radius=1e-3, rgbaColor=[0, 0, 0, 0], physicsClientId=c)
-        self.hud = p.createMultiBody(0, -1, speck, physicsClientId=c)
-        self._texts = {}  # line number -> (text, item id)
-        self._layout = None
+        self.hud = Hud(c)
         self.scene.pose_frame(self.motion, 0)
         view = (distance, self.camera.yaw, self.camera.pitch)
         p.resetDebugVisualizerCamera(*view, list(self.targets[0]), physicsClientId=c)
-        # The window applies the camera at its next frame; until then it reports the old one, which the
-        # following would write back.
-        deadline = time.perf_counter() + 5.0
-        while not np.allclose(self._view(), view, atol=1e-3) and time.perf_counter() < deadline:
-            time.sleep(0.02)
-
-    def _view(self):
-        """The window's camera distance (m), yaw and pitch (degrees)."""
-        yaw, pitch, distance = p.getDebugVisualizerCamera(physicsClientId=self.client)[8:11]
-        return distance, yaw, pitch
-
-    def _text(self, line, text, offset, moved):
-        old = self._texts.get(line)
-        if old is not None and old[0] == text and not moved:
-            return
-        kwargs = {} if old is None else {"replaceItemUniqueId": old[1]}
-        item = p.addUserDebugText(
-            text,
-            offset.tolist(),
-            TEXT_COLOUR,
-            TEXT_SIZE,
-            parentObjectUniqueId=self.hud,
-            physicsClientId=self.client,
-            **kwargs,
-        )
-        self._texts[line] = (text, item)
+        wait_for_view(self.hud, view)
 
     def _show(self, frame):
-        c = self.client
         self.scene.pose_frame(self.motion, frame)
         target = list(self.targets[frame])
-        view = self._view()
+        view = self.hud.view()
         if self.camera.follow:
-            p.resetDebugVisualizerCamera(*view, target, physicsClientId=c)
-        p.resetBasePositionAndOrientation(self.hud, target, [0, 0, 0, 1], physicsClientId=c)
-        lines = [self.playback.status(), *self.metrics, KEY_HELP]
-        # Laid out again when the mouse has turned (2 degrees) or zoomed (5 %) the camera.
-        relayout = self._layout is None or not np.allclose(self._layout[0], view, rtol=0.05, atol=2.0)
-        if relayout:
-            # Lines from the window's top left corner: screen offsets at the target's depth (distance).
-            width, height, _, projection, _, _, right, up = p.getDebugVisualizerCamera(physicsClientId=c)[:8]
-            right, up = (np.asarray(v) / np.linalg.norm(v) for v in (right, up))
-            x, y = (view[0] * HUD_CORNER[i] / projection[5 * i] for i in range(2))
-            line = view[0] * 2.0 * LINE_PIXELS / height / projection[5]
-            self._layout = (view, [x * right + (y - i * line) * up for i in range(len(lines))])
-        for i, text in enumerate(lines):
-            self._text(i, text, self._layout[1][i], relayout)
+            p.resetDebugVisualizerCamera(*view, target, physicsClientId=self.client)
+        self.hud.show(target, view, [self.playback.status(), *self.metrics, KEY_HELP])
 
     def run(self, max_frames=None):
         """Play until the window is closed, or for `max_frames` loop iterations (at most UI_RATE per second).

@@ -1,5 +1,7 @@
 import contextlib
 import os
+import shutil
+import subprocess
 import sys
 
 import numpy as np
@@ -96,3 +98,26 @@ def model(episodes):
     torch.nn.init.normal_(network.head.weight, std=0.05)
     network.eval()
     return LoadedModel(network, compute_stats(episodes, window, windows=200), window, schedule, config)
+
+
+@pytest.fixture(scope="session")
+def display():
+    """A virtual X display (Xvfb) for the GUI tests."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed: apt-get install -y xvfb xauth")
+    read, write = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    with os.fdopen(read) as f:
+        number = f.readline().strip()
+    if not number:
+        server.kill()
+        pytest.fail("Xvfb did not start")
+    yield f":{number}"
+    server.terminate()
+    server.wait()

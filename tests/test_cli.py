@@ -29,6 +29,7 @@ COMMANDS = (
     "generate",
     "demo",
     "simulate",
+    "play",
     "view",
     "render",
     "export",

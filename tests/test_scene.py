@@ -49,7 +49,14 @@ def test_terrain_mesh_is_bullets_surface():
     vertices = np.concatenate([v for v, _, _ in pieces])
     normals = np.concatenate([n for _, n, _ in pieces])
     assert all(len(v) <= scene_module.MAX_MESH_VERTICES for v, _, _ in pieces)
-    assert len(vertices) == 6 * np.prod(np.array(terrain.shape) - 1)
+    # The triangles tile the grid once (level runs merged): their areas seen from above add up to it.
+    tri = vertices.reshape(-1, 3, 3)
+    edges = tri[:, 1:, :2] - tri[:, :1, :2]
+    area = 0.5 * np.abs(edges[:, 0, 0] * edges[:, 1, 1] - edges[:, 0, 1] * edges[:, 1, 0]).sum()
+    assert np.isclose(area, np.prod(np.array(terrain.shape) - 1) * terrain.cell**2)
+    flat = make_terrain("flat", seed=0)
+    runs = np.ceil((flat.shape[1] - 1) / scene_module.MAX_RUN)  # level cells merged MAX_RUN at a time
+    assert sum(len(v) for v, _, _ in terrain_mesh(flat)) == 6 * (flat.shape[0] - 1) * runs
     # Vertices are grid vertices; triangle centres lie on the Heightfield's triangles (Bullet's diagonal).
     assert np.allclose(terrain.height(vertices[:, :2]), vertices[:, 2], atol=1e-9)
     centres = vertices.reshape(-1, 3, 3).mean(1)

@@ -1,7 +1,6 @@
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 
@@ -72,29 +71,6 @@ def test_no_display(monkeypatch):
         check_display()
 
 
-@pytest.fixture(scope="module")
-def display():
-    """A virtual X display (Xvfb) for the module's tests."""
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb is not installed: apt-get install -y xvfb xauth")
-    read, write = os.pipe()
-    server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-        pass_fds=(write,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write)
-    with os.fdopen(read) as f:
-        number = f.readline().strip()
-    if not number:
-        server.kill()
-        pytest.fail("Xvfb did not start")
-    yield f":{number}"
-    server.terminate()
-    server.wait()
-
-
 # Runs in its own process: PyBullet allows one GUI per process, and ends the process on a display error.
 GUI_SCRIPT = r"""
 import json, sys
@@ -131,7 +107,7 @@ with Viewer(motion) as viewer:
         "character_pixels": int(len(rows)),
         "character_centre": [float(cols.mean()) if len(cols) else -1, float(rows.mean()) if len(rows) else -1],
         "camera_target_error": float(np.linalg.norm(np.subtract(camera_target, viewer.targets[frame]))),
-        "texts": len(viewer._texts),
+        "texts": len(viewer.hud.texts),
     }
     viewer.scene.close()
     result["after_close"] = viewer.run(max_frames=5)
