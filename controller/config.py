@@ -34,7 +34,7 @@ BATCH_SETTINGS = (
 @dataclass(frozen=True)
 class ControllerConfig:
     # denoising steps per segment (at most the model's training timesteps, checked by PathController)
-    ddim_steps: int = bounded(3, 1, 1000)
+    ddim_steps: int = bounded(2, 1, 1000)
     # frames of each 2-s segment that are kept before generating the next (PathController checks them against
     # the model: from its previous frames to its segment length)
     commit_frames: int = bounded(30, 1, 1000)

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from motion_model import checkpoint
 from motion_model.condition import CONDITIONS, column
 from motion_model.dataset import WindowConfig, WindowSampler, load_episodes, load_stats, write_stats
-from motion_model.ddim import CosineSchedule, sample
+from motion_model.ddim import CosineSchedule
 from motion_model.features import LAYOUT, Normalizer, features_to_motion
 from motion_model.network import autocast
 from motion_model.skeleton import FEET, SOLE_GRID, Skeleton
@@ -92,9 +92,7 @@ def losses(pred, batch, normalizer, skeleton, window):
     # The reference frame itself (the last previous frame) anchors the velocity of the first segment frame.
     ref = normalizer.denormalize(batch["prev"][:, -1:])
     rotation = slice(LAYOUT["root_rot"].start, LAYOUT["hinge"].stop)
-    # Labels are 0..1 in the data; a distillation teacher's predicted ones can stray outside, and a negative
-    # weight would reward foot speed in the foot-contact term.
-    contacts = g[..., LAYOUT["contacts"]].clamp(0, 1)
+    contacts = g[..., LAYOUT["contacts"]]
     pos_p, rot_p = reference_fk(torch.cat([ref, p], 1), skeleton)
     with torch.no_grad():
         pos_g, _ = reference_fk(torch.cat([ref, g], 1), skeleton)
@@ -146,18 +144,6 @@ def training_inputs(batch, schedule, config, generator):
     return x_t, t, cond
 
 
-def distillation_inputs(batch, cond, teacher, config, generator):
-    """Initial noise at the noisiest timestep, the condition with clean previous frames (as the controller
-    gives them), and the batch with the teacher's DDIM sample from that noise as its x0: the student learns
-    the teacher's whole sampling chain as one step."""
-    noise = torch.randn(batch["x0"].shape, generator=generator)
-    cond = {**cond, "prev": batch["prev"], "prev_clean": torch.ones_like(cond["prev_clean"])}
-    with autocast(config.precision):
-        x0 = sample(teacher.network, cond, teacher.schedule, config.distill.teacher_steps, noise=noise)
-    t = teacher.schedule.timesteps(1).expand(len(noise))
-    return noise, t, cond, {**batch, "x0": x0.float()}
-
-
 @dataclass
 class _Run:
     """The live parts of a training run."""
@@ -171,7 +157,6 @@ class _Run:
     sampler: WindowSampler
     skeleton: Skeleton
     start: int  # the step it starts at
-    teacher: object = None  # the LoadedModel distilled from (config.distill), or None
 
 
 def train(config: TrainConfig, resume=False, until=None, progress=True, overwrite=False):
@@ -246,13 +231,8 @@ def _setup(config, state):
     torch.manual_seed(config.seed)
     model, window, schedule = checkpoint.build(config)
     data = Path(config.data)
-    teacher = _teacher(config)
-    if teacher is not None:
-        model.load_state_dict(teacher.network.state_dict())
     if state is not None:
         normalizer = Normalizer.from_state_dict(state["normalizer"])
-    elif teacher is not None:
-        normalizer = teacher.normalizer  # the student reads and writes the teacher's standardised features
     elif (data / "stats.npz").exists():
         normalizer = load_stats(data)
     else:
@@ -276,23 +256,7 @@ def _setup(config, state):
         ema.load_state_dict(state["model"])
         optimizer.load_state_dict(state["train"]["optimizer"])
         start = state["train"]["step"]
-    return _Run(model, ema, optimizer, schedule, window, normalizer, sampler, skeleton, start, teacher)
-
-
-def _teacher(config):
-    """The frozen LoadedModel that config.distill names, or None; ValueError unless it has the student's model
-    and window."""
-    if config.distill.teacher is None:
-        return None
-    teacher = checkpoint.load_model(config.distill.teacher)
-    for section in ("model", "window"):
-        if getattr(teacher.config, section) != getattr(config, section):
-            raise ValueError(
-                f"distill: the teacher {config.distill.teacher} has another {section} section than this config; "
-                "copy the teacher's model and window sections"
-            )
-    teacher.network.requires_grad_(False)
-    return teacher
+    return _Run(model, ema, optimizer, schedule, window, normalizer, sampler, skeleton, start)
 
 
 def _clear_run_folder(out, overwrite):
@@ -312,8 +276,6 @@ def _step(live, config, step):
     generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
     batch = live.sampler.sample(config.optim.batch_size, rng)
     x_t, t, cond = training_inputs(batch, live.schedule, config, generator)
-    if live.teacher is not None:
-        x_t, t, cond, batch = distillation_inputs(batch, cond, live.teacher, config, generator)
     lr = learning_rate(step, config.optim)
     for group in live.optimizer.param_groups:
         group["lr"] = lr

@@ -57,16 +57,6 @@ class OptimConfig:
 
 
 @dataclass(frozen=True)
-class DistillConfig:
-    """Distillation into a one-step sampler: the student starts from the `teacher` checkpoint (a shipped name or
-    a path; None trains from scratch on the data) and learns to map the initial noise straight to the teacher's
-    `teacher_steps`-step DDIM sample from that noise. Sample the student with one DDIM step."""
-
-    teacher: str | None = None
-    teacher_steps: int = bounded(3, 1, 1000)
-
-
-@dataclass(frozen=True)
 class TrainConfig:
     """A training run: where its data and run folder are, the model, and how it is trained."""
 
@@ -81,7 +71,6 @@ class TrainConfig:
     prev_noised: float = bounded(0.1, 0.0, 1.0)  # share of examples whose previous frames are noised
     loss: LossWeights = field(default_factory=LossWeights)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    distill: DistillConfig = field(default_factory=DistillConfig)
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     threads: int = bounded(2, 1, 1024)
     log_every: int = bounded(10, 1, None)
