@@ -69,8 +69,8 @@ class _Solo:
 
 
 class Player:
-    """The play loop: `stream` (_Solo or sim.crowd.CrowdStream) shown in `scene` (a p.GUI sim.scene.Scene with
-    one humanoid per character). seed: of the other characters' random commands."""
+    """The play loop: `stream` (_Solo or controller.live_stream.LiveCrowdStream) shown in `scene` (a p.GUI
+    sim.scene.Scene with one humanoid per character). seed: of the other characters' random commands."""
 
     def __init__(self, scene, stream, seed=0, camera=None):
         self.scene, self.stream, self.seed = scene, stream, seed
@@ -231,13 +231,14 @@ def play_gui(model, terrain, config=None, seed=0, characters=1, lead=0.2):
     """Open the PyBullet window on `terrain` and play until Esc or the window closes. model: a LoadedModel;
     config: a LiveConfig; characters: how many (the first one keys drive). Returns a PlayResult."""
     from controller.live import LiveConfig, LiveController, LiveStream
-    from sim.crowd import CrowdStream, crowd_starts
+    from controller.live_stream import LiveCrowdStream
+    from sim.crowd import crowd_starts
     from sim.scene import Scene
 
     config = config or LiveConfig()
     starts = crowd_starts(terrain, characters)
     lives = [LiveController(model, terrain, config=config, seed=seed + i, start=xy) for i, xy in enumerate(starts)]
-    stream = _Solo(LiveStream(lives[0], lead)) if characters == 1 else CrowdStream(lives, lead)
+    stream = _Solo(LiveStream(lives[0], lead)) if characters == 1 else LiveCrowdStream(lives, lead)
     closer = stream.stream if characters == 1 else stream
     began = time.perf_counter()
     try:

@@ -10,8 +10,9 @@ import pybullet as p
 import pytest
 from cli_run import ROOT, assert_one_line_error, run_cli
 
+from controller.live_stream import LiveCrowdStream
 from motion_model.motion import Motion
-from sim.crowd import CrowdStream, crowd_starts, random_commands
+from sim.crowd import crowd_starts, random_commands
 from sim.play_script import motion_files
 from sim.steering import Decision, Steering, camera_heading, camera_yaw_behind
 from terrain.generators import make_terrain
@@ -85,7 +86,7 @@ def test_crowd_stream(model):
     lives = [
         LiveController(model, terrain, config=config, seed=i, start=xy) for i, xy in enumerate(crowd_starts(terrain, 3))
     ]
-    with CrowdStream(lives, lead=0.1) as stream:
+    with LiveCrowdStream(lives, lead=0.1) as stream:
         frames = [stream.next_frames() for _ in range(12)]
         stream.command(1, direction=0.0, speed=1.2)  # one character's command: it is regenerated alone
         frames += [stream.next_frames() for _ in range(8)]
