@@ -32,6 +32,7 @@ KEY_RAMP = 8  # frames over which it fades out beyond them
 KEY_MARGIN = KEY_HOLD + KEY_RAMP + 1  # frames from a keyframe to a seam between segments, at least
 MIN_COMMIT = 10  # frames a segment shortened for a keyframe keeps at least
 END_LEAD, END_FULL = 10, 20  # frames before / after the plan's arrival at which the end pose starts / is full
+REST_TOLERANCE = 0.05  # m between a wait's halt on the follower's resampled route and its keyframe's arc
 ROOT_XY = [0, 1]
 HEADING = [3, 4]  # the body's forward axis, x and y (features.LAYOUT["root_rot"] begins with that matrix column)
 
@@ -143,8 +144,9 @@ def _key_weight(offset):
 
 
 def _resting_at(state, at):
-    """Whether a follower PlanState stands at arc length `at` (m)."""
-    return state.halted_at is not None and abs(state.s - at) < 0.01
+    """Whether a follower PlanState stands at arc length `at` (m). The follower resamples its route, so its halt
+    for a wait lies up to a few cm from the keyframe's arc on the route it was given."""
+    return state.halted_at is not None and abs(state.s - at) < REST_TOLERANCE
 
 
 def _smoothstep(x):

@@ -1,6 +1,6 @@
 """`terrain-mdm play`: drive a character live in the PyBullet GUI (keys in sim/steering.py).
 
-The character is a LiveController (controller/live.py) that a LiveStream generates a fraction of a second
+The character is a LiveController (controller/live.py) that a LiveCrowdStream generates a fraction of a second
 ahead in a background thread; the loop below pulls its frames on a 30 fps wall-clock schedule, each iteration
 taking the frames that are due and showing the last (a slow window, as with software OpenGL, shows fewer but
 the motion keeps real time), reading the keys, following with the camera and redrawing one status line.
@@ -47,29 +47,8 @@ class PlayResult:
     seconds: float = 0.0
 
 
-class _Solo:
-    """A LiveStream of one character with the crowd stream's interface (command(i, ...), next_frames())."""
-
-    def __init__(self, stream):
-        self.stream, self.lives = stream, [stream.live]
-
-    def command(self, character, direction=None, speed=None):
-        return self.stream.command(direction=direction, speed=speed)
-
-    def next_frames(self):
-        return [self.stream.next_frame()]
-
-    @property
-    def underruns(self):
-        return self.stream.underruns
-
-    @property
-    def latencies(self):
-        return self.stream.latencies
-
-
 class Player:
-    """The play loop: `stream` (_Solo or controller.live_stream.LiveCrowdStream) shown in `scene` (a p.GUI
+    """The play loop: `stream` (controller.live_stream.LiveCrowdStream) shown in `scene` (a p.GUI
     sim.scene.Scene with one humanoid per character). seed: of the other characters' random commands."""
 
     def __init__(self, scene, stream, seed=0, camera=None):
@@ -230,7 +209,7 @@ def status_line(speed, decision, penetration, underruns):
 def play_gui(model, terrain, config=None, seed=0, characters=1, lead=0.2):
     """Open the PyBullet window on `terrain` and play until Esc or the window closes. model: a LoadedModel;
     config: a LiveConfig; characters: how many (the first one keys drive). Returns a PlayResult."""
-    from controller.live import LiveConfig, LiveController, LiveStream
+    from controller.live import LiveConfig, LiveController
     from controller.live_stream import LiveCrowdStream
     from sim.crowd import crowd_starts
     from sim.scene import Scene
@@ -238,19 +217,18 @@ def play_gui(model, terrain, config=None, seed=0, characters=1, lead=0.2):
     config = config or LiveConfig()
     starts = crowd_starts(terrain, characters)
     lives = [LiveController(model, terrain, config=config, seed=seed + i, start=xy) for i, xy in enumerate(starts)]
-    stream = _Solo(LiveStream(lives[0], lead)) if characters == 1 else LiveCrowdStream(lives, lead)
-    closer = stream.stream if characters == 1 else stream
+    stream = LiveCrowdStream(lives, lead)
     began = time.perf_counter()
     try:
         with Scene(terrain, gui=True, characters=characters) as scene:
             stopped = Player(scene, stream, seed=seed).run()
     finally:
-        closer.close()
+        stream.close()
     return PlayResult(
         motions=[live.motion() if live.frame_index else None for live in lives],
         command_logs=[list(live.command_log) for live in lives],
         underruns=stream.underruns,
-        latencies=list(getattr(stream, "latencies", [])),
+        latencies=list(stream.latencies),
         stopped=stopped,
         seconds=time.perf_counter() - began,
     )
