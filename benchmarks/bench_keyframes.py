@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from controller.end_pose import EndPose
+from controller.follower import wrap
 from controller.inpaint import END_LEAD, KEY_HOLD, KEY_RAMP
 from controller.keyframes import Keyframe, keyframe_errors
 from controller.path_controller import ControllerConfig, PathController
@@ -116,9 +117,7 @@ def run_case(case, steps, model, strips=None):
         arrival = int(round(controller.follower.goal_time * fps)) if controller.follower.goal_time else len(jump) - 1
         window = slice(max(arrival - END_LEAD - 2, 0), None)
         near[window] = True
-        final_heading = abs(
-            math.degrees((quat.heading(motion.root_quat[-1]) - pose.heading + math.pi) % (2 * math.pi) - math.pi)
-        )
+        final_heading = abs(math.degrees(wrap(quat.heading(motion.root_quat[-1]) - pose.heading)))
         root = float(np.linalg.norm(motion.root_pos[-1, :2] - pose.xy))
         rows.append(("end pose", root, final_heading, pose.error(motion, terrain), float(jump[window].max())))
     elsewhere = float(jump[~near].max()) if (~near).any() else math.nan

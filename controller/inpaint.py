@@ -66,9 +66,9 @@ class Inpainter:
                 count = min(count, j - KEY_MARGIN)
         return count
 
-    def arrival_frame(self, follower, n0):
-        """The frame at which the follower's plan comes to rest on the goal (committed or in the plan ahead of
-        frame n0); None if not within the plan."""
+    def arrival_frame(self, follower):
+        """The frame at which the follower's plan comes to rest on the goal (committed or in the plan ahead);
+        None if not within the plan."""
         if follower.goal_time is not None:
             return int(round(follower.goal_time * self.fps))
         last = len(follower.halts) - 1
@@ -97,7 +97,7 @@ class Inpainter:
                 weight = _key_weight(np.abs(j[:, None] - j[held][None]).min(1))
                 anchor = n - n0 if 0 <= n - n0 < self.frames else int(np.flatnonzero(held)[0])
                 _blend(mask, values, weight[:, None], self._key_values(key, anchor, states, follower.line, ref))
-        arrival = self.arrival_frame(follower, n0) if self.end_pose is not None else None
+        arrival = self.arrival_frame(follower) if self.end_pose is not None else None
         if arrival is not None:
             weight = _smoothstep((n0 + j - (arrival - END_LEAD)) / (END_LEAD + END_FULL))
             _blend(mask, values, np.broadcast_to(weight[:, None], mask.shape), self._end_values(ref))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from controller.follower import wrap
 from terrain.planning import UnreachableGoal, plan_path, traversable
 from terrain.polyline import Polyline
 
@@ -161,7 +162,7 @@ def keyframe_errors(motion, keyframes):
         root = float(np.linalg.norm(motion.root_pos[n, :2] - np.asarray(key.xy)))
         heading = None
         if key.heading is not None:
-            turn = (quat.heading(motion.root_quat[n]) - key.heading + math.pi) % (2 * math.pi) - math.pi
+            turn = wrap(quat.heading(motion.root_quat[n]) - key.heading)
             heading = abs(math.degrees(turn))
         out.append(KeyframeError(root, heading))
     return out

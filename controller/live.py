@@ -57,10 +57,11 @@ class LiveController:
     start pad) facing `heading` (rad, world yaw; default +X).
 
     model: a LoadedModel or a name/path for load_model. `config` (LiveConfig) is kept as `settings`; `config`
-    is its nested ControllerConfig with `commit_frames`, what controller/step.py reads.
+    is its nested ControllerConfig with `commit_frames`, what controller/step.py reads. room: the terrain's
+    terrain.planning.Room, if already built (characters on one terrain share it).
     """
 
-    def __init__(self, model, terrain, config=LiveConfig(), seed=0, start=None, heading=None):
+    def __init__(self, model, terrain, config=LiveConfig(), seed=0, start=None, heading=None, room=None):
         self.settings = config.checked()
         self.model = model if isinstance(model, LoadedModel) else load_model(model)
         self.config = replace(config.controller, commit_frames=config.commit_frames).checked()
@@ -74,7 +75,7 @@ class LiveController:
         if not math.isfinite(self.start_yaw):
             raise ValueError(f"heading must be a finite angle in radians, got {heading}")
         self.seed = int(seed)
-        self.room = Room(terrain)  # once: every route is clipped by it
+        self.room = Room(terrain) if room is None else room  # every route is clipped by it; a crowd shares one
         self._lock = threading.RLock()
         self._version = 0  # changes with every command and reset: a step under way then is dropped
         self._commands = 0  # commands given (ids, never reset)
@@ -86,8 +87,10 @@ class LiveController:
     def reset(self):
         """Back to the start pad, standing, with a new motion and command log (frame_index 0)."""
         with self._lock:
-            self.generator = torch.Generator().manual_seed(self.seed)
-            self.foot_lock = FootLock(self.terrain) if self.config.foot_lock else None
+            # The noise generator and the foot lock are made afresh by the first step of the session
+            # (condition): a step already under way when reset() is called would otherwise draw from and pin
+            # feet into the new session's.
+            self.generator = self.foot_lock = None
             self._chunks = []  # generated Frames, handed out or provisional
             self._total = 0  # frames in _chunks
             self._cut = None  # where a command's new frames start, replacing those after it; None: none pending
@@ -121,7 +124,8 @@ class LiveController:
     def effect_frame(self, command_id):
         """The index of the first frame command `command_id` affects (with the commands after it, if it was
         superseded before its frames were generated); None until then."""
-        return min((f for k, f in self._effects.items() if k >= command_id), default=None)
+        with self._lock:
+            return min((f for k, f in self._effects.items() if k >= command_id), default=None)
 
     @property
     def buffered(self):
@@ -175,18 +179,13 @@ class LiveController:
             end = self._end()
             if not end:
                 return None
-            chunks, count = [], 0
-            for chunk in self._chunks:  # the chunks up to `end`, the last one cut there
-                chunks.append(chunk[: end - count])
-                count += len(chunk)
-                if count >= end:
-                    break
-            tail, count = [], 0
-            for chunk in reversed(chunks):  # only those needed: a session grows to thousands of frames
-                tail.insert(0, chunk)
-                count += len(chunk)
-                if count >= n:
-                    break
+            tail, start = [], self._total
+            for chunk in reversed(self._chunks):  # from the end: a session grows to thousands of chunks
+                start -= len(chunk)
+                if start < end:
+                    tail.insert(0, chunk[: end - start])
+                    if start <= end - n:
+                        break
             return Frames.concatenate(tail)[-n:]
 
     def frames_to_commit(self):
@@ -202,6 +201,8 @@ class LiveController:
             if recent is not None and len(recent) < window.n_prev:  # a command cut early: it stood before
                 recent = Frames.concatenate([recent[:1]] * (window.n_prev - len(recent)) + [recent])
             if recent is None:
+                self.generator = torch.Generator().manual_seed(self.seed)
+                self.foot_lock = FootLock(self.terrain) if self.config.foot_lock else None
                 ref_xy, ref_yaw = self.start, self.start_yaw
                 ref_z, prev, speed_now = float(self.terrain.height(self.start)), None, 0.0
             else:
@@ -248,12 +249,13 @@ class LiveController:
     # -- inside -------------------------------------------------------------------------------------
 
     def _frame(self, index):
-        for chunk in self._chunks:
-            if index < len(chunk):
-                return Frame(
-                    chunk.root_pos[index], chunk.root_quat[index], chunk.joint_quat[index], chunk.contacts[index]
-                )
-            index -= len(chunk)
+        """Frame `index` of the session, found from the end (where the frames being handed out are)."""
+        start = self._total
+        for chunk in reversed(self._chunks):
+            start -= len(chunk)
+            if index >= start:
+                i = index - start
+                return Frame(chunk.root_pos[i], chunk.root_quat[i], chunk.joint_quat[i], chunk.contacts[i])
         raise IndexError(index)
 
     def _end(self):
@@ -264,15 +266,12 @@ class LiveController:
         """Drop the generated frames from index `keep` on."""
         if self._total <= keep:
             return
-        kept, count = [], 0
-        for chunk in self._chunks:
-            if count + len(chunk) > keep:
-                if keep > count:
-                    kept.append(chunk[: keep - count])
-                break
-            kept.append(chunk)
-            count += len(chunk)
-        self._chunks, self._total = kept, keep
+        start = self._total  # from the end: only the last chunks are dropped or cut
+        while self._chunks and start - len(self._chunks[-1]) >= keep:
+            start -= len(self._chunks.pop())
+        if start > keep:
+            self._chunks[-1] = self._chunks[-1][: len(self._chunks[-1]) - (start - keep)]
+        self._total = keep
 
     def _needs_route(self, xy):
         """A new route after a command change, and before an unclipped route runs out."""

@@ -17,6 +17,7 @@ import time
 import weakref
 
 from controller.step import advance
+from controller.stream import raise_error
 
 
 class _Worker:
@@ -103,10 +104,7 @@ class LiveCrowdStream:
                 self._pending.remove(entry)
 
     def _check(self):
-        if self.error is not None:
-            if isinstance(self.error, (ValueError, OSError)):
-                raise self.error
-            raise RuntimeError("motion generation failed") from self.error
+        raise_error(self.error)
         if not self._thread.is_alive():
             raise RuntimeError("the live stream is closed")
 

@@ -18,6 +18,7 @@ import configs
 from controller.live_config import MAX_SPEED
 
 KEYS = ("t", "direction", "speed")
+MAX_TIME = 3600.0  # s of motion: a script's last command at most an hour in
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ def _problem(entry, index, last_t):
             return f"{key} must be a finite number, got {value!r}"
     if entry.get("t") is None:
         return "no t (the time in seconds of motion at which the command applies)"
+    if entry["t"] > MAX_TIME:
+        return f"t must be at most {MAX_TIME:g} s of motion"
     if entry["t"] < 0 or (last_t is not None and entry["t"] <= last_t):
         return (
             f"t must be >= 0 and later than the entry before's {last_t} s" if last_t is not None else "t must be >= 0"
@@ -87,15 +90,24 @@ def _problem(entry, index, last_t):
 def run_script(live, commands, tail=3.0):
     """Play TimedCommands on a LiveController frame by frame, synchronously; the Motion of every frame up to the
     last command's time plus `tail` s."""
+    return run_scripts([live], commands, tail)[0]
+
+
+def run_scripts(lives, commands, tail=3.0):
+    """run_script for several LiveControllers in lockstep: each command applied to all of them, every step one
+    network call for all (controller.live.next_frames). Returns their Motions."""
+    from controller.live import next_frames
+
     if not (isinstance(tail, (int, float)) and math.isfinite(tail) and tail >= 0):
         raise ValueError(f"tail must be a finite number of seconds >= 0, got {tail!r}")
-    fps = live.model.window.fps
+    fps = lives[0].model.window.fps
     end = max(1, math.ceil(round((commands[-1].t + tail) * fps, 6)))
     waiting = list(commands)
-    while live.frame_index < end:
-        now = live.frame_index / fps
+    while lives[0].frame_index < end:
+        now = lives[0].frame_index / fps
         while waiting and waiting[0].t <= now + 1e-9:
             command = waiting.pop(0)
-            live.command(direction=command.direction, speed=command.speed)
-        live.next_frame()
-    return live.motion()
+            for live in lives:
+                live.command(direction=command.direction, speed=command.speed)
+        next_frames(lives)
+    return [live.motion() for live in lives]

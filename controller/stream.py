@@ -114,7 +114,7 @@ class BufferedStream:
         self._started = True
         if frame is None:
             self._frames.put(None)  # stay finished for later calls
-            _raise(self.error)
+            raise_error(self.error)
         return frame
 
     def __iter__(self):
@@ -244,7 +244,7 @@ class CharacterStream:
         self._started = True
         if frame is None:
             self._frames.put(None)  # stay finished for later calls
-            _raise(self.crowd.error)
+            raise_error(self.crowd.error)
         return frame
 
     def close(self):
@@ -261,7 +261,7 @@ def _next(frames):
         return frame, time.perf_counter() - start
 
 
-def _raise(error):
+def raise_error(error):
     """Re-raise a generator's error for the consumer: bad input as itself (the caller's one-line message)."""
     if isinstance(error, (ValueError, OSError)):
         raise error

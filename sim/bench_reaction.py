@@ -3,7 +3,7 @@
 Scripted (controller/script.py, synchronous): each run starts standing in the middle of a 30-m square and walks
 +X at 1.2 m/s; then
   turn     at 3 s a 90-degree turn, at 6 s a stop
-  reverse  at 3 s a 180-degree turn, at 6 s a run (3 m/s; on stairs a slower walk, 0.8 m/s), at 9 s a stop
+  reverse  at 3 s a 180-degree turn, at 6 s a run (3 m/s; on stairs a slower walk, 0.6 m/s), at 9 s a stop
 sim/reaction.py measures each change (floors 1.5x on the slope and the stairs). The slope rises 10 degrees
 along +X, the stairs 0.12 m every 0.3 m; the flat ground is a field without features. On the stairs the follower
 keeps to one tread a step (as the training data does), slower than the speed asked for, so no speed reaction is

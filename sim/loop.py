@@ -47,7 +47,8 @@ class LoopStats:
     startup_seconds: float = 0.0  # waiting for the buffer to fill before the clock started
     video_frames: int = 0
     controller_status: str | None = None  # the controller's stop reason (None: still going), from simulate()
-    generated_seconds: float | None = None  # motion the controller generated, shown or still buffered
+    generated_seconds: float | None = None  # motion the controller generated, shown or still buffered (a crowd:
+    # the character furthest ahead's)
     characters: int = 1
     underruns_per_character: tuple = ()
 
@@ -389,7 +390,7 @@ def simulate(
     SimulationLoop. A crowd (controller/crowd.py: a formation walking from the start end to the goal end, each
     on its own planned path) is stepped together, one network call per step for all (CrowdStream); the balls
     drop along the first character's path, which the camera follows. Returns LoopStats with the controller's
-    status (the first character's; with a crowd, "goal" once all have reached theirs).
+    status (a crowd's: a count of each once all have stopped, e.g. "goal 14, stalled 2").
     """
     from sim.scene import Scene
 
@@ -417,9 +418,8 @@ def simulate(
             progress=progress,
         )
         stats = loop.run(seconds)
-    statuses = {c.status for c in controllers}
-    stats.controller_status = controller.status if characters == 1 else "goal" if statuses == {"goal"} else None
-    stats.generated_seconds = sum(c.num_frames for c in controllers) / controller.model.window.fps
+    stats.controller_status = _status(controllers)
+    stats.generated_seconds = max(c.num_frames for c in controllers) / controller.model.window.fps
     return stats
 
 
@@ -437,3 +437,14 @@ def _start_streams(model, terrain, seed, config, buffer_seconds, characters):
     controllers = crowd_controllers(model, terrain, characters, config, seed=seed)
     crowd = CrowdStream(controllers, buffer_seconds)
     return controllers, crowd, crowd.streams
+
+
+def _status(controllers):
+    """The controllers' stop reason (None while any is still going): one's own, or a count of each, e.g.
+    "goal 14, stalled 2"."""
+    statuses = [c.status for c in controllers]
+    if None in statuses:
+        return None
+    if len(statuses) == 1:
+        return statuses[0]
+    return ", ".join(f"{status} {statuses.count(status)}" for status in sorted(set(statuses)))

@@ -213,10 +213,14 @@ def play_gui(model, terrain, config=None, seed=0, characters=1, lead=0.2):
     from controller.live_stream import LiveCrowdStream
     from sim.crowd import crowd_starts
     from sim.scene import Scene
+    from terrain.planning import Room
 
     config = config or LiveConfig()
     starts = crowd_starts(terrain, characters)
-    lives = [LiveController(model, terrain, config=config, seed=seed + i, start=xy) for i, xy in enumerate(starts)]
+    room = Room(terrain)  # one for all: building it costs up to 0.25 s on a 100-m field
+    lives = [
+        LiveController(model, terrain, config=config, seed=seed + i, start=xy, room=room) for i, xy in enumerate(starts)
+    ]
     stream = LiveCrowdStream(lives, lead)
     began = time.perf_counter()
     try:

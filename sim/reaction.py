@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from motion_model import quaternion as quat
+from motion_model.legs import wrap_angle
 
 TURN_TOLERANCE = math.radians(20.0)
 TURN_MIN = math.radians(30.0)  # a direction change smaller than this is no turn to measure
@@ -72,11 +73,11 @@ def _criterion(before, now, heading, yaw, stop_speed, move_speed):
     if now.speed == 0.0 and before.speed > 0.0:
         gait = "run" if before.speed > RUN_FROM else "walk"
         return f"stop from {gait}", f"{before.speed:g} -> 0 m/s", stop_speed < STOP_SPEED
-    turn = abs(float(_wrap(now.direction - heading)))
+    turn = abs(float(wrap_angle(now.direction - heading)))
     if now.speed > 0.0 and turn >= TURN_MIN:
         kind = f"turn {int(round(math.degrees(turn)))}" + ("" if before.speed > 0.0 else " from standing")
         detail = f"{now.speed:g} m/s, {math.degrees(heading):.0f} -> {math.degrees(now.direction):.0f} deg"
-        return kind, detail, np.abs(_wrap(yaw - now.direction)) <= TURN_TOLERANCE
+        return kind, detail, np.abs(wrap_angle(yaw - now.direction)) <= TURN_TOLERANCE
     if now.speed > 0.0 and now.speed != before.speed:
         tolerance = max(SPEED_TOLERANCE * now.speed, SPEED_SLACK)
         return "speed", f"{before.speed:g} -> {now.speed:g} m/s", np.abs(move_speed - now.speed) <= tolerance
@@ -98,10 +99,6 @@ def _centred_speed(xy, fps, seconds):
     t = np.arange(len(xy))
     a, b = np.maximum(t - half, 0), np.minimum(t + half, len(xy) - 1)
     return np.linalg.norm(xy[b] - xy[a], axis=-1) * fps / np.maximum(b - a, 1)
-
-
-def _wrap(angle):
-    return (np.asarray(angle) + math.pi) % (2 * math.pi) - math.pi
 
 
 def format_table(reactions, title=None):

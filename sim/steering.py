@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import pybullet as p
 
+from controller.follower import wrap
+
 KEY_ESCAPE = 27
 # Direction keys: the angle (radians, counter-clockwise) from the camera's looking direction on the ground.
 DIRECTION_KEYS = {
@@ -98,7 +100,7 @@ class Steering:
             if events.get(key, 0) & HELD:
                 x, y = x + math.cos(angle), y + math.sin(angle)
         if math.hypot(x, y) > 1e-6:
-            self.direction = (camera_heading(camera_yaw_deg) + math.atan2(y, x) + math.pi) % (2 * math.pi) - math.pi
+            self.direction = wrap(camera_heading(camera_yaw_deg) + math.atan2(y, x))
             self.moving = True
         if _down(events, KEYS_STOP) or _released(events, KEYS_STOP):
             self.moving = False

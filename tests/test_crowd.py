@@ -80,7 +80,7 @@ def test_simulate_command_with_characters(model, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "3 characters:" in out and "underruns per character:" in out and "stopped: seconds" in out
     assert main(args + ["--characters", "0"]) == 2
-    assert "error: --characters must be at least 1" in capsys.readouterr().err
+    assert "error: argument --characters: 0 is out of range: give an integer in 1..64" in capsys.readouterr().err
 
 
 def test_a_character_that_stops_first_stands_while_the_others_go_on(model, flat):

@@ -26,6 +26,8 @@ def number_in(kind, low, high):
 
 FPS = number_in(float, *FPS_RANGE)
 WORKERS = number_in(int, 1, MAX_WORKERS)
+MAX_CHARACTERS = 64  # characters of a crowd (simulate, play): one network call per step for all
+CHARACTERS = number_in(int, 1, MAX_CHARACTERS)
 
 
 def add_controller_arguments(parser, seed_help):

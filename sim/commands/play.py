@@ -1,10 +1,8 @@
 """`terrain-mdm play`: drive characters live in the PyBullet GUI, or headless from a script of timed commands."""
 
-from sim.commands.arguments import number_in
+from sim.commands.arguments import CHARACTERS, MAX_CHARACTERS, number_in
 
 PARSER = {"help": "drive a character live in the PyBullet GUI (W/A/S/D, Shift, Space, R, Esc) or from --commands"}
-MAX_CHARACTERS = 64
-CHARACTERS = number_in(int, 1, MAX_CHARACTERS)
 TAIL = number_in(float, 0.0, 600.0)
 LEAD = number_in(float, 0.05, 10.0)
 

@@ -1,6 +1,6 @@
 """`terrain-mdm simulate`: the controller streams into a running PyBullet world with balls, in real time."""
 
-from sim.commands.arguments import SEED_HELP, add_controller_arguments, controller_config
+from sim.commands.arguments import CHARACTERS, SEED_HELP, add_controller_arguments, controller_config
 
 PARSER = {"help": "stream the controller into a running PyBullet world with balls, in real time"}
 
@@ -9,10 +9,10 @@ def add_arguments(parser):
     add_controller_arguments(parser, seed_help=SEED_HELP + "; also of the sampling noise and the balls")
     parser.add_argument(
         "--characters",
-        type=int,
+        type=CHARACTERS,
         default=1,
-        help="a crowd: this many characters from the start end to the goal end, each on its own path, one network "
-        "call per step for all (default 1)",
+        help="a crowd: this many characters (1-64) from the start end to the goal end, each on its own path, "
+        "one network call per step for all (default 1)",
     )
     parser.add_argument("--balls", type=int, default=3, help="balls dropped along the path ahead of the character")
     parser.add_argument(
@@ -35,8 +35,6 @@ def run(args):
     from sim.viewer import check_display
     from terrain.atomic import check_writable
 
-    if args.characters < 1:
-        raise ValueError(f"--characters must be at least 1, got {args.characters}")
     spec = terrain_spec(args.terrain, args.params, args.seed)
     if args.video:
         check_writable(args.video, "video file", VIDEO_SUFFIXES)
