@@ -84,6 +84,11 @@ def trailing_speed(xy, fps, seconds=REST_TIME):
     return out
 
 
+def root_speed(xy, fps):
+    """Mean horizontal speed (m/s) over root positions xy (T, 2): first to last, over the T - 1 frames between."""
+    return float(np.linalg.norm(xy[-1] - xy[0]) * fps / max(len(xy) - 1, 1))
+
+
 def wrap(angle):
     """Angle (rad) wrapped into [-pi, pi)."""
     return (angle + math.pi) % (2 * math.pi) - math.pi

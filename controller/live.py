@@ -28,7 +28,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from controller.follower import PathFollower, wrap
+from controller.follower import PathFollower, root_speed, wrap
 from controller.foot_lock import FootLock
 from controller.frames import Frames
 from controller.live_config import MAX_SPEED, CommandRecord, LiveConfig
@@ -209,7 +209,7 @@ class LiveController:
                 ref_xy, ref_yaw, ref_z = reference_frame(recent.root_pos[-1], recent.root_quat[-1], self.terrain)
                 features = motion_to_features(*recent.arrays(), ref_xy, ref_yaw, ref_z)
                 prev = self.model.normalizer.normalize(features.astype(np.float32))[None]
-                speed_now = _speed(recent.root_pos[-SPEED_WINDOW:, :2], window.fps)
+                speed_now = root_speed(recent.root_pos[-SPEED_WINDOW:, :2], window.fps)
             if self._needs_route(ref_xy):
                 if self._replan and recent is not None and self.foot_lock is not None:
                     _reseat_feet(self.foot_lock, recent[-1:])  # the dropped frames' footholds are gone
@@ -328,11 +328,6 @@ def _reseat_feet(foot_lock, last):
         held = last.contacts[-1, f] > 0.5
         foot_lock.holds[f] = (link_pos[-1, link] + quat.rotate(rot, sole_offset()), rot) if held else None
         foot_lock.release[f] = None
-
-
-def _speed(xy, fps):
-    """Mean horizontal speed (m/s) over root positions xy (T, 2)."""
-    return float(np.linalg.norm(xy[-1] - xy[0]) * fps / max(len(xy) - 1, 1))
 
 
 def _finite(value, name):

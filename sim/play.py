@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from controller.follower import root_speed
 from sim.crowd import random_commands
 from sim.metrics import penetration_depth
 from sim.scene import FOLLOW_DISTANCE, TARGET_DROP, Camera, p
@@ -186,7 +187,7 @@ class Player:
         """m/s of character 0's root over the recent frames (horizontal)."""
         if len(self._recent) < 2:
             return 0.0
-        return float(np.linalg.norm(self._recent[-1][:2] - self._recent[0][:2])) * self.fps / (len(self._recent) - 1)
+        return root_speed(np.asarray(self._recent)[:, :2], self.fps)
 
     def _penetration(self, frame):
         """m: how deep character 0's body goes into the terrain in `frame`."""

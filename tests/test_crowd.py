@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from recording import Recording
 
 from controller.crowd import SPACING, crowd_controllers, crowd_routes
 from controller.path_controller import ControllerConfig
@@ -25,22 +26,6 @@ FAST = replace(ControllerConfig(), ddim_steps=1, time_limit=3.0)
 @pytest.fixture(scope="module")
 def flat():
     return make_terrain("flat", seed=0, length=10.0, width=6.0)
-
-
-class Recording:
-    """A stream that remembers the frames it hands out."""
-
-    def __init__(self, stream):
-        self.stream, self.frames = stream, []
-
-    def next_frame(self):
-        frame = self.stream.next_frame()
-        if frame is not None:
-            self.frames.append(frame)
-        return frame
-
-    def close(self):
-        self.stream.close()
 
 
 def test_formation_routes_start_apart_and_end_on_their_goals(flat):

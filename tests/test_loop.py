@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from recording import Recording
 
 from controller.path_controller import ControllerConfig, PathController
 from controller.stream import BufferedStream
@@ -26,22 +27,6 @@ FAST = ControllerConfig(ddim_steps=2, commit_frames=30, candidates=2, max_retrie
 @pytest.fixture(scope="module")
 def stairs():
     return make_terrain("stairs", seed=1, length=8.0, direction="down", step_height=0.2, num_steps=4)
-
-
-class Recording:
-    """A stream that remembers the frames it hands out."""
-
-    def __init__(self, stream):
-        self.stream, self.frames = stream, []
-
-    def next_frame(self):
-        frame = self.stream.next_frame()
-        if frame is not None:
-            self.frames.append(frame)
-        return frame
-
-    def close(self):
-        self.stream.close()
 
 
 def generator_threads():
