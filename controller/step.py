@@ -158,9 +158,10 @@ def sample_candidates(controllers, starts, pending, model, config):
     # inference_mode rather than sample's no_grad: the same numbers, 10-15% less time per pass at batch 1
     # (benchmarks/bench_batch1.py; README, Speed).
     known = _stack_known([getattr(controllers[i], "known", None) for i in pending], k, noise.shape)
+    network = model.sampling_network(config.precision)
     with torch.inference_mode(), autocast(config.precision):
         x0 = sample(
-            model.network, cond, model.schedule, config.ddim_steps, guidance=config.guidance, noise=noise, known=known
+            network, cond, model.schedule, config.ddim_steps, guidance=config.guidance, noise=noise, known=known
         )
     features = model.normalizer.denormalize(x0.float()).numpy().astype(np.float64)
     if config.smoothing > 0:  # the whole segment, so the committed frames are smoothed with their future

@@ -5,7 +5,8 @@ A checkpoint is a dict of tensors, numbers, strings, lists and dicts, so it load
 state dict}. A training checkpoint adds "train" (step, raw weights, optimizer state) for resuming.
 """
 
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -14,7 +15,7 @@ from configs.typed import to_dict
 from motion_model.dataset import WindowConfig
 from motion_model.ddim import CosineSchedule
 from motion_model.features import Normalizer
-from motion_model.network import MDM
+from motion_model.network import MDM, uses_bf16
 from motion_model.train_config import TrainConfig, train_config
 from terrain.atomic import atomic_path
 
@@ -70,6 +71,17 @@ class LoadedModel:
     window: WindowConfig
     schedule: CosineSchedule
     config: TrainConfig
+    _bf16: list = field(default_factory=list, repr=False, compare=False)  # the bf16 copy, once made
+
+    def sampling_network(self, precision):
+        """The network to sample with under network.autocast(precision). In bf16 it is a copy with bf16 weights,
+        made once: autocast would otherwise cast every weight again for every segment, a tenth of a one-character
+        controller step. (The copy does not follow later changes to `network`'s weights.)"""
+        if not uses_bf16(precision):
+            return self.network
+        if not self._bf16:
+            self._bf16.append(copy.deepcopy(self.network).to(torch.bfloat16).requires_grad_(False))
+        return self._bf16[0]
 
 
 def load_model(name_or_path="default"):

@@ -199,9 +199,13 @@ def bf16_supported():
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def autocast(precision):
-    """Autocast context for "fp32", "bf16" or "auto" (bf16 only where the CPU computes it natively)."""
+def uses_bf16(precision):
+    """Whether "fp32", "bf16" or "auto" (bf16 only where the CPU computes it natively) computes in bf16."""
     if precision not in ("auto", "fp32", "bf16"):
         raise ValueError(f"precision must be auto, fp32 or bf16, got {precision!r}")
-    bf16 = precision == "bf16" or (precision == "auto" and bf16_supported())
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+    return precision == "bf16" or (precision == "auto" and bf16_supported())
+
+
+def autocast(precision):
+    """Autocast context for "fp32", "bf16" or "auto" (bf16 only where the CPU computes it natively)."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=uses_bf16(precision))

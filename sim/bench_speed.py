@@ -13,9 +13,11 @@ not assumed.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import platform
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -93,10 +95,12 @@ def matmul_peak(dtype, size, min_seconds=0.5):
     return 2.0 * size**3 / best
 
 
-def characters(model, config, batch):
+def characters(model, config, seeds):
+    """A PathController on its own seeded course for each seed (an int n: seeds 0 .. n - 1)."""
+    seeds = range(seeds) if isinstance(seeds, int) else seeds
     return [
         PathController(model, make_terrain("course", seed=i, length=COURSE_LENGTH), config=config, seed=i)
-        for i in range(batch)
+        for i in seeds
     ]
 
 
@@ -108,6 +112,43 @@ def measure_run_batch(model, config, batch, steps):
     start = time.perf_counter()
     results = run_batch(controllers, batch=batch)
     return sum(r.motion.duration for r in results) / (time.perf_counter() - start)
+
+
+def measure_processes(model, config, batch, steps, warmup=1, workers=None):
+    """x real time of `batch` characters dealt into `workers` processes (default: one per core) with one torch
+    thread each, as `terrain-mdm batch` runs them: every process advances its share as one batch, so the work
+    around the network runs in parallel too (threads would share one interpreter lock). All processes start
+    their `steps` timed steps together; the motion of all of them over the slowest one's time."""
+    workers = max(1, min(workers or os.cpu_count() or 1, batch))
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
+        barrier = manager.Barrier(workers)
+        shares = [range(batch)[i::workers] for i in range(workers)]
+        timed = list(
+            pool.map(
+                _timed_share,
+                [model] * workers,
+                [config] * workers,
+                shares,
+                [steps] * workers,
+                [warmup] * workers,
+                [barrier] * workers,
+            )
+        )
+    return sum(motion_s for motion_s, _ in timed) / max(wall for _, wall in timed)
+
+
+def _timed_share(model, config, seeds, steps, warmup, barrier):
+    """In a worker process: (seconds of motion, wall seconds) of `steps` steps of the characters of `seeds`."""
+    torch.set_num_threads(1)
+    controllers = characters(model, config, seeds)
+    for _ in range(warmup):
+        advance(controllers)
+    barrier.wait()
+    start, frames = time.perf_counter(), 0
+    for _ in range(steps):
+        frames += sum(m.num_frames for m in advance(controllers) if m is not None)
+    return frames / model.window.fps, time.perf_counter() - start
 
 
 def measure_engine(config, episodes=ENGINE_EPISODES):
@@ -132,7 +173,7 @@ def measure(model, config, batch, steps, warmup=1):
     for _ in range(warmup):
         advance(controllers)
     wall, segments, frames = 0.0, 0, 0
-    with NetworkTimer(model.network) as timer:
+    with NetworkTimer(model.sampling_network(config.precision)) as timer:
         for _ in range(steps):
             start = time.perf_counter()
             committed = [m for m in advance(controllers) if m is not None]
@@ -156,6 +197,7 @@ def measure(model, config, batch, steps, warmup=1):
         "realtime_x": motion_s / wall,
         "network_share_of_time": timer.seconds / wall,
         "run_batch_realtime_x": measure_run_batch(model, config, batch, steps),
+        "processes_realtime_x": measure_processes(model, config, batch, steps, warmup) if batch > 1 else None,
     }
 
 
@@ -229,6 +271,7 @@ def format_report(report):
         "ms/motion s",
         "x real time",
         "x (run_batch)",
+        "x (processes)",
         "x engine",
         "net share",
         "net GFLOP/s",
@@ -246,6 +289,7 @@ def format_report(report):
             f"{r['ms_per_motion_second']:.1f}",
             f"{r['realtime_x']:.1f}",
             f"{r['run_batch_realtime_x']:.1f}",
+            "-" if r["processes_realtime_x"] is None else f"{r['processes_realtime_x']:.1f}",
             f"{r['realtime_x'] / r['engine_realtime_x']:.2f}",
             f"{100 * r['network_share_of_time']:.0f}%",
             f"{r['network_flops'] / 1e9:.1f}",
@@ -266,8 +310,9 @@ def format_report(report):
     )
     lines.append(
         "x real time: seconds of motion committed per second of wall time, all characters together "
-        "(advanced as one batch; 'x (run_batch)': run_batch's lanes, cold start included); ms/segment: per "
-        "character and controller step, collision checks included"
+        "(advanced as one batch; 'x (run_batch)': run_batch's lanes, cold start included; 'x (processes)': "
+        "the batch dealt into one process per core, as `terrain-mdm batch` runs); ms/segment: per character and "
+        "controller step, collision checks included"
     )
     engine = report["batches"][0]["engine_realtime_x"] if report["batches"] else float("nan")
     lines.append(

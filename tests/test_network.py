@@ -103,6 +103,23 @@ def test_checkpoint_round_trip_gives_identical_samples(tmp_path):
     assert torch.equal(a, b)
 
 
+def test_the_bf16_sampling_network_is_one_bf16_copy_sampling_close_to_autocast(tmp_path):
+    config, network, _, schedule = tiny()
+    normalizer = Normalizer(np.zeros(NUM_FEATURES), np.ones(NUM_FEATURES))
+    checkpoint.save(tmp_path / "m.pt", checkpoint.payload(config, normalizer, network.state_dict()))
+    loaded = checkpoint.load_model(tmp_path / "m.pt")
+    assert loaded.sampling_network("fp32") is loaded.network
+    low = loaded.sampling_network("bf16")
+    assert low is loaded.sampling_network("bf16") and low is not loaded.network
+    assert {p.dtype for p in low.parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in loaded.network.parameters()} == {torch.float32}  # the model itself is unchanged
+    cond, noise = make_cond(network, 2), torch.randn(2, 60, NUM_FEATURES)
+    with torch.inference_mode(), autocast("bf16"):
+        cast = sample(loaded.network, cond, schedule, 2, noise=noise)
+        copied = sample(low, cond, schedule, 2, noise=noise)
+    assert copied.dtype == torch.float32 and (copied - cast).abs().max() < 0.05
+
+
 def test_foreign_files_are_refused(tmp_path):
     torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
     (tmp_path / "text.pt").write_text("not a checkpoint")
