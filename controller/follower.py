@@ -190,22 +190,28 @@ class PathFollower:
             if t < max(st.halted_at + halt.seconds, halt.until):
                 return st._replace(t=t, speed=0.0, turn_rate=0.0, held_at=t)
             st = st._replace(halted_at=None, halt=st.halt + 1)
-        arc = self._arc
-        x0, y0, limit = _interp(st.s, arc, self._x, self._y, self._limit)
-        x1, y1 = _interp(min(st.s + LEG_AHEAD, self.length), arc, self._x, self._y)
-        ax, ay = x1 - x0, y1 - y0
-        error = wrap(math.atan2(ay, ax) - st.yaw) if ax * ax + ay * ay > 1e-6 else 0.0
-        if st.speed < CREEP and (abs(error) > TURN_START or st.turn_rate != 0.0):
-            return st._replace(
-                t=t, speed=0.0, held_at=t, **turn_on_the_spot(st.yaw, st.turn_rate, error, dt, self.turn_rate)
-            )
+        if st.speed < CREEP:  # only a plan at rest turns on the spot: moving, the path ahead is not looked up
+            error = self._error_ahead(st)
+            if abs(error) > TURN_START or st.turn_rate != 0.0:
+                return st._replace(
+                    t=t, speed=0.0, held_at=t, **turn_on_the_spot(st.yaw, st.turn_rate, error, dt, self.turn_rate)
+                )
         halt = self.halts[st.halt]
+        (limit,) = _interp(st.s, self._arc, self._limit)
         speed = max(min(limit, st.speed + self.config.accel * dt), CREEP)
         s = min(st.s + speed * dt, halt.at)
-        (yaw,) = _interp(s, arc, self._heading)
+        (yaw,) = _interp(s, self._arc, self._heading)
         if s >= halt.at:
             return PlanState(t, s, 0.0, yaw, 0.0, st.halt, t, t)
         return PlanState(t, s, speed, yaw, 0.0, st.halt, st.halted_at, st.held_at)
+
+    def _error_ahead(self, st):
+        """Angle (rad) from the facing st.yaw to the path LEG_AHEAD m on from st.s; 0 where the path ends there."""
+        arc = self._arc
+        x0, y0 = _interp(st.s, arc, self._x, self._y)
+        x1, y1 = _interp(min(st.s + LEG_AHEAD, self.length), arc, self._x, self._y)
+        ax, ay = x1 - x0, y1 - y0
+        return wrap(math.atan2(ay, ax) - st.yaw) if ax * ax + ay * ay > 1e-6 else 0.0
 
 
 def _interp(x, xp, *fps):
