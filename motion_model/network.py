@@ -10,6 +10,7 @@ condition (classifier-free guidance, or no previous frames at all) is masked out
 x0 for the segment frames, in standardised feature units (features.py).
 """
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -189,8 +190,10 @@ class MDM(nn.Module):
         return self.head(self.norm(x[:, -self.n_segment_tokens :])).reshape(b, c.frames, c.features)
 
 
+@functools.cache
 def bf16_supported():
-    """True if the CPU has native bf16 arithmetic (AVX-512 BF16 or AMX); otherwise bf16 is emulated and slow."""
+    """True if the CPU has native bf16 arithmetic (AVX-512 BF16 or AMX); otherwise bf16 is emulated and slow.
+    Read once: the controller asks at every step."""
     try:
         with open("/proc/cpuinfo") as f:
             flags = next((line for line in f if line.startswith("flags")), "").split()
