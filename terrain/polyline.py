@@ -27,6 +27,8 @@ class Polyline:
 
     points: np.ndarray
     arc: np.ndarray = field(init=False, repr=False)
+    # The segments (start points, vectors, lengths) that every projection needs, worked out once.
+    _segments: tuple = field(init=False, repr=False)
 
     def __post_init__(self):
         points = np.asarray(self.points, dtype=np.float64)
@@ -38,6 +40,11 @@ class Polyline:
         object.__setattr__(
             self, "arc", np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
         )
+        if len(points) == 1:  # one point: a segment of zero length
+            start, seg = points, np.zeros_like(points)
+        else:
+            start, seg = points[:-1], np.diff(points, axis=0)
+        object.__setattr__(self, "_segments", (start, seg, np.maximum(np.linalg.norm(seg, axis=1), 1e-9)))
 
     @property
     def length(self) -> float:
@@ -46,11 +53,7 @@ class Polyline:
     def project(self, xy) -> Projection:
         """The nearest path point to each of xy (..., D): the projection on the nearest segment."""
         q = self._queries(xy)
-        if len(self.points) == 1:  # one point: a segment of zero length
-            start, seg = self.points, np.zeros_like(self.points)
-        else:
-            start, seg = self.points[:-1], np.diff(self.points, axis=0)
-        seg_len = np.maximum(np.linalg.norm(seg, axis=1), 1e-9)
+        start, seg, seg_len = self._segments
         d = q[..., None, :] - start  # (..., S, D)
         u = np.clip((d * seg).sum(-1) / seg_len**2, 0.0, 1.0)
         dist = np.linalg.norm(d - u[..., None] * seg, axis=-1)
