@@ -6,7 +6,8 @@ state dict}. A training checkpoint adds "train" (step, raw weights, optimizer st
 """
 
 import copy
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -71,17 +72,16 @@ class LoadedModel:
     window: WindowConfig
     schedule: CosineSchedule
     config: TrainConfig
-    _bf16: list = field(default_factory=list, repr=False, compare=False)  # the bf16 copy, once made
 
     def sampling_network(self, precision):
         """The network to sample with under network.autocast(precision). In bf16 it is a copy with bf16 weights,
         made once: autocast would otherwise cast every weight again for every segment, a tenth of a one-character
         controller step. (The copy does not follow later changes to `network`'s weights.)"""
-        if not uses_bf16(precision):
-            return self.network
-        if not self._bf16:
-            self._bf16.append(copy.deepcopy(self.network).to(torch.bfloat16).requires_grad_(False))
-        return self._bf16[0]
+        return self._bf16_network if uses_bf16(precision) else self.network
+
+    @functools.cached_property
+    def _bf16_network(self):
+        return copy.deepcopy(self.network).to(torch.bfloat16).requires_grad_(False)
 
 
 def load_model(name_or_path="default"):
