@@ -52,6 +52,20 @@ def test_shapes_with_and_without_previous_frames(frames_per_token):
     assert torch.allclose(network(x, t, without), network(x, t, masked), atol=1e-6)
 
 
+@pytest.mark.parametrize("with_prev", [True, False])
+@torch.no_grad()
+def test_a_block_computing_only_the_last_tokens_gives_those_tokens_of_the_full_block(with_prev):
+    _, network, _, _ = tiny()
+    block, n = network.blocks[0], network.num_tokens
+    x = torch.randn(3, n, network.config.d_model, generator=torch.Generator().manual_seed(1))
+    attend = None if with_prev else torch.rand(3, 1, 1, n, generator=torch.Generator().manual_seed(2)) > 0.3
+    full = block(x, attend)
+    last = block(x, attend, outputs=network.n_segment_tokens)
+    assert last.shape == (3, network.n_segment_tokens, network.config.d_model)
+    assert torch.allclose(last, full[:, -network.n_segment_tokens :], atol=1e-6)
+    assert not torch.allclose(last, full[:, : network.n_segment_tokens], atol=1e-3)
+
+
 @torch.no_grad()
 def test_masked_conditions_are_ignored_and_samples_are_independent():
     _, network, _, _ = tiny()
