@@ -68,16 +68,16 @@ class TerrainStack:
         u, v = fx - i, fy - j
         rows = self.which.reshape(-1)
         base = (i * ny + j).reshape(rows.size, -1)
-        corners = [np.empty(base.shape) for _ in range(4)]
-        for n, terrain in enumerate(self.terrains):  # the corner heights, terrain by terrain
-            mine = np.flatnonzero(rows == n)
-            if not mine.size:
-                continue
-            flat, b, step = terrain.heights.reshape(-1), base[mine], terrain.shape[1]
-            for corner, offset in zip(corners, (0, step, 1, step + 1)):
-                corner[mine] = flat[b + offset]
-        corners = [c.reshape(u.shape) for c in corners]
-        return _interpolate(*corners, u, v, u + v > 1.0, np.where)[0]
+        corners = np.empty((4,) + base.shape)
+        order = np.argsort(rows, kind="stable")  # each terrain's rows, one slice after another
+        bounds = np.searchsorted(rows[order], np.arange(len(self.terrains) + 1))
+        for n, terrain in enumerate(self.terrains):  # the four corner heights, terrain by terrain
+            mine = order[bounds[n] : bounds[n + 1]]
+            if mine.size:
+                step = terrain.shape[1]
+                offsets = np.array([0, step, 1, step + 1])[:, None, None]
+                corners[:, mine] = terrain.heights.reshape(-1)[base[mine] + offsets]
+        return _interpolate(*corners.reshape((4,) + u.shape), u, v, u + v > 1.0, np.where)[0]
 
     def local_grid(self, *args, **kwargs):
         """Heightfield.local_grid with each character (the first axis) on its own terrain."""
