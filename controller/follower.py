@@ -178,7 +178,7 @@ class PathFollower:
         if st.halted_at is None:
             lo, hi = np.searchsorted(self.line.arc, [st.s - SEARCH, st.s + SEARCH])
             piece = Polyline(self.line.points[max(lo - 1, 0) : hi + 1])
-            s = self.line.arc[max(lo - 1, 0)] + float(piece.project(xy).s)
+            s = float(self.line.arc[max(lo - 1, 0)]) + float(piece.project(xy).s)  # floats: numpy scalars are slow
             st = st._replace(s=min(s, self.halts[st.halt].at))
         return st._replace(yaw=yaw)
 
