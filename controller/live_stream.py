@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
 
 from controller.step import advance
-from controller.stream import raise_error
+from controller.stream import Background, raise_error
 
 
 class _Worker:
     """The thread's side: steps the live controllers that are due while the stream is open. It holds no
-    reference to the stream, so a stream dropped without close() is collected and its finalizer sets `stop`."""
+    reference to the stream (stream.Background)."""
 
     def __init__(self, lives, lead_frames, wake, stop):
         self.lives, self.lead_frames, self.wake, self.stop = lives, lead_frames, wake, stop
@@ -41,7 +40,7 @@ class _Worker:
             self.error = error
 
 
-class LiveCrowdStream:
+class LiveCrowdStream(Background):
     """LiveControllers `lives` generated `lead` s ahead by one background thread; use as a context manager or
     close(). command(i, ...) is LiveController.command of character i; next_frames() the next Frame of each."""
 
@@ -54,17 +53,9 @@ class LiveCrowdStream:
         self.latencies = []  # s from each command to its first affected frame being handed out
         self._pending = []  # (character, command id, wall time of the command)
         self._started = False
-        self._wake, self._stop = threading.Event(), threading.Event()
+        self._wake, stop = threading.Event(), threading.Event()
         lead_frames = max(1, round(lead * self.lives[0].model.window.fps))
-        self._worker = _Worker(self.lives, lead_frames, self._wake, self._stop)
-        self._thread = threading.Thread(target=self._worker.run, name="live-generator", daemon=True)
-        self._thread.start()
-        weakref.finalize(self, self._stop.set)
-
-    @property
-    def error(self):
-        """The exception that stopped generation, or None."""
-        return self._worker.error
+        self._start(_Worker(self.lives, lead_frames, self._wake, stop), stop, "live-generator")
 
     def command(self, character, direction=None, speed=None):
         """LiveController.command of character `character`, timed for `latencies`."""
@@ -105,19 +96,13 @@ class LiveCrowdStream:
 
     def _check(self):
         raise_error(self.error)
-        if not self._thread.is_alive():
+        if self.finished:
             raise RuntimeError("the live stream is closed")
 
     def close(self):
         self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=5.0)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        self._wake.set()  # the worker may be waiting for work
+        super().close()
 
 
 class LiveStream:

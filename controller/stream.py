@@ -1,10 +1,11 @@
 """Buffered streaming: generate ahead in a background thread so a real-time consumer never waits.
 
-A simulator loop pulls frames at the motion's rate with `next_frame()`. A worker thread keeps up to
-`buffer_seconds` of committed motion queued; the network and numpy release the GIL while they compute, so
+A simulator loop pulls frames at the motion's rate with `next_frame()`. A worker thread generates while fewer
+than `buffer_seconds` of committed motion are queued; the network and numpy release the GIL while they compute, so
 generation overlaps the loop. When the loop asks for a frame that is not there yet it blocks and the
 stream counts an underrun; once the buffer has filled, a generator faster than real time never underruns.
-CrowdStream does the same for many characters stepped together, one network call per step for all of them.
+CrowdStream does the same for many characters stepped together, one network call per step for all of them;
+a BufferedStream is a CrowdStream of one.
 """
 
 import queue
@@ -28,102 +29,33 @@ class Frame:
     contacts: np.ndarray  # (2,) [left, right]
 
 
-class _Producer:
-    """The worker thread's side of a BufferedStream: generates frames into the queue until the controller
-    stops or `stop` is set. It holds no reference to the stream, so a stream dropped without close() is
-    collected, and its finalizer sets `stop`, which ends the thread."""
+class Background:
+    """Base of the streams that generate in a background thread (CrowdStream here, live_stream.LiveCrowdStream).
 
-    def __init__(self, controller, frames, stop):
-        self.controller, self.frames, self.stop = controller, frames, stop
-        self.error = None
-
-    def run(self):
-        try:
-            for segment in self.controller.stream():
-                for t in range(segment.num_frames):
-                    frame = Frame(segment.root_pos[t], segment.root_quat[t], segment.joint_quat[t], segment.contacts[t])
-                    while not self.stop.is_set():
-                        try:
-                            self.frames.put(frame, timeout=0.1)
-                            break
-                        except queue.Full:
-                            continue
-                    if self.stop.is_set():
-                        return
-        except Exception as error:  # surfaced to the consumer by next_frame()
-            self.error = error
-        finally:
-            # The end marker. After close() nobody consumes any more: make room for it rather than block
-            # forever on a full queue (close() would wait its 5 s and the thread would never end).
-            while True:
-                try:
-                    self.frames.put(None, timeout=0.1)
-                    break
-                except queue.Full:
-                    if self.stop.is_set():
-                        try:
-                            self.frames.get_nowait()
-                        except queue.Empty:
-                            pass
-
-
-class BufferedStream:
-    """Frames of a PathController, generated ahead in a background thread.
-
-    Iterate it, or call next_frame() until it returns None (the controller stopped). `underruns` counts the
-    times a frame was asked for before it was ready (after the first); `wait_seconds` is the time spent
-    waiting for them. Call close() (or use it as a context manager) to stop the worker early; a stream
-    dropped without close() stops its worker when it is garbage-collected.
+    _start runs `worker.run()` in a daemon thread; the worker keeps the exception that stopped it as `error`
+    and holds no reference to the stream, so a stream dropped without close() is collected, and its finalizer
+    sets `stop`, which ends the thread. close(), or leaving a with block, stops it at once.
     """
 
-    def __init__(self, controller, buffer_seconds=4.0):
-        self.controller = controller
-        fps = controller.model.window.fps
-        self.capacity = max(1, int(round(buffer_seconds * fps)))
-        self._frames = queue.Queue(maxsize=self.capacity)
-        self._stop = threading.Event()
-        self.underruns = 0
-        self.wait_seconds = 0.0
-        self._started = False
-        self._producer = _Producer(controller, self._frames, self._stop)
-        self._worker = threading.Thread(target=self._producer.run, name="motion-generator", daemon=True)
-        self._worker.start()
-        weakref.finalize(self, self._stop.set)
+    def _start(self, worker, stop, name):
+        self._worker, self._stop = worker, stop
+        self._thread = threading.Thread(target=worker.run, name=name, daemon=True)
+        self._thread.start()
+        weakref.finalize(self, stop.set)
 
     @property
     def error(self):
         """The exception that stopped generation, or None."""
-        return self._producer.error
+        return self._worker.error
 
     @property
     def finished(self):
-        """True once the worker has stopped adding frames (the controller stopped or failed, or close())."""
-        return not self._worker.is_alive()
-
-    @property
-    def buffered(self):
-        """Frames generated and not yet consumed."""
-        return self._frames.qsize()
-
-    def next_frame(self):
-        """The next Frame, waiting if it is not generated yet; None when the controller has stopped."""
-        frame, waited = _next(self._frames)
-        if self._started and waited is not None:
-            self.underruns += 1
-            self.wait_seconds += waited
-        self._started = True
-        if frame is None:
-            self._frames.put(None)  # stay finished for later calls
-            raise_error(self.error)
-        return frame
-
-    def __iter__(self):
-        while (frame := self.next_frame()) is not None:
-            yield frame
+        """True once the worker has stopped (everything generated, an error, or close())."""
+        return not self._thread.is_alive()
 
     def close(self):
         self._stop.set()
-        self._worker.join(timeout=5.0)
+        self._thread.join(timeout=5.0)
 
     def __enter__(self):
         return self
@@ -134,8 +66,8 @@ class BufferedStream:
 
 class _CrowdProducer:
     """The worker thread's side of a CrowdStream: steps the characters whose buffers have room, all of them with
-    one advance() call (one network call), until every controller stops or `stop` is set. Like _Producer it
-    holds no reference to the stream."""
+    one advance() call (one network call), until every controller stops or `stop` is set. It holds no
+    reference to the stream (Background)."""
 
     def __init__(self, controllers, queues, capacity, stop):
         self.controllers, self.queues, self.capacity, self.stop = controllers, queues, capacity, stop
@@ -169,7 +101,7 @@ class _CrowdProducer:
                     q.put(None)
 
 
-class CrowdStream:
+class CrowdStream(Background):
     """Frames of many PathControllers on one step (controller.step.advance: one network call for all of them per
     step), generated ahead in one background thread.
 
@@ -179,41 +111,18 @@ class CrowdStream:
     batch settings (advance's shared_setup). close() stops the worker; so does dropping the stream.
     """
 
-    def __init__(self, controllers, buffer_seconds=4.0):
+    def __init__(self, controllers, buffer_seconds=4.0, name="crowd-generator"):
         shared_setup(controllers)
         fps = controllers[0].model.window.fps
         self.capacity = max(1, int(round(buffer_seconds * fps)))
-        self._stop = threading.Event()
         queues = [queue.Queue() for _ in controllers]  # unbounded: the producer paces itself by their sizes
-        self._producer = _CrowdProducer(list(controllers), queues, self.capacity, self._stop)
         self.streams = [CharacterStream(self, i, q) for i, q in enumerate(queues)]
-        self._worker = threading.Thread(target=self._producer.run, name="crowd-generator", daemon=True)
-        self._worker.start()
-        weakref.finalize(self, self._stop.set)
-
-    @property
-    def error(self):
-        """The exception that stopped generation, or None."""
-        return self._producer.error
-
-    @property
-    def finished(self):
-        """True once the worker has stopped adding frames."""
-        return not self._worker.is_alive()
+        stop = threading.Event()
+        self._start(_CrowdProducer(list(controllers), queues, self.capacity, stop), stop, name)
 
     def character_finished(self, index):
         """True once no more frames of character `index` will be added."""
-        return index in self._producer.ended or self.finished
-
-    def close(self):
-        self._stop.set()
-        self._worker.join(timeout=5.0)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        return index in self._worker.ended or self.finished
 
 
 class CharacterStream:
@@ -244,11 +153,43 @@ class CharacterStream:
         self._started = True
         if frame is None:
             self._frames.put(None)  # stay finished for later calls
-            raise_error(self.crowd.error)
+            raise_error(self.error)
         return frame
+
+    @property
+    def error(self):
+        """The exception that stopped the crowd's generation, or None."""
+        return self.crowd.error
+
+    def __iter__(self):
+        while (frame := self.next_frame()) is not None:
+            yield frame
 
     def close(self):
         self.crowd.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class BufferedStream(CharacterStream):
+    """Frames of one PathController, generated ahead in a background thread: a CrowdStream of one.
+
+    Iterate it, or call next_frame() until it returns None (the controller stopped). The worker steps the
+    controller while fewer than `buffer_seconds` of its frames are buffered. `underruns` counts the times a
+    frame was asked for before it was ready (after the first); `wait_seconds` is the time spent waiting for
+    them. Call close() (or use it as a context manager) to stop the worker early; a stream dropped without
+    close() stops its worker when it is garbage-collected.
+    """
+
+    def __init__(self, controller, buffer_seconds=4.0):
+        crowd = CrowdStream([controller], buffer_seconds, name="motion-generator")
+        super().__init__(crowd, 0, crowd.streams[0]._frames)
+        crowd.streams[0] = self  # the crowd's one stream
+        self.controller = controller
 
 
 def _next(frames):

@@ -28,7 +28,7 @@ def generator_threads():
 
 
 def is_full(stream):
-    return stream.buffered == stream.capacity
+    return stream.buffered >= stream.capacity
 
 
 def wait_for(condition, seconds):
@@ -42,7 +42,7 @@ def test_a_stream_dropped_without_close_ends_its_thread(model, stairs):
     before = generator_threads()
     stream = BufferedStream(PathController(model, stairs, config=FAST, seed=0), buffer_seconds=0.5)
     (worker,) = generator_threads() - before
-    # The buffer fills, and the worker blocks on it: nobody will ever take another frame.
+    # The buffer fills, and the worker waits for room: nobody will ever take another frame.
     assert wait_for(functools.partial(is_full, stream), 60.0)
     assert stream.next_frame() is not None and not stream.finished
     del stream
