@@ -28,24 +28,24 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from controller.conditions import condition_rows
 from controller.follower import PathFollower, root_speed, wrap
 from controller.foot_lock import FootLock
 from controller.frames import Frames
 from controller.live_config import MAX_SPEED, CommandRecord, LiveConfig
 from controller.live_route import SHORTEST, command_route
 from controller.live_stream import LiveStream
-from controller.path_controller import check_against_model, concatenate_conditions
+from controller.path_controller import check_against_model
 from controller.step import advance
 from controller.stream import Frame
 from motion_model import quaternion as quat
 from motion_model.checkpoint import LoadedModel, load_model
 from motion_model.command import Command
-from motion_model.condition import make_condition, reference_frame
-from motion_model.features import motion_to_features
 from motion_model.legs import FOOT_LINKS, sole_offset
 from motion_model.skeleton import Skeleton
 from terrain.planning import Room
 from terrain.polyline import Polyline
+from terrain.stack import TerrainStack
 
 __all__ = ["LiveController", "LiveConfig", "LiveStream", "CommandRecord", "next_frames"]
 
@@ -191,8 +191,9 @@ class LiveController:
     def frames_to_commit(self):
         return self.config.commit_frames
 
-    def condition(self):
-        """(cond dict for one row, reference (xy, yaw, z)) for the next step, from the end of what is generated."""
+    def prepare(self):
+        """(last frames or None, reference xy (2,), reference yaw, Command) for the next step, from the end of
+        what is generated; a cold start (None) also begins the session's generator and foot lock."""
         window = self.model.window
         with self._lock:
             self._step_version = self._version
@@ -203,28 +204,27 @@ class LiveController:
             if recent is None:
                 self.generator = torch.Generator().manual_seed(self.seed)
                 self.foot_lock = FootLock(self.terrain) if self.config.foot_lock else None
-                ref_xy, ref_yaw = self.start, self.start_yaw
-                ref_z, prev, speed_now = float(self.terrain.height(self.start)), None, 0.0
+                ref_xy, ref_yaw, speed_now = np.asarray(self.start, float), float(self.start_yaw), 0.0
             else:
-                ref_xy, ref_yaw, ref_z = reference_frame(recent.root_pos[-1], recent.root_quat[-1], self.terrain)
-                features = motion_to_features(*recent.arrays(), ref_xy, ref_yaw, ref_z)
-                prev = self.model.normalizer.normalize(features.astype(np.float32))[None]
+                ref_xy, ref_yaw = recent.root_pos[-1, :2], float(quat.heading(recent.root_quat[-1]))
                 speed_now = root_speed(recent.root_pos[-SPEED_WINDOW:, :2], window.fps)
             if self._needs_route(ref_xy):
                 if self._replan and recent is not None and self.foot_lock is not None:
                     _reseat_feet(self.foot_lock, recent[-1:])  # the dropped frames' footholds are gone
-                self._plan(np.asarray(ref_xy, float), float(ref_yaw), speed_now)
-            command = self._command(np.asarray(ref_xy, float), float(ref_yaw))
-        ref = tuple(np.asarray(v, float).reshape(shape) for v, shape in ((ref_xy, (1, 2)), (ref_yaw, 1), (ref_z, 1)))
-        return make_condition(self.terrain, Command.stack([command]), *ref, window, prev=prev), ref
+                self._plan(ref_xy, ref_yaw, speed_now)
+            return recent, ref_xy, ref_yaw, self._command(ref_xy, ref_yaw)
 
     @staticmethod
     def conditions(controllers):
         """The condition rows and reference frames xy (B, 2), yaw (B,), z (B,) of many live characters
-        (controller/step.py's protocol)."""
-        conds, refs = zip(*(c.condition() for c in controllers))
-        ref_xy, ref_yaw, ref_z = (np.concatenate(r) for r in zip(*refs))
-        return concatenate_conditions(conds, np.arange(len(conds))), ref_xy, ref_yaw, ref_z
+        (controller/step.py's protocol): each one's prepare(), then the rest for all at once
+        (conditions.condition_rows)."""
+        recents, ref_xy, ref_yaw, commands = zip(*(c.prepare() for c in controllers))
+        ref_xy, ref_yaw = np.stack(ref_xy), np.array(ref_yaw)
+        terrains = TerrainStack.of([c.terrain for c in controllers])
+        ref_z = terrains.height(ref_xy)
+        cond = condition_rows(controllers[0].model, terrains, ref_xy, ref_yaw, ref_z, recents, commands)
+        return cond, ref_xy, ref_yaw, ref_z
 
     def commit(self, frames: Frames, diagnostics):
         """Append a step's frames as provisional, unless a command or reset came in while it was generated."""

@@ -22,19 +22,17 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from controller.conditions import condition_rows
 from controller.config import ControllerConfig
 from controller.follower import REST_SPEED, REST_TIME, PathFollower, trailing_speed
 from controller.foot_lock import FootLock
 from controller.frames import Frames
-from controller.grouping import groups
 from controller.inpaint import Inpainter
 from controller.keyframes import check_keyframes, keyed_route
 from controller.step import advance, shared_setup
 from controller.timing import KeyTiming
 from motion_model.checkpoint import LoadedModel, load_model
-from motion_model.command import Command
-from motion_model.condition import make_condition, reference_frame
-from motion_model.features import motion_to_features
+from motion_model.condition import reference_frame
 from motion_model.motion import Motion
 from terrain.planning import plan_path, traversable
 from terrain.polyline import Polyline
@@ -269,23 +267,21 @@ class PathController:
 def conditions(controllers):
     """The network's condition dict, one row per controller, for the controllers' next segments, and their
     reference frames: xy (B, 2), yaw (B,), z (B,). A controller without frames starts cold: standing on its start
-    pad, facing along its path. The previous frames' features and the terrain queries (TerrainStack: each on its
-    own terrain) run for all controllers at once; each controller's follower plans its command (its place is
-    recorded)."""
+    pad, facing along its path. Each controller's follower plans its command (its place is recorded); the rest
+    runs for all at once (conditions.condition_rows)."""
     window = controllers[0].model.window
     terrains = TerrainStack.of([c.terrain for c in controllers])
     ref_xy, ref_yaw, ref_z = np.zeros((len(controllers), 2)), np.zeros(len(controllers)), np.zeros(len(controllers))
-    prev = None
-    warm = [i for i, c in enumerate(controllers) if c.chunks]
+    recents = [c.last_frames(window.n_prev) for c in controllers]
+    warm = [i for i, recent in enumerate(recents) if recent is not None]
     for i, c in enumerate(controllers):
-        if not c.chunks:
+        if recents[i] is None:
             ref_xy[i], ref_yaw[i], ref_z[i] = c.path[0], c.start_yaw, c.terrain.height(c.path[0])
     if warm:
-        recent = Frames.stack([controllers[i].last_frames(window.n_prev) for i in warm])
-        ref = reference_frame(recent.root_pos[:, -1], recent.root_quat[:, -1], terrains.rows(warm))
-        ref_xy[warm], ref_yaw[warm], ref_z[warm] = ref
-        features = motion_to_features(*recent.arrays(), ref_xy[warm], ref_yaw[warm], ref_z[warm])
-        prev = controllers[0].model.normalizer.normalize(features.astype(np.float32))
+        last = Frames.stack([recents[i][-1:] for i in warm])
+        ref_xy[warm], ref_yaw[warm], ref_z[warm] = reference_frame(
+            last.root_pos[:, 0], last.root_quat[:, 0], terrains.rows(warm)
+        )
     commands = []
     for i, c in enumerate(controllers):
         if c.timing:
@@ -294,25 +290,8 @@ def conditions(controllers):
         c.places.append((c.num_frames, c.follower.place))
         if c.inpainter:
             c.known = c.inpainter.known(c.num_frames, (ref_xy[i], float(ref_yaw[i]), float(ref_z[i])), c.follower)
-    parts, order = [], []
-    for c, rows in groups(controllers, key=lambda c: bool(c.chunks)):  # cold starts have no previous frames
-        rows_prev = None if not c.chunks else prev[[warm.index(i) for i in rows]]
-        command = Command.stack([commands[i] for i in rows])
-        grid = terrains.rows(rows)
-        parts.append(make_condition(grid, command, ref_xy[rows], ref_yaw[rows], ref_z[rows], window, rows_prev))
-        order.extend(rows)
-    return concatenate_conditions(parts, np.argsort(order, kind="stable")), ref_xy, ref_yaw, ref_z
-
-
-def concatenate_conditions(conds, order):
-    """Condition dicts' rows one after another, then taken in `order`; a missing "prev" is zeros (and its keep
-    mask column is False already)."""
-    prev = next((c["prev"] for c in conds if "prev" in c), None)
-    out = {}
-    for key in conds[0].keys() | ({"prev"} if prev is not None else set()):
-        rows = [c[key] if key in c else prev.new_zeros((len(c["keep"]),) + prev.shape[1:]) for c in conds]
-        out[key] = torch.cat(rows)[torch.as_tensor(order)]
-    return out
+    cond = condition_rows(controllers[0].model, terrains, ref_xy, ref_yaw, ref_z, recents, commands)
+    return cond, ref_xy, ref_yaw, ref_z
 
 
 def check_against_model(config, model):
