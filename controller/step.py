@@ -48,7 +48,6 @@ class Starts:
     ref_yaw: np.ndarray  # (B, 1)
     ref_z: np.ndarray  # (B, 1)
     tails: list  # the last two committed Frames (where the segment must start; its jump is scored), or None
-    last_links: list  # link positions (15, 3) of the last committed frame, or None
 
 
 @dataclass
@@ -73,7 +72,7 @@ def advance(controllers):
     start = time.perf_counter()
     model, config = shared_setup(active)
     skeleton = Skeleton.load()
-    starts = segment_starts(active, skeleton)
+    starts = segment_starts(active)
     best = best_candidates(active, starts, model, config, skeleton)
     frames, links = committed_frames(active, best)
     frames = lock_feet(active, frames, links, skeleton)
@@ -101,18 +100,11 @@ def shared_setup(controllers):
     return first.model, first.config
 
 
-def segment_starts(controllers, skeleton):
+def segment_starts(controllers):
     """The Starts of the controllers' next segments."""
     cond, *refs = controllers[0].conditions(controllers)
     ref_xy, ref_yaw, ref_z = (r[:, None] for r in refs)  # (B, 1, ...)
-    tails = [c.last_frames(2) for c in controllers]
-    last_links = [None] * len(controllers)
-    with_tail = [i for i, tail in enumerate(tails) if tail is not None]
-    if with_tail:
-        last = Frames.stack([tails[i] for i in with_tail])[:, 1]
-        for i, links in zip(with_tail, skeleton.fk(last.root_pos, last.root_quat, last.joint_quat)[0]):
-            last_links[i] = links
-    return Starts(cond, ref_xy, ref_yaw, ref_z, tails, last_links)
+    return Starts(cond, ref_xy, ref_yaw, ref_z, [c.last_frames(2) for c in controllers])
 
 
 def best_candidates(controllers, starts, model, config, skeleton):
@@ -121,13 +113,12 @@ def best_candidates(controllers, starts, model, config, skeleton):
     pending = np.arange(len(controllers))
     for attempt in range(config.max_retries + 1):
         candidates = sample_candidates(controllers, starts, pending, model, config)
-        # One FK of every frame for the check (which reads every frame_stride-th) and the committed frames.
-        link_pos, link_rot = skeleton.fk(candidates.root_pos, candidates.root_quat, candidates.joint_quat)
+        (link_pos, link_rot), last_links = links_after_tails(skeleton, candidates, [starts.tails[i] for i in pending])
         scores = score_candidates(
             [controllers[i].terrain for i in pending],
             [controllers[i].tracker.arc_length for i in pending],
             *candidates.arrays(),
-            [starts.last_links[i] for i in pending],
+            last_links,
             config.check,
             links=(link_pos, link_rot),
         )
@@ -183,6 +174,23 @@ def sample_candidates(controllers, starts, pending, model, config):
             config.seam_frames,
         )
     return Frames(root_pos, root_quat, joint_quat, contacts)
+
+
+def links_after_tails(skeleton, candidates, tails):
+    """One FK (Skeleton.fk) of every frame of the candidates (P, k, T) (for the check, which reads every
+    frame_stride-th, and the committed frames) and of each character's last committed frame (its tail's second;
+    the seam's jump): (link_pos, link_rot) of the candidates' frames, and the link positions (15, 3) of each last
+    frame (None without a tail)."""
+    arrays = (candidates.root_pos, candidates.root_quat, candidates.joint_quat)
+    heads = [a[:, :, :1].copy() for a in arrays]  # the candidates' own first frame stands in where there is no tail
+    with_tail = [row for row, tail in enumerate(tails) if tail is not None]
+    if with_tail:
+        last = Frames.stack([tails[row] for row in with_tail])[:, 1]
+        for head, value in zip(heads, (last.root_pos, last.root_quat, last.joint_quat)):
+            head[with_tail] = value[:, None, None]
+    link_pos, link_rot = skeleton.fk(*(np.concatenate([h, a], 2) for h, a in zip(heads, arrays)))
+    last_links = [None if tail is None else link_pos[row, 0, 0] for row, tail in enumerate(tails)]
+    return (link_pos[:, :, 1:], link_rot[:, :, 1:]), last_links
 
 
 def committed_frames(controllers, best):
