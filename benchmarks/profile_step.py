@@ -18,6 +18,7 @@ from dataclasses import replace
 
 import torch
 
+import controller.conditions as conditions
 import controller.path_controller as path_controller
 import controller.step as step
 from controller.config import ControllerConfig
@@ -38,8 +39,10 @@ STAGES = (
     ("  condition(s)", PathController, "condition"),  # before the batching: one character at a time
     ("  condition(s)", path_controller, "conditions"),
     ("    follower.command", PathFollower, "command"),
-    ("    make_condition", path_controller, "make_condition"),
+    ("    make_condition", path_controller, "make_condition"),  # before controller/conditions.py
+    ("    make_condition", conditions, "make_condition"),
     ("    motion_to_features", path_controller, "motion_to_features"),
+    ("    motion_to_features", conditions, "motion_to_features"),
     ("sample_candidates", step, "sample_candidates"),
     ("  network (sample)", step, "sample"),
     ("  features_to_motion", step, "features_to_motion"),

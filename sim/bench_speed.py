@@ -205,7 +205,7 @@ def run(
     model="default",
     config=None,
     batches=(1, 32),
-    steps=6,
+    steps=12,
     warmup=1,
     sizes=(("fp32", 2048), ("bf16", 512)),
     threads=None,

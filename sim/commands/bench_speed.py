@@ -12,7 +12,7 @@ def add_arguments(parser):
     parser.add_argument("--model", default="default", help="shipped model name or checkpoint path")
     parser.add_argument("--config", help="controller YAML (default: configs/controller/default.yaml values)")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 32], help="characters per batch (default 1 32)")
-    parser.add_argument("--steps", type=int, default=6, help="timed controller steps per batch size (default 6)")
+    parser.add_argument("--steps", type=int, default=12, help="timed controller steps per batch size (default 12)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed controller steps first (default 1)")
     parser.add_argument("--threads", type=int, help="torch threads (default: the cores)")
     parser.add_argument("--matmul-fp32", type=int, default=2048, help="side of the fp32 peak matmul (default 2048)")
