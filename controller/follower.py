@@ -196,37 +196,34 @@ class PathFollower:
                 return st._replace(
                     t=t, speed=0.0, held_at=t, **turn_on_the_spot(st.yaw, st.turn_rate, error, dt, self.turn_rate)
                 )
-        halt = self.halts[st.halt]
-        (limit,) = _interp(st.s, self._arc, self._limit)
-        speed = max(min(limit, st.speed + self.config.accel * dt), CREEP)
-        s = min(st.s + speed * dt, halt.at)
-        (yaw,) = _interp(s, self._arc, self._heading)
-        if s >= halt.at:
+        arc, at = self._arc, self.halts[st.halt].at
+        speed = max(min(_interp(st.s, arc, self._limit), st.speed + self.config.accel * dt), CREEP)
+        s = min(st.s + speed * dt, at)
+        yaw = _interp(s, arc, self._heading)
+        if s >= at:
             return PlanState(t, s, 0.0, yaw, 0.0, st.halt, t, t)
         return PlanState(t, s, speed, yaw, 0.0, st.halt, st.halted_at, st.held_at)
 
     def _error_ahead(self, st):
         """Angle (rad) from the facing st.yaw to the path LEG_AHEAD m on from st.s; 0 where the path ends there."""
-        arc = self._arc
-        x0, y0 = _interp(st.s, arc, self._x, self._y)
-        x1, y1 = _interp(min(st.s + LEG_AHEAD, self.length), arc, self._x, self._y)
-        ax, ay = x1 - x0, y1 - y0
+        arc, ahead = self._arc, min(st.s + LEG_AHEAD, self.length)
+        ax = _interp(ahead, arc, self._x) - _interp(st.s, arc, self._x)
+        ay = _interp(ahead, arc, self._y) - _interp(st.s, arc, self._y)
         return wrap(math.atan2(ay, ax) - st.yaw) if ax * ax + ay * ay > 1e-6 else 0.0
 
 
-def _interp(x, xp, *fps):
-    """np.interp(x, xp, fp) for one float x on a Python list xp (ascending), for each Python list fp (one search
-    for all): the same arithmetic as numpy's, so the same results to the bit (checked by tests/test_follower.py),
-    without numpy's per-call overhead."""
+def _interp(x, xp, fp):
+    """np.interp(x, xp, fp) for one float x on Python lists xp (ascending) and fp: the same arithmetic as
+    numpy's, so the same result to the bit (checked by tests/test_follower.py), without numpy's per-call
+    overhead (the plan looks up two values a frame)."""
     if x >= xp[-1]:
-        return [fp[-1] for fp in fps]
+        return fp[-1]
     if x < xp[0]:
-        return [fp[0] for fp in fps]
+        return fp[0]
     j = bisect.bisect_right(xp, x) - 1
     if x == xp[j]:
-        return [fp[j] for fp in fps]
-    dx, run = x - xp[j], xp[j + 1] - xp[j]
-    return [(fp[j + 1] - fp[j]) / run * dx + fp[j] for fp in fps]
+        return fp[j]
+    return (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j]) * (x - xp[j]) + fp[j]
 
 
 def turn_on_the_spot(yaw, rate, error, dt, most=TURN_RATE):
