@@ -33,7 +33,6 @@ from controller.seam import blend_seam
 from motion_model.ddim import Known, sample
 from motion_model.features import features_to_motion
 from motion_model.legs import leg_ik
-from motion_model.memory import keep_freed_memory
 from motion_model.network import autocast
 from motion_model.skeleton import Skeleton
 
@@ -71,7 +70,6 @@ def advance(controllers):
     if not active:
         return [None] * len(controllers)
     start = time.perf_counter()
-    keep_freed_memory()  # a crowd's temporaries are reused, not faulted in again (motion_model/memory.py)
     model, config = shared_setup(active)
     skeleton = Skeleton.load()
     starts = segment_starts(active)

@@ -27,7 +27,6 @@ from motion_model.condition import CONDITIONS, column
 from motion_model.dataset import WindowConfig, WindowSampler, load_episodes, load_stats, write_stats
 from motion_model.ddim import CosineSchedule
 from motion_model.features import LAYOUT, Normalizer, features_to_motion
-from motion_model.memory import keep_freed_memory
 from motion_model.network import autocast
 from motion_model.skeleton import FEET, SOLE_GRID, Skeleton
 from motion_model.train_config import LOSS_TERMS, OptimConfig, TrainConfig, load_config
@@ -169,7 +168,6 @@ def train(config: TrainConfig, resume=False, until=None, progress=True, overwrit
     out = Path(config.out)
     state = _previous_run(out, resume, overwrite)
     torch.set_num_threads(config.threads)
-    keep_freed_memory()  # a step's activations are reused, not faulted in again (memory.py)
     live = _setup(config, state)
     _clear_run_folder(out, overwrite)
     log_path = out / "log.csv"

@@ -9,8 +9,6 @@ import argparse
 import importlib
 import sys
 
-from motion_model.memory import keep_freed_memory
-
 # Each is a module of sim/commands/ (dashes as underscores) with PARSER, add_arguments(parser) and run(args).
 COMMANDS = (
     "terrain",
@@ -78,7 +76,6 @@ def main(argv=None):
     """Run the command line `argv` (default: sys.argv[1:]); returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
-    keep_freed_memory()  # every command, the synthesis engine's as the controller's (motion_model/memory.py)
     try:
         args = build_parser().parse_args(argv)
         return _module(args.command).run(args) or 0
