@@ -115,10 +115,10 @@ class CrowdStream(Background):
         shared_setup(controllers)
         fps = controllers[0].model.window.fps
         self.capacity = max(1, int(round(buffer_seconds * fps)))
-        queues = [queue.Queue() for _ in controllers]  # unbounded: the producer paces itself by their sizes
-        self.streams = [CharacterStream(self, i, q) for i, q in enumerate(queues)]
+        self.queues = [queue.Queue() for _ in controllers]  # unbounded: the producer paces itself by their sizes
+        self.streams = [CharacterStream(self, i) for i in range(len(controllers))]
         stop = threading.Event()
-        self._start(_CrowdProducer(list(controllers), queues, self.capacity, stop), stop, name)
+        self._start(_CrowdProducer(list(controllers), self.queues, self.capacity, stop), stop, name)
 
     def character_finished(self, index):
         """True once no more frames of character `index` will be added."""
@@ -128,8 +128,8 @@ class CrowdStream(Background):
 class CharacterStream:
     """One character's frames of a CrowdStream, with BufferedStream's interface (closing it closes the crowd's)."""
 
-    def __init__(self, crowd, index, frames):
-        self.crowd, self.index, self._frames = crowd, index, frames
+    def __init__(self, crowd, index):
+        self.crowd, self.index, self._frames = crowd, index, crowd.queues[index]
         self.capacity = crowd.capacity
         self.underruns = 0
         self.wait_seconds = 0.0
@@ -187,7 +187,7 @@ class BufferedStream(CharacterStream):
 
     def __init__(self, controller, buffer_seconds=4.0):
         crowd = CrowdStream([controller], buffer_seconds, name="motion-generator")
-        super().__init__(crowd, 0, crowd.streams[0]._frames)
+        super().__init__(crowd, 0)
         crowd.streams[0] = self  # the crowd's one stream
         self.controller = controller
 
