@@ -18,9 +18,44 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import reprlib
 import types
 import typing
 from typing import Any, Literal
+
+SHOWN = 40  # characters of a value shown in a message
+
+
+class _Shown(reprlib.Repr):
+    """reprlib's bounded repr (a few items of a container, a few levels), and a count of digits for an integer
+    too long for repr (Python refuses to print one of more than 4300 digits)."""
+
+    def __init__(self):
+        super().__init__()
+        self.maxlevel, self.maxstring, self.maxlong, self.maxother = 3, SHOWN, SHOWN, SHOWN
+
+    def repr_int(self, x, level):
+        if x.bit_length() > 4 * SHOWN:
+            return f"<an integer of about {round(x.bit_length() * math.log10(2))} digits>"
+        return super().repr_int(x, level)
+
+
+def shown(value) -> str:
+    """repr(value) for a message, in at most SHOWN characters however large the value (a string of megabytes, a
+    YAML alias expanded to millions of items): enough to find it, never the whole of it."""
+    return cut(_Shown().repr(value))
+
+
+def cut(text: str, most=SHOWN) -> str:
+    """`text` if it has at most `most` characters, else its start and `...` (a name from a file, in a message)."""
+    return text if len(text) <= most else text[: most - 3] + "..."
+
+
+def names(items, most=4) -> str:
+    """The first `most` of `items` for a message, each cut, and how many more there are."""
+    items = list(items)
+    more = f" and {len(items) - most} more" if len(items) > most else ""
+    return ", ".join(cut(str(item)) for item in items[:most]) + more
 
 
 def bounded(default, low=None, high=None, **kwargs):
@@ -42,7 +77,7 @@ def build(cls, values, where="config"):
     unknown = sorted(set(map(str, values)) - set(known))
     if unknown:
         raise ValueError(
-            f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} (known: {', '.join(known)})"
+            f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {names(unknown)} (known: {', '.join(known)})"
         )
     hints = typing.get_type_hints(cls)
     kwargs = {}
@@ -80,7 +115,7 @@ def _check(value, kind, key, limits=None):
         return _check(value, kind, key, limits)
     if origin is Literal:
         if value not in args:
-            raise ValueError(f"{key} must be one of {', '.join(map(str, args))}, got {value!r}")
+            raise ValueError(f"{key} must be one of {', '.join(map(str, args))}, got {shown(value)}")
         return value
     if kind is Any:
         return value
@@ -88,10 +123,10 @@ def _check(value, kind, key, limits=None):
         return _sequence(value, kind, origin, args, key, limits)
     if kind is dict or origin is dict:
         if not isinstance(value, dict):
-            raise ValueError(f"{key} must be a mapping, got {value!r}")
+            raise ValueError(f"{key} must be a mapping, got {shown(value)}")
         if len(args) == 2:
             return {
-                _check(k, args[0], f"{key}: key", None): _check(v, args[1], f"{key}: {k}", limits)
+                _check(k, args[0], f"{key}: key", None): _check(v, args[1], f"{key}: {cut(str(k))}", limits)
                 for k, v in value.items()
             }
         return dict(value)
@@ -100,7 +135,7 @@ def _check(value, kind, key, limits=None):
 
 def _sequence(value, kind, origin, args, key, limits):
     if not isinstance(value, (list, tuple)):
-        raise ValueError(f"{key} must be a list, got {value!r}")
+        raise ValueError(f"{key} must be a list, got {shown(value)}")
     container = origin or kind
     if origin is tuple and args and args[-1] is not Ellipsis:
         if len(value) != len(args):
@@ -114,25 +149,25 @@ def _sequence(value, kind, origin, args, key, limits):
 def _scalar(value, kind, key, limits):
     if kind is bool:
         if not isinstance(value, bool):
-            raise ValueError(f"{key} must be true or false, got {value!r}")
+            raise ValueError(f"{key} must be true or false, got {shown(value)}")
         return value
     if kind in (int, float):
         number_ok = isinstance(value, int) or (kind is float and isinstance(value, float))
         if isinstance(value, bool) or not number_ok:
-            raise ValueError(f"{key} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
+            raise ValueError(f"{key} must be {'an integer' if kind is int else 'a number'}, got {shown(value)}")
         value = kind(value)
         if kind is float and not math.isfinite(value):
-            raise ValueError(f"{key} must be a finite number, got {value!r}")
+            raise ValueError(f"{key} must be a finite number, got {shown(value)}")
         low, high = limits or (None, None)
         if (low is not None and value < low) or (high is not None and value > high):
-            raise ValueError(f"{key} must be in [{_bound(low, '-inf')}, {_bound(high, 'inf')}], got {value!r}")
+            raise ValueError(f"{key} must be in [{_bound(low, '-inf')}, {_bound(high, 'inf')}], got {shown(value)}")
         return value
     if kind is str:
         if not isinstance(value, str):
-            raise ValueError(f"{key} must be a string, got {value!r}")
+            raise ValueError(f"{key} must be a string, got {shown(value)}")
         return value
     if isinstance(kind, type) and not isinstance(value, kind):
-        raise ValueError(f"{key} must be a {kind.__name__}, got {value!r}")
+        raise ValueError(f"{key} must be a {kind.__name__}, got {shown(value)}")
     return value
 
 
