@@ -34,15 +34,18 @@ import torch
 import yaml
 from tqdm import tqdm
 
+import configs
 from controller.path_controller import PathController, run_batch
 from motion_model.checkpoint import load_model
 from motion_model.synthesis import synthesize
 from sim.metrics import evaluate, json_ready
-from sim.suite import Suite, SuiteError
+from sim.suite import MAX_EPISODES, Suite, SuiteError
 from terrain.atomic import atomic_path, check_writable_folder
 from terrain.planning import plan_path
 
 RUN_FILE = "run.yaml"
+# run.yaml holds every episode: the public suite resolved is 136 bytes and 18 YAML nodes an episode
+RUN_FILE_LIMITS = {"max_bytes": 64 * 2**20, "max_nodes": 40 * MAX_EPISODES}
 RECORD_KEYS = ("id", "method", "episode", "status", "success", "error")  # what every result record holds
 BACKENDS = ("processes", "ray")
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -74,7 +77,7 @@ def prepare_run(suite, out):
     resolved = suite.to_dict()
     run_file = out / RUN_FILE
     if run_file.exists():
-        existing = yaml.safe_load(run_file.read_text()) or {}
+        existing = configs.read_yaml(run_file, "run file", **RUN_FILE_LIMITS) or {}
         if existing != resolved:
             differ = sorted(k for k in set(existing) | set(resolved) if existing.get(k) != resolved.get(k))
             raise SuiteError(
@@ -91,7 +94,7 @@ def load_run(out):
     run_file = Path(out) / RUN_FILE
     if not run_file.is_file():
         raise SuiteError(f"{out} is not a run folder: it has no {RUN_FILE} (make one with terrain-mdm batch)")
-    return Suite.from_dict(yaml.safe_load(run_file.read_text()))
+    return Suite.from_dict(configs.read_yaml(run_file, "run file", **RUN_FILE_LIMITS))
 
 
 def read_record(file):

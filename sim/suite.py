@@ -27,8 +27,6 @@ import math
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-import yaml
-
 import configs
 from controller.path_controller import ControllerConfig
 from terrain.generators import CORRIDOR_KINDS, PAD, make_terrain, parameter_spec, resolve_params
@@ -110,9 +108,9 @@ def load_suite(path, method=None):
     if not path.is_file():
         raise SuiteError(f"suite file {path} does not exist (the public suite is configs/bench/suite.yaml)")
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise SuiteError(f"suite file {path} is not valid YAML: {error}") from error
+        data = configs.read_yaml(path, "suite file")
+    except ValueError as error:
+        raise SuiteError(str(error)) from None
     if not isinstance(data, dict):
         raise SuiteError(f"suite file {path} must be a mapping with an 'episodes' list (see configs/bench/suite.yaml)")
     if method is not None:
