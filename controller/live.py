@@ -10,17 +10,21 @@ network call). A frame is final once handed out; the ones generated but not hand
 A command change keeps `margin_frames` of them and regenerates from there: the new frames replace the rest once
 they are ready, so the first frame the change affects is `margin_frames` after the last one handed out. Until
 then the old frames are still handed out (in real time, a slow step delays the change rather than stalling the
-stream); a step that comes too late is regenerated from a later frame. The command becomes a route (live_route.py: the
-current heading for a moment, then the new direction, clipped where the terrain stops the character) that the
-path follower (follower.py) turns into the model's command: it slows into corners, halts and turns on the spot
-at sharp ones and comes to rest at the route's end, as the training data does. LiveStream
-(controller/live_stream.py) generates a fraction of a second ahead in a background thread for real time.
+stream); a step that comes too late is regenerated from a later frame. Commands coalesce: a step under way when
+a command arrives is still committed, and the next step starts from the latest command (a game that sends its
+stick every frame, or faster than steps are made, gets the newest command at every step and never a stall).
+The command becomes a route (live_route.py: the current heading for a moment, then the new direction, clipped
+where the terrain stops the character) that the path follower (follower.py) turns into the model's command: it
+slows into corners, halts and turns on the spot at sharp ones and comes to rest at the route's end, as the
+training data does. LiveStream (controller/live_stream.py) generates a fraction of a second ahead in a
+background thread for real time.
 
 World frame: Z up, metres, seconds, radians of world yaw (counter-clockwise from +X); quaternions xyzw.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 from dataclasses import replace
@@ -43,6 +47,7 @@ from motion_model.checkpoint import LoadedModel, load_model
 from motion_model.command import Command
 from motion_model.legs import FOOT_LINKS, sole_offset
 from motion_model.skeleton import Skeleton
+from terrain.heightfield import Heightfield
 from terrain.planning import Room
 from terrain.polyline import Polyline
 from terrain.stack import TerrainStack
@@ -62,6 +67,8 @@ class LiveController:
     """
 
     def __init__(self, model, terrain, config=LiveConfig(), seed=0, start=None, heading=None, room=None):
+        if not isinstance(terrain, Heightfield):
+            raise ValueError(f"terrain must be a Heightfield (make_terrain, Heightfield.load), got {terrain!r:.40}")
         self.settings = config.checked()
         self.model = model if isinstance(model, LoadedModel) else load_model(model)
         self.config = replace(config.controller, commit_frames=config.commit_frames).checked()
@@ -77,9 +84,10 @@ class LiveController:
         self.seed = int(seed)
         self.room = Room(terrain) if room is None else room  # every route is clipped by it; a crowd shares one
         self._lock = threading.RLock()
-        self._version = 0  # changes with every command and reset: a step under way then is dropped
+        self._version = 0  # changes with every reset: a step under way then is dropped
         self._commands = 0  # commands given (ids, never reset)
-        self._effects = {}  # command id: the first frame it affects
+        # the ids of the commands whose frames were made, in order, and the first frame each affects
+        self._effect_ids, self._effect_frames = [], []
         self.reset()
 
     # -- the public side ------------------------------------------------------------------------------
@@ -94,6 +102,11 @@ class LiveController:
             self._chunks = []  # generated Frames, handed out or provisional
             self._total = 0  # frames in _chunks
             self._cut = None  # where a command's new frames start, replacing those after it; None: none pending
+            self._cut_command = 0  # the id of the command the cut serves
+            self._held_until = 0  # the frames before it are the latest command's that a later one cannot replace
+            # where the latest command not yet taken up by a step wants its frames to start (None: none waiting);
+            # the next step takes it up, so commands that come faster than steps coalesce
+            self._requested = None
             self.frame_index = 0  # frames handed out
             self.direction, self.speed = self.start_yaw, 0.0
             self.command_log = [CommandRecord(0, self.direction, self.speed)]
@@ -115,9 +128,7 @@ class LiveController:
                 return None
             self.direction, self.speed = direction, speed
             self.command_log.append(CommandRecord(self.frame_index, direction, speed))
-            self._cut = min(self.frame_index + self.settings.margin_frames, self._total)
-            self._replan = True
-            self._version += 1
+            self._requested = self.frame_index + self.settings.margin_frames
             self._commands += 1
             return self._commands
 
@@ -125,7 +136,8 @@ class LiveController:
         """The index of the first frame command `command_id` affects (with the commands after it, if it was
         superseded before its frames were generated); None until then."""
         with self._lock:
-            return min((f for k, f in self._effects.items() if k >= command_id), default=None)
+            first = bisect.bisect_left(self._effect_ids, command_id)  # pending commands are recent: a short tail
+            return min(self._effect_frames[first:], default=None)
 
     @property
     def buffered(self):
@@ -133,8 +145,12 @@ class LiveController:
         return self._total - self.frame_index
 
     def needs_step(self, ahead=1):
-        """Whether a step is due: fewer than `ahead` frames ready, or a command's frames pending."""
-        return self._cut is not None or self.buffered < ahead
+        """Whether a step is due: fewer than `ahead` frames ready, or a command's frames pending. A waiting
+        command's step comes once its cut is within the margin of the frames handed out (earlier, a newer command
+        may still replace it); one whose cut is the end of the frames generated is taken up by the next step."""
+        waiting = self._waiting_cut()
+        ripe = waiting is not None and waiting < min(self._total, self.frame_index + self.settings.margin_frames + 1)
+        return self._cut is not None or ripe or self.buffered < ahead
 
     def take_frame(self):
         """The next frame if it is generated, else None (never generates)."""
@@ -153,7 +169,8 @@ class LiveController:
 
     def _due(self):
         """Whether the next frame must be generated first (synchronous play)."""
-        return self.buffered <= 0 or (self._cut is not None and self.frame_index >= self._cut)
+        cut = self._cut if self._requested is None else self._waiting_cut()
+        return self.buffered <= 0 or (cut is not None and self.frame_index >= cut)
 
     def motion(self):
         """Every frame handed out so far as a Motion with the terrain."""
@@ -196,6 +213,7 @@ class LiveController:
         what is generated; a cold start (None) also begins the session's generator and foot lock."""
         window = self.model.window
         with self._lock:
+            self._take_up_command()
             self._step_version = self._version
             self._step_end = self._end()
             recent = self.last_frames(window.n_prev)
@@ -239,7 +257,8 @@ class LiveController:
                     return None
                 self._truncate(self._cut)
                 self._cut = None
-                self._effects.setdefault(self._commands, self._total)
+                self._effect_ids.append(self._cut_command)
+                self._effect_frames.append(self._total)
             self._follower.advance(len(frames))
             self._chunks.append(frames)
             self._total += len(frames)
@@ -257,6 +276,23 @@ class LiveController:
                 i = index - start
                 return Frame(chunk.root_pos[i], chunk.root_quat[i], chunk.joint_quat[i], chunk.contacts[i])
         raise IndexError(index)
+
+    def _take_up_command(self):
+        """Let the next step start from the latest command (the one waiting, if any): it replaces the frames
+        from its cut on, and the route is planned afresh."""
+        if self._requested is None:
+            return
+        self._cut = self._waiting_cut()
+        self._cut_command = self._commands
+        self._held_until = self._cut + self.settings.hold_frames
+        self._requested = None
+        self._replan = True
+
+    def _waiting_cut(self):
+        """Where the waiting command's frames would start if a step took it up now (None: none waits)."""
+        if self._requested is None:
+            return None
+        return min(max(self._requested, self._held_until), self._total)
 
     def _end(self):
         """The frame index the next step's frames start at."""

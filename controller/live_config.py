@@ -48,6 +48,10 @@ class LiveConfig:
     # frames not yet handed out that a command change keeps: the time a new segment has to be generated before
     # the stream runs dry, and the least delay before a command shows (1/30 s each)
     margin_frames: int = bounded(4, 0, 60)
+    # frames of a command's new motion kept before a later command may replace them: commands that come faster
+    # (a stick sent every tick) would otherwise string together the first frames of many segments, each of which
+    # still carries on the motion before it, and the character would lag far behind the stick
+    hold_frames: int = bounded(5, 0, 1000)
     turn_lead: float = bounded(0.0, 0.0, 2.0)  # s of the current heading (at the current speed) before a turn
     # rad/s a standing character is asked to turn on the spot at, at most: the model turns slower than it is asked
     # (the training data's 1.7 makes a 90-degree turn from standing take 1.1-1.2 s, 3.5 0.9 s; the feet skate more)

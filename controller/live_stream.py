@@ -48,6 +48,8 @@ class LiveCrowdStream(Background):
         if not 0.0 < lead <= 10.0:
             raise ValueError(f"lead must be in (0, 10] s of frames generated ahead, got {lead}")
         self.lives = list(lives)
+        if not self.lives:
+            raise ValueError("lives must hold at least one LiveController (a LiveCrowdStream of none has no frames)")
         self.underruns = 0
         self.wait_seconds = 0.0
         self.latencies = []  # s from each command to its first affected frame being handed out
