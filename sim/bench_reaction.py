@@ -10,11 +10,15 @@ keeps to one tread a step (as the training data does), slower than the speed ask
 measured there.
 Real time (`live_session`): a LiveStream pulled at 30 fps on a field with features, a random command every 1-3 s
 (seeded): underruns and the latency from each command to its first affected frame being handed out.
+Stick (`stick_session`): a LiveStream commanded every tick of a 60-Hz game loop, or at 200 Hz from a second
+thread, with a direction that sweeps smoothly round (an analog stick): underruns and how far the walk lags the
+stick.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import asdict
 
@@ -30,6 +34,9 @@ SIZE, CELL = 30.0, 0.05  # m: the square every scripted run is on
 SLOPE_DEG, RISER, TREAD = 10.0, 0.12, 0.3
 SCALE = {"flat": 1.0, "slope": 1.5, "stairs": 1.5}  # of the floors
 LATENCY_FLOOR = 0.3  # s from a command to its first affected frame on screen
+STICK_TURN_RATE = math.radians(30.0)  # rad/s the analog stick of a stick session sweeps round at
+STICK_HOLD = 3.0  # s the stick holds still at a stick session's end
+STICK_FINAL_FLOOR = 15.0  # degrees between the held stick and the way the character walks at the end
 
 
 def terrains():
@@ -149,4 +156,89 @@ def format_live(summary):
         f"underruns {s['underruns']} (floor 0; waited {s['wait_s']:.3f} s); latency to the first affected frame "
         f"median / max {latency} s (floor {LATENCY_FLOOR} s; {s['latency_over_floor']} over); reactions within "
         f"their floors {s['reactions_passed']} of {s['reactions']}"
+    )
+
+
+class _Stick:
+    """The analog stick of a stick session: it sweeps round at STICK_TURN_RATE until `sweep` s, then holds."""
+
+    def __init__(self, stream, speed, sweep):
+        self.stream, self.speed, self.sweep = stream, speed, sweep
+        self.sent = 0  # commands sent
+
+    def direction(self, t):
+        """The world direction (rad) the stick points at `t` s into the session."""
+        return STICK_TURN_RATE * min(t, self.sweep)
+
+    def send(self, t):
+        self.stream.command(direction=self.direction(t), speed=self.speed)
+        self.sent += 1
+
+    def send_at(self, hz, start, stop):
+        """Send every 1/hz s of wall time from `start` until `stop` is set (a second thread's commands)."""
+        tick = 1
+        while not stop.is_set():
+            stop.wait(max(0.0, start + tick / hz - time.perf_counter()))
+            self.send(time.perf_counter() - start)
+            tick += 1
+
+
+def stick_session(model, config, seconds, hz, threaded, seed=0):
+    """A live session commanded `hz` times a second with a smoothly turning direction at walking speed: from the
+    loop that pulls the frames (a game sending its stick every tick) or, `threaded`, from a second thread. The
+    stick sweeps round at STICK_TURN_RATE for all but the last STICK_HOLD s, then holds still.
+
+    Returns {underruns, wait_s, frames, commands_sent, steps, heading_error_*_deg, final_error_deg, ...}: the
+    heading error is the angle between the stick and the direction the root moves (over 1/3 s), in the sweep
+    after its first second; the final error the same at the session's end, after the hold."""
+    fps = model.window.fps
+    live = LiveController(model, make_terrain("field", seed, size=SIZE, features=0), config=config, seed=seed)
+    stop = threading.Event()
+    with LiveStream(live, lead=0.2) as stream:
+        stick = _Stick(stream, config.walk_speed, max(seconds - STICK_HOLD, 0.0))
+        stick.send(0.0)
+        start = time.perf_counter()
+        if threaded:
+            threading.Thread(target=stick.send_at, args=(hz, start, stop), daemon=True).start()
+        for i in range(int(round(seconds * fps))):
+            while not threaded and stick.sent / hz <= i / fps:  # the game loop's ticks up to this frame
+                stick.send(stick.sent / hz)
+            stream.next_frame()
+            time.sleep(max(0.0, start + (i + 1) / fps - time.perf_counter()))
+        stop.set()
+        wall = time.perf_counter() - start
+    summary = {"seconds": seconds, "hz": hz, "from": "a second thread" if threaded else "the frame loop"}
+    return {**summary, **_stick_figures(live, stream, stick), "wall_s": wall}
+
+
+def _stick_figures(live, stream, stick):
+    motion = live.motion()
+    fps = motion.fps
+    lag = max(1, round(fps / 3))
+    moved = motion.root_pos[lag:, :2] - motion.root_pos[:-lag, :2]
+    going = np.arctan2(moved[:, 1], moved[:, 0])
+    t = (np.arange(len(going)) + lag) / fps
+    # the command in force at each frame: the direction the stick pointed when that frame was shown
+    error = np.degrees(np.abs(np.angle(np.exp(1j * (going - np.array([stick.direction(x) for x in t]))))))
+    in_sweep = (t > 1.0) & (t <= stick.sweep)
+    swept = error[in_sweep] if in_sweep.any() else error
+    return {
+        "frames": motion.num_frames,
+        "underruns": stream.underruns,
+        "wait_s": stream.wait_seconds,
+        "commands_sent": stick.sent,
+        "steps": len(live.segments),
+        "heading_error_median_deg": float(np.median(swept)),
+        "heading_error_p90_deg": float(np.percentile(swept, 90)),
+        "final_error_deg": float(error[-1]),
+    }
+
+
+def format_stick(s):
+    return (
+        f"stick at {s['hz']:g} Hz from {s['from']}: {s['seconds']:g} s ({s['wall_s']:.1f} s wall), "
+        f"{s['commands_sent']} commands, {s['steps']} steps; underruns {s['underruns']} (floor 0; waited "
+        f"{s['wait_s']:.3f} s); heading behind the stick median / p90 {s['heading_error_median_deg']:.1f} / "
+        f"{s['heading_error_p90_deg']:.1f} deg while it turns, {s['final_error_deg']:.1f} deg after it holds "
+        f"(floor {STICK_FINAL_FLOOR:g})"
     )

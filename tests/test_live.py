@@ -13,6 +13,7 @@ from controller.script import TimedCommand, run_script
 from motion_model import quaternion as quat
 from motion_model.checkpoint import load_model
 from motion_model.motion import Motion
+from sim.bench_reaction import STICK_FINAL_FLOOR, stick_session
 from sim.cli import main
 from sim.metrics import evaluate
 from sim.reaction import format_table, measure
@@ -117,6 +118,34 @@ def test_the_stream_hands_out_frames_and_times_commands(shipped, flat):
     assert len(frames) == 40 and all(f.root_pos.shape == (3,) for f in frames)
     assert len(stream.latencies) == 2 and stream.error is None
     assert live.motion().num_frames == 40
+
+
+def test_a_command_that_comes_during_a_step_lets_the_step_commit(shipped, flat):
+    live = LiveController(shipped, flat, seed=0)
+    live.command(direction=0.0, speed=1.2)
+    commit, commits = live.commit, []
+
+    def command_mid_step(frames, diagnostics):  # the stick moves while the network runs, at every step
+        commits.append(live.command(direction=live.direction + 0.01))
+        assert len(commits) < 40, "steps keep being dropped: the stream stalls"
+        return commit(frames, diagnostics)
+
+    live.commit = command_mid_step
+    for _ in range(60):
+        live.next_frame()
+    assert live.frame_index == 60 and len(live.segments) == len(commits)
+    assert live.effect_frame(commits[-2]) is not None  # taken up by a later step
+
+
+@pytest.mark.slow
+def test_a_stick_sent_every_tick_or_faster_from_a_thread_is_followed_in_real_time(shipped):
+    config = LiveConfig()
+    for hz, threaded in ((60.0, False), (200.0, True)):
+        s = stick_session(shipped, config, 6.0, hz, threaded)
+        assert s["frames"] == 180 and s["wall_s"] < 7.5  # real time: no stall
+        assert s["commands_sent"] >= 0.9 * 6.0 * hz and s["steps"] < s["commands_sent"] / 4  # coalesced
+        assert s["underruns"] <= 3
+        assert s["heading_error_median_deg"] < 25.0 and s["final_error_deg"] < STICK_FINAL_FLOOR
 
 
 def test_reactions_are_measured_from_the_command_log(shipped, flat):
