@@ -321,5 +321,5 @@ def test_generate_refuses_a_video_size_before_the_work(tmp_path):
         "50000",
         cwd=tmp_path,
     )
-    assert_one_line_error(result, "50000 x 50000", "3840")
+    assert_one_line_error(result, "--width", "50000", "3840")
     assert not list(tmp_path.iterdir())

@@ -1,5 +1,7 @@
 """`terrain-mdm bench-tracking`: how closely the model and the engine follow fixed routes (sim/bench_tracking.py)."""
 
+from sim.commands.arguments import SEED
+
 PARSER = {
     "help": "how closely model and engine follow fixed routes (corners, U-turn, zigzag, turning round, a stop) on "
     "flat ground, slopes and stairs, walking and running",
@@ -19,7 +21,7 @@ def add_arguments(parser):
     )
     parser.add_argument("--terrains", nargs="+", metavar="KIND", help="flat slope stairs (default: all)")
     parser.add_argument("--gaits", nargs="+", metavar="GAIT", help="walk (1.2 m/s) run (3 m/s) (default: both)")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed of the model and the engine")
+    parser.add_argument("--seed", type=SEED, default=0, help="sampling seed of the model and the engine")
     parser.add_argument("--quick", action="store_true", help="one route (corner90), flat, walking: for tests")
     parser.add_argument("--out", default="runs/bench_tracking", help="output folder (default runs/bench_tracking)")
 

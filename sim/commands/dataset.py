@@ -1,6 +1,8 @@
 """`terrain-mdm dataset`: the training dataset, many seeded episodes in parallel, resumable."""
 
-from sim.commands.arguments import WORKERS
+from sim.commands.arguments import WORKERS, number_in
+
+MAX_EPISODES = 1_000_000  # episodes.MAX_EPISODES, a data config's bound
 
 PARSER = {"help": "build the training dataset (parallel, resumable)"}
 
@@ -8,7 +10,9 @@ PARSER = {"help": "build the training dataset (parallel, resumable)"}
 def add_arguments(parser):
     parser.add_argument("--config", default="configs/data/default.yaml")
     parser.add_argument("--out", required=True, help="dataset directory")
-    parser.add_argument("--episodes", type=int, help="override the number of episodes")
+    parser.add_argument(
+        "--episodes", type=number_in(int, 1, MAX_EPISODES), help="override the number of episodes (1-1000000)"
+    )
     parser.add_argument("--workers", type=WORKERS, help="worker processes (default: the cores, at most 2)")
 
 

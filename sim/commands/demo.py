@@ -4,13 +4,14 @@ import argparse
 from pathlib import Path
 
 from sim.commands import generate
+from sim.commands.arguments import SEED
 
 PARSER = {"help": "the main job: the shipped model walks a mixed course (file, video, map)"}
 
 
 def add_arguments(parser):
     parser.add_argument("--out", default="out", help="output folder")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=SEED, default=0, help="seed of the course and the sampling noise (0)")
     parser.add_argument("--model", default="default")
 
 

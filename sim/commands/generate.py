@@ -1,7 +1,14 @@
 """`terrain-mdm generate`: the controller walks the model along the planned path over a terrain, or along
 waypoints drawn by hand, or through timed keyframes into an end pose."""
 
-from sim.commands.arguments import SEED_HELP, add_controller_arguments, controller_config
+from sim.commands.arguments import (
+    DEGREES,
+    HEIGHT,
+    SEED_HELP,
+    WIDTH,
+    add_controller_arguments,
+    controller_config,
+)
 
 PARSER = {"help": "walk a character along a planned path over terrain with the model"}
 
@@ -15,7 +22,7 @@ def add_arguments(parser):
         "in m (the first the start, the last the goal), joined by straight legs",
     )
     parser.add_argument(
-        "--heading", type=float, help="facing at the start, degrees of world yaw (default: along the path)"
+        "--heading", type=DEGREES, help="facing at the start, degrees of world yaw (default: along the path)"
     )
     parser.add_argument(
         "--keyframe",
@@ -30,8 +37,8 @@ def add_arguments(parser):
         "goal becomes its place and heading",
     )
     parser.add_argument("--video", help="also render a video (.mp4 or .gif)")
-    parser.add_argument("--width", type=int, default=640)
-    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--width", type=WIDTH, default=640, help="video width, pixels (default 640)")
+    parser.add_argument("--height", type=HEIGHT, default=480, help="video height, pixels (default 480)")
 
 
 def run(args):

@@ -1,6 +1,6 @@
 """`terrain-mdm play`: drive characters live in the PyBullet GUI, or headless from a script of timed commands."""
 
-from sim.commands.arguments import CHARACTERS, MAX_CHARACTERS, number_in
+from sim.commands.arguments import CHARACTERS, MAX_CHARACTERS, SEED, number_in
 
 PARSER = {"help": "drive a character live in the PyBullet GUI (W/A/S/D, Shift, Space, R, Esc) or from --commands"}
 TAIL = number_in(float, 0.0, 600.0)
@@ -10,7 +10,7 @@ LEAD = number_in(float, 0.05, 10.0)
 def add_arguments(parser):
     parser.add_argument("--terrain", default="field", help="generator name or terrain YAML (default: field)")
     parser.add_argument("params", nargs="*", help="generator parameters as key=value (field: size, features)")
-    parser.add_argument("--seed", type=int, help="seed of the terrain and the sampling noise (default 0)")
+    parser.add_argument("--seed", type=SEED, help="seed of the terrain and the sampling noise (default 0)")
     parser.add_argument("--model", default="default", help="shipped model name or checkpoint path")
     parser.add_argument("--config", help="live controller YAML (default: LiveConfig's values)")
     parser.add_argument(

@@ -1,6 +1,6 @@
 """`terrain-mdm preview`: a matplotlib frame strip (.png) or 3D video (.gif, .mp4) of a motion file."""
 
-from sim.commands.arguments import FPS
+from sim.commands.arguments import FPS, number_in
 
 PARSER = {"help": "matplotlib preview of a motion file: frame strip (.png) or video"}
 SUFFIXES = (".png", ".gif", ".mp4")
@@ -9,7 +9,9 @@ SUFFIXES = (".png", ".gif", ".mp4")
 def add_arguments(parser):
     parser.add_argument("file", help="motion file (.npz)")
     parser.add_argument("--out", required=True, help=".png (frame strip), .gif or .mp4")
-    parser.add_argument("--columns", type=int, default=6, help="panels per row of a frame strip (1..24)")
+    parser.add_argument(
+        "--columns", type=number_in(int, 1, 24), default=6, help="panels per row of a frame strip (1..24)"
+    )
     parser.add_argument("--fps", type=FPS, help="video frame rate (default: the motion's)")
 
 

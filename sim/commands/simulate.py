@@ -1,8 +1,18 @@
 """`terrain-mdm simulate`: the controller streams into a running PyBullet world with balls, in real time."""
 
-from sim.commands.arguments import CHARACTERS, SEED_HELP, add_controller_arguments, controller_config
+from sim.commands.arguments import (
+    CHARACTERS,
+    HEIGHT,
+    SEED_HELP,
+    WIDTH,
+    add_controller_arguments,
+    controller_config,
+    number_in,
+)
 
 PARSER = {"help": "stream the controller into a running PyBullet world with balls, in real time"}
+MAX_BALLS = 100  # and no more than the path has room for (sim/balls.py ball_spawns refuses more)
+BUFFER_RANGE = (0.1, 120.0)  # s: the loop waits for the buffer to fill before it starts
 
 
 def add_arguments(parser):
@@ -14,16 +24,24 @@ def add_arguments(parser):
         help="a crowd: this many characters (1-64) from the start end to the goal end, each on its own path, "
         "one network call per step for all (default 1)",
     )
-    parser.add_argument("--balls", type=int, default=3, help="balls dropped along the path ahead of the character")
     parser.add_argument(
-        "--seconds", type=float, help="stop after this much simulated time (default: when the controller stops)"
+        "--balls", type=number_in(int, 0, MAX_BALLS), default=3, help="balls dropped along the path ahead (default 3)"
     )
-    parser.add_argument("--buffer", type=float, default=4.0, help="seconds of motion generated ahead (default 4)")
+    parser.add_argument(
+        "--seconds",
+        type=number_in(float, 0.01, 3600.0),
+        help="stop after this much simulated time (default: when the controller stops)",
+    )
+    parser.add_argument(
+        "--buffer", type=number_in(float, *BUFFER_RANGE), default=4.0, help="seconds of motion generated ahead (4)"
+    )
     parser.add_argument("--gui", action="store_true", help="show a PyBullet window (default: headless)")
     parser.add_argument("--video", help="also record a video (.mp4 or .gif) with TinyRenderer")
-    parser.add_argument("--video-every", type=int, default=4, help="record every n-th pose (default 4: 7.5 fps)")
-    parser.add_argument("--width", type=int, default=480, help="video width, pixels")
-    parser.add_argument("--height", type=int, default=360, help="video height, pixels")
+    parser.add_argument(
+        "--video-every", type=number_in(int, 1, 240), default=4, help="record every n-th pose (default 4: 7.5 fps)"
+    )
+    parser.add_argument("--width", type=WIDTH, default=480, help="video width, pixels")
+    parser.add_argument("--height", type=HEIGHT, default=360, help="video height, pixels")
 
 
 def run(args):

@@ -1,6 +1,6 @@
 """`terrain-mdm synth`: one terrain-fitted locomotion episode from the synthesis engine (training data)."""
 
-from sim.commands.arguments import SEED_HELP
+from sim.commands.arguments import SEED, SEED_HELP, number_in
 
 PARSER = {"help": "synthesise one terrain-fitted locomotion episode (training data)"}
 
@@ -8,9 +8,13 @@ PARSER = {"help": "synthesise one terrain-fitted locomotion episode (training da
 def add_arguments(parser):
     parser.add_argument("--terrain", required=True, help="generator name or terrain YAML")
     parser.add_argument("params", nargs="*", help="generator parameters as key=value")
-    parser.add_argument("--seed", type=int, help=SEED_HELP + "; also of the motion")
+    parser.add_argument("--seed", type=SEED, help=SEED_HELP + "; also of the motion")
     parser.add_argument("--gait", choices=("walk", "run", "mixed"), default="walk")
-    parser.add_argument("--speed", type=float, help="constant speed in m/s instead of the seeded profile")
+    parser.add_argument(
+        "--speed",
+        type=number_in(float, 0.3, 3.8),
+        help="constant speed in m/s instead of the seeded profile (0.3-3.8: speed_plan.SPEED_RANGE)",
+    )
     parser.add_argument("--out", required=True, help="motion file (.npz) with terrain, path and goal")
 
 
