@@ -155,9 +155,13 @@ def _scalar(value, kind, key, limits):
         number_ok = isinstance(value, int) or (kind is float and isinstance(value, float))
         if isinstance(value, bool) or not number_ok:
             raise ValueError(f"{key} must be {'an integer' if kind is int else 'a number'}, got {shown(value)}")
-        value = kind(value)
-        if kind is float and not math.isfinite(value):
+        try:
+            number = kind(value)
+        except OverflowError:  # float() of an int beyond float's range, such as a 401-digit one
+            number = math.inf
+        if kind is float and not math.isfinite(number):
             raise ValueError(f"{key} must be a finite number, got {shown(value)}")
+        value = number
         low, high = limits or (None, None)
         if (low is not None and value < low) or (high is not None and value > high):
             raise ValueError(f"{key} must be in [{_bound(low, '-inf')}, {_bound(high, 'inf')}], got {shown(value)}")
