@@ -9,7 +9,7 @@ import numpy as np
 from motion_model.skeleton import MOVABLE_JOINTS, Skeleton
 from terrain.atomic import atomic_path
 from terrain.heightfield import FILE_LIMITS as TERRAIN_FILE_LIMITS
-from terrain.heightfield import Heightfield
+from terrain.heightfield import MAX_COORDINATE, Heightfield
 from terrain.npz import read_npz
 
 REQUIRED_KEYS = ("fps", "root_pos", "root_quat", "joint_quat", "contacts", "joint_names")
@@ -20,6 +20,10 @@ UNIT_TOLERANCE = 1e-3
 # 1.5 GB for it).
 MAX_FRAMES = 36_000
 MAX_PATH_POINTS = 100_000
+# Frame rates and coordinates a file may hold (docs/motion_format.md, Limits): sums, squares and cubes of
+# them (jerk is a third difference times fps^3) stay far from float64 overflow.
+FPS_RANGE = (1.0, 1000.0)
+POSITION_KEYS = ("root_pos", "path", "goal")
 FILE_LIMITS = {
     "fps": (),
     "root_pos": (MAX_FRAMES, 3),
@@ -166,7 +170,9 @@ class Motion:
                 arrays.get("goal"),
             )
         except (ValueError, TypeError) as error:  # TypeError: a terrain array of the wrong shape
-            raise ValueError(f"{file} is not a valid motion file: {error}") from error
+            message = str(error)
+            named = message.startswith(f"{file}:")
+            raise ValueError(message if named else f"{file} is not a valid motion file: {message}") from error
 
 
 def _check_arrays(file, arrays):
@@ -178,14 +184,30 @@ def _check_arrays(file, arrays):
     for key, array in arrays.items():
         if key != "joint_names" and array.dtype.kind not in "biuf":
             raise ValueError(f"{file} is not a motion file: '{key}' holds {array.dtype} values, not numbers")
-    if arrays["fps"].shape != ():
-        raise ValueError(f"{file} is not a motion file: 'fps' must be one number, got shape {arrays['fps'].shape}")
+    check_file_numbers(file, arrays)
     names = arrays["joint_names"]
     if names.ndim != 1 or names.dtype.kind != "U":
         raise ValueError(f"{file} is not a motion file: 'joint_names' must be a list of names")
     names = tuple(str(n) for n in names)
     if names != MOVABLE_JOINTS:
         raise ValueError(f"{file}: joint_names {names} differ from this skeleton's {MOVABLE_JOINTS}")
+
+
+def check_file_numbers(file, arrays):
+    """ValueError naming `file` and the key if its fps (one number) lies outside FPS_RANGE or a finite
+    position is beyond MAX_COORDINATE metres (NaN is left to the caller: `eval` reports diverged motions)."""
+    fps = np.asarray(arrays["fps"])
+    if fps.shape != ():
+        raise ValueError(f"{file} is not a motion file: 'fps' must be one number, got shape {fps.shape}")
+    fps, (lo, hi) = float(fps), FPS_RANGE
+    if not lo <= fps <= hi:
+        raise ValueError(f"{file}: 'fps' is {fps:g}; a motion file's frame rate must lie in [{lo:g}, {hi:g}]")
+    for key in POSITION_KEYS:
+        values = np.asarray(arrays.get(key, ()), dtype=np.float64)
+        if np.any(np.abs(values[np.isfinite(values)]) > MAX_COORDINATE):
+            raise ValueError(
+                f"{file}: '{key}' holds a position beyond {MAX_COORDINATE:g} m; positions must lie within it"
+            )
 
 
 def _array(name, value, shape=None):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import uniform_filter1d
 
-from motion_model.motion import FILE_LIMITS, Motion
+from motion_model.motion import FILE_LIMITS, Motion, check_file_numbers
 from motion_model.skeleton import Skeleton
 from terrain.heightfield import Heightfield
 from terrain.npz import read_npz
@@ -78,17 +78,22 @@ METRIC_KEYS = (
 )
 
 
-def _flat_ground(motion):
+def ground_under(motion, cell=None, most=256):
     """A flat z = 0 Heightfield covering the motion's root path with FLAT_MARGIN to spare on every side.
 
     sdf measures from the grid's clamped border, so the grid must extend beyond every body point; two
-    vertices per axis are enough for a plane.
+    vertices per axis (cell None) are enough for a plane. A picture needs cells to draw its 1 m grid on:
+    `cell` m, coarser where more than `most` vertices a side would be needed.
     """
     xy = motion.root_pos[:, :2]
     finite = np.all(np.isfinite(xy), axis=1)
     lo, hi = (xy[finite].min(0), xy[finite].max(0)) if finite.any() else (np.zeros(2), np.zeros(2))
     size = float((hi - lo).max()) + 2 * FLAT_MARGIN
-    return Heightfield(np.zeros((2, 2)), size, lo - FLAT_MARGIN)
+    if cell is None:
+        return Heightfield(np.zeros((2, 2)), size, lo - FLAT_MARGIN)
+    cell = max(cell, size / (most - 1))
+    side = math.ceil(size / cell) + 1
+    return Heightfield(np.zeros((side, side)), cell, lo - FLAT_MARGIN)
 
 
 def _choose_terrain(motion, terrain, flat_ground):
@@ -97,7 +102,7 @@ def _choose_terrain(motion, terrain, flat_ground):
     if motion.terrain is not None:
         return motion.terrain, "motion"
     if flat_ground:
-        return _flat_ground(motion), "flat z=0"
+        return ground_under(motion), "flat z=0"
     raise ValueError(
         "the motion has no terrain: pass terrain=..., or flat_ground=True to measure against flat ground at z = 0"
     )
@@ -296,6 +301,7 @@ def load_motion(path):
         keys = ("root_pos", "root_quat", "joint_quat", "contacts")
         if arrays is None or all(np.all(np.isfinite(arrays[k])) for k in keys):
             raise
+    check_file_numbers(path, arrays)
     motion = object.__new__(Motion)
     motion.fps = float(arrays["fps"])
     for key in keys:

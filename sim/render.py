@@ -9,6 +9,7 @@ too faint and blurred to help, so there are none; feet labelled in contact turn 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import math
 import mmap
@@ -26,11 +27,13 @@ from concurrent.futures.process import BrokenProcessPool
 import numpy as np
 from tqdm import tqdm
 
+from sim.metrics import ground_under
 from sim.preview import check_video_fps, write_video
 from sim.scene import Camera, Scene, p
 from terrain.atomic import check_writable
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
+SHOWN_CELL = 0.1  # m, of the flat ground shown under a motion without terrain
 CHUNK = 8  # most frames per task handed to a worker process
 AHEAD = 2  # chunks per worker handed out ahead of the encoder: both stay busy, few frames wait in memory
 # Video size in pixels, width x height (up to 4K UHD): checked before anything is allocated.
@@ -216,8 +219,17 @@ def _check_output(out):
     check_writable(out, "video file", VIDEO_SUFFIXES)
 
 
+def on_ground(motion):
+    """`motion`, or where it has no terrain (the format's terrain keys are optional) a copy on flat ground at
+    z = 0, the ground `eval --flat-ground` measures against."""
+    if motion.terrain is not None:
+        return motion
+    return dataclasses.replace(motion, terrain=ground_under(motion, SHOWN_CELL))
+
+
 def render(motion, out, width=640, height=480, fps=None, camera=None, workers=None, progress=True):
-    """Render `motion` over its terrain (path and goal drawn) into `out` (.mp4 or .gif, written atomically).
+    """Render `motion` over its terrain (flat ground without one; path and goal drawn) into `out` (.mp4 or
+    .gif, written atomically).
 
     width, height: pixels. fps: video frame rate, at most the motion's (default); lower rates skip motion
     frames and keep real time. camera: a sim.scene.Camera (default: following from behind the character's
@@ -229,6 +241,7 @@ def render(motion, out, width=640, height=480, fps=None, camera=None, workers=No
     check_size(width, height)
     check_video_fps(fps or motion.fps)
     camera = camera or Camera()
+    motion = on_ground(motion)
     indices = frame_indices(motion.num_frames, motion.fps, fps)
     targets, distance = camera.track(motion.root_pos, motion.fps, motion.terrain)
     items = [(int(t), targets[t]) for t in indices]

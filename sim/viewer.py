@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from sim.metrics import evaluate
+from sim.render import on_ground
 from sim.scene import Camera, DisplayError, Scene, p
 
 SPEEDS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -201,7 +202,7 @@ class Hud:
 
 
 class Viewer:
-    """The PyBullet GUI playing `motion` (a Motion with a terrain) at wall-clock speed.
+    """The PyBullet GUI playing `motion` at wall-clock speed, over its terrain or else flat ground at z = 0.
 
     camera: sim.scene.Camera for the start view and the following (the mouse may turn and zoom it later).
     run() plays until the window is closed; use as a context manager or call close().
@@ -209,9 +210,9 @@ class Viewer:
 
     def __init__(self, motion, camera=None):
         check_display()
-        self.motion = motion
         self.camera = camera or Camera()
-        self.metrics = metric_lines(evaluate(motion))
+        self.metrics = metric_lines(evaluate(motion, flat_ground=True))
+        self.motion = motion = on_ground(motion)
         self.targets, distance = self.camera.track(motion.root_pos, motion.fps, motion.terrain)
         self.playback = Playback(motion.num_frames, motion.fps)
         self.scene = Scene.for_motion(motion, gui=True)

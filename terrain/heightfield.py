@@ -43,6 +43,11 @@ FILE_LIMITS = {
     "terrain_goal": (2,),
 }
 
+# Values a terrain file may hold (docs/motion_format.md, Limits): far from float64 overflow in the surface's
+# arithmetic (squares of heights and cell sizes), and wider than any terrain this project makes.
+MAX_COORDINATE = 1e6  # m, of any height or world xy
+CELL_RANGE = (1e-4, 100.0)  # m
+
 
 def is_torch(x) -> bool:
     """Whether x is a torch tensor (without importing torch when nobody has)."""
@@ -295,6 +300,7 @@ class Heightfield:
             if key not in arrays:
                 raise ValueError(f"{source}: missing key '{key}': not a terrain file")
         optional = {key[len("terrain_") :]: np.asarray(arrays[key]) for key in OPTIONAL_KEYS if key in arrays}
+        _check_file_numbers(arrays, source)
         return cls(
             np.asarray(arrays["terrain_heights"]),
             float(np.asarray(arrays["terrain_cell"])),
@@ -313,6 +319,19 @@ class Heightfield:
     def load(cls, path) -> Heightfield:
         """Read a terrain (or a motion file's terrain); ValueError beyond the size limits of FILE_LIMITS."""
         return cls.from_arrays(read_npz(path, FILE_LIMITS, "terrain file"), source=str(path))
+
+
+def _check_file_numbers(arrays, source):
+    """ValueError naming the key of a terrain array whose numbers lie beyond CELL_RANGE or MAX_COORDINATE."""
+    cell = np.asarray(arrays["terrain_cell"], dtype=np.float64)
+    lo, hi = CELL_RANGE
+    if cell.shape != () or not lo <= float(cell) <= hi:
+        shown = f"{float(cell):g} m" if cell.shape == () else f"of shape {cell.shape}"
+        raise ValueError(f"{source}: 'terrain_cell' is {shown}; a cell must be one length in [{lo:g}, {hi:g}] m")
+    for key in ("terrain_heights", "terrain_origin", *OPTIONAL_KEYS):
+        values = np.asarray(arrays.get(key, ()), dtype=np.float64)
+        if np.any(np.abs(values[np.isfinite(values)]) > MAX_COORDINATE):
+            raise ValueError(f"{source}: '{key}' holds a value beyond {MAX_COORDINATE:g} m; it must lie within it")
 
 
 def _torch():

@@ -12,10 +12,13 @@ import functools
 import math
 import zipfile
 import zlib
+from lzma import LZMAError
 from typing import NamedTuple
 
 import numpy as np
 from numpy.lib import format as npy
+
+from terrain.atomic import open_regular
 
 MAX_ITEM_BYTES = 256  # bytes of one element: numbers, and names of up to 64 characters
 
@@ -66,22 +69,32 @@ def _refusal(source, key, header: Header, limit: Limit) -> str | None:
     return None
 
 
+# What zipfile and its decompressors raise for a damaged, truncated, encrypted (RuntimeError) or unsupported
+# (NotImplementedError) member; OSError is bz2's "Invalid data stream".
+DAMAGED = (ValueError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError, OSError, LZMAError)
+
+
 def _read(archive, name, reader, source, what):
     """reader(member) of the archive's member `name`; ValueError if the member is damaged or no `.npy`."""
     try:
         with archive.open(name) as member:
             return reader(member)
-    except (ValueError, zipfile.BadZipFile, zlib.error, EOFError) as error:
-        raise ValueError(f"{source} is not a {what}: its {name} cannot be read ({error})") from error
+    except DAMAGED as error:
+        raise ValueError(f"{source} is not a {what}: its {name} cannot be read ({_short(error)})") from error
 
 
-def _what_it_is(path, error):
+def _short(error):
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _what_it_is(file, error):
     """Why a file is no zip archive, in the user's terms: a lone .npy array, an empty file, or zipfile's reason."""
-    with open(path, "rb") as f:
-        start = f.read(6)
+    file.seek(0)
+    start = file.read(6)
     if start == npy.MAGIC_PREFIX:
         return "it holds one array (.npy), not an .npz archive of named arrays"
-    return "the file is empty" if not start else str(error)
+    return "the file is empty" if not start else _short(error)
 
 
 def read_npz(path, limits: dict, what: str) -> dict:
@@ -90,20 +103,26 @@ def read_npz(path, limits: dict, what: str) -> dict:
 
     limits: {name: Limit or largest shape}; an array may have fewer dimensions than the limit's shape.
     what: what the file should be ("motion file"), for the messages. ValueError for a file that is no `.npz`
-    or an array beyond its limit; OSError if the file cannot be read.
+    (a damaged, truncated or encrypted archive, an unknown compression, no regular file) or an array beyond
+    its limit; OSError if the file cannot be read.
     """
     source = str(path)
-    try:
-        archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as error:
-        raise ValueError(f"{source} is not a {what} (.npz): {_what_it_is(path, error)}") from error
-    with archive:
-        names = {n[: -len(".npy")]: n for n in archive.namelist() if n.endswith(".npy")}
-        wanted = [key for key in limits if key in names]
-        for key in wanted:
-            limit = limits[key] if isinstance(limits[key], Limit) else Limit(tuple(limits[key]))
-            refusal = _refusal(source, key, _read(archive, names[key], _header, source, what), limit)
-            if refusal:
-                raise ValueError(refusal)
-        read = functools.partial(npy.read_array, allow_pickle=False)
-        return {key: _read(archive, names[key], read, source, what) for key in wanted}
+    with open_regular(path, what) as file:
+        try:
+            archive = zipfile.ZipFile(file)
+        except DAMAGED as error:
+            raise ValueError(f"{source} is not a {what} (.npz): {_what_it_is(file, error)}") from error
+        with archive:
+            return _arrays(archive, limits, source, what)
+
+
+def _arrays(archive, limits, source, what):
+    names = {n[: -len(".npy")]: n for n in archive.namelist() if n.endswith(".npy")}
+    wanted = [key for key in limits if key in names]
+    for key in wanted:
+        limit = limits[key] if isinstance(limits[key], Limit) else Limit(tuple(limits[key]))
+        refusal = _refusal(source, key, _read(archive, names[key], _header, source, what), limit)
+        if refusal:
+            raise ValueError(refusal)
+    read = functools.partial(npy.read_array, allow_pickle=False)
+    return {key: _read(archive, names[key], read, source, what) for key in wanted}

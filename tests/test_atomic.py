@@ -1,11 +1,13 @@
 import os
 import stat
+from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_run import assert_one_line_error, run_cli
 
 from motion_model.clips import clip_motion
-from terrain.atomic import atomic_path
+from terrain.atomic import atomic_path, check_writable, stale_temporaries
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
@@ -30,3 +32,34 @@ def test_written_files_are_readable_by_others_like_open_makes_them(tmp_path):
     os.umask(umask)
     assert mode == 0o666 & ~umask
     assert np.load(target)["a"].shape == (3,)
+
+
+def test_a_name_at_the_file_system_limit_is_written_and_one_beyond_is_refused_before_the_work(tmp_path):
+    longest = tmp_path / ("w" * (255 - len(".npz")) + ".npz")
+    check_writable(longest, "motion file", (".npz",))  # the temporary name beside it fits too
+    clip_motion("walk").save(longest)
+    assert [f.name for f in tmp_path.iterdir()] == [longest.name]
+    with pytest.raises(ValueError, match="is 256 bytes, more than the 255 its file system allows"):
+        check_writable(tmp_path / ("w" * 252 + ".npz"), "motion file")
+    accented = tmp_path / ("é" * 125 + ".npz")  # 254 bytes: the temporary name is cut on bytes, not characters
+    with atomic_path(accented) as tmp, open(tmp, "wb") as f:
+        assert len(os.fsencode(Path(tmp).name)) <= 255
+        f.write(b"x")
+    assert accented.read_bytes() == b"x"
+
+
+def test_the_command_line_refuses_a_name_too_long_before_it_works(tmp_path):
+    result = run_cli("terrain", "flat", "--out", tmp_path / ("t" * 252 + ".npz"))
+    assert_one_line_error(result, "256 bytes", "shorter")
+    assert list(tmp_path.iterdir()) == []
+    result = run_cli("terrain", "flat", "--out", tmp_path / ("t" * 251 + ".npz"))
+    assert result.returncode == 0, result.stderr
+    assert [len(f.name) for f in tmp_path.iterdir()] == [255]
+
+
+def test_stale_temporaries_are_found_beside_their_file(tmp_path):
+    target = tmp_path / "checkpoint.pt"
+    stale = tmp_path / ".checkpoint.pt.abcd1234.pt"
+    stale.write_bytes(b"half")
+    (tmp_path / ".model.pt.abcd1234.pt").write_bytes(b"another file's")
+    assert stale_temporaries(target) == [stale]
