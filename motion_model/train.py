@@ -30,7 +30,7 @@ from motion_model.features import LAYOUT, Normalizer, features_to_motion
 from motion_model.network import autocast
 from motion_model.skeleton import FEET, SOLE_GRID, Skeleton
 from motion_model.train_config import LOSS_TERMS, OptimConfig, TrainConfig, load_config
-from terrain.atomic import atomic_path
+from terrain.atomic import atomic_path, stale_temporaries
 
 RUN_FILES = ("checkpoint.pt", "model.pt", "log.csv")  # a folder holding any of them holds a run
 
@@ -166,7 +166,7 @@ def train(config: TrainConfig, resume=False, until=None, progress=True, overwrit
     touched before the config and the data have been read. Returns the path of the run's model.pt.
     """
     out = Path(config.out)
-    state = _previous_run(out, resume, overwrite)
+    state = _previous_run(out, resume, overwrite, config)
     torch.set_num_threads(config.threads)
     live = _setup(config, state)
     _clear_run_folder(out, overwrite)
@@ -211,13 +211,24 @@ def train(config: TrainConfig, resume=False, until=None, progress=True, overwrit
     return out / "model.pt"
 
 
-def _previous_run(out, resume, overwrite):
-    """The training checkpoint to continue from, or None to start afresh; refuses to start over a run unasked."""
+def _previous_run(out, resume, overwrite, config):
+    """The training checkpoint to continue from, or None to start afresh; refuses to start over a run unasked,
+    and to resume where there is nothing to resume."""
     if resume and overwrite:
         raise ValueError("give --resume (continue the run) or --overwrite (start it over), not both")
-    if resume:
-        return checkpoint.read(out / "checkpoint.pt") if (out / "checkpoint.pt").exists() else None
     held = [name for name in RUN_FILES if (out / name).exists()]
+    if resume and "checkpoint.pt" not in held:
+        raise ValueError(
+            f"--resume: run folder {out} has no checkpoint.pt to continue from"
+            + (
+                f" (it holds {', '.join(held)}: the run stopped before its first checkpoint); start it over with "
+                "--overwrite"
+                if held
+                else "; leave out --resume to start a run there"
+            )
+        )
+    if resume:
+        return checkpoint.read_training(out / "checkpoint.pt", config)
     if held and not overwrite:
         raise ValueError(
             f"run folder {out} already holds a run ({', '.join(held)}): give --resume to continue "
@@ -252,16 +263,17 @@ def _setup(config, state):
     ema = copy.deepcopy(model).requires_grad_(False)
     start = 0
     if state is not None:
-        model.load_state_dict(state["train"]["weights"])
-        ema.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["train"]["optimizer"])
-        start = state["train"]["step"]
+        start = checkpoint.restore_training(state, model, ema, optimizer, Path(config.out) / "checkpoint.pt")
     return _Run(model, ema, optimizer, schedule, window, normalizer, sampler, skeleton, start)
 
 
 def _clear_run_folder(out, overwrite):
-    """Create the run folder; with overwrite, remove the files of the run it held (log.csv is rewritten)."""
+    """Create the run folder; with overwrite, remove the files of the run it held (log.csv is rewritten). The
+    temporary files of a run killed while writing one are removed either way: they were never a result."""
     out.mkdir(parents=True, exist_ok=True)
+    for name in ("checkpoint.pt", "model.pt", "loss.png", "log.csv"):
+        for stale in stale_temporaries(out / name):
+            stale.unlink(missing_ok=True)
     if overwrite:
         for name in ("checkpoint.pt", "model.pt", "loss.png"):
             (out / name).unlink(missing_ok=True)
@@ -306,11 +318,19 @@ def _truncate_log(path, columns, step):
     rows = []
     if step > 0 and path.exists():
         with open(path, newline="") as f:
-            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
-    with open(path, "w", newline="") as f:
+            rows = [r for r in csv.DictReader(f) if _logged_by(r, step)]
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:  # a kill here keeps the rows to resume with
         writer = csv.DictWriter(f, columns)
         writer.writeheader()
         writer.writerows(rows)
+
+
+def _logged_by(row, step):
+    """Whether a log row is whole and of a step up to `step` (a kill mid-append can leave half a row)."""
+    try:
+        return None not in row and None not in row.values() and int(row["step"]) <= step
+    except (KeyError, ValueError):
+        return False
 
 
 def _append_log(path, columns, row):
