@@ -102,12 +102,13 @@ def read_yaml(path, what="YAML file", max_bytes=MAX_BYTES, max_nodes=MAX_NODES):
     path = resolve(path)
     source = f"{what} {path}"
     try:
-        data = _read_bounded(path, source, max_bytes)
-        text = data.decode("utf-8")
+        text = _read_bounded(path, source, max_bytes).decode("utf-8")
     except FileNotFoundError:
         raise ValueError(f"{source} does not exist") from None
-    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as error:
-        raise ValueError(f"{source} cannot be read ({type(error).__name__}): give a readable text file") from None
+    except PermissionError:
+        raise ValueError(f"{source} cannot be read (permission denied): give a readable file") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{source} is not UTF-8 text (byte {error.start}): give a YAML text file") from None
     return parse_yaml(text, source, max_nodes)
 
 
@@ -116,7 +117,7 @@ def _read_bounded(path, source, max_bytes):
     a FIFO or a device is refused before it is opened (opening a FIFO waits for a writer, /dev/zero never ends)."""
     mode = path.stat().st_mode
     if stat.S_ISDIR(mode):
-        raise IsADirectoryError(path)
+        raise ValueError(f"{source} is a folder, not a file: give a YAML file")
     if not stat.S_ISREG(mode):
         raise ValueError(f"{source} is not a regular file (a FIFO, socket or device): give a YAML file")
     with open(path, "rb") as f:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from configs.typed import shown
 from motion_model import quaternion as quat
 
 EXAMPLE = "walk.npz or walk.npz:42"
@@ -59,6 +60,7 @@ def load_end_pose(spec):
     from motion_model.motion import Motion
 
     text = str(spec)
+    named = shown(text)
     path, frame = text, -1
     head, sep, tail = text.rpartition(":")
     if sep and head.lower().endswith(".npz"):
@@ -66,17 +68,17 @@ def load_end_pose(spec):
         try:
             frame = int(tail)
         except ValueError:
-            raise ValueError(f"end pose {text!r}: frame {tail!r} is not an integer: write {EXAMPLE}") from None
+            raise ValueError(f"end pose {named}: frame {shown(tail)} is not an integer: write {EXAMPLE}") from None
     if not path.lower().endswith(".npz"):
-        raise ValueError(f"end pose {text!r} is not a motion file (.npz) with an optional :FRAME: write {EXAMPLE}")
+        raise ValueError(f"end pose {named} is not a motion file (.npz) with an optional :FRAME: write {EXAMPLE}")
     try:
         motion = Motion.load(path)
     except FileNotFoundError:
         raise ValueError(f"end pose file {path} does not exist: give a motion file (.npz), e.g. {EXAMPLE}") from None
     count = len(motion.root_pos)
     if not -count <= frame < count:
-        raise ValueError(f"end pose {text!r}: frame {frame} is out of range: {path} has frames 0..{count - 1}")
+        raise ValueError(f"end pose {named}: frame {frame} is out of range: {path} has frames 0..{count - 1}")
     pose = EndPose.from_motion(motion, frame)
     if not math.isfinite(pose.height):
-        raise ValueError(f"end pose {text!r}: the root's height is not finite")
+        raise ValueError(f"end pose {named}: the root's height is not finite")
     return pose

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from configs.typed import shown
 from controller.follower import wrap
 from terrain.planning import UnreachableGoal, plan_path, traversable
 from terrain.polyline import Polyline
@@ -42,22 +43,22 @@ class Keyframe:
 def parse_keyframe(text):
     """A Keyframe from "t=6 x=4.0 y=1.5 heading=90" (t s, x and y world m, optional heading in degrees of world
     yaw); ValueError naming the problem and the form."""
-    values = {}
+    values, named = {}, shown(str(text))
     for item in str(text).split():
         key, sep, value = item.partition("=")
         if not sep or key not in ("t", "x", "y", "heading") or key in values:
             raise ValueError(
-                f"keyframe {text!r}: {item!r} is not one of t=, x=, y=, heading= (once each): write {EXAMPLE}"
+                f"keyframe {named}: {shown(item)} is not one of t=, x=, y=, heading= (once each): write {EXAMPLE}"
             )
         try:
             values[key] = float(value)
         except ValueError:
-            raise ValueError(f"keyframe {text!r}: {key}={value!r} is not a number: write {EXAMPLE}") from None
+            raise ValueError(f"keyframe {named}: {key}={shown(value)} is not a number: write {EXAMPLE}") from None
         if not math.isfinite(values[key]):
-            raise ValueError(f"keyframe {text!r}: {key} must be a finite number: write {EXAMPLE}")
+            raise ValueError(f"keyframe {named}: {key} must be a finite number: write {EXAMPLE}")
     missing = [k for k in ("t", "x", "y") if k not in values]
     if missing:
-        raise ValueError(f"keyframe {text!r} lacks {', '.join(missing)}: write {EXAMPLE}")
+        raise ValueError(f"keyframe {named} lacks {', '.join(missing)}: write {EXAMPLE}")
     heading = values.get("heading")
     return Keyframe(values["t"], (values["x"], values["y"]), None if heading is None else math.radians(heading))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from configs.typed import shown
+
 EXAMPLE = '"1,0 10,0 10,4"'
 
 
@@ -20,7 +22,7 @@ def parse_waypoints(text):
             x = y = None
         if x is None or not np.isfinite([x, y]).all():
             raise ValueError(
-                f"waypoint {i} {item!r} is not an x,y pair of numbers in metres: write the waypoints as {EXAMPLE}"
+                f"waypoint {i} {shown(item)} is not an x,y pair of numbers in metres: write the waypoints as {EXAMPLE}"
             )
         if points and np.allclose(points[-1], (x, y)):
             raise ValueError(f"waypoint {i} ({x:g}, {y:g}) repeats the one before it: leave it out")

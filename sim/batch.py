@@ -35,6 +35,7 @@ import yaml
 from tqdm import tqdm
 
 import configs
+from configs.typed import shown
 from controller.path_controller import PathController, run_batch
 from motion_model.checkpoint import load_model
 from motion_model.synthesis import synthesize
@@ -109,7 +110,7 @@ def read_record(file):
         problem = (
             f"it has no {', '.join(missing)}"
             if missing
-            else f"it holds episode {record['id']!r}"
+            else f"it holds episode {shown(record['id'])}"
             if record["id"] != file.stem
             else None
         )

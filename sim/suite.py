@@ -28,6 +28,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import configs
+from configs.typed import SHOWN, cut, shown
 from controller.path_controller import ControllerConfig
 from terrain.generators import CORRIDOR_KINDS, PAD, make_terrain, parameter_spec, resolve_params
 
@@ -121,17 +122,17 @@ def load_suite(path, method=None):
 def parse_suite(data, source="suite"):
     unknown = sorted(set(data) - set(SUITE_KEYS))
     if unknown:
-        raise SuiteError(f"{source}: unknown key {unknown[0]!r}; suite keys are {', '.join(SUITE_KEYS)}")
+        raise SuiteError(f"{source}: unknown key {shown(unknown[0])}; suite keys are {', '.join(SUITE_KEYS)}")
     _refuse_non_finite(data, source)
     method = data.get("method", "model")
     if method not in METHODS:
-        raise SuiteError(f"{source}: unknown method {method!r}; choose one of {', '.join(METHODS)}")
+        raise SuiteError(f"{source}: unknown method {shown(method)}; choose one of {', '.join(METHODS)}")
     batch_size = data.get("batch_size", 8)
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise SuiteError(f"{source}: batch_size must be a whole number >= 1, got {batch_size!r}")
+        raise SuiteError(f"{source}: batch_size must be a whole number >= 1, got {shown(batch_size)}")
     speeds = {**DEFAULT_SPEEDS, **(data.get("speeds") or {})}
     if set(speeds) != set(GAITS) or not all(_is_number(v) and v > 0 for v in speeds.values()):
-        raise SuiteError(f"{source}: speeds must give positive m/s for {' and '.join(GAITS)}, got {speeds}")
+        raise SuiteError(f"{source}: speeds must give positive m/s for {' and '.join(GAITS)}, got {shown(speeds)}")
     controller = _controller(data.get("controller"), method, source)
     entries = data.get("episodes")
     if not isinstance(entries, list) or not entries:
@@ -169,7 +170,7 @@ def parse_shard(text):
         i, n = -1, 0
     if not 0 <= i < n:
         raise SuiteError(
-            f"bad shard {text!r}: expected i/n with 0 <= i < n, 0-based (a 4-way split is 0/4, 1/4, "
+            f"bad shard {shown(text)}: expected i/n with 0 <= i < n, 0-based (a 4-way split is 0/4, 1/4, "
             "2/4 and 3/4; in a Slurm array: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)"
         )
     return i, n
@@ -185,7 +186,7 @@ def _refuse_non_finite(data, source):
 
     def check(value, where, path):
         if isinstance(value, float) and not math.isfinite(value):
-            raise SuiteError(f"{where}: {path} is {value}; give a finite number")
+            raise SuiteError(f"{where}: {cut(path, 3 * SHOWN)} is {value}; give a finite number")
         if isinstance(value, (dict, list)) and id(value) not in seen:
             seen.add(id(value))
             for key, item in value.items() if isinstance(value, dict) else enumerate(value):
@@ -206,7 +207,7 @@ def _controller(spec, method, source):
             "folder; for example configs/controller/default.yaml)"
         )
     if spec is not None and not isinstance(spec, (str, dict)):
-        raise SuiteError(f"{source}: controller must be a YAML path or a mapping of settings, got {spec!r}")
+        raise SuiteError(f"{source}: controller must be a YAML path or a mapping of settings, got {shown(spec)}")
     try:
         if spec is None:
             config = ControllerConfig()
@@ -244,26 +245,28 @@ def _seeds(spec, where):
     if not (
         isinstance(spec, list) and spec and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in spec)
     ):
-        raise SuiteError(f"{where}: seeds must be a list of whole numbers >= 0 or {{start: S, count: N}}, got {spec!r}")
+        raise SuiteError(
+            f"{where}: seeds must be a list of whole numbers >= 0 or {{start: S, count: N}}, got {shown(spec)}"
+        )
     return spec
 
 
 def _expand(entry, speeds, where, room):
     if not isinstance(entry, dict):
-        raise SuiteError(f"{where}: expected a mapping such as {{kind: flat, seeds: [0]}}, got {entry!r}")
+        raise SuiteError(f"{where}: expected a mapping such as {{kind: flat, seeds: [0]}}, got {shown(entry)}")
     unknown = sorted(set(entry) - set(ENTRY_KEYS))
     if unknown:
-        raise SuiteError(f"{where}: unknown key {unknown[0]!r}; entry keys are {', '.join(ENTRY_KEYS)}")
+        raise SuiteError(f"{where}: unknown key {shown(unknown[0])}; entry keys are {', '.join(ENTRY_KEYS)}")
     kind = entry.get("kind")
     if kind not in CORRIDOR_KINDS:  # a suite's episodes are set by a corridor's length (not the open field)
-        raise SuiteError(f"{where}: unknown terrain kind {kind!r}; kinds are {', '.join(CORRIDOR_KINDS)}")
+        raise SuiteError(f"{where}: unknown terrain kind {shown(kind)}; kinds are {', '.join(CORRIDOR_KINDS)}")
     params = dict(entry.get("params") or {})
     if "seeds" not in entry:
         raise SuiteError(f"{where}: no seeds (for example seeds: [0, 1, 2])")
     seeds = _seeds(entry["seeds"], where)
     gaits = _as_list(entry.get("gait", "walk"), "gait", where)
     if any(g not in GAITS for g in gaits):
-        raise SuiteError(f"{where}: unknown gait in {gaits}; gaits are {', '.join(GAITS)}")
+        raise SuiteError(f"{where}: unknown gait in {shown(gaits)}; gaits are {', '.join(GAITS)}")
     lengths = parameter_spec(kind)["length"]
     if "goal_distance" in entry:
         if "length" in params:
@@ -275,7 +278,7 @@ def _expand(entry, speeds, where, room):
         bad = [d for d in distances if not (_is_number(d) and lo <= d <= hi)]
         if bad:
             raise SuiteError(
-                f"{where}: goal_distance {bad[0]!r} is out of range for {kind}: valid range "
+                f"{where}: goal_distance {shown(bad[0])} is out of range for {kind}: valid range "
                 f"[{lo:g}, {hi:g}] m (the corridor length {lengths['min']}-{lengths['max']} m minus "
                 f"the pads' {PAD} m)"
             )
@@ -291,8 +294,8 @@ def _expand(entry, speeds, where, room):
             f"{where}: its {count} episodes (gaits x goal distances x seeds) take the suite beyond "
             f"{MAX_EPISODES} episodes; split the suite into several"
         )
-    shown = {k: v for k, v in params.items() if k != "length"}
-    tag = "-" + hashlib.sha1(json.dumps(shown, sort_keys=True).encode()).hexdigest()[:6] if shown else ""
+    given = {k: v for k, v in params.items() if k != "length"}
+    tag = "-" + hashlib.sha1(json.dumps(given, sort_keys=True).encode()).hexdigest()[:6] if given else ""
     return [
         Episode(
             f"{kind}-{gait}-{distance:g}m-s{seed}{tag}",
