@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 import configs
+from configs.typed import shown
 from controller.live_config import MAX_SPEED
 
 KEYS = ("t", "direction", "speed")
@@ -45,7 +46,7 @@ def parse_commands(entries, source="commands"):
     for index, entry in enumerate(entries):
         problem = _problem(entry, index, commands[-1].t if commands else None)
         if problem:
-            raise ValueError(f"{source}: entry {index} ({entry!r}): {problem}")
+            raise ValueError(f"{source}: entry {index} ({shown(entry)}): {problem}")
         direction = entry.get("direction")
         commands.append(
             TimedCommand(
@@ -63,13 +64,13 @@ def _problem(entry, index, last_t):
         return "must be a mapping such as {t: 4.0, direction: 90}"
     unknown = sorted(set(map(str, entry)) - set(KEYS))
     if unknown:
-        return f"unknown key {unknown[0]!r}; the keys are t (s), direction (degrees) and speed (m/s)"
+        return f"unknown key {shown(unknown[0])}; the keys are t (s), direction (degrees) and speed (m/s)"
     for key in KEYS:
         value = entry.get(key)
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
         ):
-            return f"{key} must be a finite number, got {value!r}"
+            return f"{key} must be a finite number, got {shown(value)}"
     if entry.get("t") is None:
         return "no t (the time in seconds of motion at which the command applies)"
     if entry["t"] > MAX_TIME:
@@ -99,7 +100,7 @@ def run_scripts(lives, commands, tail=3.0):
     from controller.live import next_frames
 
     if not (isinstance(tail, (int, float)) and math.isfinite(tail) and tail >= 0):
-        raise ValueError(f"tail must be a finite number of seconds >= 0, got {tail!r}")
+        raise ValueError(f"tail must be a finite number of seconds >= 0, got {shown(tail)}")
     fps = lives[0].model.window.fps
     end = max(1, math.ceil(round((commands[-1].t + tail) * fps, 6)))
     waiting = list(commands)

@@ -21,6 +21,7 @@ import numpy as np
 from scipy import ndimage
 
 import configs
+from configs.typed import shown
 from terrain.field import scatter
 from terrain.heightfield import Heightfield
 
@@ -41,7 +42,7 @@ MIN_SECTION = 3.0  # shortest course section, m
 def parameter_spec(kind: str) -> dict:
     """Parameters of a kind as {name: {default, min, max} or {default, choices}}, from its shipped YAML."""
     if kind not in KINDS:
-        raise ValueError(f"unknown terrain kind {kind!r}; kinds: {', '.join(KINDS)}")
+        raise ValueError(f"unknown terrain kind {shown(kind)}; kinds: {', '.join(KINDS)}")
     return load_parameter_spec(configs.shipped(f"terrain/{kind}.yaml"))
 
 
@@ -74,7 +75,7 @@ def resolve_params(kind: str, params: dict) -> dict:
     spec = parameter_spec(kind)
     unknown = sorted(set(params) - set(spec))
     if unknown:
-        raise ValueError(f"{kind} terrain has no parameter {unknown[0]!r}; parameters: {', '.join(spec)}")
+        raise ValueError(f"{kind} terrain has no parameter {shown(unknown[0])}; parameters: {', '.join(spec)}")
     values = {name: s["default"] for name, s in spec.items()}
     for name, value in params.items():
         s = spec[name]
@@ -92,7 +93,9 @@ def resolve_params(kind: str, params: dict) -> dict:
                 and s["min"] <= value <= s["max"]
             )
         if not ok:
-            raise ValueError(f"{kind} terrain parameter {name}={value!r} is invalid: valid range {_valid_range(s)}")
+            raise ValueError(
+                f"{kind} terrain parameter {name}={shown(value)} is invalid: valid range {_valid_range(s)}"
+            )
         values[name] = value
     return values
 

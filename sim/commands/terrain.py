@@ -24,13 +24,14 @@ class TerrainSpec(NamedTuple):
 def parse_overrides(items):
     """`key=value` pairs from the command line, values parsed as YAML scalars (numbers, booleans, strings)."""
     from configs import parse_yaml
+    from configs.typed import shown
 
     params = {}
     for item in items:
         key, equals, value = item.partition("=")
         if not equals or not key:
-            raise ValueError(f"expected key=value, got {item!r} (for example: step_height=0.2)")
-        params[key] = parse_yaml(value, f"the value of {item!r}")
+            raise ValueError(f"expected key=value, got {shown(item)} (for example: step_height=0.2)")
+        params[key] = parse_yaml(value, f"the value of {shown(item)}")
     return params
 
 
@@ -41,13 +42,14 @@ def terrain_spec(name, items, seed=None):
     if not name.endswith(YAML_SUFFIXES):
         return TerrainSpec(name, 0 if seed is None else seed, overrides)
     from configs import read_yaml
+    from configs.typed import shown
 
     spec = read_yaml(name, "terrain file")
     if not isinstance(spec, dict) or "kind" not in spec:
         raise ValueError(f"terrain file {name} has no 'kind' key (for example: kind: stairs)")
     file_seed = spec.get("seed", 0)
     if not isinstance(file_seed, int) or isinstance(file_seed, bool) or file_seed < 0:
-        raise ValueError(f"terrain file {name}: seed must be a whole number >= 0, got {file_seed!r}")
+        raise ValueError(f"terrain file {name}: seed must be a whole number >= 0, got {shown(file_seed)}")
     params = {k: v for k, v in spec.items() if k not in ("kind", "seed")}
     return TerrainSpec(str(spec["kind"]), file_seed if seed is None else seed, {**params, **overrides})
 
