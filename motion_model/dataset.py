@@ -22,6 +22,7 @@ from motion_model.condition import grid_shape, local_heightfield
 from motion_model.features import NUM_FEATURES, Normalizer, joint_features, root_features
 from motion_model.motion import Motion
 from terrain.atomic import atomic_path
+from terrain.npz import read_npz
 
 FACING_SMOOTHING = 0.3  # s, Gaussian sigma over which the commanded facing is averaged
 
@@ -194,6 +195,21 @@ def write_stats(directory, config: WindowConfig = WindowConfig(), windows=20000,
 
 
 def load_stats(directory):
-    """The Normalizer in `directory`/stats.npz."""
-    with np.load(Path(directory) / "stats.npz") as data:
-        return Normalizer(data["mean"], data["std"], std_floor=0.0)
+    """The Normalizer in `directory`/stats.npz; ValueError naming the file and how to rebuild it if it is not
+    one (a mean and a std of NUM_FEATURES finite numbers, the std positive)."""
+    path = Path(directory) / "stats.npz"
+    rebuild = f"delete it and train again: training computes it from the episodes in {directory}"
+    try:
+        data = read_npz(path, dict.fromkeys(("mean", "std"), (NUM_FEATURES,)), "stats file")
+    except ValueError as error:
+        raise ValueError(f"{error}; {rebuild}") from None
+    for key in ("mean", "std"):
+        value = data.get(key)
+        if value is None or value.shape != (NUM_FEATURES,) or value.dtype.kind not in "fiu":
+            problem = f"no '{key}' array of {NUM_FEATURES} numbers"
+        elif not np.isfinite(value).all() or (key == "std" and not (value > 0).all()):
+            problem = f"its '{key}' is not {'positive and ' if key == 'std' else ''}finite everywhere"
+        else:
+            continue
+        raise ValueError(f"{path} is not a valid stats file ({problem}): {rebuild}")
+    return Normalizer(data["mean"], data["std"], std_floor=0.0)

@@ -390,8 +390,10 @@ def run(args):
     print(f"model written to {path}")
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="terrain-mdm train", description="train the motion diffusion model")
+def main(argv=None, parser_class=argparse.ArgumentParser):
+    """Train from the command line `argv`; `parser_class` decides how a bad one is refused (terrain-mdm's Parser
+    raises one line)."""
+    parser = parser_class(prog="terrain-mdm train", description="train the motion diffusion model")
     add_arguments(parser)
     run(parser.parse_args(argv))
     return 0

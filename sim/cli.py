@@ -33,19 +33,22 @@ COMMANDS = (
     "bench-reaction",
 )
 DEBUG_HELP = "show the traceback of an error instead of one line"
+MAX_MESSAGE = 1000  # characters of an error line: messages show values cut short, this is the last guard
 
 
 class UsageError(ValueError):
     """A command line argparse refuses: reported like any other bad input."""
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose refusals are UsageErrors (one line, exit 2), not a usage block and exit."""
+
     def error(self, message):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
 def build_parser():
-    parser = _Parser(
+    parser = Parser(
         prog="terrain-mdm", description="Terrain-aware motion diffusion for the PyBullet DeepMimic humanoid."
     )
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
@@ -65,11 +68,13 @@ def _module(command):
 
 def _one_line(error):
     """The message of `error` on one line; an OSError as `file: reason`, without its errno."""
+    from configs.typed import cut  # here, not at the top: `terrain-mdm --help` imports no YAML
+
     if isinstance(error, OSError) and error.strerror and error.filename is not None:
-        text = f"{error.filename}: {error.strerror}"
+        text = f"{cut(str(error.filename), MAX_MESSAGE // 4)}: {error.strerror}"  # a name too long for the OS
     else:
         text = str(error) or type(error).__name__
-    return " ".join(text.split())
+    return cut(" ".join(text[: 2 * MAX_MESSAGE].split()), MAX_MESSAGE)
 
 
 def main(argv=None):

@@ -14,9 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import pybullet as p
-
 from controller.follower import wrap
+from terrain.bullet import p
 
 KEY_ESCAPE = 27
 # Direction keys: the angle (radians, counter-clockwise) from the camera's looking direction on the ground.

@@ -15,23 +15,31 @@ _libc = ctypes.CDLL(None)
 
 
 @contextlib.contextmanager
-def quiet_stdout():
-    """Silence file descriptor 1: pybullet prints banners and warnings from C straight to it, which
-    contextlib.redirect_stdout cannot catch. C's own buffer is flushed inside, or it would print later."""
-    sys.stdout.flush()
-    saved = os.dup(1)
+def quiet(fd):
+    """Silence file descriptor `fd` (1, stdout, or 2, stderr): pybullet prints banners and warnings from C
+    straight to them, which contextlib.redirect_stdout cannot catch. C's own buffers are flushed inside, or they
+    would print later."""
+    stream = sys.stdout if fd == 1 else sys.stderr
+    stream.flush()
+    saved = os.dup(fd)
     try:
         with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 1)
+            os.dup2(devnull.fileno(), fd)
             yield
     finally:
         _libc.fflush(None)
-        sys.stdout.flush()
-        os.dup2(saved, 1)
+        stream.flush()
+        os.dup2(saved, fd)
         os.close(saved)
 
 
-with quiet_stdout():  # the import prints the build banner
+def quiet_stdout():
+    return quiet(1)
+
+
+# The import prints "pybullet build time: ..." on stderr, before any error of a command that uses it: the one
+# place pybullet is imported (every module takes `p` from here).
+with quiet(1), quiet(2):
     import pybullet as p
 
 

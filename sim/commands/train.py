@@ -18,5 +18,6 @@ def add_arguments(parser):
 
 def run(args):
     from motion_model.train import main
+    from sim.cli import Parser
 
-    return main(args.args)
+    return main(args.args, Parser)
