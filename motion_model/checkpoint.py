@@ -56,7 +56,11 @@ def read(path):
         try:
             data = torch.load(file, map_location="cpu", weights_only=True)
         except Exception as error:  # torch raises several types for foreign or corrupt files
-            raise ValueError(f"{path} is not a terrain-mdm model checkpoint: {error}") from error
+            # torch's own words are no help here ("101", or advice to load the file unsafely)
+            raise ValueError(
+                f"{path} is not a terrain-mdm model checkpoint: torch cannot read it as tensors and plain data; "
+                "give a checkpoint that terrain-mdm train wrote, or a shipped model name such as default"
+            ) from error
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"{path} is not a terrain-mdm model checkpoint (no '{FORMAT}' format tag)")
     if data.get("version") != VERSION:
