@@ -17,6 +17,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from terrain import numbers
+from terrain.heightfield import Heightfield
 from terrain.planning import plan_path
 from terrain.polyline import Polyline
 
@@ -24,6 +26,7 @@ SPACING = 0.8  # m between the characters of a row
 ROW_SPACING = 1.2  # m between rows
 COLUMNS = 4  # characters per row at most
 MAX_SLOTS = 8  # formation slots tried per character before giving up
+MAX_CROWD = 1024  # characters of a crowd (the command line allows 64): each takes its row of the batch
 
 
 class Route(NamedTuple):
@@ -35,8 +38,8 @@ class Route(NamedTuple):
 def crowd_routes(terrain, count, columns=COLUMNS):
     """`count` Routes over `terrain` (which needs start and goal pads), in formation order; ValueError if the
     terrain has no room for that many."""
-    if count < 1:
-        raise ValueError(f"a crowd needs at least 1 character, got {count}")
+    numbers.instance(terrain, Heightfield, "terrain", "a Heightfield (make_terrain, Heightfield.load)")
+    numbers.whole(count, "count (characters of a crowd)", 1, MAX_CROWD)
     main = Polyline(plan_path(terrain))
     start_dir = _unit(main.point_at(min(0.5, main.length)) - main.points[0])
     goal_dir = _unit(main.points[-1] - main.point_at(max(main.length - 0.5, 0.0)))
@@ -64,14 +67,18 @@ def crowd_routes(terrain, count, columns=COLUMNS):
 
 def crowd_controllers(model, terrain, count, config, seed=0):
     """PathControllers of a crowd of `count` on `terrain` (crowd_routes), sharing one loaded model; character i
-    draws its sampling noise from seed + i."""
+    draws its sampling noise from seed + i (numbers.character_seed)."""
     from controller.path_controller import PathController
     from motion_model.checkpoint import LoadedModel, load_model
 
+    seed = numbers.seed(seed)
+    routes = crowd_routes(terrain, count)  # before the model is loaded: a bad count is refused at once
     model = model if isinstance(model, LoadedModel) else load_model(model)
     return [
-        PathController(model, terrain, goal=r.goal, path=r.path, config=config, seed=seed + i, start=r.start)
-        for i, r in enumerate(crowd_routes(terrain, count))
+        PathController(
+            model, terrain, goal=r.goal, path=r.path, config=config, seed=numbers.character_seed(seed, i), start=r.start
+        )
+        for i, r in enumerate(routes)
     ]
 
 

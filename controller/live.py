@@ -47,6 +47,7 @@ from motion_model.checkpoint import LoadedModel, load_model
 from motion_model.command import Command
 from motion_model.legs import FOOT_LINKS, sole_offset
 from motion_model.skeleton import Skeleton
+from terrain import numbers
 from terrain.heightfield import Heightfield
 from terrain.planning import Room
 from terrain.polyline import Polyline
@@ -69,6 +70,7 @@ class LiveController:
     def __init__(self, model, terrain, config=LiveConfig(), seed=0, start=None, heading=None, room=None):
         if not isinstance(terrain, Heightfield):
             raise ValueError(f"terrain must be a Heightfield (make_terrain, Heightfield.load), got {terrain!r:.40}")
+        self.seed = numbers.seed(seed)  # before the model loads: the generator is made by the first step
         self.settings = config.checked()
         self.model = model if isinstance(model, LoadedModel) else load_model(model)
         self.config = replace(config.controller, commit_frames=config.commit_frames).checked()
@@ -81,7 +83,6 @@ class LiveController:
         self.start_yaw = 0.0 if heading is None else float(heading)
         if not math.isfinite(self.start_yaw):
             raise ValueError(f"heading must be a finite angle in radians, got {heading}")
-        self.seed = int(seed)
         self.room = Room(terrain) if room is None else room  # every route is clipped by it; a crowd shares one
         self._lock = threading.RLock()
         self._version = 0  # changes with every reset: a step under way then is dropped

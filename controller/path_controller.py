@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from controller.checks import check_against_model, check_arguments, check_length, check_route
 from controller.conditions import condition_rows
 from controller.config import ControllerConfig
 from controller.follower import REST_SPEED, REST_TIME, PathFollower, trailing_speed
@@ -34,6 +35,7 @@ from controller.timing import KeyTiming
 from motion_model.checkpoint import LoadedModel, load_model
 from motion_model.condition import reference_frame
 from motion_model.motion import Motion
+from terrain import numbers
 from terrain.planning import plan_path, traversable
 from terrain.polyline import Polyline
 from terrain.stack import TerrainStack
@@ -83,10 +85,13 @@ class PathController:
         keyframes=(),
         end_pose=None,
     ):
+        check_arguments(model, terrain, config, stops, keyframes, end_pose)
+        seed = numbers.seed(seed)
         self.config = config.checked()
         self.model = model if isinstance(model, LoadedModel) else load_model(model)
         self.terrain = terrain
         check_against_model(config, self.model)
+        check_length(config, self.model)
         if end_pose is not None:
             goal = _end_pose_goal(goal, end_pose)
         start = np.asarray(terrain.start if start is None else start, dtype=np.float64)
@@ -105,7 +110,7 @@ class PathController:
             self.path = plan_path(terrain, start=start, goal=goal) if path is None else check_route(terrain, path, goal)
         self.goal = goal
         self.tracker = Polyline(self.path)
-        self.generator = torch.Generator().manual_seed(int(seed))
+        self.generator = torch.Generator().manual_seed(seed)
         self.foot_lock = FootLock(terrain) if config.foot_lock else None
         self.chunks = []  # committed Frames, one per segment
         self.places = []  # (frames committed, m along the path) at each step: the follower's measured place
@@ -294,22 +299,6 @@ def conditions(controllers):
     return cond, ref_xy, ref_yaw, ref_z
 
 
-def check_against_model(config, model):
-    """ValueError if the config's frame counts or denoising steps do not fit the model."""
-    window = model.window
-    for name in ("commit_frames", "goal_approach_frames"):
-        if not window.n_prev <= getattr(config, name) <= window.frames:
-            raise ValueError(
-                f"{name} must be between the model's {window.n_prev} previous frames and its "
-                f"{window.frames}-frame segment, got {getattr(config, name)}"
-            )
-    if config.ddim_steps > model.schedule.num_train_timesteps:
-        raise ValueError(
-            f"ddim_steps must be at most the model's {model.schedule.num_train_timesteps} training "
-            f"timesteps, got {config.ddim_steps}"
-        )
-
-
 def _end_pose_goal(goal, end_pose):
     """The goal an end pose sets (its root's place); ValueError if another goal is given too."""
     if goal is not None and not np.allclose(goal, end_pose.xy):
@@ -331,36 +320,6 @@ def _keyed_route(terrain, start, goal, keyframes, end_pose, config):
     return route, timing
 
 
-def check_route(terrain, path, goal, spacing=0.05):
-    """`path` (P, 2) as float64 if it and the straight line from its end to `goal` lie inside the terrain and on
-    ground that terrain.planning.traversable calls walkable (its step and slope limits, without the planner's
-    clearance, which a given path need not keep); ValueError naming the first point where they do not."""
-    path = np.asarray(path, dtype=np.float64)
-    if path.ndim != 2 or path.shape[1] != 2 or len(path) < 2 or not np.isfinite(path).all():
-        raise ValueError(f"path must be two or more finite world xy points, an array (P, 2); got shape {path.shape}")
-    route = np.concatenate([path, goal[None]])
-    outside = np.flatnonzero(~terrain.contains(route))
-    if len(outside):
-        x, y = route[outside[0]]
-        lo, hi = terrain.bounds()
-        raise ValueError(
-            f"route leaves the terrain at ({x:.2f}, {y:.2f}): keep the path and goal inside "
-            f"x {lo[0]:.2f}..{hi[0]:.2f}, y {lo[1]:.2f}..{hi[1]:.2f} m"
-        )
-    steps = np.ceil(np.linalg.norm(np.diff(route, axis=0), axis=1) / spacing).astype(int)
-    points = np.concatenate(
-        [a + np.linspace(0.0, 1.0, n + 1)[:, None] * (b - a) for a, b, n in zip(route[:-1], route[1:], steps)]
-    )
-    blocked = np.flatnonzero(~traversable(terrain, points, clearance=0.0))
-    if len(blocked):
-        x, y = points[blocked[0]]
-        raise ValueError(
-            f"route is blocked at ({x:.2f}, {y:.2f}): the ground there is too steep or has a step "
-            "too high to walk; plan around it, or leave out the path to use the planned route"
-        )
-    return path
-
-
 def run_batch(controllers, progress=False, batch=32, lanes=None):
     """Run many characters until all stop, up to `batch` at a time: when one stops, the next waiting one
     takes its place, so the network batch stays full. Returns their Results in order.
@@ -374,10 +333,15 @@ def run_batch(controllers, progress=False, batch=32, lanes=None):
     """
     from tqdm import tqdm
 
+    numbers.instance(controllers, (list, tuple), "controllers", "a list of PathControllers")
+    for controller in controllers:
+        numbers.instance(controller, PathController, "controllers", "a list of PathControllers (one is not)")
+    batch = numbers.whole(batch, "batch", 1)
     if controllers:
         shared_setup(controllers)
     if lanes is None:
         lanes = max(1, min(os.cpu_count() or 1, min(batch, len(controllers)) // 8))
+    lanes = numbers.whole(lanes, "lanes", 1, batch)  # each lane runs batch // lanes characters at a time
     slots = max(1, batch // lanes)
     threads = torch.get_num_threads()
     with tqdm(total=len(controllers), unit="char", disable=not progress, desc="characters") as bar:

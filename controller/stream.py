@@ -16,7 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from controller.path_controller import PathController
 from controller.step import advance, shared_setup
+from terrain import numbers
+
+BUFFER_RANGE = (0.01, 600.0)  # s of motion generated ahead: at least a frame or so, at most 10 minutes
 
 
 @dataclass
@@ -112,6 +116,12 @@ class CrowdStream(Background):
     """
 
     def __init__(self, controllers, buffer_seconds=4.0, name="crowd-generator"):
+        numbers.instance(controllers, (list, tuple), "controllers", "a list of PathControllers")
+        if not controllers:
+            raise ValueError("controllers must hold at least one PathController (a CrowdStream of none has no frames)")
+        for controller in controllers:
+            numbers.instance(controller, PathController, "controllers", "a list of PathControllers (one is not)")
+        buffer_seconds = numbers.finite(buffer_seconds, "buffer_seconds", *BUFFER_RANGE)
         shared_setup(controllers)
         fps = controllers[0].model.window.fps
         self.capacity = max(1, int(round(buffer_seconds * fps)))
@@ -186,6 +196,7 @@ class BufferedStream(CharacterStream):
     """
 
     def __init__(self, controller, buffer_seconds=4.0):
+        numbers.instance(controller, PathController, "controller", "a PathController")
         crowd = CrowdStream([controller], buffer_seconds, name="motion-generator")
         super().__init__(crowd, 0)
         crowd.streams[0] = self  # the crowd's one stream

@@ -27,7 +27,8 @@ from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 from motion_model import quaternion as quat
 from motion_model.footing import fit_to_terrain
 from motion_model.gait import SWING_SAMPLES, run_cycle, walk_cycles
-from motion_model.speed_plan import RUN_SPEEDS, WALK_SPEEDS, BehaviourConfig
+from motion_model.speed_plan import RUN_SPEEDS, SPEED_RANGE, WALK_SPEEDS, BehaviourConfig
+from terrain import numbers
 from terrain.polyline import Polyline
 
 
@@ -264,10 +265,13 @@ def synthesize(terrain, path, gait="walk", seed=0, config=SynthesisConfig(), spe
         if speed is not None:
             raise ValueError("give synthesize either speed or plan, not both (SpeedPlan.constant(speed) is both)")
         return synthesize_planned(terrain, path, plan, config)
+    seed = numbers.seed(seed)
+    if speed is not None:
+        speed = numbers.finite(speed, "speed", *SPEED_RANGE)
     curve = PathCurve.from_points(path, config.heading_smoothing)
     speed_fn, run_fn = speed_profile(gait, seed, curve.length, config)
     if speed is not None:
-        speed_fn = lambda s, g, v=float(speed): v
+        speed_fn = lambda s, g, v=speed: v
     slow = stair_slowdown(terrain, curve, config)
     base_speed = speed_fn
     speed_fn = lambda s, g: base_speed(s, g) * slow(s)

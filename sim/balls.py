@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.scene import p
+from terrain import numbers
 from terrain.polyline import Polyline
 
 # Balls: rubber-like spheres. Bullet multiplies the restitutions and the lateral frictions of the two bodies
@@ -64,10 +65,11 @@ class BallSpawn:
 
 
 def ball_spawns(terrain, path, n, seed=0, radius=BALL_RADIUS, on_approach=True):
-    """Up to n BallSpawns along `path` (P, 2) world xy over `terrain`, preferring the tops of descents
-    (see the constants above). on_approach: drop each ball when the character approaches it (trigger at
-    its xy), else all at the start. Deterministic for a seed."""
-    if n <= 0:
+    """n BallSpawns along `path` (P, 2) world xy over `terrain`, preferring the tops of descents (see the
+    constants above); ValueError if the path has room for fewer (a candidate place every CANDIDATE_STEP m).
+    on_approach: drop each ball when the character approaches it (trigger at its xy), else all at the start.
+    Deterministic for a seed."""
+    if numbers.whole(n, "balls", 0) == 0:
         return []
     rng = np.random.default_rng(seed)
     line = Polyline(path)
@@ -77,8 +79,8 @@ def ball_spawns(terrain, path, n, seed=0, radius=BALL_RADIUS, on_approach=True):
     left = np.stack([-tangent[:, 1], tangent[:, 0]], -1)
     xy = centre + rng.uniform(-LATERAL, LATERAL, (len(s), 1)) * left
     xy = xy[terrain.contains(xy, EDGE_MARGIN + PROBE)]
-    if len(xy) == 0:
-        return []
+    if n > len(xy):
+        raise ValueError(f"balls: this path has room for {len(xy)} balls, got {n}: ask for fewer (--balls)")
     angles = 2 * np.pi * np.arange(PROBE_DIRECTIONS) / PROBE_DIRECTIONS
     directions = np.stack([np.cos(angles), np.sin(angles)], -1)
     ground = terrain.height(xy)

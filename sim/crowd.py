@@ -11,6 +11,9 @@ import math
 
 import numpy as np
 
+from controller.crowd import MAX_CROWD
+from terrain import numbers
+from terrain.heightfield import Heightfield
 from terrain.planning import traversable
 
 SPACING = 1.5  # m between neighbouring starts
@@ -21,6 +24,9 @@ RANDOM_SPEEDS = ("stop", "walk", "walk", "run")  # drawn uniformly: half the cha
 def crowd_starts(terrain, count, spacing=SPACING):
     """World xy (count, 2) of `count` starts: the terrain's start and the nearest points of a `spacing` m grid
     around it on traversable ground, nearest first. ValueError when the terrain has too little room."""
+    numbers.instance(terrain, Heightfield, "terrain", "a Heightfield (make_terrain, Heightfield.load)")
+    numbers.whole(count, "count (characters of a crowd)", 1, MAX_CROWD)  # the grid below grows with it
+    numbers.finite(spacing, "spacing", 0.1, 100.0)
     centre = np.asarray(terrain.start, dtype=np.float64)
     rings = int(math.ceil(math.sqrt(count))) + 2
     while True:

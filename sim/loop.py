@@ -15,6 +15,7 @@ World frame: Z up, metres, seconds (docs/architecture.md).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from dataclasses import dataclass
@@ -23,8 +24,10 @@ import numpy as np
 
 from sim.balls import BALL_COLOURS, DROP_AHEAD, TERRAIN_FRICTION, TERRAIN_RESTITUTION, add_ball, ball_spawns
 from sim.scene import PHYSICS_HZ, TARGET_DROP, Camera, p
+from terrain import numbers
 
 MAX_LAG = 0.25  # s behind the wall clock before the real-time schedule restarts from now
+MAX_SECONDS = 86_400.0  # s of simulated time a run may be given (the controller's time limit ends it sooner)
 STATUS_EVERY = 0.5  # s of wall time between status line updates
 SWITCH_INTERVAL = 0.001  # s: the GIL is handed over this often while the loop runs (Python's default 5 ms)
 
@@ -208,6 +211,8 @@ class SimulationLoop:
         closing or Ctrl-C. Returns LoopStats. Closes the stream."""
         if self._ran:
             raise RuntimeError("a SimulationLoop runs once (its stream is closed at the end)")
+        if seconds is not None:
+            check_seconds(seconds)
         self._ran = True
         run = _Run(limit=None if seconds is None else int(round(seconds * PHYSICS_HZ)), start=time.perf_counter())
         switch = sys.getswitchinterval()
@@ -394,17 +399,15 @@ def simulate(
     """
     from sim.scene import Scene
 
+    _check_simulate(terrain, seed, balls, seconds, buffer_seconds, video_every, characters)
     controllers, crowd, stream = _start_streams(model, terrain, seed, config, buffer_seconds, characters)
     controller = controllers[0]
-    spawns = ball_spawns(terrain, controller.path, balls, seed=seed)
-    try:
-        scene = Scene(terrain, controller.path, controller.goal, gui=gui, characters=characters)
+    with contextlib.ExitStack() as stack:
+        stack.callback((crowd or stream).close)  # whatever fails below, no generator thread outlives this
+        spawns = ball_spawns(terrain, controller.path, balls, seed=seed)
+        scene = stack.enter_context(Scene(terrain, controller.path, controller.goal, gui=gui, characters=characters))
         for other in controllers[1:]:
             scene.add_route(other.path, other.goal)
-    except BaseException:
-        (crowd or stream).close()
-        raise
-    with scene:
         loop = SimulationLoop(
             scene,
             stream,
@@ -421,6 +424,26 @@ def simulate(
     stats.controller_status = _status(controllers)
     stats.generated_seconds = max(c.num_frames for c in controllers) / controller.model.window.fps
     return stats
+
+
+def _check_simulate(terrain, seed, balls, seconds, buffer_seconds, video_every, characters):
+    """ValueError naming the first of simulate()'s arguments that is out of range, before a model is loaded."""
+    from controller.stream import BUFFER_RANGE
+    from terrain.heightfield import Heightfield
+
+    numbers.instance(terrain, Heightfield, "terrain", "a Heightfield (make_terrain, Heightfield.load)")
+    numbers.seed(seed)
+    numbers.whole(balls, "balls", 0)
+    if seconds is not None:
+        check_seconds(seconds)
+    numbers.finite(buffer_seconds, "buffer_seconds", *BUFFER_RANGE)
+    numbers.whole(video_every, "video_every", 1)
+    numbers.whole(characters, "characters", 1)
+
+
+def check_seconds(seconds):
+    """ValueError unless `seconds` (of simulated time) is a finite number of at least one physics step."""
+    numbers.finite(seconds, "seconds", 1.0 / PHYSICS_HZ, MAX_SECONDS)
 
 
 def _start_streams(model, terrain, seed, config, buffer_seconds, characters):

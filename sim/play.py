@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from controller.follower import root_speed
+from motion_model.motion import MAX_FRAMES
 from sim.crowd import random_commands
 from sim.metrics import penetration_depth
 from sim.scene import FOLLOW_DISTANCE, TARGET_DROP, Camera, p
 from sim.steering import KEY_HELP, Steering, camera_yaw_behind
 from sim.viewer import Hud, wait_for_view
+from terrain.numbers import character_seed
 from terrain.sdf import SignedDistance
 
 MAX_LAG = 0.25  # s behind the frame schedule before it restarts from now (the character does not jump ahead)
@@ -38,7 +40,7 @@ RANDOM_HORIZON = 3600.0  # s of random commands drawn for each of the other char
 class PlayResult:
     """What a play session did: per character the Motion since the last reset (None if no frame was shown)
     and its command log; the stream's underruns and its key-to-frame latencies (s); why it stopped ("escape",
-    "window_closed" or "interrupted"); the wall seconds played."""
+    "window_closed", "interrupted" or "frame_limit": MAX_FRAMES recorded); the wall seconds played."""
 
     motions: list
     command_logs: list
@@ -77,7 +79,7 @@ class Player:
         self._recent.clear()
         settings = self.lives[0].settings
         self._schedules = [
-            iter(random_commands(self.seed + i, RANDOM_HORIZON, settings.walk_speed, settings.run_speed))
+            iter(random_commands(character_seed(self.seed, i), RANDOM_HORIZON, settings.walk_speed, settings.run_speed))
             for i in range(1, len(self.lives))
         ]
         self._due = [next(s, None) for s in self._schedules]
@@ -93,6 +95,13 @@ class Player:
         self._clock = time.perf_counter()
         try:
             while True:
+                if self.lives[0].frame_index >= MAX_FRAMES:
+                    print(
+                        f"stopped: {MAX_FRAMES} frames recorded since the start or the last reset, the most a "
+                        f"motion file holds ({MAX_FRAMES / self.fps / 60:.0f} minutes)",
+                        flush=True,
+                    )
+                    return "frame_limit"
                 events = self._read_keys()
                 decision = self.steering.update(events, self.hud.view()[1])
                 if decision.quit:
@@ -142,7 +151,8 @@ class Player:
             self._clock += (due - self._shown - 1) / self.fps
             due = self._shown + 1
         frames = None
-        for _ in range(max(1, due - self._shown)):
+        room = MAX_FRAMES - self.lives[0].frame_index  # at least 1 (run stops at the limit)
+        for _ in range(max(1, min(due - self._shown, room))):
             frames = self.stream.next_frames()
             self._recent.append(np.asarray(frames[0].root_pos, dtype=np.float64))
         self._shown = max(due, self._shown + 1)
@@ -220,7 +230,8 @@ def play_gui(model, terrain, config=None, seed=0, characters=1, lead=0.2):
     starts = crowd_starts(terrain, characters)
     room = Room(terrain)  # one for all: building it costs up to 0.25 s on a 100-m field
     lives = [
-        LiveController(model, terrain, config=config, seed=seed + i, start=xy, room=room) for i, xy in enumerate(starts)
+        LiveController(model, terrain, config=config, seed=character_seed(seed, i), start=xy, room=room)
+        for i, xy in enumerate(starts)
     ]
     stream = LiveCrowdStream(lives, lead)
     began = time.perf_counter()

@@ -14,6 +14,7 @@ from pathlib import Path
 from sim.play import PlayResult
 from sim.render import VIDEO_SUFFIXES
 from terrain.atomic import check_writable
+from terrain.numbers import character_seed
 
 VIDEO_SIZE = (640, 480)  # pixels
 
@@ -46,7 +47,8 @@ def play_script(model, terrain, commands, tail, config, seed=0, characters=1, vi
     starts = crowd_starts(terrain, characters)
     room = Room(terrain)  # one for all: building it costs up to 0.25 s on a 100-m field
     lives = [
-        LiveController(model, terrain, config=config, seed=seed + i, start=xy, room=room) for i, xy in enumerate(starts)
+        LiveController(model, terrain, config=config, seed=character_seed(seed, i), start=xy, room=room)
+        for i, xy in enumerate(starts)
     ]
     motions = run_scripts(lives, commands, tail=tail)
     if video:
@@ -94,5 +96,8 @@ def print_session(result):
         print(format_table(measure(motion, log)))
     if result.stopped != "script":
         latency = f", key to frame {1000 * max(result.latencies):.0f} ms at most" if result.latencies else ""
-        how = {"window_closed": "the window closing (Esc or its close button)"}.get(result.stopped, result.stopped)
+        how = {
+            "window_closed": "the window closing (Esc or its close button)",
+            "frame_limit": "the frame limit of a motion file",
+        }.get(result.stopped, result.stopped)
         print(f"{result.seconds:.1f} s played, ended by {how}; underruns {result.underruns}{latency}")

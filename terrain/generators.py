@@ -22,6 +22,7 @@ from scipy import ndimage
 
 import configs
 from configs.typed import shown
+from terrain import numbers
 from terrain.field import scatter
 from terrain.heightfield import Heightfield
 
@@ -89,7 +90,7 @@ def resolve_params(kind: str, params: dict) -> dict:
             ok = (
                 isinstance(value, (int, float, np.integer, np.floating))
                 and not isinstance(value, bool)
-                and bool(np.isfinite(value))
+                and (isinstance(value, (int, np.integer)) or bool(np.isfinite(value)))  # an int is finite
                 and s["min"] <= value <= s["max"]
             )
         if not ok:
@@ -252,7 +253,7 @@ def make_terrain(kind: str, seed: int, **params) -> Heightfield:
     params override configs/terrain/KIND.yaml (ValueError names a bad parameter and its valid range).
     """
     values = resolve_params(kind, params)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(numbers.seed(seed))
     if kind == "field":
         return _field(rng, float(values["size"]), float(values["cell"]), values["features"])
     draw = _Draw(kind, values, rng)

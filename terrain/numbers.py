@@ -12,8 +12,8 @@ import math
 import numbers
 
 # Seeds of the terrain, the sampling noise and the balls: torch generators take seeds below 2**64, numpy any
-# whole number >= 0, and a crowd seeds character i with seed + i. 2**32 seeds are plenty, fit every generator and
-# an int64 column with room to spare, and are what `numpy.random.seed` takes.
+# whole number >= 0. 2**32 seeds are plenty, fit every generator and an int64 column with room to spare, and are
+# what `numpy.random.seed` takes.
 MAX_SEED = 2**32 - 1
 
 
@@ -53,6 +53,11 @@ def _float(value):
 def seed(value, name="seed"):
     """`value` as an int if it is a seed: a whole number in 0..MAX_SEED."""
     return whole(value, name, 0, MAX_SEED)
+
+
+def character_seed(seed, index):
+    """The seed of character `index` of a crowd seeded `seed`: seed + index, wrapped into 0..MAX_SEED."""
+    return (seed + index) % (MAX_SEED + 1)
 
 
 def instance(value, kind, name, what):

@@ -99,7 +99,7 @@ def test_cli_refuses_a_bad_speed_and_a_bad_config_file(tmp_path):
     # Until the CLI's single error path lands, `generate` reports these through its own SystemExit.
     out = tmp_path / "walk.npz"
     result = run_cli("generate", "--terrain", "flat", "--speed", "100", "--out", out, cwd=tmp_path)
-    assert_one_line_error(result, "speed", "[0.3, 4]")
+    assert_one_line_error(result, "--speed", "0.3..4")
     (tmp_path / "bad.yaml").write_text('foot_lock: "no"\n')
     result = run_cli("generate", "--terrain", "flat", "--config", "bad.yaml", "--out", out, cwd=tmp_path)
     assert_one_line_error(result, "bad.yaml", "foot_lock")

@@ -2,7 +2,7 @@
 
 from typing import NamedTuple
 
-from sim.commands.arguments import SEED_HELP
+from sim.commands.arguments import SEED, SEED_HELP
 
 PARSER = {"help": "generate a procedural terrain, plan its path, save it and a picture"}
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -42,14 +42,12 @@ def terrain_spec(name, items, seed=None):
     if not name.endswith(YAML_SUFFIXES):
         return TerrainSpec(name, 0 if seed is None else seed, overrides)
     from configs import read_yaml
-    from configs.typed import shown
+    from terrain import numbers
 
     spec = read_yaml(name, "terrain file")
     if not isinstance(spec, dict) or "kind" not in spec:
         raise ValueError(f"terrain file {name} has no 'kind' key (for example: kind: stairs)")
-    file_seed = spec.get("seed", 0)
-    if not isinstance(file_seed, int) or isinstance(file_seed, bool) or file_seed < 0:
-        raise ValueError(f"terrain file {name}: seed must be a whole number >= 0, got {shown(file_seed)}")
+    file_seed = numbers.seed(spec.get("seed", 0), f"terrain file {name}: seed")
     params = {k: v for k, v in spec.items() if k not in ("kind", "seed")}
     return TerrainSpec(str(spec["kind"]), file_seed if seed is None else seed, {**params, **overrides})
 
@@ -57,7 +55,7 @@ def terrain_spec(name, items, seed=None):
 def add_arguments(parser):
     parser.add_argument("kind", help="flat, slope, stairs, steps, rough, course, field, or a terrain YAML file")
     parser.add_argument("params", nargs="*", help="generator parameters as key=value")
-    parser.add_argument("--seed", type=int, help=SEED_HELP)
+    parser.add_argument("--seed", type=SEED, help=SEED_HELP)
     parser.add_argument("--out", help="terrain file (.npz)")
     parser.add_argument("--png", help="top-down picture with the planned path (.png)")
 
