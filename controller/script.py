@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import configs
 from configs.typed import shown
 from controller.live_config import MAX_SPEED
+from motion_model.motion import MAX_FRAMES
 
 KEYS = ("t", "direction", "speed")
 MAX_TIME = 3600.0  # s of motion: a script's last command at most an hour in
@@ -103,6 +104,11 @@ def run_scripts(lives, commands, tail=3.0):
         raise ValueError(f"tail must be a finite number of seconds >= 0, got {shown(tail)}")
     fps = lives[0].model.window.fps
     end = max(1, math.ceil(round((commands[-1].t + tail) * fps, 6)))
+    if end > MAX_FRAMES:  # before any frame is made: the Motion would be one no motion file holds
+        raise ValueError(
+            f"the last command's {commands[-1].t:g} s and the tail's {tail:g} s make {end} frames at {fps:g} fps, "
+            f"more than a motion file holds ({MAX_FRAMES}): end the script and tail by {MAX_FRAMES / fps:g} s"
+        )
     waiting = list(commands)
     while lives[0].frame_index < end:
         now = lives[0].frame_index / fps

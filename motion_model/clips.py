@@ -17,7 +17,7 @@ import numpy as np
 import pybullet_data
 
 from motion_model import quaternion as quat
-from motion_model.motion import Motion
+from motion_model.motion import MAX_FRAMES, Motion
 from motion_model.skeleton import JOINT_INDEX, MOVABLE_JOINTS, Skeleton
 
 MOTIONS_DIR = os.path.join(pybullet_data.getDataPath(), "data", "motions")
@@ -140,6 +140,11 @@ def loop(motion, cycles):
         raise ValueError(f"loop() needs cycles >= 1, got {cycles}")
     if motion.num_frames < 3:
         raise ValueError(f"loop() needs a cycle of at least 3 frames, got {motion.num_frames}")
+    if cycles * (motion.num_frames - 1) + 1 > MAX_FRAMES:
+        raise ValueError(
+            f"{cycles} cycles of {motion.num_frames - 1} frames make more than a motion file holds ({MAX_FRAMES} "
+            f"frames): give at most {(MAX_FRAMES - 1) // (motion.num_frames - 1)} cycles (--cycles), or a lower --fps"
+        )
     if cycles == 1:
         return motion
     heading = quat.heading(motion.root_quat)

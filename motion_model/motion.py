@@ -124,11 +124,17 @@ class Motion:
         """Write one .npz (format in docs/motion_format.md); terrain, path, goal default to the Motion's own.
 
         The file is written to a temporary name in the same folder and renamed, so readers never see a
-        partial file.
+        partial file. A motion beyond the format's limits (MAX_FRAMES, MAX_PATH_POINTS), which Motion.load and
+        `eval` would refuse, is refused before anything is written.
         """
         terrain = self.terrain if terrain is None else terrain
         path = self.path if path is None else path
         goal = self.goal if goal is None else goal
+        if self.num_frames > MAX_FRAMES or (path is not None and len(path) > MAX_PATH_POINTS):
+            raise ValueError(
+                f"{file}: a motion file holds at most {MAX_FRAMES} frames and {MAX_PATH_POINTS} path points "
+                f"(docs/motion_format.md); this motion has {self.num_frames} and {0 if path is None else len(path)}"
+            )
         arrays = {
             "fps": np.float64(self.fps),
             "root_pos": self.root_pos,

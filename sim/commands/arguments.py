@@ -63,7 +63,7 @@ def add_controller_arguments(parser, seed_help):
     parser.add_argument(
         "--time-limit",
         type=number_in(float, *TIME_LIMIT_RANGE),
-        help="seconds of motion the controller generates at most (and a motion file holds: 1198 at 30 fps)",
+        help="seconds of motion the controller generates at most (what a motion file holds: 1199 at 30 fps)",
     )
 
 

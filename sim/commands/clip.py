@@ -15,12 +15,18 @@ def add_arguments(parser):
 def run(args):
     from motion_model.clips import clip_motion
     from terrain.atomic import check_writable
-    from terrain.generators import make_terrain
+    from terrain.generators import make_terrain, parameter_spec
 
     check_writable(args.out, "motion file")
     motion = clip_motion(args.name, cycles=args.cycles, fps=args.fps)
     end = motion.root_pos[-1, :2]
-    terrain = make_terrain("flat", seed=0, length=max(8.0, float(abs(end[0])) + 4.0))
+    length, longest = max(8.0, float(abs(end[0])) + 4.0), parameter_spec("flat")["length"]["max"]
+    if length > longest:
+        raise ValueError(
+            f"{args.name} x{args.cycles} ends {abs(end[0]):.1f} m ahead, beyond the longest flat terrain "
+            f"({longest:g} m): give fewer --cycles"
+        )
+    terrain = make_terrain("flat", seed=0, length=length)
     shift = terrain.start - motion.root_pos[0, :2]
     motion.root_pos[:, :2] += shift
     motion.save(args.out, terrain=terrain)
