@@ -8,6 +8,7 @@ future root positions and facings at the command times, and the segment's mean r
 reference frame of features.py, built with the helpers of condition.py that the controller uses too.
 """
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from terrain.atomic import atomic_path
 from terrain.npz import read_npz
 
 FACING_SMOOTHING = 0.3  # s, Gaussian sigma over which the commanded facing is averaged
+MAX_GRID_CELLS = 65_536  # of the local heightfield grid (the shipped models' is 71 x 31)
 
 
 @dataclass
@@ -36,8 +38,8 @@ class WindowConfig:
     command_frames: tuple[int, ...] = (10, 20, 30, 40, 50, 60)
     # Local heightfield grid in the reference frame (m, both ends inclusive): a run at 3.8 m/s covers 7.6 m in
     # a segment, a walk 1.2-3 m; the near 6 m and 1.5 m to each side hold the terrain the feet can reach.
-    extent_x: tuple = (-1.0, 6.0)
-    extent_y: tuple = (-1.5, 1.5)
+    extent_x: tuple[float, float] = bounded((-1.0, 6.0), -20.0, 20.0)
+    extent_y: tuple[float, float] = bounded((-1.5, 1.5), -20.0, 20.0)
     spacing: float = bounded(0.1, 0.01, 1.0)
 
     def __post_init__(self):
@@ -53,6 +55,14 @@ class WindowConfig:
                 f"{self.frames}, got {list(frames)}"
             )
         self.command_frames = frames
+        # Every sample of every batch carries this grid: refused before one is made (the ranges allow 4001^2).
+        cells = math.prod(round((hi - lo) / self.spacing) + 1 for lo, hi in (self.extent_x, self.extent_y))
+        if cells > MAX_GRID_CELLS:
+            raise ValueError(
+                f"the local heightfield grid of extent_x {list(self.extent_x)}, extent_y "
+                f"{list(self.extent_y)} m at {self.spacing:g} m has {cells} cells, more than {MAX_GRID_CELLS}: "
+                "make it smaller or coarser"
+            )
 
     @property
     def target_dim(self):

@@ -22,6 +22,8 @@ from configs.typed import bounded
 from motion_model.condition import CONDITIONS, column, keep_mask
 from motion_model.features import NUM_FEATURES
 
+MAX_PARAMETERS = 10**9  # of a model: 4 GB of float32 weights, 16 GB with the optimizer's moments and gradients
+
 
 @dataclass
 class ModelConfig:
@@ -33,9 +35,9 @@ class ModelConfig:
     n_heads: int = bounded(4, 1, 1024)
     d_ff: int = bounded(1024, 1, 65536)
     dropout: float = bounded(0.0, 0.0, 1.0)
-    hf_channels: tuple = (32, 64)  # CNN widths before the last conv (which outputs d_model)
-    hf_tokens: tuple = (7, 3)  # terrain tokens along (forward, left): pooled feature-map grid
-    hf_clip: float = 3.0  # m; terrain heights beyond +-this relative to the reference ground are clipped
+    hf_channels: tuple[int, ...] = bounded((32, 64), 1, 4096)  # CNN widths before the last conv (outputs d_model)
+    hf_tokens: tuple[int, int] = bounded((7, 3), 1, 64)  # terrain tokens along (forward, left): pooled grid
+    hf_clip: float = bounded(3.0, 0.1, 100.0)  # m; heights beyond +-this relative to the reference ground are clipped
     target_dim: int = 25  # the command's length (command.target_dim; train_config sets it from the window)
     frames_per_token: int = bounded(1, 1, 100)  # consecutive frames sharing a token: 2 halves the frame tokens
 
@@ -44,6 +46,16 @@ class ModelConfig:
             raise ValueError(
                 f"n_prev ({self.n_prev}) and frames ({self.frames}) must be multiples of "
                 f"frames_per_token ({self.frames_per_token})"
+            )
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
+        # Each block: qkv and output projections (4 d^2) and the feed-forward pair (2 d d_ff). Refused before
+        # anything is allocated: the fields' own ranges allow a model of terabytes.
+        parameters = self.n_layers * (4 * self.d_model**2 + 2 * self.d_model * self.d_ff)
+        if parameters > MAX_PARAMETERS:
+            raise ValueError(
+                f"a model of d_model {self.d_model}, d_ff {self.d_ff} and {self.n_layers} layers has about "
+                f"{parameters:.3g} parameters, more than {MAX_PARAMETERS:.0e}: make it smaller"
             )
 
 
