@@ -68,8 +68,9 @@ def _problem(entry, index, last_t):
         return f"unknown key {shown(unknown[0])}; the keys are t (s), direction (degrees) and speed (m/s)"
     for key in KEYS:
         value = entry.get(key)
+        # Compared, not math.isfinite: an int beyond float's range (401 digits) raises OverflowError there.
         if value is not None and (
-            isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not -math.inf < value < math.inf
         ):
             return f"{key} must be a finite number, got {shown(value)}"
     if entry.get("t") is None:
@@ -82,6 +83,8 @@ def _problem(entry, index, last_t):
         )
     if entry.get("speed") is not None and not 0.0 <= entry["speed"] <= MAX_SPEED:
         return f"speed must be in [0, {MAX_SPEED}] m/s (0 stands still)"
+    if entry.get("direction") is not None and not -360 <= entry["direction"] <= 360:
+        return "direction must be in [-360, 360] degrees of world yaw"
     if index == 0 and (entry.get("direction") is None or entry.get("speed") is None):
         return "the first command must give both direction and speed"
     if entry.get("direction") is None and entry.get("speed") is None:

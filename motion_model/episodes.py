@@ -23,12 +23,14 @@ from configs.typed import bounded, build, to_dict
 from motion_model.speed_plan import PlanConfig, random_plan
 from motion_model.synthesis import SynthesisConfig, synthesize
 from terrain.generators import KINDS, make_terrain, resolve_params
+from terrain.numbers import MAX_SEED
 from terrain.planning import UnreachableGoal, plan_path, traversable
 from terrain.polyline import Polyline
 
 TerrainKind = Literal[KINDS]
 Gait = Literal["walk", "run", "mixed"]  # synthesis.speed_profile's gaits
 MAX_EPISODES = 1_000_000
+MAX_WEIGHT = 1e6  # of a terrain kind or a gait: their sum stays finite, so the shares are numbers
 
 
 @dataclass(frozen=True)
@@ -36,9 +38,9 @@ class DataConfig:
     """What a dataset holds (configs/data/default.yaml): episode count, seed and the mix of terrains and gaits."""
 
     episodes: int = bounded(MISSING, 1, MAX_EPISODES)  # required
-    seed: int = bounded(MISSING, 0, None)  # required
-    terrains: dict[TerrainKind, float] = bounded(MISSING, 0.0, None)  # kind: relative weight (required)
-    gaits: dict[Gait, float] = bounded(MISSING, 0.0, None)  # gait: relative weight (required)
+    seed: int = bounded(MISSING, 0, MAX_SEED)  # required
+    terrains: dict[TerrainKind, float] = bounded(MISSING, 0.0, MAX_WEIGHT)  # kind: relative weight (required)
+    gaits: dict[Gait, float] = bounded(MISSING, 0.0, MAX_WEIGHT)  # gait: relative weight (required)
     run_kinds: tuple[TerrainKind, ...] = ()  # the kinds on which run and mixed are drawn; elsewhere only walk
     waypoint_paths: float = bounded(0.0, 0.0, 1.0)  # share of episodes on winding paths through 1-2 waypoints
     terrain_params: dict[TerrainKind, dict] = field(default_factory=dict)  # kind: generator parameters

@@ -17,6 +17,7 @@ from configs.typed import bounded, build
 from motion_model.condition import CONDITIONS
 from motion_model.dataset import WindowConfig
 from motion_model.network import ModelConfig
+from terrain.numbers import MAX_SEED
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class OptimConfig:
 class TrainConfig:
     """A training run: where its data and run folder are, the model, and how it is trained."""
 
-    seed: int = bounded(0, 0, None)
+    seed: int = bounded(0, 0, MAX_SEED)
     data: str | None = None  # dataset folder: episodes/*.npz and stats.npz
     out: str | None = None  # run folder: checkpoint.pt, model.pt, log.csv, loss.png
     window: WindowConfig = field(default_factory=WindowConfig)
