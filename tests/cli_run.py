@@ -8,8 +8,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_cli(*args, cwd=None, timeout=300, env=None):
-    """`terrain-mdm ARGS` (this checkout's code) in a child process; returns the CompletedProcess."""
+def run_cli(*args, cwd=None, timeout=300, env=None, preexec_fn=None):
+    """`terrain-mdm ARGS` (this checkout's code) in a child process; returns the CompletedProcess. `preexec_fn`
+    runs in the child before the command (resource limits)."""
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "sim.cli", *map(str, args)],
@@ -19,15 +20,16 @@ def run_cli(*args, cwd=None, timeout=300, env=None):
         text=True,
         timeout=timeout,
         stdin=subprocess.DEVNULL,
+        preexec_fn=preexec_fn,
     )
 
 
 def assert_one_line_error(result, *words):
-    """A refusal: non-zero exit, no traceback, and one `error:` line on stderr naming every word in `words`."""
-    assert result.returncode != 0, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, result.stderr
+    """A refusal: exit status 2 and stderr exactly one `error:` line naming every word in `words` (no traceback,
+    no banner, no usage block, nothing else)."""
+    assert result.returncode == 2, (result.returncode, result.stdout + result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     for word in words:
-        assert word.lower() in errors[0].lower(), (word, errors[0])
-    return errors[0]
+        assert word.lower() in lines[0].lower(), (word, lines[0])
+    return lines[0]
