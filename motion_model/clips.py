@@ -16,6 +16,7 @@ from dataclasses import replace
 import numpy as np
 import pybullet_data
 
+from configs.typed import shown
 from motion_model import quaternion as quat
 from motion_model.motion import MAX_FRAMES, Motion
 from motion_model.skeleton import JOINT_INDEX, MOVABLE_JOINTS, Skeleton
@@ -58,7 +59,7 @@ def clip_file(name):
     """Path of the clip file for a name from available_clips()."""
     names = available_clips()
     if name not in names:
-        raise ValueError(f"unknown clip {name!r}; available clips: {', '.join(names)}")
+        raise ValueError(f"unknown clip {shown(name)}; available clips: {', '.join(names)}")
     if name.startswith(WALKER_DIR + "/"):
         return os.path.join(MOTIONS_DIR, name + ".txt")
     return os.path.join(MOTIONS_DIR, HUMANOID_PREFIX + name + ".txt")

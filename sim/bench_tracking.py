@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from configs.typed import shown
 from motion_model.speed_plan import Stop
 from terrain.atomic import atomic_path
 from terrain.polyline import Polyline
@@ -334,7 +335,7 @@ class Selection:
         ):
             unknown = [n for n in names or () if n not in known]
             if unknown:
-                raise ValueError(f"unknown {key[:-1]} {unknown[0]!r}: choose from {', '.join(known)}")
+                raise ValueError(f"unknown {key[:-1]} {shown(unknown[0])}: choose from {', '.join(known)}")
             chosen[key] = tuple(names or (QUICK[key] if quick else known))
         return cls(**chosen)
 
