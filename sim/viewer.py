@@ -135,7 +135,10 @@ def check_display():
     x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
     handle = x11.XOpenDisplay(display.encode())
     if not handle:
-        raise DisplayError(f"cannot open the X display {display!r}")
+        raise DisplayError(
+            f"cannot open the X display {display[:40]!r}: check DISPLAY, run it under xvfb-run for a virtual one, "
+            "or use `terrain-mdm render` for a video"
+        )
     x11.XCloseDisplay(handle)
 
 
