@@ -22,6 +22,7 @@ import configs
 from configs.typed import bounded, build, to_dict
 from motion_model.speed_plan import PlanConfig, random_plan
 from motion_model.synthesis import SynthesisConfig, synthesize
+from terrain.atomic import atomic_path
 from terrain.generators import KINDS, make_terrain, resolve_params
 from terrain.numbers import MAX_SEED
 from terrain.planning import UnreachableGoal, plan_path, traversable
@@ -186,8 +187,9 @@ def _build_one(job):
 def build_dataset(config: DataConfig, out_dir, workers=None):
     """Write every episode of `config` not already in out_dir, in parallel, then the feature statistics."""
     out_dir = Path(out_dir)
+    _check_same_settings(out_dir, config)
     (out_dir / "episodes").mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "dataset.yaml", "w") as f:
+    with atomic_path(out_dir / "dataset.yaml") as tmp, open(tmp, "w") as f:
         yaml.safe_dump(to_dict(config), f)
     jobs = [(config, i, str(out_dir / "episodes" / f"ep_{i:06d}.npz")) for i in range(config.episodes)]
     todo = [job for job in jobs if not os.path.exists(job[2])]
@@ -208,6 +210,23 @@ def build_dataset(config: DataConfig, out_dir, workers=None):
 
     write_stats(out_dir)
     return len(todo), seconds
+
+
+def _check_same_settings(out_dir, config):
+    """ValueError if out_dir holds a dataset made with other settings (its dataset.yaml): its episodes would mix
+    with this config's. The episode count may differ: episode i is the same in both."""
+    file = out_dir / "dataset.yaml"
+    if not file.exists():
+        return
+    old, new = configs.read_yaml(file, "dataset file"), to_dict(config)
+    if not isinstance(old, dict):
+        raise ValueError(f"{file} is damaged (no mapping of settings): restore it, or build into a new --out folder")
+    differ = sorted(k for k in set(old) | set(new) if k != "episodes" and old.get(k) != new.get(k))
+    if differ:
+        raise ValueError(
+            f"dataset folder {out_dir} holds episodes made with other settings (they differ in {', '.join(differ)}): "
+            "build with the config that made them, or into a new --out folder"
+        )
 
 
 def _single_thread():

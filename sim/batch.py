@@ -27,7 +27,7 @@ import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -36,12 +36,13 @@ from tqdm import tqdm
 
 import configs
 from configs.typed import shown
-from controller.path_controller import PathController, run_batch
+from controller.config import ControllerConfig
+from controller.path_controller import PathController, check_against_model, run_batch
 from motion_model.checkpoint import load_model
 from motion_model.synthesis import synthesize
 from sim.metrics import evaluate, json_ready
 from sim.suite import MAX_EPISODES, Suite, SuiteError
-from terrain.atomic import atomic_path, check_writable_folder
+from terrain.atomic import atomic_path, check_writable_folder, read_regular
 from terrain.planning import plan_path
 
 RUN_FILE = "run.yaml"
@@ -78,7 +79,8 @@ def prepare_run(suite, out):
     resolved = suite.to_dict()
     run_file = out / RUN_FILE
     if run_file.exists():
-        existing = configs.read_yaml(run_file, "run file", **RUN_FILE_LIMITS) or {}
+        existing = configs.read_yaml(run_file, "run file", **RUN_FILE_LIMITS)
+        Suite.from_dict(existing, run_file)  # a damaged one is named, not compared
         if existing != resolved:
             differ = sorted(k for k in set(existing) | set(resolved) if existing.get(k) != resolved.get(k))
             raise SuiteError(
@@ -91,18 +93,18 @@ def prepare_run(suite, out):
 
 
 def load_run(out):
-    """The Suite a run folder was made with (its run.yaml)."""
+    """The Suite a run folder was made with (its run.yaml); SuiteError naming the file if it is damaged."""
     run_file = Path(out) / RUN_FILE
     if not run_file.is_file():
         raise SuiteError(f"{out} is not a run folder: it has no {RUN_FILE} (make one with terrain-mdm batch)")
-    return Suite.from_dict(configs.read_yaml(run_file, "run file", **RUN_FILE_LIMITS))
+    return Suite.from_dict(configs.read_yaml(run_file, "run file", **RUN_FILE_LIMITS), run_file)
 
 
 def read_record(file):
     """The result record in episodes/<id>.json; SuiteError naming the file and the fix if it is not one."""
     file = Path(file)
     try:
-        record = json.loads(file.read_text())
+        record = json.loads(read_regular(file, "result record"))  # a FIFO named like a record would block
     except (OSError, UnicodeDecodeError, ValueError) as error:
         problem = f"it cannot be read as JSON ({error})"
     else:
@@ -299,7 +301,7 @@ def _process_results(suite, indices, workers):
         pool.shutdown(cancel_futures=True)
 
 
-def _ray_results(suite, indices, workers, address):
+def _ray():
     try:
         import ray
     except ImportError as error:
@@ -307,6 +309,11 @@ def _ray_results(suite, indices, workers, address):
             "the Ray backend needs ray: pip install 'terrain-mdm[ray]' (from a checkout: "
             "pip install -c constraints.txt -e '.[ray]')"
         ) from error
+    return ray
+
+
+def _ray_results(suite, indices, workers, address):
+    ray = _ray()
     if address:
         ray.init(address=address)
     else:
@@ -322,6 +329,23 @@ def _ray_results(suite, indices, workers, address):
         ray.shutdown()
 
 
+def _check_before_the_run(suite, backend):
+    """ValueError or ImportError for what would otherwise fail every episode or stop the run after the folder
+    is made (which would then refuse the corrected run): the model, its fit to the controller settings, and
+    the backend's package."""
+    if backend == "ray":
+        _ray()
+    if suite.method == "engine":
+        return
+    model = _model(suite.model)
+    for gait in sorted({e.gait for e in suite.episodes}):
+        config = replace(ControllerConfig.from_dict(suite.controller), speed=suite.speeds[gait])
+        try:
+            check_against_model(config, model)
+        except ValueError as error:
+            raise SuiteError(f"the suite's controller settings do not fit model {suite.model}: {error}") from None
+
+
 def run_suite(suite, out, workers=None, shard=None, backend="processes", address=None, progress=True):
     """Run every episode of `suite` (of shard (i, n): the groups with index % n == i) not yet done in `out`.
 
@@ -331,6 +355,7 @@ def run_suite(suite, out, workers=None, shard=None, backend="processes", address
     """
     if backend not in BACKENDS:
         raise SuiteError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    _check_before_the_run(suite, backend)
     out = Path(out)
     prepare_run(suite, out)
     groups = suite.groups()
@@ -348,8 +373,6 @@ def run_suite(suite, out, workers=None, shard=None, backend="processes", address
     counts = {"episodes": total, "done_before": total - missing, "written": 0, "errors": 0}
     if not todo:
         return counts
-    if suite.method != "engine":
-        _model(suite.model)  # a bad model name fails here, before any worker starts
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
     results = (
         _process_results(suite, todo, workers)

@@ -19,10 +19,13 @@ from terrain.numbers import character_seed
 VIDEO_SIZE = (640, 480)  # pixels
 
 
-def check_outputs(out, video):
-    """ValueError unless the motion file(s) `out` (.npz) and the video (.mp4/.gif) can be written."""
+def check_outputs(out, video, characters=1):
+    """ValueError unless the motion file(s) `out` (.npz; see motion_files) and the video (.mp4/.gif) can be
+    written: for several characters the longest of their names too, which a name near the file system's
+    limit would otherwise exceed only after the session."""
     if out:
         check_writable(out, "motion file", (".npz",))
+        check_writable(motion_files(out, characters)[-1], "motion file", (".npz",))
     if video:
         check_writable(video, "video file", VIDEO_SUFFIXES)
 

@@ -1,5 +1,6 @@
-"""Reports of batch runs (sim/batch.py): summary.csv, report.md with a table per terrain kind, and plots; and
-the side-by-side comparison of two runs on the episodes both have.
+"""Reports of batch runs (sim/batch.py): summary.csv, report.md with a table per terrain kind, and plots (the
+side-by-side comparison of two runs is sim/compare.py). Every input is read before any output is written, and
+the outputs replace the old ones together, so a damaged run folder leaves the old report whole.
 
 Table cells are means over the episodes that produced a motion; success counts every episode (an error is a
 failure); "x real time" is seconds of motion over seconds spent generating them (each episode's share of its
@@ -8,6 +9,7 @@ batch's network and collision-check time), summed over the episodes, not wall ti
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -102,7 +104,7 @@ def _value(value):
     return math.nan if value is None else value
 
 
-def _kinds(records):
+def kinds_of(records):
     present = {r["episode"]["kind"] for r in records}
     return [k for k in KINDS if k in present]
 
@@ -121,7 +123,7 @@ def markdown_table(rows, first="kind"):
 def write_summary_csv(records, path):
     metric_keys = list(dict.fromkeys(k for r in records if r["status"] != "error" for k in r["metrics"]))
     timing_keys = list(dict.fromkeys(k for r in records if r["status"] != "error" for k in r["timings"]))
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+    with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(list(EPISODE_COLUMNS) + metric_keys + timing_keys)
         for r in records:
@@ -161,13 +163,12 @@ def _figure(width, height):
 
 def _save(fig, path):
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
+    fig.savefig(path, format="png")
 
 
 def distributions_figure(runs, path):
     """Success per kind (bars) and box plots of PLOTTED per kind, one colour per run; runs: [(label, records)]."""
-    kinds = _kinds([r for _, records in runs for r in records])
+    kinds = kinds_of([r for _, records in runs for r in records])
     fig = _figure(20, 8.5)
     axes = fig.subplots(2, 4).ravel()
     width = 0.8 / len(runs)
@@ -200,23 +201,44 @@ def distributions_figure(runs, path):
     _save(fig, path)
 
 
-def paths_figure(runs, records, path):
-    """Top-down panels of the terrains of `records`' episodes (up to PATHS_PER_KIND per kind, a row per kind,
-    failures first) with the planned path and each run's root path; runs: [(label, run folder)]."""
-    # The failures of each kind first: they are what a reader looks for.
+def path_panels(records):
+    """Episode ids of the paths picture, a row per terrain kind: up to PATHS_PER_KIND, failures first (they are
+    what a reader looks for)."""
     ordered = sorted(records, key=lambda r: r["success"])
-    rows = [[r["id"] for r in ordered if r["episode"]["kind"] == k][:PATHS_PER_KIND] for k in _kinds(records)]
+    return [[r["id"] for r in ordered if r["episode"]["kind"] == k][:PATHS_PER_KIND] for k in kinds_of(records)]
+
+
+def read_motions(run, records, ids):
+    """{id: Motion} of the episodes `ids` among `records` that made a motion, read before any output is written;
+    ValueError naming a motion file that is missing or damaged, and the fix."""
+    made = {r["id"] for r in records if r["status"] != "error"}
+    motions = {}
+    for episode_id in sorted(made & set(ids)):
+        file = Path(run) / "episodes" / f"{episode_id}.npz"
+        try:
+            motions[episode_id] = Motion.load(file)
+        except (OSError, ValueError) as error:
+            raise ValueError(
+                f"{_one_line(error)}; it is the motion {file.with_suffix('.json').name} records: delete that record "
+                "and rerun batch to redo the episode; nothing was written"
+            ) from None
+    return motions
+
+
+def paths_figure(runs, records, path):
+    """Top-down panels of the terrains of `records`' episodes (path_panels) with the planned path and each run's
+    root path; runs: [(label, {id: Motion} of read_motions)]."""
+    rows = path_panels(records)
     columns = max(len(row) for row in rows)
     fig = _figure(4.6 * columns, 2.6 * len(rows))
     axes = fig.subplots(len(rows), columns, squeeze=False)
     for row, panels in zip(axes, rows):
         for ax, episode_id in zip(row, panels):
             drawn = False
-            for n, (label, run) in enumerate(runs):
-                file = Path(run) / "episodes" / f"{episode_id}.npz"
-                if not file.is_file():
+            for n, (label, motions) in enumerate(runs):
+                motion = motions.get(episode_id)
+                if motion is None:
                     continue
-                motion = Motion.load(file)
                 if not drawn:
                     draw_terrain(ax, motion.terrain, motion.path, legend=False, marker_scale=0.5)
                     drawn = True
@@ -239,36 +261,66 @@ def paths_figure(runs, records, path):
 def table_rows(records, field="kind"):
     """Table rows per terrain kind (field "kind") or gait (field "gait"), then overall."""
     values = (
-        _kinds(records) if field == "kind" else [g for g in GAITS if any(r["episode"]["gait"] == g for r in records)]
+        kinds_of(records) if field == "kind" else [g for g in GAITS if any(r["episode"]["gait"] == g for r in records)]
     )
     rows = [((v,), aggregate([r for r in records if r["episode"][field] == v])) for v in values]
     return rows + [(("all",), aggregate(records))]
 
 
-def _describe(suite):
+def describe(suite):
     if suite.method == "engine":
         return "the synthesis engine"
     return f"model `{suite.model}`" + (", terrain-blind" if suite.method == "blind" else "")
 
 
 def write_report(run):
-    """summary.csv, report.md and its pictures in the run folder; returns the path of report.md."""
+    """summary.csv, report.md and its pictures in the run folder; returns the path of report.md. Every input
+    is read first, and the outputs replace the old ones together at the end: an error leaves them all as they
+    were."""
     run = Path(run)
     suite, records = load_records(run)
     if not records:
         raise ValueError(f"{run} has no finished episodes to report on")
-    write_summary_csv(records, run / "summary.csv")
-    label = f"{suite.name} ({suite.method})"
-    distributions_figure([(label, records)], run / "metrics.png")
-    paths_figure([(label, run)], records, run / "paths.png")
     made = [r for r in records if r["status"] != "error" and r["metrics"]["penetration_mean_mm"] is not None]
     worst = sorted(made, key=lambda r: -r["metrics"]["penetration_mean_mm"])[:WORST]
-    for rank, r in enumerate(worst, 1):
-        frame_strip(Motion.load(run / "episodes" / f"{r['id']}.npz"), run / f"worst_{rank}.png")
-    lines = _report_tables(run, suite, records) + _report_pictures(worst)
-    with atomic_path(run / "report.md") as tmp:
-        Path(tmp).write_text("\n".join(lines))
+    check_motion_files(run, records)
+    motions = read_motions(run, records, [i for row in path_panels(records) for i in row] + [r["id"] for r in worst])
+    label = f"{suite.name} ({suite.method})"
+    with together(run) as output:
+        write_summary_csv(records, output("summary.csv"))
+        distributions_figure([(label, records)], output("metrics.png"))
+        paths_figure([(label, motions)], records, output("paths.png"))
+        for rank, r in enumerate(worst, 1):
+            frame_strip(motions[r["id"]], output(f"worst_{rank}.png"))
+        lines = _report_tables(run, suite, records) + _report_pictures(worst)
+        Path(output("report.md")).write_text("\n".join(lines))
     return run / "report.md"
+
+
+def check_motion_files(run, records):
+    """ValueError naming the first episode whose record says it made a motion but whose motion file is not
+    there (a stat each, not a read: every file is not needed)."""
+    for r in records:
+        file = Path(run) / "episodes" / f"{r['id']}.npz"
+        if r["status"] != "error" and not file.is_file():
+            raise ValueError(
+                f"{file} is missing, though {file.with_suffix('.json').name} records a motion: delete that record "
+                "and rerun batch to redo the episode; nothing was written"
+            )
+
+
+def _one_line(error):
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.filename}: {error.strerror}"
+    return str(error)
+
+
+@contextlib.contextmanager
+def together(folder):
+    """output(name): a temporary path for the file `name` in `folder`; when the block ends without an error
+    every file written replaces its old one, else none does and the temporaries are removed."""
+    with contextlib.ExitStack() as stack:
+        yield lambda name: stack.enter_context(atomic_path(Path(folder) / name))
 
 
 def _report_tables(run, suite, records):
@@ -277,7 +329,7 @@ def _report_tables(run, suite, records):
     for r in records:
         statuses[r["status"]] = statuses.get(r["status"], 0) + 1
     missing = len(suite.episodes) - len(records)
-    source = _describe(suite)
+    source = describe(suite)
     lines = [
         f"# Batch run {run.name}: suite {suite.name}, method {suite.method}",
         "",
@@ -334,58 +386,3 @@ def _report_pictures(worst):
             "",
         ]
     return lines
-
-
-def compare_runs(a, b, out=None):
-    """compare.md and pictures for two run folders on the episodes both have done; returns compare.md's path.
-    Default folder: compare-A-B beside A."""
-    a, b = Path(a), Path(b)
-    out = Path(out) if out else a.parent / f"compare-{a.name}-{b.name}"
-    out.mkdir(parents=True, exist_ok=True)
-    (suite_a, records_a), (suite_b, records_b) = load_records(a), load_records(b)
-    in_b = {r["id"]: r for r in records_b}
-    common = [r["id"] for r in records_a if r["id"] in in_b]
-    if not common:
-        raise ValueError(
-            f"{a} and {b} have no finished episode in common (episode ids name kind, gait, goal "
-            "distance, seed and terrain parameters: compare runs of the same suite)"
-        )
-    keep = set(common)
-    runs = [
-        (f"{a.name} ({suite_a.method})", [r for r in records_a if r["id"] in keep]),
-        (f"{b.name} ({suite_b.method})", [in_b[i] for i in common]),
-    ]
-    distributions_figure(runs, out / "metrics.png")
-    paths_figure([(runs[0][0], a), (runs[1][0], b)], runs[0][1], out / "paths.png")
-    rows = []
-    for kind in _kinds(runs[0][1]) + ["all"]:
-        for label, records in runs:
-            chosen = records if kind == "all" else [r for r in records if r["episode"]["kind"] == kind]
-            rows.append(((kind, label), aggregate(chosen)))
-    left_out = len(records_a) + len(records_b) - 2 * len(common)
-    lines = [
-        f"# {runs[0][0]} against {runs[1][0]}",
-        "",
-        f"{len(common)} episodes done in both"
-        + (f" ({left_out} done in only one are left out)" if left_out else "")
-        + f"; {_describe(suite_a)} against {_describe(suite_b)}.",
-        "",
-        markdown_table(rows),
-        "",
-        "Means over the episodes that produced a motion; success counts every episode; x real time is seconds "
-        "of motion over seconds spent generating them.",
-        "",
-        "## Metric distributions per terrain kind",
-        "",
-        "![metrics](metrics.png)",
-        "",
-        "## Paths",
-        "",
-        f"Planned path (white) and each run's root path, up to {PATHS_PER_KIND} episodes per kind.",
-        "",
-        "![paths](paths.png)",
-        "",
-    ]
-    with atomic_path(out / "compare.md") as tmp:
-        Path(tmp).write_text("\n".join(lines))
-    return out / "compare.md"

@@ -31,6 +31,7 @@ import configs
 from configs.typed import SHOWN, cut, shown
 from controller.path_controller import ControllerConfig
 from terrain.generators import CORRIDOR_KINDS, PAD, make_terrain, parameter_spec, resolve_params
+from terrain.numbers import MAX_SEED
 
 METHODS = ("model", "engine", "blind")
 GAITS = ("walk", "run")
@@ -38,6 +39,26 @@ SUITE_KEYS = ("name", "method", "model", "controller", "batch_size", "speeds", "
 ENTRY_KEYS = ("kind", "params", "seeds", "gait", "goal_distance")
 DEFAULT_SPEEDS = {"walk": 1.2, "run": 3.0}
 MAX_EPISODES = 100_000  # a suite expands to at most this many episodes (checked before expanding)
+# What Suite.to_dict writes (run.yaml) and Episode.to_dict writes for each episode.
+RESOLVED_TYPES = {
+    "name": str,
+    "method": str,
+    "model": str,
+    "batch_size": int,
+    "speeds": dict,
+    "controller": dict,
+    "episodes": list,
+}
+EPISODE_TYPES = {
+    "id": str,
+    "kind": str,
+    "params": dict,
+    "seed": int,
+    "gait": str,
+    "goal_distance": (int, float),
+    "speed": (int, float),
+}
+KIND_NAMES = {str: "text", int: "a whole number", dict: "a mapping", list: "a list"}
 
 
 class SuiteError(ValueError):
@@ -98,9 +119,42 @@ class Suite:
         }
 
     @classmethod
-    def from_dict(cls, data):
-        """Inverse of to_dict (a run folder's run.yaml)."""
+    def from_dict(cls, data, source="run.yaml"):
+        """Inverse of to_dict (a run folder's run.yaml, `source`); SuiteError naming the first part that is not
+        what to_dict writes."""
+        try:
+            _check_resolved(data)
+        except SuiteError as error:
+            raise SuiteError(
+                f"{source} is damaged: {error}; restore it (its episodes/ are the results of the suite it held), "
+                "or run the suite again into a new --out folder"
+            ) from None
         return cls(**{**data, "episodes": tuple(Episode(**e) for e in data["episodes"])})
+
+
+def _check_resolved(data):
+    """SuiteError naming the first part of `data` that Suite.to_dict would not have written."""
+    _check_fields(data, RESOLVED_TYPES, "the suite")
+    speeds = data["speeds"]
+    numbers = all(isinstance(v, (int, float)) for v in speeds.values())
+    if data["method"] not in METHODS or set(speeds) != set(GAITS) or not numbers or data["batch_size"] < 1:
+        raise SuiteError("its method, speeds or batch_size is not one a suite can have")
+    try:
+        ControllerConfig.from_dict(data["controller"], "its controller settings")
+    except ValueError as error:
+        raise SuiteError(str(error)) from None
+    for number, episode in enumerate(data["episodes"], 1):
+        _check_fields(episode, EPISODE_TYPES, f"episode {number}")
+        if episode["gait"] not in GAITS:
+            raise SuiteError(f"episode {number} has no gait of {', '.join(GAITS)}")
+
+
+def _check_fields(values, types, what):
+    if not isinstance(values, dict) or set(values) != set(types):
+        raise SuiteError(f"{what} must be a mapping of exactly {', '.join(types)}")
+    for key, kind in types.items():
+        if not isinstance(values[key], kind) or isinstance(values[key], bool):
+            raise SuiteError(f"{what}'s {key} is not {KIND_NAMES.get(kind, 'a number')}")
 
 
 def load_suite(path, method=None):
@@ -130,10 +184,17 @@ def parse_suite(data, source="suite"):
     batch_size = data.get("batch_size", 8)
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
         raise SuiteError(f"{source}: batch_size must be a whole number >= 1, got {shown(batch_size)}")
-    speeds = {**DEFAULT_SPEEDS, **(data.get("speeds") or {})}
+    given_speeds = data.get("speeds") or {}
+    if not isinstance(given_speeds, dict):
+        raise SuiteError(
+            f"{source}: speeds must be a mapping of m/s per gait such as {{walk: 1.2, run: 3.0}}, "
+            f"got a {type(given_speeds).__name__}"
+        )
+    speeds = {**DEFAULT_SPEEDS, **given_speeds}
     if set(speeds) != set(GAITS) or not all(_is_number(v) and v > 0 for v in speeds.values()):
         raise SuiteError(f"{source}: speeds must give positive m/s for {' and '.join(GAITS)}, got {shown(speeds)}")
     controller = _controller(data.get("controller"), method, source)
+    _check_speed_range(speeds, source)
     entries = data.get("episodes")
     if not isinstance(entries, list) or not entries:
         raise SuiteError(
@@ -200,6 +261,18 @@ def _refuse_non_finite(data, source):
             check(value, source, str(key))
 
 
+def _check_speed_range(speeds, source):
+    """SuiteError unless every gait's speed lies in the range a controller takes (ControllerConfig.speed),
+    which the engine keeps to too: otherwise every episode would run only to fail."""
+    lo, hi = next(f for f in fields(ControllerConfig) if f.name == "speed").metadata["range"]
+    for gait in GAITS:
+        if not lo <= speeds[gait] <= hi:
+            raise SuiteError(
+                f"{source}: speeds.{gait} is {speeds[gait]:g} m/s, out of the range {lo:g}..{hi:g} m/s the "
+                "controller takes (the training data walk at 0.6-1.5 m/s and run at 2.5-3.8)"
+            )
+
+
 def _controller(spec, method, source):
     if isinstance(spec, str) and not configs.resolve(spec).is_file():
         raise SuiteError(
@@ -248,6 +321,10 @@ def _seeds(spec, where):
         raise SuiteError(
             f"{where}: seeds must be a list of whole numbers >= 0 or {{start: S, count: N}}, got {shown(spec)}"
         )
+    if max(spec) > MAX_SEED:
+        raise SuiteError(
+            f"{where}: seeds must lie in 0..{MAX_SEED} (2**32 - 1, what every generator takes); one is larger"
+        )
     return spec
 
 
@@ -260,7 +337,13 @@ def _expand(entry, speeds, where, room):
     kind = entry.get("kind")
     if kind not in CORRIDOR_KINDS:  # a suite's episodes are set by a corridor's length (not the open field)
         raise SuiteError(f"{where}: unknown terrain kind {shown(kind)}; kinds are {', '.join(CORRIDOR_KINDS)}")
-    params = dict(entry.get("params") or {})
+    params = entry.get("params") or {}
+    if not isinstance(params, dict):
+        raise SuiteError(
+            f"{where}: params must be a mapping of terrain parameters such as {{direction: up}}, "
+            f"got a {type(params).__name__}"
+        )
+    params = dict(params)
     if "seeds" not in entry:
         raise SuiteError(f"{where}: no seeds (for example seeds: [0, 1, 2])")
     seeds = _seeds(entry["seeds"], where)
@@ -283,7 +366,10 @@ def _expand(entry, speeds, where, room):
                 f"the pads' {PAD} m)"
             )
     else:
-        distances = [params.get("length", lengths["default"]) - PAD]
+        length = params.get("length", lengths["default"])
+        if not _is_number(length):
+            raise SuiteError(f"{where}: params.length must be a number of metres, got a {type(length).__name__}")
+        distances = [length - PAD]
     try:
         resolve_params(kind, {**params, "length": distances[0] + PAD})
     except ValueError as error:

@@ -10,6 +10,6 @@ def add_arguments(parser):
 
 
 def run(args):
-    from sim.report import compare_runs
+    from sim.compare import compare_runs
 
     print(f"comparison written to {compare_runs(args.a, args.b, args.out)}")

@@ -17,12 +17,31 @@ def add_arguments(parser):
 
 def run(args):
     from motion_model.motion import Motion
-    from terrain.atomic import check_writable, check_writable_folder
+    from terrain.atomic import check_writable_folder
     from terrain.plot import plot_terrain
 
     out = Path(args.out)
     check_writable_folder(out, "output folder")
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        motion_file, video, picture = _generate(args, out)
+    except BaseException:
+        if made and not any(out.iterdir()):  # refused before anything was written: leave no empty folder
+            out.rmdir()
+        raise
+    motion = Motion.load(motion_file)
+    plot_terrain(motion.terrain, path=motion.path, out_png=picture, title="demo course and planned path")
+    print(
+        f"\ndone. motion file: {motion_file}\n      video:       {video}\n      terrain map: {picture}\n"
+        f"watch it in the PyBullet GUI with: .venv/bin/terrain-mdm view {motion_file}"
+    )
+
+
+def _generate(args, out):
+    """`generate` of the demo into `out`; returns the paths of the motion file, the video and the map."""
+    from terrain.atomic import check_writable
+
     motion_file, video, picture = out / "demo.npz", out / "demo.mp4", out / "demo_terrain.png"
     check_writable(picture, "terrain map", (".png",))
     parser = argparse.ArgumentParser(prog="terrain-mdm demo")
@@ -43,9 +62,4 @@ def run(args):
             ]
         )
     )
-    motion = Motion.load(motion_file)
-    plot_terrain(motion.terrain, path=motion.path, out_png=picture, title="demo course and planned path")
-    print(
-        f"\ndone. motion file: {motion_file}\n      video:       {video}\n      terrain map: {picture}\n"
-        f"watch it in the PyBullet GUI with: .venv/bin/terrain-mdm view {motion_file}"
-    )
+    return motion_file, video, picture

@@ -30,7 +30,7 @@ def run(args):
     if args.video and not args.commands:
         raise ValueError("--video needs --commands (a scripted session); the GUI session is saved with --out")
     spec = terrain_spec(args.terrain, args.params, args.seed)
-    check_outputs(args.out, args.video)
+    check_outputs(args.out, args.video, args.characters)
     if args.commands:
         from controller.script import load_commands
 
