@@ -77,9 +77,18 @@ class _Loader(yaml.SafeLoader):
             raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
 
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.[\d_]*)?[eE][-+]?\d+$"), list("-+0123456789.")
-)
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that quotes a string _Loader would read as a float (`1e5`), so what it writes reads back."""
+
+
+_FLOAT_1_2 = re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.[\d_]*)?[eE][-+]?\d+$")
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_1_2, list("-+0123456789."))
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_1_2, list("-+0123456789."))
+
+
+def dump_yaml(data) -> str:
+    """YAML text of plain data (keys in their order) that read_yaml and parse_yaml read back as it was."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False)
 
 
 def resolve(path) -> Path:

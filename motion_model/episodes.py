@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import yaml
 from tqdm import tqdm
 
 import configs
@@ -190,7 +189,7 @@ def build_dataset(config: DataConfig, out_dir, workers=None):
     _check_same_settings(out_dir, config)
     (out_dir / "episodes").mkdir(parents=True, exist_ok=True)
     with atomic_path(out_dir / "dataset.yaml") as tmp, open(tmp, "w") as f:
-        yaml.safe_dump(to_dict(config), f)
+        f.write(configs.dump_yaml(to_dict(config)))
     jobs = [(config, i, str(out_dir / "episodes" / f"ep_{i:06d}.npz")) for i in range(config.episodes)]
     todo = [job for job in jobs if not os.path.exists(job[2])]
     workers = workers or min(os.cpu_count() or 1, 2)

@@ -31,7 +31,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-import yaml
 from tqdm import tqdm
 
 import configs
@@ -89,7 +88,7 @@ def prepare_run(suite, out):
             )
         return
     with atomic_path(run_file) as tmp:
-        Path(tmp).write_text(yaml.safe_dump(resolved, sort_keys=False))
+        Path(tmp).write_text(configs.dump_yaml(resolved))
 
 
 def load_run(out):

@@ -115,3 +115,17 @@ def test_shipped_configs_resolve_from_any_folder(tmp_path, monkeypatch):
     assert train_config.load_config("configs/train/tiny.yaml").optim.batch_size == 8
     assert episodes.load_config("configs/data/default.yaml").episodes == 1600
     assert load_suite("configs/bench/suite.yaml").controller == ControllerConfig().to_dict()
+
+
+def test_what_the_project_writes_as_yaml_reads_back_as_it_was(tmp_path):
+    """read_yaml takes YAML 1.2 floats (`1e5`), so a string that looks like one is quoted when written: a suite
+    named '1e5' makes a run.yaml that a rerun of the same suite matches."""
+    from sim.batch import load_run, prepare_run
+
+    data = {"name": "1e5", "small": 1e-05, "items": [1, "2e-3", True, None]}
+    assert configs.parse_yaml(configs.dump_yaml(data), "dumped") == data
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("name: '1e5'\nmethod: engine\nepisodes:\n  - {kind: flat, seeds: [0], goal_distance: 6.5}\n")
+    prepare_run(load_suite(suite), tmp_path / "run")
+    prepare_run(load_suite(suite), tmp_path / "run")  # refused if run.yaml read back another name
+    assert load_run(tmp_path / "run").name == "1e5"
