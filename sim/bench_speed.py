@@ -30,8 +30,10 @@ from motion_model.checkpoint import load_model
 from motion_model.network import bf16_supported
 from terrain.atomic import atomic_path
 from terrain.generators import make_terrain
+from terrain.numbers import whole
 from terrain.planning import plan_path
 
+MAX_MATMUL = 8192  # side of a peak matmul: its three float32 matrices take 0.8 GB
 COURSE_LENGTH = 40.0  # m: long enough that no character reaches its goal during the timed steps
 ENGINE_EPISODES = 4  # courses the synthesis engine walks for its speed
 
@@ -84,6 +86,7 @@ class NetworkTimer:
 def matmul_peak(dtype, size, min_seconds=0.5):
     """FLOP/s of the fastest of repeated (size x size) @ (size x size) torch.mm products (at least 3, and at
     least min_seconds of them), after one untimed product."""
+    size = whole(size, "matmul size", 16, MAX_MATMUL)  # before allocating: a side of 10^6 asks for terabytes
     a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
     torch.mm(a, b)
     best, spent, repeats = float("inf"), 0.0, 0
@@ -213,6 +216,14 @@ def run(
     """The benchmark report (a JSON-ready dict): machine, matmul peaks, network FLOPs and precision, and one
     row of timings per batch size. threads: torch threads for everything (default: the cores); the caller's
     setting is restored afterwards."""
+    for batch in batches:
+        whole(batch, "batches", 1, 1024)
+    whole(steps, "steps", 1)
+    whole(warmup, "warmup", 0)
+    for name, size in sizes:
+        whole(size, f"{name} matmul size", 16, MAX_MATMUL)
+    if threads is not None:
+        whole(threads, "threads", 1, 1024)
     loaded = load_model(model) if isinstance(model, (str, Path)) else model
     config = config or ControllerConfig()
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}

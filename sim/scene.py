@@ -158,10 +158,14 @@ class Camera:
     smoothing: float = 0.3
 
     def __post_init__(self):
-        if self.distance is not None and not self.distance > 0:
-            raise ValueError(f"camera distance must be > 0 m, got {self.distance}")
+        if self.distance is not None and not 0 < self.distance < math.inf:
+            raise ValueError(f"camera distance must be a finite number > 0 m, got {self.distance}")
         if not (0 < self.fov < 180 and self.smoothing >= 0):
             raise ValueError(f"camera needs 0 < fov < 180 degrees and smoothing >= 0 s, got {self}")
+        if not (math.isfinite(self.yaw) and -90 < self.pitch < 90):  # NaN fails both: the view would be NaN
+            raise ValueError(
+                f"camera yaw must be finite and pitch within (-90, 90) degrees, got {self.yaw}, {self.pitch}"
+            )
 
     def track(self, root_pos, fps, terrain):
         """Camera targets (T, 3) for pelvis positions root_pos (T, 3) sampled at `fps`, and the distance (m)."""

@@ -16,6 +16,7 @@ import heapq
 import numpy as np
 from scipy import ndimage
 
+from terrain import numbers
 from terrain.heightfield import Heightfield
 from terrain.polyline import Polyline
 
@@ -31,6 +32,8 @@ class _Grid:
     """The planning nodes: traversability, heights and smoothed slopes at spacing `step` (metres)."""
 
     def __init__(self, terrain: Heightfield, step, max_step, max_slope_deg, clearance, slope_cost=0.0, cross_cost=0.0):
+        numbers.instance(terrain, Heightfield, "terrain", "a Heightfield (make_terrain, Heightfield.load)")
+        step = numbers.finite(step, "grid", 0.01, 10.0)  # before the nodes are allocated: 1e-6 asks for terabytes
         self.terrain, self.step = terrain, step
         self.slope_cost, self.cross_cost = slope_cost, cross_cost
         lo, hi = terrain.bounds()
@@ -107,6 +110,8 @@ def plan_path(
     equal arc-length steps of at most `spacing`; the first and last points are exactly start and goal.
     Raises UnreachableGoal (a ValueError) when no route exists, ValueError when the start is not traversable.
     """
+    numbers.instance(terrain, Heightfield, "terrain", "a Heightfield (make_terrain, Heightfield.load)")
+    numbers.finite(spacing, "spacing", 0.01, 10.0)  # of the route's points: a smaller one makes millions
     start = _endpoint(terrain, start, "start")
     goal = _endpoint(terrain, goal, "goal")
     g = _Grid(terrain, grid, max_step, max_slope_deg, clearance, slope_cost, cross_cost)

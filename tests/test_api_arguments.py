@@ -15,6 +15,7 @@ import threading
 
 import numpy as np
 import pytest
+import torch
 from cli_run import ROOT
 
 from controller.config import ControllerConfig
@@ -27,10 +28,12 @@ from motion_model import checkpoint
 from motion_model.clips import load_clip, loop
 from motion_model.motion import MAX_FRAMES, Motion
 from motion_model.synthesis import synthesize
+from sim import bench_speed
 from sim.balls import ball_spawns
 from sim.cli import main
 from sim.crowd import crowd_starts
 from sim.loop import simulate
+from sim.scene import Camera
 from terrain.generators import make_terrain
 from terrain.numbers import MAX_SEED
 from terrain.planning import plan_path
@@ -208,6 +211,43 @@ def test_make_terrain_refuses_a_huge_integer_parameter():
 def test_synthesize_names_a_bad_speed(flat, speed):
     with pytest.raises(ValueError, match=r"speed must be a finite number in 0.3..3.8"):
         synthesize(flat, plan_path(flat), speed=speed)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"sizes": (("fp32", 10**6),)}, "fp32 matmul size must be a whole number in 16..8192"),
+        ({"batches": (1, 0)}, "batches must be a whole number in 1..1024, got 0"),
+        ({"steps": 0}, "steps must be a whole number >= 1"),
+        ({"warmup": -1}, "warmup must be a whole number >= 0"),
+        ({"threads": 0}, "threads must be a whole number in 1..1024"),
+    ],
+)
+def test_bench_speed_refuses_sizes_before_allocating(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        bench_speed.run(NO_MODEL, **kwargs)
+    with pytest.raises(ValueError, match="matmul size must be a whole number in 16..8192"):
+        bench_speed.matmul_peak(torch.float32, 10**6)  # 4 TB a matrix
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"terrain": None}, "terrain must be a Heightfield"),
+        ({"grid": 1e-6}, "grid must be a finite number in 0.01..10"),
+        ({"grid": math.nan}, "grid must be a finite number"),
+        ({"spacing": 0.0}, "spacing must be a finite number in 0.01..10"),
+    ],
+)
+def test_plan_path_refuses_a_grid_before_allocating_it(flat, kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        plan_path(**{"terrain": flat, **kwargs})
+
+
+@pytest.mark.parametrize("kwargs", [{"yaw": math.nan}, {"pitch": 90.0}, {"pitch": math.nan}, {"distance": math.inf}])
+def test_a_camera_refuses_a_view_that_is_not_a_number(kwargs):
+    with pytest.raises(ValueError, match="camera"):
+        Camera(**kwargs)
 
 
 def test_live_controller_refuses_a_bad_seed_before_loading_the_model(flat):

@@ -15,8 +15,10 @@ import pytest
 from cli_run import assert_one_line_error, run_cli
 
 from controller.config import ControllerConfig
+from sim.bench_speed import MAX_MATMUL
 from sim.cli import build_parser, main
 from sim.commands.arguments import HEIGHT, SPEED_RANGE, TIME_LIMIT_RANGE, WIDTH
+from sim.commands.bench_speed import MATMUL
 from sim.render import MAX_SIZE, MIN_SIZE
 from terrain.numbers import MAX_SEED
 
@@ -87,6 +89,7 @@ def test_the_ranges_given_twice_agree():
     limit = ControllerConfig.__dataclass_fields__["time_limit"].metadata["range"]
     assert SPEED_RANGE == speed and TIME_LIMIT_RANGE == limit
     assert (WIDTH.low, WIDTH.high, HEIGHT.low, HEIGHT.high) == (MIN_SIZE[0], MAX_SIZE[0], MIN_SIZE[1], MAX_SIZE[1])
+    assert MATMUL.high == MAX_MATMUL
 
 
 @pytest.mark.parametrize(
