@@ -21,7 +21,7 @@ import numpy as np
 
 from configs.typed import shown
 from motion_model.speed_plan import Stop
-from terrain.atomic import atomic_path
+from terrain.atomic import atomic_files, atomic_path, check_writable_folder
 from terrain.polyline import Polyline
 
 CORRIDOR = {"length": 20.0, "width": 10.0}
@@ -304,11 +304,14 @@ def write(rows, cases_, runs, out, settings):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     markdown = table(rows)
-    with atomic_path(out / "tracking.json") as tmp:
-        Path(tmp).write_text(json.dumps({"settings": settings, "runs": [asdict(r) for r in rows]}, indent=1))
-    with atomic_path(out / "tracking.md") as tmp:
-        Path(tmp).write_text(f"# Tracking benchmark\n\nSettings: {json.dumps(settings)}\n\n{markdown}\n")
-    plot(cases_, runs, out / "tracking.png")
+    with atomic_files(out) as output:  # all three replace the old ones together, or none does
+        Path(output("tracking.json")).write_text(
+            json.dumps({"settings": settings, "runs": [asdict(r) for r in rows]}, indent=1)
+        )
+        Path(output("tracking.md")).write_text(
+            f"# Tracking benchmark\n\nSettings: {json.dumps(settings)}\n\n{markdown}\n"
+        )
+        plot(cases_, runs, output("tracking.png"))
     return markdown
 
 
@@ -343,6 +346,7 @@ class Selection:
 def benchmark(model, config, methods, selection, seed, out):
     """Run the selection with `methods` ("model", "engine"; model: a name or path for load_model, config: a
     ControllerConfig), write the files in `out`; returns the markdown table."""
+    check_writable_folder(out, "output folder")  # before the runs, not after them
     cases_ = cases(selection.routes, selection.terrains, selection.gaits)
     runs, rows = [], []  # (Case, method, Motion) and Tracking of every run
     if "model" in methods:

@@ -17,9 +17,8 @@ from sim.report import (
     path_panels,
     paths_figure,
     read_motions,
-    together,
 )
-from terrain.atomic import check_writable_folder
+from terrain.atomic import atomic_files, check_writable_folder
 
 
 def compare_runs(a, b, out=None):
@@ -75,7 +74,7 @@ def compare_runs(a, b, out=None):
         "![paths](paths.png)",
         "",
     ]
-    with together(out) as output:
+    with atomic_files(out) as output:
         distributions_figure(runs, output("metrics.png"))
         paths_figure([(runs[0][0], motions[0]), (runs[1][0], motions[1])], runs[0][1], output("paths.png"))
         Path(output("compare.md")).write_text("\n".join(lines))

@@ -9,7 +9,6 @@ batch's network and collision-check time), summed over the episodes, not wall ti
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import math
@@ -23,7 +22,7 @@ from motion_model.motion import Motion
 from sim.batch import load_run, read_record
 from sim.preview import frame_strip
 from sim.suite import GAITS
-from terrain.atomic import atomic_path
+from terrain.atomic import atomic_files
 from terrain.generators import KINDS
 from terrain.plot import draw_terrain
 
@@ -286,7 +285,7 @@ def write_report(run):
     check_motion_files(run, records)
     motions = read_motions(run, records, [i for row in path_panels(records) for i in row] + [r["id"] for r in worst])
     label = f"{suite.name} ({suite.method})"
-    with together(run) as output:
+    with atomic_files(run) as output:
         write_summary_csv(records, output("summary.csv"))
         distributions_figure([(label, records)], output("metrics.png"))
         paths_figure([(label, motions)], records, output("paths.png"))
@@ -313,14 +312,6 @@ def _one_line(error):
     if isinstance(error, OSError) and error.filename is not None:
         return f"{error.filename}: {error.strerror}"
     return str(error)
-
-
-@contextlib.contextmanager
-def together(folder):
-    """output(name): a temporary path for the file `name` in `folder`; when the block ends without an error
-    every file written replaces its old one, else none does and the temporaries are removed."""
-    with contextlib.ExitStack() as stack:
-        yield lambda name: stack.enter_context(atomic_path(Path(folder) / name))
 
 
 def _report_tables(run, suite, records):

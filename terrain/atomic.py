@@ -6,7 +6,7 @@ import glob
 import os
 import stat
 import tempfile
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 RANDOM_CHARACTERS = 8  # of tempfile's names
@@ -43,6 +43,15 @@ def atomic_path(path):
             os.remove(tmp)
 
 
+@contextmanager
+def atomic_files(folder):
+    """Yield output(name): a temporary path for the file `name` in `folder` (atomic_path's). When the block ends
+    without an error every file written replaces its old one, at the end and together; else none does and the
+    temporaries are removed, so several outputs are never left half old and half new."""
+    with ExitStack() as stack:
+        yield lambda name: stack.enter_context(atomic_path(Path(folder) / name))
+
+
 def stale_temporaries(path):
     """Temporary files atomic_path left beside `path` when its process was killed mid-write."""
     path = Path(path)
@@ -51,14 +60,19 @@ def stale_temporaries(path):
     return [f for f in folder.glob(f"{glob.escape(prefix)}*{glob.escape(suffix)}") if f.is_file()]
 
 
-def check_writable(path, what, suffixes=()):
+def check_writable(path, what, suffixes=(), make_folder=False):
     """ValueError unless a file `what` can be written at `path`: call it before the work that makes the file,
     so that a missing or read-only folder, a folder given as the file, a wrong suffix or a name too long for
-    the file system is refused at once."""
+    the file system is refused at once. make_folder: the writer makes a missing folder, so that it only has
+    to be possible to make."""
     path = Path(path)
     if suffixes and path.suffix.lower() not in suffixes:
         raise ValueError(f"{what} {path} must end in {' or '.join(suffixes)}")
     folder = path.resolve().parent
+    if make_folder and not folder.exists():
+        check_writable_folder(folder, f"folder of the {what} {path}")
+        _check_name(_nearest_existing(folder), path.name, what)
+        return
     if not folder.is_dir():
         problem = "is a file" if folder.exists() else "does not exist"
         raise ValueError(f"folder {folder} of the {what} {path} {problem}: create it or choose another")
@@ -85,9 +99,7 @@ def check_writable_folder(folder, what):
     """ValueError unless `folder` (made if missing, by the caller) can hold new files: it is a folder, or its
     nearest existing parent is, and files can be created there."""
     folder = Path(folder)
-    existing = folder.resolve()
-    while not existing.exists():
-        existing = existing.parent
+    existing = _nearest_existing(folder)
     named = existing == folder.resolve()
     if not existing.is_dir():
         raise ValueError(
@@ -96,6 +108,13 @@ def check_writable_folder(folder, what):
             + ": give a folder"
         )
     _probe(existing, f"{what} {folder}" if named else f"folder {existing} of the {what} {folder}")
+
+
+def _nearest_existing(folder):
+    existing = Path(folder).resolve()
+    while not existing.exists():
+        existing = existing.parent
+    return existing
 
 
 def _probe(folder, what, prefix=".write-check.", suffix=""):

@@ -7,7 +7,7 @@ import pytest
 from cli_run import assert_one_line_error, run_cli
 
 from motion_model.clips import clip_motion
-from terrain.atomic import atomic_path, check_writable, stale_temporaries
+from terrain.atomic import atomic_files, atomic_path, check_writable, stale_temporaries
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
@@ -63,3 +63,31 @@ def test_stale_temporaries_are_found_beside_their_file(tmp_path):
     stale.write_bytes(b"half")
     (tmp_path / ".model.pt.abcd1234.pt").write_bytes(b"another file's")
     assert stale_temporaries(target) == [stale]
+
+
+def test_atomic_files_replace_all_together_or_none(tmp_path):
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_files(tmp_path) as output:
+            Path(output("a.txt")).write_text("new")
+            raise RuntimeError("the second output failed")
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+    assert {(tmp_path / n).read_text() for n in ("a.txt", "b.txt")} == {"old"}
+    with atomic_files(tmp_path) as output:
+        for name in ("a.txt", "b.txt"):
+            Path(output(name)).write_text("new")
+        assert (tmp_path / "a.txt").read_text() == "old"  # nothing replaced before the end
+    assert {(tmp_path / n).read_text() for n in ("a.txt", "b.txt")} == {"new"}
+
+
+def test_a_folder_the_writer_makes_only_has_to_be_possible_to_make(tmp_path):
+    check_writable(tmp_path / "new" / "deeper" / "out.json", "JSON file", make_folder=True)
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(ValueError, match="a_file of the JSON file .* is a file"):
+        check_writable(tmp_path / "a_file" / "out.json", "JSON file", make_folder=True)
+    with pytest.raises(ValueError, match="cannot be made: .*a_file is a file"):
+        check_writable(tmp_path / "a_file" / "deeper" / "out.json", "JSON file", make_folder=True)
+    with pytest.raises(ValueError, match="is 256 bytes"):
+        check_writable(tmp_path / "new" / ("j" * 251 + ".json"), "JSON file", make_folder=True)

@@ -185,3 +185,11 @@ def test_a_demo_refused_for_its_model_leaves_no_folder(tmp_path):
     out = tmp_path / "demo"
     assert_one_line_error(run_cli("demo", "--model", tmp_path / "no-such.pt", "--out", out), "no model checkpoint")
     assert not out.exists()
+
+
+def test_benchmarks_refuse_their_outputs_before_they_run(tmp_path):
+    (tmp_path / "a_file").write_text("")
+    result = run_cli("bench-speed", "--out", tmp_path / "a_file" / "speed.json", timeout=60)
+    assert_one_line_error(result, "a_file", "is a file")
+    result = run_cli("bench-tracking", "--out", tmp_path / "a_file" / "tracking", timeout=60)
+    assert_one_line_error(result, "a_file", "is a file")

@@ -45,7 +45,9 @@ def run(args):
     from sim.bench_speed import format_report, write_json
     from sim.bench_speed import run as run_benchmark
     from sim.commands.arguments import controller_file
+    from terrain.atomic import check_writable
 
+    check_writable(args.out, "JSON file", make_folder=True)  # before the minutes of timing, not after them
     report = run_benchmark(
         args.model,
         controller_file(args.config),
