@@ -35,8 +35,9 @@ from tqdm import tqdm
 
 import configs
 from configs.typed import shown
+from controller.checks import check_against_model, check_length
 from controller.config import ControllerConfig
-from controller.path_controller import PathController, check_against_model, run_batch
+from controller.path_controller import PathController, run_batch
 from motion_model.checkpoint import load_model
 from motion_model.synthesis import synthesize
 from sim.metrics import evaluate, json_ready
@@ -341,6 +342,7 @@ def _check_before_the_run(suite, backend):
         config = replace(ControllerConfig.from_dict(suite.controller), speed=suite.speeds[gait])
         try:
             check_against_model(config, model)
+            check_length(config, model)
         except ValueError as error:
             raise SuiteError(f"the suite's controller settings do not fit model {suite.model}: {error}") from None
 
