@@ -53,10 +53,14 @@ def test_a_batch_refused_for_its_model_leaves_nothing_and_the_corrected_run_goes
     assert not out.exists()
     weights = model.network.state_dict()
     checkpoint.save(tmp_path / "tiny.pt", checkpoint.payload(model.config, model.normalizer, weights))
-    misfit = suite_file(tmp_path, method="model", model=str(tmp_path / "tiny.pt"), controller={"commit_frames": 5})
-    with pytest.raises(SuiteError, match="controller settings do not fit model .*commit_frames must be between"):
-        run_suite(load_suite(misfit), out, progress=False)
-    assert not out.exists()
+    for controller, message in (
+        ({"commit_frames": 5}, "commit_frames must be between"),
+        ({"time_limit": 3600}, "time_limit 3600 s makes up to"),
+    ):
+        misfit = suite_file(tmp_path, method="model", model=str(tmp_path / "tiny.pt"), controller=controller)
+        with pytest.raises(SuiteError, match=f"controller settings do not fit model .*{message}"):
+            run_suite(load_suite(misfit), out, progress=False)
+        assert not out.exists()
     good = suite_file(tmp_path, method="model", model=str(tmp_path / "tiny.pt"), controller=TINY_CONTROLLER)
     assert run_suite(load_suite(good), out, workers=1, progress=False)["written"] == 1
 
