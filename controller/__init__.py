@@ -1,0 +1,27 @@
+"""The controller: path following, live steering, keyframes, collision checks and streaming (its public
+API; each name's module owns it)."""
+
+from controller.config import ControllerConfig
+from controller.live import LiveController, next_frames
+from controller.live_config import LiveConfig
+from controller.live_stream import LiveCrowdStream, LiveStream
+from controller.path_controller import PathController, run_batch
+from controller.script import TimedCommand, load_commands, run_script
+from controller.stream import BufferedStream, CrowdStream, Frame
+
+__all__ = [
+    "BufferedStream",
+    "ControllerConfig",
+    "CrowdStream",
+    "Frame",
+    "LiveConfig",
+    "LiveController",
+    "LiveCrowdStream",
+    "LiveStream",
+    "PathController",
+    "TimedCommand",
+    "load_commands",
+    "next_frames",
+    "run_batch",
+    "run_script",
+]

@@ -14,9 +14,9 @@ import numpy as np
 from controller.config import ControllerConfig
 from controller.end_pose import EndPose
 from controller.keyframes import Keyframe
-from motion_model.checkpoint import LoadedModel
-from motion_model.motion import MAX_FRAMES, MAX_PATH_POINTS
-from motion_model.speed_plan import Stop
+from motion_model.body.motion import MAX_FRAMES, MAX_PATH_POINTS
+from motion_model.engine.speed_plan import Stop
+from motion_model.learner.checkpoint import LoadedModel
 from terrain import numbers
 from terrain.heightfield import Heightfield
 from terrain.planning import traversable

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from configs.typed import bounded
-from motion_model.skeleton import FEET, Skeleton
+from motion_model.body.skeleton import FEET, Skeleton
 from terrain.stack import TerrainStack
 
 

@@ -14,9 +14,9 @@ import torch
 
 from controller.frames import Frames
 from controller.grouping import groups
-from motion_model.command import Command
-from motion_model.condition import make_condition
-from motion_model.features import motion_to_features
+from motion_model.learner.command import Command
+from motion_model.learner.condition import make_condition
+from motion_model.learner.features import motion_to_features
 
 
 def condition_rows(model, terrains, ref_xy, ref_yaw, ref_z, recents, commands):

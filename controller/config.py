@@ -14,7 +14,7 @@ from typing import Literal
 import configs
 from configs.typed import bounded, build, to_dict
 from controller.collision import CheckConfig
-from motion_model.condition import Condition
+from motion_model.learner.condition import Condition
 
 # Settings the characters of one batch share: the network call (steps, candidates, retries, precision,
 # guidance) and the arrays after it (committed length, seam, collision check) are one for all of them.
@@ -44,7 +44,7 @@ class ControllerConfig:
     speed: float = bounded(1.2, 0.3, 4.0)  # desired speed, m/s: walk 0.6-1.5, run 2.5-3.8 (the training data's)
     accel: float = bounded(1.5, 0.1, 10.0)  # m/s^2 the follower speeds up at (follower.py; the engine's)
     decel: float = bounded(1.5, 0.1, 10.0)  # m/s^2 it slows down at for corners, stops and the goal
-    # m/s^2 sideways in a corner, walking and running (speed^2 * curvature; motion_model/pacing.py)
+    # m/s^2 sideways in a corner, walking and running (speed^2 * curvature; motion_model/engine/pacing.py)
     lateral_accel: tuple[float, float] = bounded((1.0, 3.0), 0.1, 20.0)
     goal_radius: float = bounded(0.5, 0.05, 5.0)  # m: the episode ends once the root stands still this near the goal
     time_limit: float = bounded(120.0, 0.1, 3600.0)  # s of motion (at least one segment is generated)

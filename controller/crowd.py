@@ -69,7 +69,7 @@ def crowd_controllers(model, terrain, count, config, seed=0):
     """PathControllers of a crowd of `count` on `terrain` (crowd_routes), sharing one loaded model; character i
     draws its sampling noise from seed + i (numbers.character_seed)."""
     from controller.path_controller import PathController
-    from motion_model.checkpoint import LoadedModel, load_model
+    from motion_model.learner.checkpoint import LoadedModel, load_model
 
     seed = numbers.seed(seed)
     routes = crowd_routes(terrain, count)  # before the model is loaded: a bad count is refused at once

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from configs.typed import shown
-from motion_model import quaternion as quat
+from motion_model.body import quaternion as quat
 
 EXAMPLE = "walk.npz or walk.npz:42"
 
@@ -32,7 +32,7 @@ class EndPose:
 
     def error(self, motion, terrain):
         """Mean distance (m) of the 15 links of a Motion's last frame from this pose's, on its place on `terrain`."""
-        from motion_model.skeleton import Skeleton
+        from motion_model.body.skeleton import Skeleton
 
         skeleton = Skeleton.load()
         root = np.r_[self.xy, float(terrain.height(self.xy)) + self.height]
@@ -57,7 +57,7 @@ class EndPose:
 def load_end_pose(spec):
     """The EndPose of "FILE.npz[:FRAME]" (FRAME an index into the file's frames, negative from the end; default
     the last); ValueError naming the problem and the form."""
-    from motion_model.motion import Motion
+    from motion_model.body.motion import Motion
 
     text = str(spec)
     named = shown(text)

@@ -1,8 +1,8 @@
-"""The path follower: the command (motion_model/command.py) for a character on a path, planned afresh each step.
+"""The path follower: the command (motion_model/learner/command.py) for a character on a path, planned afresh each step.
 
 From the character's place on the path (its projection, searched near where the plan had it, so that the other
 leg of a U-turn is never taken for its own), a plan steps frame by frame over the command's horizon:
-  moving   the speed rises at `accel` up to the limit of motion_model.pacing.speed_limit: the cruise speed,
+  moving   the speed rises at `accel` up to the limit of motion_model.engine.pacing.speed_limit: the cruise speed,
            slower on stairs as in the engine, capped where the path curves, and falling at `decel` in time for
            every halt ahead; the facing is the path's heading smoothed over HEADING_SMOOTHING m, as the engine's;
   halts    it comes to rest at sharp corners (the engine's: turning more than pivot_angle within pivot_window m,
@@ -26,15 +26,15 @@ from typing import NamedTuple
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from motion_model.command import Command
-from motion_model.pacing import lateral_accel, speed_limit
-from motion_model.speed_plan import BehaviourConfig, Cruise
-from motion_model.synthesis import PathCurve, SynthesisConfig, stair_slowdown
-from motion_model.travel import sharp_corners
+from motion_model.engine.pacing import lateral_accel, speed_limit
+from motion_model.engine.speed_plan import BehaviourConfig, Cruise
+from motion_model.engine.synthesis import PathCurve, SynthesisConfig, stair_slowdown
+from motion_model.engine.travel import sharp_corners
+from motion_model.learner.command import Command
 from terrain.polyline import Polyline
 
 SPACING = 0.05  # m between the plan's path samples
-# The engine's limits (motion_model/speed_plan.py): the follower asks for what the training data holds.
+# The engine's limits (motion_model/engine/speed_plan.py): the follower asks for what the training data holds.
 BEHAVIOUR = BehaviourConfig()
 HEADING_SMOOTHING = SynthesisConfig().heading_smoothing  # m (Gaussian sigma): the facing follows the path's heading
 TURN_START = math.radians(20)  # rad: at rest and facing further away from the path ahead, turn on the spot

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from controller.grouping import groups
-from motion_model import quaternion as quat
-from motion_model.clips import Q_Y2Z
-from motion_model.legs import FOOT_LINKS, ankle_targets, leg_ik, place_foothold, sole_offset
-from motion_model.skeleton import Skeleton
+from motion_model.body import quaternion as quat
+from motion_model.body.clips import Q_Y2Z
+from motion_model.body.legs import FOOT_LINKS, ankle_targets, leg_ik, place_foothold, sole_offset
+from motion_model.body.skeleton import Skeleton
 from terrain.stack import TerrainStack
 
 

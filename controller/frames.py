@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from motion_model.motion import Motion
+from motion_model.body.motion import Motion
 
 
 @dataclass(frozen=True, eq=False)

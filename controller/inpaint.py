@@ -24,8 +24,8 @@ import math
 import numpy as np
 import torch
 
-from motion_model.ddim import Known
-from motion_model.features import NUM_FEATURES, motion_to_features
+from motion_model.learner.ddim import Known
+from motion_model.learner.features import NUM_FEATURES, motion_to_features
 
 KEY_HOLD = 1  # frames either side of a keyframe's own imposed in full
 KEY_RAMP = 8  # frames over which it fades out beyond them

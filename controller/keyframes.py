@@ -155,7 +155,7 @@ class KeyframeError:
 
 def keyframe_errors(motion, keyframes):
     """How far a Motion is from each keyframe at the keyframe's frame (the last frame for one beyond the end)."""
-    from motion_model import quaternion as quat
+    from motion_model.body import quaternion as quat
 
     out = []
     for key in keyframes:

@@ -42,11 +42,11 @@ from controller.live_stream import LiveStream
 from controller.path_controller import check_against_model
 from controller.step import advance
 from controller.stream import Frame
-from motion_model import quaternion as quat
-from motion_model.checkpoint import LoadedModel, load_model
-from motion_model.command import Command
-from motion_model.legs import FOOT_LINKS, sole_offset
-from motion_model.skeleton import Skeleton
+from motion_model.body import quaternion as quat
+from motion_model.body.legs import FOOT_LINKS, sole_offset
+from motion_model.body.skeleton import Skeleton
+from motion_model.learner.checkpoint import LoadedModel, load_model
+from motion_model.learner.command import Command
 from terrain import numbers
 from terrain.heightfield import Heightfield
 from terrain.planning import Room

@@ -61,7 +61,7 @@ class LiveConfig:
     reach: float = bounded(20.0, 1.0, 500.0)  # m a route leads ahead (extended as the character goes)
     clearance: float = bounded(0.3, 0.0, 2.0)  # m a route keeps from unwalkable ground and the border
     # route: the path follower along a route from the current heading into the new direction (follower.py);
-    # straight: the command points the new way at once (motion_model.command.Command.straight)
+    # straight: the command points the new way at once (motion_model.learner.command.Command.straight)
     steering: Literal["route", "straight"] = "route"
     controller: ControllerConfig = LIVE_CONTROLLER
 

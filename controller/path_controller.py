@@ -32,9 +32,9 @@ from controller.inpaint import Inpainter
 from controller.keyframes import check_keyframes, keyed_route
 from controller.step import advance, shared_setup
 from controller.timing import KeyTiming
-from motion_model.checkpoint import LoadedModel, load_model
-from motion_model.condition import reference_frame
-from motion_model.motion import Motion
+from motion_model.body.motion import Motion
+from motion_model.learner.checkpoint import LoadedModel, load_model
+from motion_model.learner.condition import reference_frame
 from terrain import numbers
 from terrain.planning import plan_path, traversable
 from terrain.polyline import Polyline

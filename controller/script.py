@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import configs
 from configs.typed import shown
 from controller.live_config import MAX_SPEED
-from motion_model.motion import MAX_FRAMES
+from motion_model.body.motion import MAX_FRAMES
 
 KEYS = ("t", "direction", "speed")
 MAX_TIME = 3600.0  # s of motion: a script's last command at most an hour in

@@ -8,7 +8,7 @@ full at the seam and faded out over `frames` frames: root position, root rotatio
 
 import numpy as np
 
-from motion_model import quaternion as quat
+from motion_model.body import quaternion as quat
 
 IDENTITY = np.array([0.0, 0.0, 0.0, 1.0])
 

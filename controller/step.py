@@ -30,11 +30,11 @@ from controller.collision import Scores, score_candidates
 from controller.foot_lock import lock_targets
 from controller.frames import Frames
 from controller.seam import blend_seam
-from motion_model.ddim import Known, sample
-from motion_model.features import features_to_motion
-from motion_model.legs import leg_ik
-from motion_model.network import autocast
-from motion_model.skeleton import Skeleton
+from motion_model.body.legs import leg_ik
+from motion_model.body.skeleton import Skeleton
+from motion_model.learner.ddim import Known, sample
+from motion_model.learner.features import features_to_motion
+from motion_model.learner.network import autocast
 
 FALLBACK_COST = 1e3  # added to the cost of a candidate that fails the check: a passing one beats any other
 
@@ -147,7 +147,7 @@ def sample_candidates(controllers, starts, pending, model, config):
         ]
     )
     # inference_mode rather than sample's no_grad: the same numbers, 10-15% less time per pass at batch 1
-    # (benchmarks/bench_batch1.py; README, Speed).
+    # (sim/benchmarks/bench_batch1.py; README, Speed).
     known = _stack_known([getattr(controllers[i], "known", None) for i in pending], k, noise.shape)
     network = model.sampling_network(config.precision)
     with torch.inference_mode(), autocast(config.precision):

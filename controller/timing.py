@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from controller.follower import SPACING, Wait, stair_factor
-from motion_model.speed_plan import SPEED_RANGE, Cruise
+from motion_model.engine.speed_plan import SPEED_RANGE, Cruise
 from terrain.polyline import Polyline
 
 RUN_SPEED = SPEED_RANGE[1]  # m/s: the fastest a keyframe may demand

@@ -71,6 +71,6 @@ def add_heightfield_body(client: int, hf: Heightfield) -> int:
         )
         # A body without a visual shape is drawn from its collision shape, and PyBullet's OpenGL window then
         # draws nothing at all once the heightfield passes about 0.4 M vertices (a 36 m field at 5 cm): an
-        # invisible speck is its visual instead (sim/scene.py draws the surface as a mesh).
+        # invisible speck is its visual instead (sim/bullet/scene.py draws the surface as a mesh).
         speck = p.createVisualShape(p.GEOM_SPHERE, radius=1e-3, rgbaColor=[0, 0, 0, 0], physicsClientId=client)
         return p.createMultiBody(0, shape, baseVisualShapeIndex=speck, basePosition=centre, physicsClientId=client)

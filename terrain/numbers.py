@@ -1,6 +1,6 @@
 """Numbers given through the Python API (seeds, counts, durations), checked before they are used.
 
-The command line checks its options with sim/commands/arguments.py's argparse types, and config files with
+The command line checks its options with sim/cli/commands/arguments.py's argparse types, and config files with
 configs/typed.py's `bounded` fields; these are the same checks for a function's or a constructor's arguments:
 each returns the value (an int or a float) or raises one ValueError line naming the argument and its range.
 Only the standard library is imported at the top: the command line takes MAX_SEED from here.

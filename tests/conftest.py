@@ -9,11 +9,11 @@ import pybullet as p
 import pytest
 import torch
 
-from motion_model.checkpoint import LoadedModel, build
-from motion_model.dataset import compute_stats
-from motion_model.skeleton import MOVABLE_LINKS, NUM_LINKS, SCALE, URDF_PATH, Skeleton
-from motion_model.synthesis import synthesize
-from motion_model.train_config import load_config
+from motion_model.body.skeleton import MOVABLE_LINKS, NUM_LINKS, SCALE, URDF_PATH, Skeleton
+from motion_model.engine.synthesis import synthesize
+from motion_model.learner.checkpoint import LoadedModel, build
+from motion_model.learner.dataset import compute_stats
+from motion_model.learner.train_config import load_config
 from terrain.generators import make_terrain
 from terrain.planning import plan_path
 

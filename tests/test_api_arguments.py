@@ -24,16 +24,16 @@ from controller.live import LiveController
 from controller.path_controller import PathController, run_batch
 from controller.script import TimedCommand, run_scripts
 from controller.stream import BufferedStream, CrowdStream
-from motion_model import checkpoint
-from motion_model.clips import load_clip, loop
-from motion_model.motion import MAX_FRAMES, Motion
-from motion_model.synthesis import synthesize
-from sim import bench_speed
-from sim.balls import ball_spawns
+from motion_model.body.clips import load_clip, loop
+from motion_model.body.motion import MAX_FRAMES, Motion
+from motion_model.engine.synthesis import synthesize
+from motion_model.learner import checkpoint
+from sim.benchmarks import bench_speed
+from sim.bullet.balls import ball_spawns
+from sim.bullet.loop import simulate
+from sim.bullet.scene import Camera
 from sim.cli import main
 from sim.crowd import crowd_starts
-from sim.loop import simulate
-from sim.scene import Camera
 from terrain.generators import make_terrain
 from terrain.numbers import MAX_SEED
 from terrain.planning import plan_path
@@ -304,10 +304,10 @@ def test_commands_refuse_a_motion_longer_than_the_limit(model, tmp_path, capsys)
 
 PLAY_TO_THE_LIMIT = r"""
 import sys
-import sim.play
+import sim.play.session
 from sim.cli import main
 
-sim.play.MAX_FRAMES = 45  # the format's limit, made small: the session stops there by itself
+sim.play.session.MAX_FRAMES = 45  # the format's limit, made small: the session stops there by itself
 sys.exit(main(["play", "--terrain", "flat", "--model", sys.argv[1], "--out", sys.argv[2]]))
 """
 

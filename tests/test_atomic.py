@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from cli_run import assert_one_line_error, run_cli
 
-from motion_model.clips import clip_motion
+from motion_model.body.clips import clip_motion
 from terrain.atomic import atomic_files, atomic_path, check_writable, stale_temporaries
 
 

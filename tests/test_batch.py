@@ -1,4 +1,4 @@
-"""Batch runs of a suite (sim/suite.py, sim/batch.py, sim/report.py) with the tiny suite and the tiny test model
+"""Batch runs of a suite (sim/evaluation/: suite.py, batch.py, report.py) with the tiny suite and the tiny test model
 (conftest.py) saved as a checkpoint: worker-count independence, resume after SIGKILL, error recording, shards,
 reports, comparison, the Ray backend, and clear errors for bad input."""
 
@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import yaml
 
-from motion_model import checkpoint
-from sim.batch import run_suite
+from motion_model.learner import checkpoint
 from sim.cli import main
-from sim.suite import load_suite
+from sim.evaluation.batch import run_suite
+from sim.evaluation.suite import load_suite
 
 TINY = Path("configs/bench/tiny.yaml")
 FAILING = "stairs-walk-6.5m-s4-9460fe"  # 12 risers of 0.5 m do not fit its corridor (see tiny.yaml)

@@ -1,4 +1,4 @@
-"""Bad suites and run folders refused before any work (sim/suite.py, sim/batch.py): NaN and infinities, suites
+"""Bad suites and run folders refused before any work (sim/evaluation/suite.py, batch.py): NaN and infinities, suites
 that expand beyond MAX_EPISODES, unwritable --out folders, stray or damaged files in a run's episodes/; and
 result records with non-finite numbers written as valid JSON."""
 
@@ -13,9 +13,9 @@ import pytest
 import yaml
 from cli_run import assert_one_line_error, run_cli
 
-from sim.batch import Failure, _finish, run_suite, write_result
-from sim.report import write_report
-from sim.suite import MAX_EPISODES, SuiteError, load_suite
+from sim.evaluation.batch import Failure, _finish, run_suite, write_result
+from sim.evaluation.report import write_report
+from sim.evaluation.suite import MAX_EPISODES, SuiteError, load_suite
 
 TINY = Path("configs/bench/tiny.yaml")
 ONE = {"name": "one", "method": "engine", "episodes": [{"kind": "flat", "seeds": [0], "goal_distance": 6.5}]}

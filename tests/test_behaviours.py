@@ -4,12 +4,12 @@ speed changes), on real terrain, measured with the real metrics against the engi
 import numpy as np
 import pytest
 
-from motion_model import quaternion as quat
-from motion_model.skeleton import Skeleton
-from motion_model.speed_plan import Cruise, PlanConfig, SpeedPlan, Stop, random_plan
-from motion_model.synthesis import PathCurve, synthesize
-from motion_model.travel import Stairs
-from sim.metrics import evaluate
+from motion_model.body import quaternion as quat
+from motion_model.body.skeleton import Skeleton
+from motion_model.engine.speed_plan import Cruise, PlanConfig, SpeedPlan, Stop, random_plan
+from motion_model.engine.synthesis import PathCurve, synthesize
+from motion_model.engine.travel import Stairs
+from sim.evaluation.metrics import evaluate
 from terrain.generators import make_terrain
 from terrain.planning import plan_path
 

@@ -3,8 +3,8 @@ consistent, and written as JSON."""
 
 import json
 
-from motion_model import checkpoint
-from motion_model.network import bf16_supported
+from motion_model.learner import checkpoint
+from motion_model.learner.network import bf16_supported
 from sim.cli import main
 
 

@@ -16,9 +16,9 @@ from cli_run import assert_one_line_error, run_cli
 import configs
 from configs.typed import SHOWN, shown
 from controller.path_controller import ControllerConfig
-from motion_model import checkpoint
-from motion_model.dataset import load_stats
-from motion_model.features import NUM_FEATURES
+from motion_model.learner import checkpoint
+from motion_model.learner.dataset import load_stats
+from motion_model.learner.features import NUM_FEATURES
 from terrain.generators import make_terrain
 
 NO_MODEL = "no-such-model.pt"
@@ -171,7 +171,7 @@ def test_a_suite_shows_a_long_seeds_list_cut(tmp_path):
 @pytest.fixture(scope="module")
 def walk(tmp_path_factory):
     folder = tmp_path_factory.mktemp("walk")
-    from motion_model.clips import clip_motion
+    from motion_model.body.clips import clip_motion
 
     clip_motion("walk").slice(0, 10).save(folder / "walk.npz", terrain=make_terrain("flat", seed=0))
     (folder / "commands.yaml").write_text("- {t: 0, direction: 0, speed: 1.2}\n- {t: 0.5, speed: 99}\n")

@@ -1,6 +1,6 @@
-"""Checkpoints are checked whole when loaded (motion_model/checkpoint.py): a file with our format tag but
+"""Checkpoints are checked whole when loaded (motion_model/learner/checkpoint.py): a file with our format tag but
 wrong shapes, missing entries or NaN weights is one ValueError naming it, before anything is built or sampled;
-and training resumes only from a real training checkpoint (motion_model/train.py): --resume where there is
+and training resumes only from a real training checkpoint (motion_model/learner/train.py): --resume where there is
 nothing to resume, a damaged checkpoint and the temporary file of a run killed mid-write are all handled."""
 
 import copy
@@ -12,8 +12,8 @@ import torch
 from cli_run import ROOT, assert_one_line_error, run_cli
 from test_features import write_synthetic_dataset
 
-from motion_model import checkpoint
-from motion_model.train import main as train_main
+from motion_model.learner import checkpoint
+from motion_model.learner.train import main as train_main
 
 TINY = "configs/train/tiny.yaml"
 
@@ -98,7 +98,7 @@ def arguments(dataset, out, *more):
 # under the temporary name, and no Python clean-up after it.
 DIES_WRITING = """
 import os, sys, torch
-from motion_model import train
+from motion_model.learner import train
 
 def dying_save(payload, file, *args, **kwargs):
     with open(file, "wb") as f:

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from motion_model import checkpoint
-from motion_model.motion import Motion
-from motion_model.train_config import load_config
+from motion_model.body.motion import Motion
+from motion_model.learner import checkpoint
+from motion_model.learner.train_config import load_config
 from sim.cli import build_parser, main
-from sim.commands.terrain import terrain_spec
+from sim.cli.commands.terrain import terrain_spec
 from terrain.heightfield import Heightfield
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +93,7 @@ def test_synth_then_eval_as_json(tmp_path, capsys):
 def test_generate_with_a_checkpoint_file(tmp_path, capsys):
     config = load_config("configs/train/tiny.yaml")
     network, _, _ = checkpoint.build(config)
-    from motion_model.features import NUM_FEATURES, Normalizer
+    from motion_model.learner.features import NUM_FEATURES, Normalizer
 
     normalizer = Normalizer(np.zeros(NUM_FEATURES), np.ones(NUM_FEATURES))
     model_file = tmp_path / "tiny.pt"

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from cli_run import ROOT, assert_one_line_error, run_cli
 
-from motion_model.clips import clip_motion
+from motion_model.body.clips import clip_motion
 from sim.cli import main
-from sim.commands.terrain import parse_overrides
+from sim.cli.commands.terrain import parse_overrides
 from terrain.generators import make_terrain
 
 NO_MODEL = "no-such-model.pt"
@@ -280,7 +280,7 @@ def test_debug_shows_the_traceback_and_ctrl_c_is_one_line(monkeypatch, capsys):
     def interrupted(spec):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("sim.commands.terrain.TerrainSpec.make", interrupted)
+    monkeypatch.setattr("sim.cli.commands.terrain.TerrainSpec.make", interrupted)
     assert main(["terrain", "flat"]) == 130
     assert capsys.readouterr().err == "interrupted\n"
 

@@ -4,9 +4,9 @@ import numpy as np
 import pybullet as p
 import pytest
 
-from motion_model import clips
-from motion_model import quaternion as quat
-from motion_model.skeleton import FEET, LINK_NAMES, Skeleton
+from motion_model.body import clips
+from motion_model.body import quaternion as quat
+from motion_model.body.skeleton import FEET, LINK_NAMES, Skeleton
 
 WALK_LENGTH = 1.239  # m, root displacement over one walk cycle
 

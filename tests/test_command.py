@@ -1,14 +1,14 @@
-"""The command (motion_model/command.py): cut from training windows, made by hand, and read by old models."""
+"""The command (motion_model/learner/command.py): cut from training windows, made by hand, and read by old models."""
 
 import numpy as np
 import pytest
 import yaml
 
-from motion_model import checkpoint
-from motion_model import quaternion as quat
-from motion_model.command import Command
-from motion_model.dataset import WindowConfig, WindowSampler
-from motion_model.train_config import train_config
+from motion_model.body import quaternion as quat
+from motion_model.learner import checkpoint
+from motion_model.learner.command import Command
+from motion_model.learner.dataset import WindowConfig, WindowSampler
+from motion_model.learner.train_config import train_config
 
 TIMES = np.arange(1, 7) / 3.0
 

@@ -6,8 +6,9 @@ import pytest
 
 import configs
 from controller.config import ControllerConfig
-from motion_model import episodes, train_config
-from sim.suite import load_suite
+from motion_model.engine import episodes
+from motion_model.learner import train_config
+from sim.evaluation.suite import load_suite
 from terrain.generators import KINDS, load_parameter_spec, resolve_params
 
 
@@ -120,7 +121,7 @@ def test_shipped_configs_resolve_from_any_folder(tmp_path, monkeypatch):
 def test_what_the_project_writes_as_yaml_reads_back_as_it_was(tmp_path):
     """read_yaml takes YAML 1.2 floats (`1e5`), so a string that looks like one is quoted when written: a suite
     named '1e5' makes a run.yaml that a rerun of the same suite matches."""
-    from sim.batch import load_run, prepare_run
+    from sim.evaluation.batch import load_run, prepare_run
 
     data = {"name": "1e5", "small": 1e-05, "items": [1, "2e-3", True, None]}
     assert configs.parse_yaml(configs.dump_yaml(data), "dumped") == data

@@ -12,7 +12,7 @@ from controller.foot_lock import FootLock
 from controller.path_controller import ControllerConfig, PathController, run_batch
 from controller.step import advance
 from controller.stream import BufferedStream
-from motion_model.skeleton import Skeleton
+from motion_model.body.skeleton import Skeleton
 from terrain.generators import make_terrain
 from terrain.heightfield import Heightfield
 from terrain.polyline import Polyline

@@ -11,7 +11,7 @@ from cli_run import assert_one_line_error, run_cli
 from controller.config import ControllerConfig
 from controller.path_controller import PathController
 from controller.seam import blend_seam
-from motion_model.ddim import CosineSchedule
+from motion_model.learner.ddim import CosineSchedule
 from terrain.generators import make_terrain
 
 BAD = [

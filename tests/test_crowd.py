@@ -12,10 +12,10 @@ from recording import Recording
 from controller.crowd import SPACING, crowd_controllers, crowd_routes
 from controller.path_controller import ControllerConfig
 from controller.stream import CrowdStream
-from motion_model import checkpoint
+from motion_model.learner import checkpoint
+from sim.bullet.loop import SimulationLoop
+from sim.bullet.scene import PHYSICS_HZ, Scene
 from sim.cli import main
-from sim.loop import SimulationLoop
-from sim.scene import PHYSICS_HZ, Scene
 from terrain.generators import make_terrain
 
 torch.set_num_threads(1)

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from motion_model.condition import CONDITIONS, column, keep_mask
-from motion_model.ddim import CosineSchedule, guided_x0, sample
+from motion_model.learner.condition import CONDITIONS, column, keep_mask
+from motion_model.learner.ddim import CosineSchedule, guided_x0, sample
 
 
 class LinearModel(torch.nn.Module):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from motion_model.dataset import load_episodes, load_stats
-from motion_model.episodes import build_dataset, data_config, episode_spec
+from motion_model.engine.episodes import build_dataset, data_config, episode_spec
+from motion_model.learner.dataset import load_episodes, load_stats
 
 VALUES = {
     "seed": 7,
@@ -42,7 +42,7 @@ def test_build_is_resumable_and_reproducible(tmp_path):
 
 
 def test_corner_paths_are_sharp_walkable_and_inside_the_corridor():
-    from motion_model.episodes import corner_path
+    from motion_model.engine.episodes import corner_path
     from terrain.generators import make_terrain
     from terrain.planning import traversable
     from terrain.polyline import Polyline
@@ -60,8 +60,8 @@ def test_corner_paths_are_sharp_walkable_and_inside_the_corridor():
 
 
 def test_planned_episodes_end_standing_on_their_route():
-    from motion_model.episodes import make_episode
-    from motion_model.speed_plan import PlanConfig
+    from motion_model.engine.episodes import make_episode
+    from motion_model.engine.speed_plan import PlanConfig
 
     plans = PlanConfig(end_standing=1.0, stops_per_metre=0.0)
     motion = make_episode("flat", "walk", 5, 9, terrain_params={"length": 8.0}, plans=plans, corners=True)

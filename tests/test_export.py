@@ -6,18 +6,18 @@ import numpy as np
 import pybullet as p
 import pytest
 
-from motion_model import clips
-from motion_model import quaternion as quat
-from motion_model.motion import Motion
-from motion_model.skeleton import LINK_INDEX, MOVABLE_JOINTS, MOVABLE_LINKS
-from sim import export
+from motion_model.body import clips
+from motion_model.body import quaternion as quat
+from motion_model.body.motion import Motion
+from motion_model.body.skeleton import LINK_INDEX, MOVABLE_JOINTS, MOVABLE_LINKS
+from sim.formats import export
 from terrain.generators import make_terrain
 from terrain.planning import plan_path
 
 
 @pytest.fixture(scope="module")
 def stairs_walk():
-    from motion_model.synthesis import synthesize
+    from motion_model.engine.synthesis import synthesize
 
     terrain = make_terrain("stairs", seed=0)
     return synthesize(terrain, plan_path(terrain), gait="walk", seed=0)

@@ -4,12 +4,19 @@ import numpy as np
 import pytest
 import torch
 
-from motion_model import quaternion as quat
-from motion_model.clips import clip_motion
-from motion_model.condition import grid_shape, make_condition, reference_frame
-from motion_model.dataset import WindowConfig, WindowSampler, load_episodes, load_stats, write_stats
-from motion_model.features import HINGES, LAYOUT, NUM_FEATURES, Normalizer, features_to_motion, motion_to_features
-from motion_model.motion import Motion
+from motion_model.body import quaternion as quat
+from motion_model.body.clips import clip_motion
+from motion_model.body.motion import Motion
+from motion_model.learner.condition import grid_shape, make_condition, reference_frame
+from motion_model.learner.dataset import WindowConfig, WindowSampler, load_episodes, load_stats, write_stats
+from motion_model.learner.features import (
+    HINGES,
+    LAYOUT,
+    NUM_FEATURES,
+    Normalizer,
+    features_to_motion,
+    motion_to_features,
+)
 from terrain.heightfield import Heightfield
 
 SLOPE = 0.15

@@ -11,8 +11,8 @@ from cli_run import assert_one_line_error, run_cli
 from controller.config import ControllerConfig
 from controller.follower import PathFollower
 from controller.waypoints import parse_waypoints
-from motion_model.pacing import speed_limit
-from motion_model.speed_plan import Stop
+from motion_model.engine.pacing import speed_limit
+from motion_model.engine.speed_plan import Stop
 from terrain.generators import make_terrain
 
 FRAMES = (10, 20, 30, 40, 50, 60)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from motion_model.motion import Motion
+from motion_model.body.motion import Motion
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("pyproject.toml", "README.md", "configs", "terrain", "motion_model", "controller", "sim")

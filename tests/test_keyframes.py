@@ -12,11 +12,11 @@ from controller.end_pose import EndPose, load_end_pose
 from controller.keyframes import Keyframe, parse_keyframe
 from controller.path_controller import ControllerConfig, PathController
 from controller.timing import speed_to_arrive
-from motion_model import quaternion as quat
-from motion_model.checkpoint import load_model
-from motion_model.clips import clip_motion
-from motion_model.ddim import CosineSchedule, Known, sample
-from motion_model.skeleton import Skeleton
+from motion_model.body import quaternion as quat
+from motion_model.body.clips import clip_motion
+from motion_model.body.skeleton import Skeleton
+from motion_model.learner.checkpoint import load_model
+from motion_model.learner.ddim import CosineSchedule, Known, sample
 from sim.cli import main
 from terrain.generators import make_terrain
 from terrain.heightfield import Heightfield

@@ -10,13 +10,13 @@ import pytest
 
 from controller.live import LiveConfig, LiveController, LiveStream, next_frames
 from controller.script import TimedCommand, run_script
-from motion_model import quaternion as quat
-from motion_model.checkpoint import load_model
-from motion_model.motion import Motion
-from sim.bench_reaction import STICK_FINAL_FLOOR, stick_session
+from motion_model.body import quaternion as quat
+from motion_model.body.motion import Motion
+from motion_model.learner.checkpoint import load_model
+from sim.benchmarks.bench_reaction import STICK_FINAL_FLOOR, stick_session
 from sim.cli import main
-from sim.metrics import evaluate
-from sim.reaction import format_table, measure
+from sim.evaluation.metrics import evaluate
+from sim.evaluation.reaction import format_table, measure
 from terrain.generators import make_terrain
 from terrain.heightfield import Heightfield
 

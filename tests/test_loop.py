@@ -11,11 +11,11 @@ from recording import Recording
 
 from controller.path_controller import ControllerConfig, PathController
 from controller.stream import BufferedStream
-from motion_model import checkpoint
-from sim.balls import BALL_RADIUS, DROP_HEIGHT, BallSpawn, ball_spawns
+from motion_model.learner import checkpoint
+from sim.bullet.balls import BALL_RADIUS, DROP_HEIGHT, BallSpawn, ball_spawns
+from sim.bullet.loop import SimulationLoop, simulate
+from sim.bullet.scene import PHYSICS_HZ, Scene, p
 from sim.cli import main
-from sim.loop import SimulationLoop, simulate
-from sim.scene import PHYSICS_HZ, Scene, p
 from terrain.generators import make_terrain
 from terrain.planning import plan_path
 

@@ -5,9 +5,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from motion_model import clips
-from motion_model.motion import Motion
-from sim import metrics
+from motion_model.body import clips
+from motion_model.body.motion import Motion
+from sim.evaluation import metrics
 from terrain.heightfield import Heightfield
 
 NUMERIC = [k for k in metrics.METRIC_KEYS if not k.startswith("goal_")]

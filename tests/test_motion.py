@@ -4,9 +4,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from motion_model import quaternion as quat
-from motion_model.motion import REQUIRED_KEYS, Motion
-from motion_model.skeleton import MOVABLE_JOINTS, NUM_LINKS
+from motion_model.body import quaternion as quat
+from motion_model.body.motion import REQUIRED_KEYS, Motion
+from motion_model.body.skeleton import MOVABLE_JOINTS, NUM_LINKS
 from terrain.heightfield import Heightfield
 
 

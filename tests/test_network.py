@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from motion_model import checkpoint
-from motion_model.condition import CONDITIONS, column, keep_mask
-from motion_model.ddim import sample
-from motion_model.features import NUM_FEATURES, Normalizer
-from motion_model.network import autocast
-from motion_model.train_config import load_config
+from motion_model.learner import checkpoint
+from motion_model.learner.condition import CONDITIONS, column, keep_mask
+from motion_model.learner.ddim import sample
+from motion_model.learner.features import NUM_FEATURES, Normalizer
+from motion_model.learner.network import autocast
+from motion_model.learner.train_config import load_config
 
 TINY = "configs/train/tiny.yaml"
 

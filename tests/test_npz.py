@@ -9,9 +9,9 @@ import pytest
 from cli_run import assert_one_line_error, run_cli
 from numpy.lib import format as npy
 
-from motion_model.clips import clip_motion
-from motion_model.motion import MAX_FRAMES, Motion
-from sim.metrics import load_motion
+from motion_model.body.clips import clip_motion
+from motion_model.body.motion import MAX_FRAMES, Motion
+from sim.evaluation.metrics import load_motion
 from terrain.generators import make_terrain
 from terrain.heightfield import Heightfield
 from terrain.npz import Limit, read_npz

@@ -15,11 +15,11 @@ import pytest
 from cli_run import assert_one_line_error, run_cli
 
 from controller.config import ControllerConfig
-from sim.bench_speed import MAX_MATMUL
+from sim.benchmarks.bench_speed import MAX_MATMUL
+from sim.bullet.render import MAX_SIZE, MIN_SIZE
 from sim.cli import build_parser, main
-from sim.commands.arguments import HEIGHT, SPEED_RANGE, TIME_LIMIT_RANGE, WIDTH
-from sim.commands.bench_speed import MATMUL
-from sim.render import MAX_SIZE, MIN_SIZE
+from sim.cli.commands.arguments import HEIGHT, SPEED_RANGE, TIME_LIMIT_RANGE, WIDTH
+from sim.cli.commands.bench_speed import MATMUL
 from terrain.numbers import MAX_SEED
 
 HUGE = "1" * 401

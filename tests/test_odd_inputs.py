@@ -1,5 +1,5 @@
 """Odd input files are refused at once with one line naming the file (terrain/npz.py, terrain/atomic.py,
-motion_model/motion.py, terrain/heightfield.py): FIFOs, devices and folders named like motion files, archives
+motion_model/body/motion.py, terrain/heightfield.py): FIFOs, devices and folders named like motion files, archives
 that are encrypted, compressed unknowingly, truncated or damaged, numbers that would overflow; and a motion
 without terrain, which the format allows, is rendered on flat ground."""
 
@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from cli_run import assert_one_line_error, run_cli
 
-from motion_model.checkpoint import load_model
-from motion_model.clips import clip_motion
-from motion_model.motion import Motion
-from sim.metrics import load_motion
-from sim.render import on_ground, render
+from motion_model.body.clips import clip_motion
+from motion_model.body.motion import Motion
+from motion_model.learner.checkpoint import load_model
+from sim.bullet.render import on_ground, render
+from sim.evaluation.metrics import load_motion
 from terrain.generators import make_terrain
 from terrain.heightfield import Heightfield
 

@@ -11,10 +11,10 @@ import pytest
 from cli_run import ROOT, assert_one_line_error, run_cli
 
 from controller.live_stream import LiveCrowdStream
-from motion_model.motion import Motion
+from motion_model.body.motion import Motion
 from sim.crowd import crowd_starts, random_commands
-from sim.play_script import motion_files
-from sim.steering import Decision, Steering, camera_heading, camera_yaw_behind
+from sim.play.scripted import motion_files
+from sim.play.steering import Decision, Steering, camera_heading, camera_yaw_behind
 from terrain.generators import make_terrain
 from terrain.planning import traversable
 
@@ -199,7 +199,7 @@ def test_play_in_a_real_window(display, tmp_path):
 # PyBullet allows one window per process (and ends the process on a display error): the check runs in its own.
 FIELD_WINDOW = r"""
 import numpy as np
-from sim.scene import Scene, p
+from sim.bullet.scene import Scene, p
 from terrain.generators import make_terrain
 
 with Scene(make_terrain("field", seed=0, size=36, features=0), gui=True) as scene:  # 0.52 M vertices

@@ -3,9 +3,9 @@
 import imageio.v2 as imageio
 import pytest
 
-from motion_model.clips import clip_motion
+from motion_model.body.clips import clip_motion
 from sim.cli import main
-from sim.preview import frame_strip, preview_video, write_video
+from sim.formats.preview import frame_strip, preview_video, write_video
 
 
 def test_frame_strip_and_gif(tmp_path):

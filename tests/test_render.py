@@ -11,9 +11,9 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 
-from motion_model.synthesis import synthesize
-from sim.render import RenderError, frame_indices, main_render, render
-from sim.scene import Camera
+from motion_model.engine.synthesis import synthesize
+from sim.bullet.render import RenderError, frame_indices, main_render, render
+from sim.bullet.scene import Camera
 from terrain.generators import make_terrain
 from terrain.planning import plan_path
 
@@ -153,7 +153,7 @@ def test_video_size_is_bounded_before_anything_is_allocated(short_walk, tmp_path
 
 @pytest.mark.parametrize("fps", [1e9, 1e-6, 0.5])
 def test_video_fps_is_bounded(short_walk, tmp_path, fps):
-    from motion_model.motion import Motion
+    from motion_model.body.motion import Motion
 
     fast = Motion(
         fps, short_walk.root_pos, short_walk.root_quat, short_walk.joint_quat, short_walk.contacts, short_walk.terrain

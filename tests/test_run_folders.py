@@ -1,6 +1,6 @@
-"""Batch runs, reports and other multi-file outputs leave no half-done state (sim/batch.py, sim/report.py,
-sim/compare.py, motion_model/episodes.py, sim/commands/demo.py, sim/play_script.py), and suites and run
-folders are checked before anything runs (sim/suite.py): a bad model, speeds out of range, seeds beyond
+"""Batch runs, reports and other multi-file outputs leave no half-done state (sim/evaluation/: batch.py, report.py,
+compare.py; motion_model/engine/episodes.py, sim/cli/commands/demo.py, sim/play/scripted.py), and suites and run
+folders are checked before anything runs (sim/evaluation/suite.py): a bad model, speeds out of range, seeds beyond
 MAX_SEED, speeds or params of the wrong type and a damaged run.yaml are refused in one line."""
 
 import hashlib
@@ -11,13 +11,13 @@ import yaml
 from cli_run import assert_one_line_error, run_cli
 
 from configs.typed import to_dict
-from motion_model import checkpoint
-from motion_model.episodes import build_dataset, data_config
-from sim.batch import load_run, run_suite
-from sim.compare import compare_runs
-from sim.play_script import check_outputs
-from sim.report import write_report
-from sim.suite import MAX_SEED, SuiteError, load_suite, parse_suite
+from motion_model.engine.episodes import build_dataset, data_config
+from motion_model.learner import checkpoint
+from sim.evaluation.batch import load_run, run_suite
+from sim.evaluation.compare import compare_runs
+from sim.evaluation.report import write_report
+from sim.evaluation.suite import MAX_SEED, SuiteError, load_suite, parse_suite
+from sim.play.scripted import check_outputs
 
 FLAT = {"kind": "flat", "seeds": [0], "goal_distance": 6.5}
 TINY_CONTROLLER = {"ddim_steps": 2, "commit_frames": 30, "candidates": 1, "max_retries": 0, "time_limit": 2.0}

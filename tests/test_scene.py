@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from motion_model.clips import clip_motion
-from motion_model.skeleton import FEET
-from sim import scene as scene_module
-from sim.scene import PATH_LIFT, Camera, Scene, p, path_ribbon, terrain_colours, terrain_mesh
+from motion_model.body.clips import clip_motion
+from motion_model.body.skeleton import FEET
+from sim.bullet import scene as scene_module
+from sim.bullet.scene import PATH_LIFT, Camera, Scene, p, path_ribbon, terrain_colours, terrain_mesh
 from terrain.generators import make_terrain
 from terrain.heightfield import Heightfield
 from terrain.planning import plan_path
@@ -12,7 +12,7 @@ from terrain.planning import plan_path
 
 @pytest.fixture(scope="module")
 def stairs_walk():
-    from motion_model.synthesis import synthesize
+    from motion_model.engine.synthesis import synthesize
 
     terrain = make_terrain("stairs", seed=0)
     return synthesize(terrain, plan_path(terrain), gait="walk", seed=0)

@@ -6,7 +6,7 @@ import pytest
 
 from controller.live import LiveController
 from controller.script import TimedCommand, load_commands, parse_commands, run_script
-from motion_model.checkpoint import load_model
+from motion_model.learner.checkpoint import load_model
 from terrain.generators import make_terrain
 
 

@@ -3,9 +3,9 @@ import pybullet as p
 import pytest
 import torch
 
-from motion_model import quaternion as quat
-from motion_model.clips import load_clip
-from motion_model.skeleton import (
+from motion_model.body import quaternion as quat
+from motion_model.body.clips import load_clip
+from motion_model.body.skeleton import (
     FEET,
     LEFT_FOOT,
     LINK_NAMES,
@@ -153,7 +153,7 @@ def test_sole_points_cover_the_bottom_face(skeleton):
 
 
 def test_rejects_unexpected_urdf(tmp_path):
-    from motion_model.skeleton import URDF_PATH
+    from motion_model.body.skeleton import URDF_PATH
 
     text = open(URDF_PATH, "rb").read().replace(b'"neck"', b'"head"')
     bad = tmp_path / "humanoid.urdf"

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from motion_model.gait import gait_cycle, walk_cycles
-from motion_model.synthesis import synthesize
-from sim.metrics import evaluate
+from motion_model.engine.gait import gait_cycle, walk_cycles
+from motion_model.engine.synthesis import synthesize
+from sim.evaluation.metrics import evaluate
 from terrain.generators import make_terrain
 from terrain.planning import plan_path
 
@@ -37,7 +37,7 @@ def test_stairs_episode_meets_the_engine_floors(stairs_episode):
 
 
 def test_stance_feet_rest_flat_on_treads(stairs_episode):
-    from motion_model.skeleton import Skeleton
+    from motion_model.body.skeleton import Skeleton
 
     skeleton = Skeleton.load()
     soles = skeleton.sole_points(*stairs_episode.fk(skeleton))

@@ -8,11 +8,11 @@ import torch
 from cli_run import assert_one_line_error, run_cli
 from test_features import synthetic_episodes, write_synthetic_dataset
 
-from motion_model import checkpoint
-from motion_model.dataset import WindowConfig, WindowSampler, load_episodes
-from motion_model.skeleton import Skeleton
-from motion_model.train import learning_rate, load_config, losses, main, terrain_floor, train, training_inputs
-from motion_model.train_config import OptimConfig
+from motion_model.body.skeleton import Skeleton
+from motion_model.learner import checkpoint
+from motion_model.learner.dataset import WindowConfig, WindowSampler, load_episodes
+from motion_model.learner.train import learning_rate, load_config, losses, main, terrain_floor, train, training_inputs
+from motion_model.learner.train_config import OptimConfig
 
 TINY = "configs/train/tiny.yaml"
 STEPS = 100

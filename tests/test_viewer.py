@@ -7,9 +7,9 @@ import sys
 import pybullet as p
 import pytest
 
-from sim import viewer
-from sim.scene import DisplayError
-from sim.viewer import SHOWN_METRICS, Playback, check_display, metric_lines
+from sim.bullet import viewer
+from sim.bullet.scene import DisplayError
+from sim.bullet.viewer import SHOWN_METRICS, Playback, check_display, metric_lines
 from terrain.generators import make_terrain
 from terrain.planning import plan_path
 
@@ -75,8 +75,8 @@ def test_no_display(monkeypatch):
 GUI_SCRIPT = r"""
 import json, sys
 import numpy as np
-from motion_model.motion import Motion
-from sim.viewer import Viewer, p
+from motion_model.body.motion import Motion
+from sim.bullet.viewer import Viewer, p
 
 motion = Motion.load(sys.argv[1])
 with Viewer(motion) as viewer:
@@ -117,7 +117,7 @@ print("RESULT " + json.dumps(result))
 
 @pytest.mark.gui
 def test_viewer_in_a_real_window(display, tmp_path):
-    from motion_model.synthesis import synthesize
+    from motion_model.engine.synthesis import synthesize
 
     terrain = make_terrain("stairs", seed=0)
     motion = synthesize(terrain, plan_path(terrain), gait="walk", seed=0)

@@ -1,0 +1,2 @@
+"""Benchmarks that print numbers: those behind `terrain-mdm bench-*` and scripts run as
+`python -m sim.benchmarks.NAME`."""

@@ -1,0 +1,1 @@
+"""Evaluation: plausibility metrics, reaction measurement, benchmark suites, batch runs, reports and comparisons."""
