@@ -1,5 +1,5 @@
 """The planned synthesis engine's behaviours (standing, starting and stopping, corners, turning on the spot,
-speed changes), on real terrain, measured with the real metrics against the engine floors of issue 3."""
+speed changes), on real terrain, measured with the real metrics against the engine's floors."""
 
 import numpy as np
 import pytest
@@ -26,7 +26,7 @@ def route(terrain, *points):
 
 
 def meets_floors(motion):
-    """Issue 3's floors for the engine; returns the metrics."""
+    """The engine's floors; returns the metrics."""
     m = evaluate(motion)
     assert m["nan_frames"] == 0 and m["quat_norm_error"] < 1e-6
     assert m["penetration_mean_mm"] < 3.0 and m["penetration_frac_10mm"] < 0.01

@@ -1,4 +1,4 @@
-"""Inputs whose size is not bounded (issue 21, class 2) and the messages that report bad input (class 7).
+"""Inputs whose size must be bounded before use, and the messages that report bad input.
 
 A YAML file is read only up to configs.MAX_BYTES and refused beyond configs.MAX_NODES nodes with its aliases
 expanded, before a Python object is built; a value shown in a message is cut to configs.typed.SHOWN characters.

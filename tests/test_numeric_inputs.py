@@ -106,7 +106,7 @@ def test_the_ranges_given_twice_agree():
         (["generate", "--speed", HUGE, "--out", "x.npz"], ("--speed", "...")),
     ],
 )
-def test_the_issue_s_examples(args, words, capsys):
+def test_the_reported_examples_are_refused_naming_the_option(args, words, capsys):
     assert main([*args, "--model", NO_MODEL]) == 2
     line = capsys.readouterr().err.strip()
     assert "\n" not in line and all(word in line for word in words), line
