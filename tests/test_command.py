@@ -7,8 +7,9 @@ import yaml
 from motion_model.body import quaternion as quat
 from motion_model.learner import checkpoint
 from motion_model.learner.command import Command
-from motion_model.learner.dataset import WindowConfig, WindowSampler
+from motion_model.learner.dataset import WindowSampler
 from motion_model.learner.train_config import train_config
+from motion_model.learner.window import WindowConfig
 
 TIMES = np.arange(1, 7) / 3.0
 

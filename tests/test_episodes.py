@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from motion_model.engine.episodes import build_dataset, data_config, episode_spec
-from motion_model.learner.dataset import load_episodes, load_stats
+from motion_model.engine.episodes import data_config, episode_spec
+from motion_model.learner.dataset import build_dataset, load_episodes, load_stats
 
 VALUES = {
     "seed": 7,

@@ -8,7 +8,7 @@ from motion_model.body import quaternion as quat
 from motion_model.body.clips import clip_motion
 from motion_model.body.motion import Motion
 from motion_model.learner.condition import grid_shape, make_condition, reference_frame
-from motion_model.learner.dataset import WindowConfig, WindowSampler, load_episodes, load_stats, write_stats
+from motion_model.learner.dataset import WindowSampler, load_episodes, load_stats, write_stats
 from motion_model.learner.features import (
     HINGES,
     LAYOUT,
@@ -17,6 +17,7 @@ from motion_model.learner.features import (
     features_to_motion,
     motion_to_features,
 )
+from motion_model.learner.window import WindowConfig
 from terrain.heightfield import Heightfield
 
 SLOPE = 0.15

@@ -11,8 +11,9 @@ import yaml
 from cli_run import assert_one_line_error, run_cli
 
 from configs.typed import to_dict
-from motion_model.engine.episodes import build_dataset, data_config
+from motion_model.engine.episodes import data_config
 from motion_model.learner import checkpoint
+from motion_model.learner.dataset import build_dataset
 from sim.evaluation.batch import load_run, run_suite
 from sim.evaluation.compare import compare_runs
 from sim.evaluation.report import write_report

@@ -10,9 +10,10 @@ from test_features import synthetic_episodes, write_synthetic_dataset
 
 from motion_model.body.skeleton import Skeleton
 from motion_model.learner import checkpoint
-from motion_model.learner.dataset import WindowConfig, WindowSampler, load_episodes
+from motion_model.learner.dataset import WindowSampler, load_episodes
 from motion_model.learner.train import learning_rate, load_config, losses, main, terrain_floor, train, training_inputs
 from motion_model.learner.train_config import OptimConfig
+from motion_model.learner.window import WindowConfig
 
 TINY = "configs/train/tiny.yaml"
 STEPS = 100

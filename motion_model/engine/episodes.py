@@ -1,9 +1,9 @@
 """Training episodes: a seeded terrain, its planned path and a synthesised motion along it, built in parallel.
 
 A dataset directory holds `episodes/ep_NNNNNN.npz` (motion files with terrain, path and goal embedded),
-`dataset.yaml` (the config it was built with) and `stats.npz` (feature standardisation). Episode i depends
-only on (config seed, i), so a build is reproducible whatever the worker count, and an interrupted build
-resumes by skipping the episodes already written.
+`dataset.yaml` (the config it was built with) and, written by the learner (motion_model/learner/dataset.py),
+`stats.npz` (feature standardisation). Episode i depends only on (config seed, i), so a build is reproducible
+whatever the worker count, and an interrupted build resumes by skipping the episodes already written.
 """
 
 from __future__ import annotations
@@ -183,8 +183,9 @@ def _build_one(job):
     return index, spec["kind"], motion.duration
 
 
-def build_dataset(config: DataConfig, out_dir, workers=None):
-    """Write every episode of `config` not already in out_dir, in parallel, then the feature statistics."""
+def build_episodes(config: DataConfig, out_dir, workers=None):
+    """Write every episode of `config` not already in out_dir, in parallel, and dataset.yaml; returns how many
+    were new and their seconds of motion. (The learner's dataset.build_dataset adds the feature statistics.)"""
     out_dir = Path(out_dir)
     _check_same_settings(out_dir, config)
     (out_dir / "episodes").mkdir(parents=True, exist_ok=True)
@@ -205,9 +206,6 @@ def build_dataset(config: DataConfig, out_dir, workers=None):
                 unit="ep",
             ):
                 seconds += duration
-    from motion_model.learner.dataset import write_stats
-
-    write_stats(out_dir)
     return len(todo), seconds
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import torch
 
 from configs.typed import to_dict
-from motion_model.learner.dataset import WindowConfig
 from motion_model.learner.ddim import CosineSchedule
 from motion_model.learner.features import Normalizer
 from motion_model.learner.network import MDM, uses_bf16
 from motion_model.learner.train_config import TrainConfig, train_config
+from motion_model.learner.window import WindowConfig
 from terrain.atomic import atomic_path, open_regular
 
 FORMAT = "terrain-mdm motion diffusion model"

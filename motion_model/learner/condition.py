@@ -21,10 +21,8 @@ import torch
 
 from motion_model.body import quaternion as quat
 from motion_model.learner.command import Command
+from motion_model.learner.window import WindowConfig
 from terrain.heightfield import local_grid_xy
-
-if typing.TYPE_CHECKING:
-    from motion_model.learner.dataset import WindowConfig
 
 Condition = Literal["terrain", "target", "prev"]
 CONDITIONS: tuple = typing.get_args(Condition)

@@ -8,66 +8,23 @@ future root positions and facings at the command times, and the segment's mean r
 reference frame of features.py, built with the helpers of condition.py that the controller uses too.
 """
 
-import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter1d
 
-from configs.typed import bounded
 from motion_model.body import quaternion as quat
 from motion_model.body.motion import Motion
-from motion_model.learner.command import Command, target_dim
+from motion_model.engine.episodes import build_episodes
+from motion_model.learner.command import Command
 from motion_model.learner.condition import grid_shape, local_heightfield
 from motion_model.learner.features import NUM_FEATURES, Normalizer, joint_features, root_features
+from motion_model.learner.window import WindowConfig
 from terrain.atomic import atomic_path
 from terrain.npz import read_npz
 
 FACING_SMOOTHING = 0.3  # s, Gaussian sigma over which the commanded facing is averaged
-MAX_GRID_CELLS = 65_536  # of the local heightfield grid (the shipped models' is 71 x 31)
-
-
-@dataclass
-class WindowConfig:
-    fps: float = bounded(30.0, 1.0, 1000.0)
-    n_prev: int = bounded(10, 1, 1000)
-    frames: int = bounded(60, 1, 10_000)  # segment length: 2 s at 30 fps
-    # The command's times (command.py), frames after the reference frame: every 1/3 s over the segment.
-    command_frames: tuple[int, ...] = (10, 20, 30, 40, 50, 60)
-    # Local heightfield grid in the reference frame (m, both ends inclusive): a run at 3.8 m/s covers 7.6 m in
-    # a segment, a walk 1.2-3 m; the near 6 m and 1.5 m to each side hold the terrain the feet can reach.
-    extent_x: tuple[float, float] = bounded((-1.0, 6.0), -20.0, 20.0)
-    extent_y: tuple[float, float] = bounded((-1.5, 1.5), -20.0, 20.0)
-    spacing: float = bounded(0.1, 0.01, 1.0)
-
-    def __post_init__(self):
-        frames = tuple(self.command_frames)
-        if (
-            not frames
-            or any(not isinstance(f, int) for f in frames)
-            or list(frames) != sorted(set(frames))
-            or not 1 <= frames[0] <= frames[-1] <= self.frames
-        ):
-            raise ValueError(
-                f"window command_frames must be increasing whole frames from 1 to the segment's "
-                f"{self.frames}, got {list(frames)}"
-            )
-        self.command_frames = frames
-        # Every sample of every batch carries this grid: refused before one is made (the ranges allow 4001^2).
-        cells = math.prod(round((hi - lo) / self.spacing) + 1 for lo, hi in (self.extent_x, self.extent_y))
-        if cells > MAX_GRID_CELLS:
-            raise ValueError(
-                f"the local heightfield grid of extent_x {list(self.extent_x)}, extent_y "
-                f"{list(self.extent_y)} m at {self.spacing:g} m has {cells} cells, more than {MAX_GRID_CELLS}: "
-                "make it smaller or coarser"
-            )
-
-    @property
-    def target_dim(self):
-        """Length of the network's target: the command's (command.target_dim)."""
-        return target_dim(len(self.command_frames))
 
 
 def load_episodes(directory):
@@ -192,6 +149,14 @@ def compute_stats(episodes, config: WindowConfig = WindowConfig(), windows=20000
     mean = total / count
     std = np.sqrt(np.maximum(total_sq / count - mean * mean, 0.0))
     return Normalizer(mean, std, std_floor)
+
+
+def build_dataset(config, out_dir, workers=None):
+    """The dataset of a DataConfig in out_dir: the engine's episodes (episodes.build_episodes: those not there
+    yet, in parallel) and their feature statistics. Returns how many episodes were new and their seconds."""
+    built, seconds = build_episodes(config, out_dir, workers)
+    write_stats(out_dir)
+    return built, seconds
 
 
 def write_stats(directory, config: WindowConfig = WindowConfig(), windows=20000, seed=0):

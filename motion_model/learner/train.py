@@ -11,7 +11,6 @@ log.csv and loss.png; both checkpoints are replaced atomically every `checkpoint
 
 import argparse
 import copy
-import csv
 import math
 import time
 from dataclasses import dataclass, replace
@@ -25,12 +24,14 @@ from tqdm import tqdm
 from motion_model.body.skeleton import FEET, SOLE_GRID, Skeleton
 from motion_model.learner import checkpoint
 from motion_model.learner.condition import CONDITIONS, column
-from motion_model.learner.dataset import WindowConfig, WindowSampler, load_episodes, load_stats, write_stats
+from motion_model.learner.dataset import WindowSampler, load_episodes, load_stats, write_stats
 from motion_model.learner.ddim import CosineSchedule
 from motion_model.learner.features import LAYOUT, Normalizer, features_to_motion
 from motion_model.learner.network import autocast
 from motion_model.learner.train_config import LOSS_TERMS, OptimConfig, TrainConfig, load_config
-from terrain.atomic import atomic_path, stale_temporaries
+from motion_model.learner.train_log import append_log, plot_log, start_log
+from motion_model.learner.window import WindowConfig
+from terrain.atomic import stale_temporaries
 
 RUN_FILES = ("checkpoint.pt", "model.pt", "log.csv")  # a folder holding any of them holds a run
 
@@ -145,7 +146,7 @@ def training_inputs(batch, schedule, config, generator):
 
 
 @dataclass
-class _Run:
+class TrainingRun:
     """The live parts of a training run."""
 
     model: torch.nn.Module
@@ -172,7 +173,7 @@ def train(config: TrainConfig, resume=False, until=None, progress=True, overwrit
     _clear_run_folder(out, overwrite)
     log_path = out / "log.csv"
     columns = ["step", "lr", "loss", *LOSS_TERMS, "ms_per_step"]
-    _truncate_log(log_path, columns, live.start)
+    start_log(log_path, columns, live.start)
 
     def save_checkpoints(step):
         model_payload = checkpoint.payload(config, live.normalizer, live.ema.state_dict())
@@ -188,7 +189,7 @@ def train(config: TrainConfig, resume=False, until=None, progress=True, overwrit
             },
         )
         checkpoint.save(out / "model.pt", model_payload)
-        _plot_log(log_path, out / "loss.png")
+        plot_log(log_path, out / "loss.png")
 
     end = min(config.optim.steps, until if until is not None else config.optim.steps)
     sums, count, tick = dict.fromkeys(["loss", *LOSS_TERMS], 0.0), 0, time.perf_counter()
@@ -202,7 +203,7 @@ def train(config: TrainConfig, resume=False, until=None, progress=True, overwrit
         if done % config.log_every == 0 or done == end:
             ms = (time.perf_counter() - tick) / count * 1000
             row = {"step": done, "lr": lr, **{k: v / count for k, v in sums.items()}, "ms_per_step": ms}
-            _append_log(log_path, columns, row)
+            append_log(log_path, columns, row)
             bar.set_postfix(loss=f"{row['loss']:.4f}", ms=f"{ms:.0f}")
             sums, count, tick = dict.fromkeys(sums, 0.0), 0, time.perf_counter()
         if done % config.checkpoint_every == 0 or done == end:
@@ -264,7 +265,17 @@ def _setup(config, state):
     start = 0
     if state is not None:
         start = checkpoint.restore_training(state, model, ema, optimizer, Path(config.out) / "checkpoint.pt")
-    return _Run(model, ema, optimizer, schedule, window, normalizer, sampler, skeleton, start)
+    return TrainingRun(
+        model=model,
+        ema=ema,
+        optimizer=optimizer,
+        schedule=schedule,
+        window=window,
+        normalizer=normalizer,
+        sampler=sampler,
+        skeleton=skeleton,
+        start=start,
+    )
 
 
 def _clear_run_folder(out, overwrite):
@@ -307,61 +318,6 @@ def _step(live, config, step):
         for e, p in zip(live.ema.parameters(), live.model.parameters()):
             e.lerp_(p, 1 - ema_decay)
     return lr, {"loss": loss.item(), **{k: v.item() for k, v in parts.items()}}
-
-
-# --------------------------------------------------------------------------------------------------------
-# Log and loss curve
-
-
-def _truncate_log(path, columns, step):
-    """Start a new log, or keep only the rows up to `step` of an existing one (they are redone after it)."""
-    rows = []
-    if step > 0 and path.exists():
-        with open(path, newline="") as f:
-            rows = [r for r in csv.DictReader(f) if _logged_by(r, step)]
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:  # a kill here keeps the rows to resume with
-        writer = csv.DictWriter(f, columns)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def _logged_by(row, step):
-    """Whether a log row is whole and of a step up to `step` (a kill mid-append can leave half a row)."""
-    try:
-        return None not in row and None not in row.values() and int(row["step"]) <= step
-    except (KeyError, ValueError):
-        return False
-
-
-def _append_log(path, columns, row):
-    with open(path, "a", newline="") as f:
-        csv.DictWriter(f, columns).writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in row.items()})
-
-
-def _plot_log(log_path, png_path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with open(log_path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return
-    steps = [int(r["step"]) for r in rows]
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for key in ("loss", *LOSS_TERMS):
-        values = [float(r[key]) for r in rows]
-        ax.plot(steps, values, label=key, linewidth=2.0 if key == "loss" else 0.8)
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (physical units, unweighted terms)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    with atomic_path(png_path) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ from typing import Literal
 import configs
 from configs.typed import bounded, build
 from motion_model.learner.condition import CONDITIONS
-from motion_model.learner.dataset import WindowConfig
 from motion_model.learner.network import ModelConfig
+from motion_model.learner.window import WindowConfig
 from terrain.numbers import MAX_SEED
 
 

@@ -17,7 +17,8 @@ def add_arguments(parser):
 
 
 def run(args):
-    from motion_model.engine.episodes import build_dataset, load_config
+    from motion_model.engine.episodes import load_config
+    from motion_model.learner.dataset import build_dataset
     from terrain.atomic import check_writable_folder
 
     config = load_config(args.config, episodes=args.episodes)
