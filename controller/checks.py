@@ -15,7 +15,7 @@ from controller.config import ControllerConfig
 from controller.end_pose import EndPose
 from controller.keyframes import Keyframe
 from motion_model.body.motion import MAX_FRAMES, MAX_PATH_POINTS
-from motion_model.engine.speed_plan import Stop
+from motion_model.engine import Stop
 from motion_model.learner.checkpoint import LoadedModel
 from terrain import numbers
 from terrain.heightfield import Heightfield

@@ -2,7 +2,7 @@
 
 From the character's place on the path (its projection, searched near where the plan had it, so that the other
 leg of a U-turn is never taken for its own), a plan steps frame by frame over the command's horizon:
-  moving   the speed rises at `accel` up to the limit of motion_model.engine.pacing.speed_limit: the cruise speed,
+  moving   the speed rises at `accel` up to the limit of the engine's speed_limit (pacing.py): the cruise speed,
            slower on stairs as in the engine, capped where the path curves, and falling at `decel` in time for
            every halt ahead; the facing is the path's heading smoothed over HEADING_SMOOTHING m, as the engine's;
   halts    it comes to rest at sharp corners (the engine's: turning more than pivot_angle within pivot_window m,
@@ -24,19 +24,24 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
-from motion_model.engine.pacing import lateral_accel, speed_limit
-from motion_model.engine.speed_plan import BehaviourConfig, Cruise
-from motion_model.engine.synthesis import PathCurve, SynthesisConfig, stair_slowdown
-from motion_model.engine.travel import sharp_corners
+from motion_model.engine import (
+    HEADING_SMOOTHING,
+    BehaviourConfig,
+    Cruise,
+    lateral_accel,
+    piece_headings,
+    sampled_halts,
+    sharp_corners,
+    speed_limit,
+    stair_factors,
+)
 from motion_model.learner.command import Command
 from terrain.polyline import Polyline
 
 SPACING = 0.05  # m between the plan's path samples
 # The engine's limits (motion_model/engine/speed_plan.py): the follower asks for what the training data holds.
 BEHAVIOUR = BehaviourConfig()
-HEADING_SMOOTHING = SynthesisConfig().heading_smoothing  # m (Gaussian sigma): the facing follows the path's heading
 TURN_START = math.radians(20)  # rad: at rest and facing further away from the path ahead, turn on the spot
 TURN_RATE, TURN_EASE = BEHAVIOUR.turn_rate, BEHAVIOUR.turn_ease  # rad/s at most, s to reach it from rest
 LEG_AHEAD = 0.5  # m: "the path ahead" that a turn on the spot faces
@@ -47,18 +52,29 @@ REST_SPEED, REST_TIME = 0.05, 1.0  # m/s over s: the root counts as standing sti
 
 
 @dataclass(frozen=True)
-class Halt:
-    at: float  # m of arc length (on a plan sample)
-    seconds: float  # s standing there (inf at the goal)
-    until: float = 0.0  # s of plan time before which it does not set off again (a keyframe's wait)
+class FollowerConfig:
+    """How the follower plans: the model's window (fps, and command_frames: the command's times, frames after
+    the reference frame), the pace of a ControllerConfig (accel and decel in m/s^2, lateral_accel: walking and
+    running, m/s^2) and the fastest turn on the spot (turn_rate, rad/s)."""
 
+    fps: float
+    command_frames: tuple[int, ...]
+    accel: float
+    decel: float
+    lateral_accel: tuple[float, float]
+    turn_rate: float = TURN_RATE
 
-@dataclass(frozen=True)
-class Wait:
-    """Come to rest at arc length `at` (m) and stand there until plan time `until` (s) at least."""
-
-    at: float
-    until: float
+    @classmethod
+    def of(cls, config, window, turn_rate=TURN_RATE):
+        """The FollowerConfig of a ControllerConfig `config` for a model's WindowConfig `window`."""
+        return cls(
+            fps=window.fps,
+            command_frames=tuple(window.command_frames),
+            accel=config.accel,
+            decel=config.decel,
+            lateral_accel=config.lateral_accel,
+            turn_rate=turn_rate,
+        )
 
 
 class PlanState(NamedTuple):
@@ -96,29 +112,27 @@ def wrap(angle):
 
 class PathFollower:
     """Commands for one character along `path` (P, 2) at `cruise` m/s over `terrain`, standing still at `stops`
-    (speed_plan.Stop records).
+    (speed_plan.Stop records) and at `waits` (halts.Wait records: a timed route's keyframes), setting off facing
+    `heading` (rad; None: along the path).
 
-    config: a ControllerConfig (accel, decel, lateral_accel). fps and command_frames: the model's window.
-    `command(xy, yaw)` plans from the character's root xy and heading; `advance(frames)` moves the plan on by
-    the frames the controller committed of it.
+    config: a FollowerConfig (the model's window, the pace and the turn rate). `command(xy, yaw)` plans from
+    the character's root xy and heading; `advance(frames)` moves the plan on by the frames the controller
+    committed of it.
     """
 
-    def __init__(
-        self, path, cruise, terrain, config, fps, command_frames, stops=(), heading=None, waits=(), turn_rate=TURN_RATE
-    ):
+    def __init__(self, path, cruise, terrain, config: FollowerConfig, stops=(), heading=None, waits=()):
         line = Polyline(np.asarray(path, dtype=np.float64))
         self.line = line.resample(SPACING) if line.length > SPACING else Polyline(line.points[[0, -1]])
-        self.fps = fps
-        self.frames = np.asarray(command_frames)
+        self.fps = config.fps
+        self.frames = np.asarray(config.command_frames)
         self.config = config
-        self.turn_rate = turn_rate  # rad/s turning on the spot, at most
         corners = self.line.arc[sharp_corners(self.line.points, BEHAVIOUR.pivot_angle, BEHAVIOUR.pivot_window)]
-        self.heading, self.curvature = piece_headings(self.line, corners)
-        self.halts = plan_halts(self.line.arc, corners, stops, waits)
-        self.stairs = stair_factor(terrain, self.line)
-        self.set_cruise([Cruise(0.0, cruise)])
+        self.heading, self.curvature = piece_headings(self.line, corners, SPACING, HEADING_SMOOTHING)
+        self.halts = sampled_halts(self.line.arc, corners, stops, waits)
+        self.stairs = stair_factors(terrain, self.line)
+        self.set_cruise([Cruise(at=0.0, speed=cruise)])
         yaw = float(self.heading[0] if heading is None else heading)
-        self.state = PlanState(0.0, 0.0, 0.0, yaw, 0.0, 0, None, 0.0)
+        self.state = PlanState(t=0.0, s=0.0, speed=0.0, yaw=yaw, turn_rate=0.0, halt=0, halted_at=None, held_at=0.0)
         self.plan = None
         # The plan's per-frame look-ups on Python lists (_interp): numpy's per-call overhead on one float was
         # most of a step's Python time.
@@ -194,15 +208,20 @@ class PathFollower:
             error = self._error_ahead(st)
             if abs(error) > TURN_START or st.turn_rate != 0.0:
                 return st._replace(
-                    t=t, speed=0.0, held_at=t, **turn_on_the_spot(st.yaw, st.turn_rate, error, dt, self.turn_rate)
+                    t=t,
+                    speed=0.0,
+                    held_at=t,
+                    **turn_on_the_spot(st.yaw, st.turn_rate, error, dt, self.config.turn_rate),
                 )
         arc, at = self._arc, self.halts[st.halt].at
         speed = max(min(_interp(st.s, arc, self._limit), st.speed + self.config.accel * dt), CREEP)
         s = min(st.s + speed * dt, at)
         yaw = _interp(s, arc, self._heading)
         if s >= at:
-            return PlanState(t, s, 0.0, yaw, 0.0, st.halt, t, t)
-        return PlanState(t, s, speed, yaw, 0.0, st.halt, st.halted_at, st.held_at)
+            return PlanState(t=t, s=s, speed=0.0, yaw=yaw, turn_rate=0.0, halt=st.halt, halted_at=t, held_at=t)
+        return PlanState(
+            t=t, s=s, speed=speed, yaw=yaw, turn_rate=0.0, halt=st.halt, halted_at=st.halted_at, held_at=st.held_at
+        )
 
     def _error_ahead(self, st):
         """Angle (rad) from the facing st.yaw to the path LEG_AHEAD m on from st.s; 0 where the path ends there."""
@@ -235,40 +254,3 @@ def turn_on_the_spot(yaw, rate, error, dt, most=TURN_RATE):
     if abs(error) < math.radians(1.0) and abs(rate) <= 2.0 * alpha * dt:
         return {"yaw": yaw + error, "turn_rate": 0.0}
     return {"yaw": yaw + rate * dt, "turn_rate": rate}
-
-
-def piece_headings(line, corners):
-    """The heading (rad) and curvature (rad/m) at every sample of `line`, smoothed over HEADING_SMOOTHING m
-    within each piece between sharp corners (a sharp corner is turned on the spot, not rounded); a corner's
-    own sample has the heading of the piece before it."""
-    bounds = np.r_[0, np.searchsorted(line.arc, corners), len(line.arc) - 1]
-    heading, curvature = np.empty(len(line.arc)), np.zeros(len(line.arc))
-    for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
-        g = np.gradient(line.points[a : b + 1], axis=0)
-        smooth = gaussian_filter1d(np.unwrap(np.arctan2(g[:, 1], g[:, 0])), HEADING_SMOOTHING / SPACING, mode="nearest")
-        first = a if k == 0 else a + 1
-        heading[first : b + 1] = smooth[first - a :]
-        curvature[first : b + 1] = np.gradient(smooth, line.arc[a : b + 1])[first - a :]
-    return heading, curvature
-
-
-def plan_halts(arc, corners, stops, waits=()):
-    """The Halts along a path with samples at arc lengths `arc`: its sharp corners, the stops, the waits (Wait
-    records), and the goal."""
-    halts = [Halt(float(c), 0.0) for c in corners]
-    for stop in stops:
-        if not (0.0 <= stop.at <= arc[-1] and 0.0 <= stop.seconds < math.inf):
-            raise ValueError(
-                f"a stop must lie on the path (0 to {arc[-1]:.2f} m) and last a finite time >= 0 s, "
-                f"got {stop.at} m for {stop.seconds} s"
-            )
-        halts.append(Halt(float(arc[np.abs(arc - stop.at).argmin()]), float(stop.seconds)))
-    halts += [Halt(float(arc[np.abs(arc - w.at).argmin()]), 0.0, float(w.until)) for w in waits]
-    ordered = sorted((h for h in halts if h.at < arc[-1]), key=lambda h: h.at)
-    return ordered + [Halt(float(arc[-1]), math.inf)]
-
-
-def stair_factor(terrain, line):
-    """The engine's slowdown on stairs and steps (synthesis.stair_slowdown) at every sample of `line`."""
-    slow = stair_slowdown(terrain, PathCurve.from_points(line.points, HEADING_SMOOTHING), SynthesisConfig())
-    return np.array([slow(s) for s in line.arc])

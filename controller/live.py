@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from controller.conditions import condition_rows
-from controller.follower import PathFollower, root_speed, wrap
+from controller.follower import FollowerConfig, PathFollower, root_speed, wrap
 from controller.foot_lock import FootLock
 from controller.frames import Frames
 from controller.live_config import MAX_SPEED, CommandRecord, LiveConfig
@@ -327,11 +327,8 @@ class LiveController:
             self._route.points,
             cruise,
             self.terrain,
-            self.config,
-            window.fps,
-            window.command_frames,
+            FollowerConfig.of(self.config, window, turn_rate=self.settings.turn_rate),
             heading=yaw,
-            turn_rate=self.settings.turn_rate,
         )
         self._follower.state = self._follower.state._replace(speed=speed_now)
         self._replan = False

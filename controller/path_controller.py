@@ -25,7 +25,7 @@ import torch
 from controller.checks import check_against_model, check_arguments, check_length, check_route
 from controller.conditions import condition_rows
 from controller.config import ControllerConfig
-from controller.follower import REST_SPEED, REST_TIME, PathFollower, trailing_speed
+from controller.follower import REST_SPEED, REST_TIME, FollowerConfig, PathFollower, trailing_speed
 from controller.foot_lock import FootLock
 from controller.frames import Frames
 from controller.inpaint import Inpainter
@@ -127,9 +127,7 @@ class PathController:
             route,
             self.config.speed,
             terrain,
-            self.config,
-            self.model.window.fps,
-            self.model.window.command_frames,
+            FollowerConfig.of(self.config, self.model.window),
             stops,
             heading=self.start_yaw,
             waits=self.timing.waits() if self.timing else (),

@@ -2,7 +2,7 @@
 
 A leg runs from one keyframe (or the start) to the next. One whose average speed would be a brisk walk or
 faster is walked or run through at the speed that arrives on time; a slower one is walked at the cruise speed
-and the rest of its time stood at the keyframe (a follower.Wait from HOLD before its time until HOLD after,
+and the rest of its time stood at the keyframe (a halts.Wait from HOLD before its time until HOLD after,
 so that the root stands there at the time even if it comes a little late or early). Before each segment,
 `retime` sets the current leg's speed afresh from the distance left and the time left (the character lags or
 leads its plan, corners and stairs slow it), so that errors do not build up; later legs keep their planned
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from controller.follower import SPACING, Wait, stair_factor
-from motion_model.engine.speed_plan import SPEED_RANGE, Cruise
+from controller.follower import SPACING
+from motion_model.engine import SPEED_RANGE, Cruise, Wait, stair_factors
 from terrain.polyline import Polyline
 
 RUN_SPEED = SPEED_RANGE[1]  # m/s: the fastest a keyframe may demand
@@ -47,7 +47,7 @@ class KeyTiming:
         line = line.resample(SPACING) if line.length > SPACING else Polyline(line.points[[0, -1]])
         # Effective metres (the time at unit speed) up to each sample: stairs slow the follower down.
         self.arc = line.arc
-        self.effective = np.concatenate([[0.0], np.cumsum(np.diff(line.arc) / stair_factor(terrain, line)[1:])])
+        self.effective = np.concatenate([[0.0], np.cumsum(np.diff(line.arc) / stair_factors(terrain, line)[1:])])
         self.cruise, self.accel = float(cruise), float(accel)
         keys, t0, s0 = [], 0.0, 0.0
         for i, (key, at) in enumerate(zip(keyframes, arcs)):
@@ -75,8 +75,8 @@ class KeyTiming:
         return float(np.interp(b, self.arc, self.effective) - np.interp(a, self.arc, self.effective))
 
     def waits(self):
-        """The follower.Wait of every waiting keyframe."""
-        return [Wait(k.at, k.t + HOLD) for k in self.keys if k.wait]
+        """The Wait (motion_model/engine/halts.py) of every waiting keyframe."""
+        return [Wait(at=k.at, until=k.t + HOLD) for k in self.keys if k.wait]
 
     def retime(self, follower, xy):
         """Set the follower's leg speeds for the next command, from where the character is (root xy) and the

@@ -9,13 +9,14 @@ import pytest
 from cli_run import assert_one_line_error, run_cli
 
 from controller.config import ControllerConfig
-from controller.follower import PathFollower
+from controller.follower import FollowerConfig, PathFollower
 from controller.waypoints import parse_waypoints
-from motion_model.engine.pacing import speed_limit
-from motion_model.engine.speed_plan import Stop
+from motion_model.engine import Stop, speed_limit
+from motion_model.learner.window import WindowConfig
 from terrain.generators import make_terrain
 
 FRAMES = (10, 20, 30, 40, 50, 60)
+WINDOW = WindowConfig(fps=30.0, command_frames=FRAMES)  # the follower's: the model's window
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def follow(follower, steps, commit=30, xy=None, yaw=None):
 @pytest.mark.parametrize("cruise", [1.2, 3.0])
 def test_the_command_slows_before_a_corner_and_comes_to_rest_on_the_goal(flat, cruise):
     path = [(1.0, 0.0), (9.0, 0.0), (9.0, 4.0)]
-    follower = PathFollower(path, cruise, flat, ControllerConfig(speed=cruise), 30, FRAMES)
+    follower = PathFollower(path, cruise, flat, FollowerConfig.of(ControllerConfig(speed=cruise), WINDOW))
     commands, states = follow(follower, 20)
     s = np.array([st.s for st in states])
     speed = np.array([st.speed for st in states])
@@ -59,7 +60,11 @@ def test_the_command_slows_before_a_corner_and_comes_to_rest_on_the_goal(flat, c
 
 def test_a_stop_commands_standing_then_going_on(flat):
     follower = PathFollower(
-        [(1.0, 0.0), (15.0, 0.0)], 1.2, flat, ControllerConfig(), 30, FRAMES, stops=[Stop(at=6.0, seconds=4.0)]
+        [(1.0, 0.0), (15.0, 0.0)],
+        1.2,
+        flat,
+        FollowerConfig.of(ControllerConfig(), WINDOW),
+        stops=[Stop(at=6.0, seconds=4.0)],
     )
     commands, states = follow(follower, 30, commit=15)
     standing = [c for c in commands if c.speed == 0]
@@ -73,7 +78,9 @@ def test_a_stop_commands_standing_then_going_on(flat):
 
 
 def test_a_path_behind_is_first_turned_to_on_the_spot(flat):
-    follower = PathFollower([(10.0, 0.0), (4.0, 0.0)], 1.2, flat, ControllerConfig(), 30, FRAMES, heading=0.0)
+    follower = PathFollower(
+        [(10.0, 0.0), (4.0, 0.0)], 1.2, flat, FollowerConfig.of(ControllerConfig(), WINDOW), heading=0.0
+    )
     first = follower.command(np.array([10.0, 0.0]), 0.0)
     assert np.abs(first.positions).max() < 1e-9 and first.speed == 0
     turned = np.unwrap(np.arctan2(first.facings[:, 1], first.facings[:, 0]))
@@ -86,7 +93,7 @@ def test_a_path_behind_is_first_turned_to_on_the_spot(flat):
 
 def test_a_sharp_corner_is_a_halt_and_a_turn_on_the_spot(flat):
     corner = [(1.0, -3.0), (10.0, -3.0), (10.0 - 5 * math.cos(math.pi / 4), -3.0 + 5 * math.sin(math.pi / 4))]
-    follower = PathFollower(corner, 1.2, flat, ControllerConfig(), 30, FRAMES)
+    follower = PathFollower(corner, 1.2, flat, FollowerConfig.of(ControllerConfig(), WINDOW))
     assert [round(h.at, 1) for h in follower.halts[:-1]] == [9.0]
     _, states = follow(follower, 20)
     at_corner = [st for st in states if st.s == follower.halts[0].at]
@@ -96,7 +103,7 @@ def test_a_sharp_corner_is_a_halt_and_a_turn_on_the_spot(flat):
 
 def test_the_projection_keeps_to_its_own_leg_of_a_u_turn(flat):
     follower = PathFollower(
-        [(1.0, -0.5), (9.0, -0.5), (9.0, 0.5), (1.0, 0.5)], 1.2, flat, ControllerConfig(), 30, FRAMES
+        [(1.0, -0.5), (9.0, -0.5), (9.0, 0.5), (1.0, 0.5)], 1.2, flat, FollowerConfig.of(ControllerConfig(), WINDOW)
     )
     follow(follower, 4)  # about 4 m along the first leg
     s = follower.state.s
@@ -118,7 +125,9 @@ def test_speed_limit_caps_corners_and_brakes_for_a_halt():
 def test_bad_stops_are_refused(flat):
     for stop in (Stop(-1.0, 1.0), Stop(30.0, 1.0), Stop(3.0, math.inf)):
         with pytest.raises(ValueError, match="a stop must lie on the path"):
-            PathFollower([(1.0, 0.0), (9.0, 0.0)], 1.2, flat, ControllerConfig(), 30, FRAMES, stops=[stop])
+            PathFollower(
+                [(1.0, 0.0), (9.0, 0.0)], 1.2, flat, FollowerConfig.of(ControllerConfig(), WINDOW), stops=[stop]
+            )
 
 
 def test_waypoints_are_parsed_and_bad_ones_refused():

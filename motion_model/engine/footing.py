@@ -57,6 +57,14 @@ class Foothold:
     rot: np.ndarray  # (4,) foot link's world rotation
 
 
+class Stance(NamedTuple):
+    """One stance of a foot: its first and last frame."""
+
+    foot: int
+    start: int
+    stop: int
+
+
 def stance_intervals(mask):
     """[first, last] frame of each run of True in a boolean series."""
     edges = np.diff(np.r_[0, mask.astype(int), 0])
@@ -71,11 +79,9 @@ def plan_footholds(terrain, stance_masks, nominal_soles, nominal_yaw, config, se
     heading: optional (T,) body heading (rad); each foot then lands at least behaviour.step_width to its own
     side of the other foot, across the heading at touchdown, so that the feet never cross in sharp turns.
     """
-    stances = sorted(
-        ((a, b, f) for f in range(2) for a, b in stance_intervals(stance_masks[:, f])), key=lambda x: (x[0] + x[1]) / 2
-    )
+    stances = (Stance(foot=f, start=a, stop=b) for f in range(2) for a, b in stance_intervals(stance_masks[:, f]))
     holds = []
-    for a, b, f in stances:
+    for f, a, b in sorted(stances, key=lambda stance: (stance.start + stance.stop) / 2):
         still = np.flatnonzero(settled[a : b + 1]) if settled is not None else ()
         mid = a + still[0] if len(still) else (a + b) // 2
         centre = nominal_soles[mid, f, :2]
@@ -84,7 +90,7 @@ def plan_footholds(terrain, stance_masks, nominal_soles, nominal_yaw, config, se
             centre = _own_side(centre, f, other[-1].sole[:2], heading[a], config.behaviour.step_width)
         sole, tilt = place_foothold(terrain, centre, nominal_yaw[mid, f], config.max_foot_shift, config.flat_tolerance)
         rot = quat.multiply(tilt, quat.multiply(quat.about_z(np.asarray(nominal_yaw[mid, f])), Q_Y2Z))
-        holds.append(Foothold(f, a, b, sole, rot))
+        holds.append(Foothold(foot=f, start=a, stop=b, sole=sole, rot=rot))
     return holds
 
 

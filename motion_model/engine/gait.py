@@ -32,7 +32,7 @@ class GaitCycle:
     heading frame; root_rel (N, 4) the root rotation relative to the heading yaw; joints (N, 12, 4);
     stance (2, 2) [on, off] phases of [left, right] (off may exceed 1); lift (2, S) and progress (2, S) the
     sole-centre height above the ground and the fraction of the step covered, over S samples of each foot's
-    swing; foot_yaw (2, N) the feet's toe direction relative to the heading.
+    swing.
     """
 
     name: str
@@ -120,7 +120,7 @@ def gait_cycle(name, mirrored=False):
     link_pos, link_rot = skeleton.fk(clip.root_pos, clip.root_quat, clip.joint_quat)
     soles = np.stack([link_pos[:, f] + quat.rotate(link_rot[:, f], sole_offset()) for f in FOOT_LINKS], 0)
     contact = clip.contacts[:n].T > 0.5  # (2, n)
-    touch_left = _transitions(contact[0])[0]
+    touch_left, _ = _transitions(contact[0])
     shift = touch_left[0] if len(touch_left) else 0
     stance = np.zeros((2, 2))
     lift = np.zeros((2, SWING_SAMPLES))
@@ -134,17 +134,17 @@ def gait_cycle(name, mirrored=False):
         lift[f], progress[f] = _swing_profile(sole_path, off[0], on[0] if on[0] > off[0] else on[0] + n)
     roll = lambda a: np.roll(a[:n], -shift, axis=0)
     return GaitCycle(
-        name + (" (mirrored)" if mirrored else ""),
-        duration,
-        float(np.linalg.norm(chord)),
-        float(yaw[n] - yaw[0]),
-        roll(height),
-        roll(offset),
-        roll(root_rel),
-        roll(joints),
-        stance,
-        lift,
-        progress,
+        name=name + (" (mirrored)" if mirrored else ""),
+        duration=duration,
+        stride=float(np.linalg.norm(chord)),
+        yaw_per_cycle=float(yaw[n] - yaw[0]),
+        root_height=roll(height),
+        root_offset=roll(offset),
+        root_rel=roll(root_rel),
+        joints=roll(joints),
+        stance=stance,
+        lift=lift,
+        progress=progress,
     )
 
 
@@ -227,4 +227,4 @@ def standing_pose():
     ankles = ankle_targets(np.c_[soles, np.zeros(2)][None], rots[None])
     root_pos = np.array([[0.0, 0.0, STAND_HEIGHT]])
     joints = leg_ik(Skeleton.load(), root_pos, root_rel[None], joints[None], ankles, rots[None])[0]
-    return StandingPose(STAND_HEIGHT, root_rel, joints, soles, foot_yaw)
+    return StandingPose(root_height=STAND_HEIGHT, root_rel=root_rel, joints=joints, soles=soles, foot_yaw=foot_yaw)

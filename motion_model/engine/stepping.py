@@ -20,7 +20,7 @@ from motion_model.body import quaternion as quat
 from motion_model.engine.footing import Settling, fit_to_terrain, stance_intervals
 from motion_model.engine.gait import run_cycle, standing_pose, walk_cycles
 from motion_model.engine.speed_plan import run_weight
-from motion_model.engine.synthesis import Timeline, blend_pose, stance_masks, turn_weights
+from motion_model.engine.timeline import Timeline, blend_pose, stance_masks, turn_weights
 from motion_model.engine.travel import plan_travel
 
 IDLE_SWAY = (0.008, 4.0)  # m and s: a standing body shifts its weight from foot to foot this far, this slowly
@@ -47,7 +47,7 @@ def gait_timeline(travel, config):
     cadence = weights @ np.array([1.0 / c.duration for c in cycles])
     rate = np.where(travel.standing, 0.0, cadence * np.maximum((travel.speed / natural) ** exponent, slowest))
     phase = halting_phase(rate, travel.standing, walk.rest_phases(), 1.0 / config.fps)
-    return Timeline(phase, travel.s, run, weights, cycles)
+    return Timeline(phase=phase, s=travel.s, run=run, weights=weights, cycles=cycles)
 
 
 def halting_phase(rate, standing, rest, dt):
@@ -86,7 +86,7 @@ def settling(travel, config):
     smooth = lambda w: np.clip(gaussian_filter1d(w, behaviour.stand_blend * config.fps, mode="nearest"), 0.0, 1.0)
     body = smooth(np.where(travel.standing, 1.0, slowness * behaviour.stand_stepping))
     reach = config.max_reach + body * (behaviour.stand_reach - config.max_reach)
-    return body, Settling(travel.standing, smooth(np.where(travel.standing, 1.0, slowness)), reach)
+    return body, Settling(standing=travel.standing, feet=smooth(np.where(travel.standing, 1.0, slowness)), reach=reach)
 
 
 def with_standing(pose, body, feet, fps):

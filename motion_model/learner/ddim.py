@@ -115,10 +115,10 @@ def guided_x0(model, x_t, t, cond, guidance=None):
         k: (v.repeat((n,) + (1,) * (v.dim() - 1)) if isinstance(v, torch.Tensor) else v) for k, v in cond.items()
     }
     stacked["keep"] = torch.cat(variants)
-    out = model(x_t.repeat((n,) + (1,) * (x_t.dim() - 1)), t.repeat(n), stacked).split(batch)
-    x0 = out[0].clone()
-    for s, without in zip(scales.values(), out[1:]):
-        x0 += (s - 1) * (out[0] - without)
+    full, *dropped = model(x_t.repeat((n,) + (1,) * (x_t.dim() - 1)), t.repeat(n), stacked).split(batch)
+    x0 = full.clone()
+    for s, without in zip(scales.values(), dropped):
+        x0 += (s - 1) * (full - without)
     return x0
 
 

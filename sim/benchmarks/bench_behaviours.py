@@ -11,9 +11,9 @@ import os
 
 import numpy as np
 
+from motion_model.engine.route import PathCurve, Stairs
 from motion_model.engine.speed_plan import Cruise, PlanConfig, SpeedPlan, Stop, random_plan
-from motion_model.engine.synthesis import PathCurve, synthesize
-from motion_model.engine.travel import Stairs
+from motion_model.engine.synthesis import synthesize
 from sim.evaluation.metrics import evaluate
 from terrain.generators import CORRIDOR_KINDS, make_terrain
 from terrain.planning import plan_path
