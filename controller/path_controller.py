@@ -14,8 +14,8 @@ World frame: Z up, metres, seconds; +X is the character's forward at rest; quate
 
 from __future__ import annotations
 
+import contextlib
 import os
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -35,11 +35,15 @@ from controller.timing import KeyTiming
 from motion_model.body.motion import Motion
 from motion_model.learner.checkpoint import LoadedModel, load_model
 from motion_model.learner.condition import reference_frame
+from motion_model.runtime import threads
 from terrain import numbers
 from terrain.planning import plan_path, traversable
 from terrain.polyline import Polyline
 from terrain.stack import TerrainStack
 
+# s: a lane waiting for the GIL to launch its next network op waits out the other lane's Python time slice
+# (5 ms by default); shorter slices keep the network lanes busy.
+LANE_SWITCH_INTERVAL = 2e-4
 START_LEG = 0.5  # m of the path whose direction the character faces at the start, by default
 
 
@@ -322,10 +326,11 @@ def run_batch(controllers, progress=False, batch=32, lanes=None):
     """Run many characters until all stop, up to `batch` at a time: when one stops, the next waiting one
     takes its place, so the network batch stays full. Returns their Results in order.
 
-    The running characters are dealt into `lanes` (default: one per CPU core when each gets at least 8) that
-    run in parallel threads with one torch thread each. A step's numpy work after the network (checks, foot
-    locking) holds the GIL and uses one core; with lanes, another lane's network pass uses the other core
-    meanwhile. A character's motion depends on its batch-mates only through floating-point rounding.
+    The running characters are dealt into `lanes` (default_lanes) that run in parallel threads. A step's
+    numpy work after the network (checks, foot locking) holds the GIL and uses one core; with lanes, another
+    lane's network pass uses the other core meanwhile. With more than one lane it expects one torch thread
+    and a short switch interval, which it does not set itself (they are process-wide): run it within
+    lane_threads(lanes). A character's motion depends on its batch-mates only through floating-point rounding.
     The characters must share one model and the settings of the shared step (config.BATCH_SETTINGS); a mix
     is refused (ValueError naming the settings that differ) before anything runs.
     """
@@ -338,10 +343,9 @@ def run_batch(controllers, progress=False, batch=32, lanes=None):
     if controllers:
         shared_setup(controllers)
     if lanes is None:
-        lanes = max(1, min(os.cpu_count() or 1, min(batch, len(controllers)) // 8))
+        lanes = default_lanes(len(controllers), batch)
     lanes = numbers.whole(lanes, "lanes", 1, batch)  # each lane runs batch // lanes characters at a time
     slots = max(1, batch // lanes)
-    threads = torch.get_num_threads()
     with tqdm(total=len(controllers), unit="char", disable=not progress, desc="characters") as bar:
 
         def run(waiting):
@@ -360,15 +364,20 @@ def run_batch(controllers, progress=False, batch=32, lanes=None):
         if lanes == 1:
             run(list(controllers))
         else:
-            # A lane waiting for the GIL to launch its next network op waits out the other lane's Python time
-            # slice (5 ms by default); shorter slices keep the network lanes busy.
-            switch = sys.getswitchinterval()
-            torch.set_num_threads(1)
-            sys.setswitchinterval(2e-4)
-            try:
-                with ThreadPoolExecutor(lanes) as pool:
-                    list(pool.map(run, [list(controllers[i::lanes]) for i in range(lanes)]))  # re-raises errors
-            finally:
-                torch.set_num_threads(threads)
-                sys.setswitchinterval(switch)
+            with ThreadPoolExecutor(lanes) as pool:
+                list(pool.map(run, [list(controllers[i::lanes]) for i in range(lanes)]))  # re-raises errors
     return [c.result() for c in controllers]
+
+
+def default_lanes(count, batch):
+    """run_batch's lanes for `count` characters `batch` at a time: one per CPU core when each gets at least 8."""
+    return max(1, min(os.cpu_count() or 1, min(batch, count) // 8))
+
+
+def lane_threads(lanes):
+    """The process settings run_batch's `lanes` expect, for the entry point that calls it to enter: with more
+    than one lane, one torch thread (each lane runs its own network pass) and LANE_SWITCH_INTERVAL; with one,
+    nothing changed."""
+    if lanes == 1:
+        return contextlib.nullcontext()
+    return threads(torch_threads=1, switch_interval=LANE_SWITCH_INTERVAL)

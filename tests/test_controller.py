@@ -9,7 +9,7 @@ import pytest
 
 from controller.collision import CheckConfig, score_candidates
 from controller.foot_lock import FootLock
-from controller.path_controller import ControllerConfig, PathController, run_batch
+from controller.path_controller import ControllerConfig, PathController, lane_threads, run_batch
 from controller.step import advance
 from controller.stream import BufferedStream
 from motion_model.body.skeleton import Skeleton
@@ -59,7 +59,8 @@ def test_run_batch_refills_slots_and_lanes_match_one_lane(model, stairs):
     terrains = [stairs, flat, stairs, flat, stairs]
     make = lambda: [PathController(model, t, config=config, seed=s) for s, t in enumerate(terrains)]  # noqa: E731
     one = run_batch(make(), batch=2, lanes=1)  # five characters through two slots
-    two = run_batch(make(), batch=4, lanes=2)
+    with lane_threads(2):
+        two = run_batch(make(), batch=4, lanes=2)
     for a, b in zip(one, two):
         assert a.status == b.status == "time_limit"
         assert np.allclose(a.motion.root_pos, b.motion.root_pos, atol=1e-4)

@@ -198,7 +198,9 @@ def build_episodes(config: DataConfig, out_dir, workers=None):
     if todo:
         # Workers import torch through the model modules; one thread each keeps the cores busy without
         # oversubscription.
-        with multiprocessing.get_context("spawn").Pool(workers, initializer=_single_thread) as pool:
+        from motion_model.runtime import set_threads
+
+        with multiprocessing.get_context("spawn").Pool(workers, initializer=set_threads, initargs=(1,)) as pool:
             for _, _, duration in tqdm(
                 pool.imap_unordered(_build_one, todo),
                 total=len(todo),
@@ -225,8 +227,3 @@ def _check_same_settings(out_dir, config):
             "build with the config that made them, or into a new --out folder"
         )
 
-
-def _single_thread():
-    import torch
-
-    torch.set_num_threads(1)

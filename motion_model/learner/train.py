@@ -29,6 +29,7 @@ from motion_model.learner.ddim import CosineSchedule
 from motion_model.learner.features import LAYOUT, Normalizer, features_to_motion
 from motion_model.learner.network import autocast
 from motion_model.learner.train_config import LOSS_TERMS, OptimConfig, TrainConfig, load_config
+from motion_model.runtime import threads
 from motion_model.learner.train_log import append_log, plot_log, start_log
 from motion_model.learner.window import WindowConfig
 from terrain.atomic import stale_temporaries
@@ -165,10 +166,10 @@ def train(config: TrainConfig, resume=False, until=None, progress=True, overwrit
 
     A run folder that already holds a run is refused unless `resume` or `overwrite` is given; the folder is not
     touched before the config and the data have been read. Returns the path of the run's model.pt.
+    Leaves torch's thread count, which its numerics follow, to the caller (the command line: config.threads).
     """
     out = Path(config.out)
     state = _previous_run(out, resume, overwrite, config)
-    torch.set_num_threads(config.threads)
     live = _setup(config, state)
     _clear_run_folder(out, overwrite)
     log_path = out / "log.csv"
@@ -342,7 +343,8 @@ def run(args):
     if args.until is not None and args.until < 1:
         raise ValueError(f"--until must be a step >= 1, got {args.until}")
     config = load_config(args.config, data=args.data, out=args.out, steps=args.steps)
-    path = train(config, resume=args.resume, until=args.until, overwrite=args.overwrite)
+    with threads(torch_threads=config.threads):
+        path = train(config, resume=args.resume, until=args.until, overwrite=args.overwrite)
     print(f"model written to {path}")
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from controller.path_controller import ControllerConfig, PathController, run_batch
+from controller.path_controller import ControllerConfig, PathController, default_lanes, lane_threads, run_batch
 from motion_model.body.skeleton import Skeleton
 from motion_model.engine.speed_plan import Stop
 from motion_model.engine.synthesis import synthesize
@@ -69,7 +69,9 @@ def run_model(model, config, eps, batch):
     """Results of the model over the episodes, `batch` characters at a time; returns rows and the speed."""
     controllers = [PathController(model, t, path=p, config=config, seed=i) for _, i, t, p in eps]
     begin = time.perf_counter()
-    results = run_batch(controllers, batch=batch)
+    lanes = default_lanes(len(controllers), batch)
+    with lane_threads(lanes):
+        results = run_batch(controllers, batch=batch, lanes=lanes)
     wall = time.perf_counter() - begin
     rows = []
     for (kind, i, _, _), r in zip(eps, results):

@@ -24,8 +24,9 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from controller.path_controller import ControllerConfig, PathController, run_batch
+from controller.path_controller import ControllerConfig, PathController, default_lanes, lane_threads, run_batch
 from controller.step import advance
+from motion_model import runtime
 from motion_model.learner.checkpoint import load_model
 from motion_model.learner.network import bf16_supported
 from terrain.atomic import atomic_path
@@ -113,7 +114,9 @@ def measure_run_batch(model, config, batch, steps):
     segment = config.commit_frames / model.window.fps
     controllers = characters(model, replace(config, time_limit=steps * segment - 1e-6), batch)
     start = time.perf_counter()
-    results = run_batch(controllers, batch=batch)
+    lanes = default_lanes(len(controllers), batch)
+    with lane_threads(lanes):
+        results = run_batch(controllers, batch=batch, lanes=lanes)
     return sum(r.motion.duration for r in results) / (time.perf_counter() - start)
 
 
@@ -124,7 +127,8 @@ def measure_processes(model, config, batch, steps, warmup=1, workers=None):
     their `steps` timed steps together; the motion of all of them over the slowest one's time."""
     workers = max(1, min(workers or os.cpu_count() or 1, batch))
     context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=runtime.set_threads, initargs=(1,))
+    with context.Manager() as manager, pool:
         barrier = manager.Barrier(workers)
         shares = [range(batch)[i::workers] for i in range(workers)]
         timed = list(
@@ -142,8 +146,8 @@ def measure_processes(model, config, batch, steps, warmup=1, workers=None):
 
 
 def _timed_share(model, config, seeds, steps, warmup, barrier):
-    """In a worker process: (seconds of motion, wall seconds) of `steps` steps of the characters of `seeds`."""
-    torch.set_num_threads(1)
+    """In a worker process (one torch thread): (seconds of motion, wall seconds) of `steps` steps of the
+    characters of `seeds`."""
     controllers = characters(model, config, seeds)
     for _ in range(warmup):
         advance(controllers)
@@ -227,9 +231,7 @@ def run(
     loaded = load_model(model) if isinstance(model, (str, Path)) else model
     config = config or ControllerConfig()
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads or os.cpu_count() or 1)
-    try:
+    with runtime.threads(torch_threads=threads or os.cpu_count() or 1):
         peaks = {name: {"size": size, "flops": matmul_peak(dtypes[name], size)} for name, size in sizes}
         rows, precisions, flops_per_row = [], set(), None
         engine_x = measure_engine(config)
@@ -242,8 +244,6 @@ def run(
             row["engine_realtime_x"] = engine_x  # one engine walks one character at a time, whatever the batch
             rows.append(row)
         used_threads = torch.get_num_threads()
-    finally:
-        torch.set_num_threads(previous)
     return {
         "machine": {
             "cpu": _cpu_name(),

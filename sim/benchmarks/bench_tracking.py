@@ -29,7 +29,7 @@ GOAL_RADIUS, REST_SPEED = 0.3, 0.05  # m, m/s: a run ends at rest on its goal
 
 
 @dataclass(frozen=True)
-class Route:
+class TrackingRoute:
     name: str
     waypoints: tuple  # ((x, y), ...) world m: the start, the corners, the goal
     heading: float | None = None  # rad, the facing at the start; None: along the first leg
@@ -37,12 +37,12 @@ class Route:
 
 
 ROUTES = (
-    Route("corner90", ((1.0, 0.0), (10.0, 0.0), (10.0, 4.0))),
-    Route("corner135", ((1.0, -3.0), (10.0, -3.0), (10.0 - 2.5 * math.sqrt(2), -3.0 + 2.5 * math.sqrt(2)))),
-    Route("uturn", ((1.0, -0.5), (10.0, -0.5), (10.0, 0.5), (1.0, 0.5))),
-    Route("zigzag", ((1.0, 0.0), (4.0, 3.0), (7.0, 0.0), (10.0, 3.0), (13.0, 0.0))),
-    Route("behind", ((10.0, 0.0), (4.0, 0.0)), heading=0.0),  # starts facing away from its goal
-    Route("stop", ((1.0, 0.0), (15.0, 0.0)), stops=(Stop(at=7.0, seconds=2.0),)),
+    TrackingRoute("corner90", ((1.0, 0.0), (10.0, 0.0), (10.0, 4.0))),
+    TrackingRoute("corner135", ((1.0, -3.0), (10.0, -3.0), (10.0 - 2.5 * math.sqrt(2), -3.0 + 2.5 * math.sqrt(2)))),
+    TrackingRoute("uturn", ((1.0, -0.5), (10.0, -0.5), (10.0, 0.5), (1.0, 0.5))),
+    TrackingRoute("zigzag", ((1.0, 0.0), (4.0, 3.0), (7.0, 0.0), (10.0, 3.0), (13.0, 0.0))),
+    TrackingRoute("behind", ((10.0, 0.0), (4.0, 0.0)), heading=0.0),  # starts facing away from its goal
+    TrackingRoute("stop", ((1.0, 0.0), (15.0, 0.0)), stops=(Stop(at=7.0, seconds=2.0),)),
 )
 # Terrain kind: (seed, parameters), chosen so that the routes cross the features: slope seed 3 rises over
 # x 2.45..6.45 m and falls over 9.45..13.45 m; the stairs of seed 2 rise over 4.7..6.45 m and fall over 8.45..10.25 m.
@@ -71,7 +71,7 @@ END_STAND = 1.0  # s the engine stands on the goal, as the controller's episodes
 class Case:
     """One route on one terrain at one gait."""
 
-    route: Route
+    route: TrackingRoute
     terrain_name: str
     gait: str
     terrain: object  # Heightfield
@@ -114,7 +114,7 @@ def cases(routes, terrains, gaits):
 
 def run_model(cases_, model, config, seed):
     """(Motion, status) of the path controller on every case, all characters in batches."""
-    from controller.path_controller import PathController, run_batch
+    from controller.path_controller import PathController, default_lanes, lane_threads, run_batch
 
     controllers = [
         PathController(
@@ -129,7 +129,10 @@ def run_model(cases_, model, config, seed):
         )
         for c in cases_
     ]
-    return [(r.motion, r.status) for r in run_batch(controllers)]
+    batch = 32  # characters per network call (run_batch's default)
+    lanes = default_lanes(len(controllers), batch)
+    with lane_threads(lanes):
+        return [(r.motion, r.status) for r in run_batch(controllers, batch=batch, lanes=lanes)]
 
 
 def run_engine(cases_, seed):

@@ -30,7 +30,6 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
 import configs
@@ -40,6 +39,7 @@ from controller.config import ControllerConfig
 from controller.path_controller import PathController, run_batch
 from motion_model.engine.synthesis import synthesize
 from motion_model.learner.checkpoint import load_model
+from motion_model.runtime import threads
 from sim.evaluation.metrics import evaluate, json_ready
 from sim.evaluation.suite import MAX_EPISODES, Suite, SuiteError
 from terrain.atomic import atomic_path, check_writable_folder, read_regular
@@ -280,9 +280,10 @@ def _finish(suite, index, episode, outcome, setup_s):
 
 
 def _task(suite, index):
-    # One thread per worker: the workers fill the cores, and a fixed thread count keeps the numerics fixed.
-    torch.set_num_threads(1)
-    return run_group(suite, index)
+    """A worker's entry point (a process or a Ray task): one group with one torch thread. The workers fill the
+    cores, and a fixed thread count keeps the numerics fixed."""
+    with threads(torch_threads=1):
+        return run_group(suite, index)
 
 
 def _die_with_parent():
