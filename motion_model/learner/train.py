@@ -29,9 +29,9 @@ from motion_model.learner.ddim import CosineSchedule
 from motion_model.learner.features import LAYOUT, Normalizer, features_to_motion
 from motion_model.learner.network import autocast
 from motion_model.learner.train_config import LOSS_TERMS, OptimConfig, TrainConfig, load_config
-from motion_model.runtime import threads
 from motion_model.learner.train_log import append_log, plot_log, start_log
 from motion_model.learner.window import WindowConfig
+from motion_model.runtime import threads
 from terrain.atomic import stale_temporaries
 
 RUN_FILES = ("checkpoint.pt", "model.pt", "log.csv")  # a folder holding any of them holds a run
