@@ -226,4 +226,3 @@ def _check_same_settings(out_dir, config):
             f"dataset folder {out_dir} holds episodes made with other settings (they differ in {', '.join(differ)}): "
             "build with the config that made them, or into a new --out folder"
         )
-
