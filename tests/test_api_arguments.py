@@ -19,7 +19,7 @@ import torch
 from cli_run import ROOT
 
 from controller.config import ControllerConfig
-from controller.crowd import crowd_controllers, crowd_routes
+from controller.crowd import crowd_controllers, crowd_routes, crowd_starts
 from controller.live import LiveController
 from controller.path_controller import PathController, run_batch
 from controller.script import TimedCommand, run_scripts
@@ -30,10 +30,9 @@ from motion_model.engine.synthesis import synthesize
 from motion_model.learner import checkpoint
 from sim.benchmarks import bench_speed
 from sim.bullet.balls import ball_spawns
-from sim.bullet.loop import simulate
 from sim.bullet.scene import Camera
+from sim.bullet.simulate import SimulationSettings, simulate
 from sim.cli import main
-from sim.crowd import crowd_starts
 from terrain.generators import make_terrain
 from terrain.numbers import MAX_SEED
 from terrain.planning import plan_path
@@ -161,8 +160,9 @@ def test_buffered_stream_refuses_what_is_not_a_controller():
 )
 def test_simulate_names_a_bad_argument_before_loading_the_model(flat, kwargs, message):
     threads = threading.active_count()
+    settings = {name: value for name, value in kwargs.items() if name != "terrain"}
     with pytest.raises(ValueError, match=re.escape(message)):
-        simulate(NO_MODEL, **{"terrain": flat, **kwargs})
+        simulate(NO_MODEL, kwargs.get("terrain", flat), SimulationSettings(**settings))
     assert threading.active_count() <= threads
 
 
@@ -174,7 +174,7 @@ def test_simulate_refuses_more_balls_than_the_path_has_room_for(model, flat):
     assert len(ball_spawns(flat, path, room)) == room
     threads = threading.active_count()
     with pytest.raises(ValueError, match=r"room for \d+ balls, got 100000"):
-        simulate(model, flat, balls=100_000, progress=False)
+        simulate(model, flat, SimulationSettings(balls=100_000, progress=False))
     assert threading.active_count() <= threads  # the stream started for it is closed
 
 

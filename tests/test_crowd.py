@@ -13,7 +13,7 @@ from controller.crowd import SPACING, crowd_controllers, crowd_routes
 from controller.path_controller import ControllerConfig
 from controller.stream import CrowdStream
 from motion_model.learner import checkpoint
-from sim.bullet.loop import SimulationLoop
+from sim.bullet.loop import LoopSettings, SimulationLoop
 from sim.bullet.scene import PHYSICS_HZ, Scene
 from sim.cli import main
 from terrain.generators import make_terrain
@@ -43,7 +43,7 @@ def test_a_crowd_moves_in_the_loop_with_one_generator_thread(model, flat):
     crowd = CrowdStream(controllers, buffer_seconds=1.0)
     streams = [Recording(s) for s in crowd.streams]
     with Scene(flat, characters=3) as scene:
-        stats = SimulationLoop(scene, streams, fps=30.0, realtime=False).run(seconds=2.0)
+        stats = SimulationLoop(scene, streams, LoopSettings(fps=30.0, realtime=False)).run(seconds=2.0)
     assert stats.characters == 3 and len(stats.underruns_per_character) == 3
     assert stats.physics_steps == 2 * PHYSICS_HZ and stats.poses == 60 and stats.stopped == "seconds"
     assert stats.physics_hz > 0 and stats.pose_hz > 0
@@ -73,6 +73,6 @@ def test_a_character_that_stops_first_stands_while_the_others_go_on(model, flat)
     controllers[0].config = replace(FAST, time_limit=1.0)  # time_limit is not a batch setting
     streams = [Recording(s) for s in CrowdStream(controllers, buffer_seconds=0.5).streams]
     with Scene(flat, characters=2) as scene:
-        stats = SimulationLoop(scene, streams, fps=30.0, realtime=False).run()
+        stats = SimulationLoop(scene, streams, LoopSettings(fps=30.0, realtime=False)).run()
     assert stats.stopped == "stream_end" and [c.status for c in controllers] == ["time_limit"] * 2
     assert len(streams[0].frames) == 30 and len(streams[1].frames) == stats.poses == 90

@@ -13,8 +13,9 @@ from controller.path_controller import ControllerConfig, PathController
 from controller.stream import BufferedStream
 from motion_model.learner import checkpoint
 from sim.bullet.balls import BALL_RADIUS, DROP_HEIGHT, BallSpawn, ball_spawns
-from sim.bullet.loop import SimulationLoop, simulate
+from sim.bullet.loop import LoopSettings, SimulationLoop, VideoOutput
 from sim.bullet.scene import PHYSICS_HZ, Scene, p
+from sim.bullet.simulate import SimulationSettings, simulate
 from sim.cli import main
 from terrain.generators import make_terrain
 from terrain.planning import plan_path
@@ -58,7 +59,8 @@ def test_physics_at_240_hz_poses_in_order_and_balls_settle(model, stairs):
     top = ball_spawns(stairs, controller.path, 1, seed=0, on_approach=False)[0]
     with Scene(stairs, controller.path, controller.goal) as scene:
         stream = Recording(BufferedStream(controller, buffer_seconds=1.0))
-        stats = SimulationLoop(scene, stream, fps=30.0, balls=[resting, top], realtime=False).run(seconds=2.0)
+        loop = SimulationLoop(scene, stream, LoopSettings(fps=30.0, realtime=False), balls=[resting, top])
+        stats = loop.run(seconds=2.0)
         c = scene.client
         assert stats.physics_steps == 2 * PHYSICS_HZ and stats.simulated_seconds == pytest.approx(2.0)
         assert stats.poses == 60 == len(stream.frames) and stats.stopped == "seconds"
@@ -84,9 +86,8 @@ def test_real_time_loop_is_paced_by_the_wall_clock(model, stairs):
     controller = PathController(model, stairs, config=FAST, seed=4)
     with Scene(stairs) as scene:
         stream = BufferedStream(controller, buffer_seconds=1.0)
-        stats = SimulationLoop(
-            scene, stream, fps=30.0, balls=ball_spawns(stairs, controller.path, 2), realtime=True
-        ).run(seconds=1.5)
+        loop = SimulationLoop(scene, stream, LoopSettings(fps=30.0), balls=ball_spawns(stairs, controller.path, 2))
+        stats = loop.run(seconds=1.5)
     assert stats.simulated_seconds == pytest.approx(1.5)
     assert stats.physics_steps == 360 and stats.poses == 45
     # Paced: never ahead of the wall clock. (How close it keeps to it on a busy machine is the simulate
@@ -98,17 +99,8 @@ def test_real_time_loop_is_paced_by_the_wall_clock(model, stairs):
 
 def test_stops_at_the_end_of_the_stream_and_writes_a_video(model, stairs, tmp_path):
     out = tmp_path / "sim.mp4"
-    stats = simulate(
-        model,
-        stairs,
-        seed=2,
-        config=replace(FAST, time_limit=1.0),
-        balls=2,
-        realtime=False,
-        video=out,
-        video_size=(96, 64),
-        progress=False,
-    )
+    settings = SimulationSettings(seed=2, balls=2, realtime=False, progress=False, video=out, video_size=(96, 64))
+    stats = simulate(model, stairs, settings, config=replace(FAST, time_limit=1.0))
     # One 30-frame segment reaches the 1 s limit; the loop shows it and stops, the generator thread is gone.
     assert stats.stopped == "stream_end" and stats.controller_status == "time_limit"
     assert stats.poses == 30 and stats.physics_steps == 30 * 8
@@ -152,5 +144,5 @@ def test_simulate_command(model, tmp_path, capsys):
 )
 def test_video_settings_are_bounded_before_the_loop_starts(stairs, tmp_path, size, every, message):
     with Scene(stairs) as scene, pytest.raises(ValueError, match=message):
-        SimulationLoop(scene, None, video=tmp_path / "sim.mp4", video_size=size, video_every=every)
+        SimulationLoop(scene, None, video=VideoOutput(path=tmp_path / "sim.mp4", every=every, size=size))
     assert list(tmp_path.iterdir()) == []

@@ -10,9 +10,9 @@ import pybullet as p
 import pytest
 from cli_run import ROOT, assert_one_line_error, run_cli
 
+from controller.crowd import crowd_starts, random_commands
 from controller.live_stream import LiveCrowdStream
 from motion_model.body.motion import Motion
-from sim.crowd import crowd_starts, random_commands
 from sim.play.scripted import motion_files
 from sim.play.steering import Decision, Steering, camera_heading, camera_yaw_behind
 from terrain.generators import make_terrain

@@ -4,7 +4,8 @@ import pytest
 from motion_model.body.clips import clip_motion
 from motion_model.body.skeleton import FEET
 from sim.bullet import scene as scene_module
-from sim.bullet.scene import PATH_LIFT, Camera, Scene, p, path_ribbon, terrain_colours, terrain_mesh
+from sim.bullet.meshes import MAX_MESH_VERTICES, MAX_RUN, PATH_LIFT, path_ribbon, terrain_colours, terrain_mesh
+from sim.bullet.scene import Camera, Scene, p
 from terrain.generators import make_terrain
 from terrain.heightfield import Heightfield
 from terrain.planning import plan_path
@@ -48,14 +49,14 @@ def test_terrain_mesh_is_bullets_surface():
     pieces = list(terrain_mesh(terrain))
     vertices = np.concatenate([v for v, _, _ in pieces])
     normals = np.concatenate([n for _, n, _ in pieces])
-    assert all(len(v) <= scene_module.MAX_MESH_VERTICES for v, _, _ in pieces)
+    assert all(len(v) <= MAX_MESH_VERTICES for v, _, _ in pieces)
     # The triangles tile the grid once (level runs merged): their areas seen from above add up to it.
     tri = vertices.reshape(-1, 3, 3)
     edges = tri[:, 1:, :2] - tri[:, :1, :2]
     area = 0.5 * np.abs(edges[:, 0, 0] * edges[:, 1, 1] - edges[:, 0, 1] * edges[:, 1, 0]).sum()
     assert np.isclose(area, np.prod(np.array(terrain.shape) - 1) * terrain.cell**2)
     flat = make_terrain("flat", seed=0)
-    runs = np.ceil((flat.shape[1] - 1) / scene_module.MAX_RUN)  # level cells merged MAX_RUN at a time
+    runs = np.ceil((flat.shape[1] - 1) / MAX_RUN)  # level cells merged MAX_RUN at a time
     assert sum(len(v) for v, _, _ in terrain_mesh(flat)) == 6 * (flat.shape[0] - 1) * runs
     # Vertices are grid vertices; triangle centres lie on the Heightfield's triangles (Bullet's diagonal).
     assert np.allclose(terrain.height(vertices[:, :2]), vertices[:, 2], atol=1e-9)

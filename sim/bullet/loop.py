@@ -15,64 +15,76 @@ World frame: Z up, metres, seconds (docs/architecture.md).
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from sim.bullet.balls import BALL_COLOURS, DROP_AHEAD, TERRAIN_FRICTION, TERRAIN_RESTITUTION, add_ball, ball_spawns
+from sim.bullet.balls import BALL_COLOURS, DROP_AHEAD, TERRAIN_FRICTION, TERRAIN_RESTITUTION, add_ball
+from sim.bullet.loop_stats import LoopStats
 from sim.bullet.scene import PHYSICS_HZ, TARGET_DROP, Camera, p
 from terrain import numbers
 
 MAX_LAG = 0.25  # s behind the wall clock before the real-time schedule restarts from now
 MAX_SECONDS = 86_400.0  # s of simulated time a run may be given (the controller's time limit ends it sooner)
 STATUS_EVERY = 0.5  # s of wall time between status line updates
-SWITCH_INTERVAL = 0.001  # s: the GIL is handed over this often while the loop runs (Python's default 5 ms)
+# s: the loop expects the GIL to be handed over this often while it runs (Python's default 5 ms), so that the
+# generator thread's network calls are not held up; its entry point sets it (motion_model.runtime.threads).
+SWITCH_INTERVAL = 0.001
 
 
-@dataclass
-class LoopStats:
-    """What a SimulationLoop.run did. Rates are per second of wall time, over the whole run."""
+@dataclass(frozen=True)
+class LoopSettings:
+    """How a SimulationLoop runs. fps: of the motion (PHYSICS_HZ / fps must be a whole number of steps).
+    realtime: keep physics in step with the wall clock (else as fast as possible). progress: a status line on
+    stderr. prefill: before the clock starts, wait until each stream's buffer is full (or its generator is done)."""
 
-    simulated_seconds: float  # physics_steps / PHYSICS_HZ
-    wall_seconds: float  # from the first pose to the end (the buffer filling before it is startup_seconds)
-    physics_steps: int
-    poses: int  # motion frames shown
-    physics_hz: float  # achieved physics steps per wall second
-    pose_hz: float  # achieved poses per wall second
-    underruns: int  # frames the streams did not have ready when the loop asked (BufferedStream.underruns), all
-    wait_seconds: float  # time spent waiting for them
-    resyncs: int  # times the loop fell more than MAX_LAG s behind the wall clock and gave the time up
-    stopped: str  # "seconds", "stream_end", "window_closed" or "interrupted"
-    ball_positions: np.ndarray  # (N, 3) m at the end; NaN for balls not dropped yet
-    startup_seconds: float = 0.0  # waiting for the buffer to fill before the clock started
-    video_frames: int = 0
-    controller_status: str | None = None  # the controller's stop reason (None: still going), from simulate()
-    generated_seconds: float | None = None  # motion the controller generated, shown or still buffered (a crowd:
-    # the character furthest ahead's)
-    characters: int = 1
-    underruns_per_character: tuple = ()
+    fps: float = 30.0
+    realtime: bool = True
+    progress: bool = False
+    prefill: bool = True
+
+    def __post_init__(self):
+        steps = PHYSICS_HZ / self.fps
+        if abs(steps - round(steps)) > 1e-6 or round(steps) < 1:
+            raise ValueError(f"the motion's {self.fps:g} fps must divide the {PHYSICS_HZ:g} Hz physics rate")
 
     @property
-    def realtime_factor(self):
-        return self.simulated_seconds / max(self.wall_seconds, 1e-9)
+    def steps_per_pose(self):
+        return int(round(PHYSICS_HZ / self.fps))
 
-    def summary(self):
-        balls = np.isfinite(self.ball_positions).all(-1).sum()
-        crowd = f"{self.characters} characters: " if self.characters > 1 else ""
-        return (
-            f"{crowd}{self.simulated_seconds:.2f} s simulated in {self.wall_seconds:.2f} s of wall time "
-            f"({self.realtime_factor:.2f}x real time) after {self.startup_seconds:.1f} s filling the buffer; "
-            f"physics {self.physics_hz:.1f} Hz ({self.physics_steps} steps), poses {self.pose_hz:.1f} Hz "
-            f"({self.poses}); underruns {self.underruns} ({self.wait_seconds:.2f} s waiting), resyncs "
-            f"{self.resyncs}; {balls} of {len(self.ball_positions)} balls dropped; stopped: {self.stopped}"
-        )
+
+@dataclass(frozen=True)
+class VideoOutput:
+    """A video a SimulationLoop records: every `every`-th pose to `path` (.mp4 or .gif), `size` (width, height)
+    pixels."""
+
+    path: str | Path
+    every: int = 4
+    size: tuple[int, int] = (480, 360)
+
+    def __post_init__(self):
+        from sim.bullet.render import check_size, check_video_file
+
+        if self.every < 1:
+            raise ValueError(f"video_every must be at least 1 pose, got {self.every}")
+        check_video_file(self.path)
+        check_size(*self.size)
+
+
+class StatusMark(NamedTuple):
+    """Where the loop stood at the last status line update."""
+
+    wall: float  # s, perf_counter
+    steps: int
+    poses: int
 
 
 @dataclass
-class _Run:
+class _RunState:
     """The state of one SimulationLoop.run: counters, the real-time schedule, the video and the status bar."""
 
     limit: int | None  # physics steps, None: no limit
@@ -84,7 +96,8 @@ class _Run:
     clock: float = 0.0  # wall time at which the schedule's step 0 starts (moved on by resyncs)
     startup: float | None = None  # seconds filling the buffer; None while it fills
     end: float = 0.0
-    last_status: tuple = (0.0, 0, 0)  # (wall time, steps, poses) at the last status update
+    last_status: StatusMark = StatusMark(wall=0.0, steps=0, poses=0)
+    gui: bool = False  # the scene is a p.GUI window, aimed at the first character
     video: object = None  # a sim.bullet.render.VideoRecorder when recording
     bar: object = None  # the tqdm status bar when progress is on
 
@@ -92,66 +105,26 @@ class _Run:
 class SimulationLoop:
     """Stream frames into `scene` (a sim.bullet.scene.Scene) while stepping its physics at PHYSICS_HZ.
 
-    stream: anything with next_frame() -> Frame or None (a BufferedStream; its underruns and wait_seconds
+    streams: anything with next_frame() -> Frame or None (a BufferedStream; its underruns and wait_seconds
     are reported), or a list of them, one per humanoid of the scene (a crowd: CrowdStream.streams; a
-    character whose stream has ended keeps its last pose until every stream has), shown at `fps`
-    (PHYSICS_HZ / fps must be a whole number of steps). balls: BallSpawns. realtime: keep physics in step
-    with the wall clock (else as fast as possible). camera: a Camera whose follow filter aims the GUI window
-    (a p.GUI scene) and the video, at the first character. video: an .mp4/.gif path to record every
-    `video_every`-th pose to, `video_size` (width, height) pixels. progress: a status line on stderr.
-    prefill: before the clock starts, wait until each stream's buffer is full (or its generator is done).
-    run() closes the streams when it ends, so no generator thread outlives the loop.
+    character whose stream has ended keeps its last pose until every stream has). settings: LoopSettings.
+    balls: BallSpawns. camera: a Camera whose follow filter aims the GUI window (a p.GUI scene) and the video,
+    at the first character. video: a VideoOutput to record. run() closes the streams when it ends, so no
+    generator thread outlives the loop.
     """
 
-    def __init__(
-        self,
-        scene,
-        stream,
-        fps=30.0,
-        balls=(),
-        realtime=True,
-        camera=None,
-        video=None,
-        video_every=4,
-        video_size=(480, 360),
-        progress=False,
-        prefill=True,
-    ):
-        steps = PHYSICS_HZ / fps
-        if abs(steps - round(steps)) > 1e-6 or round(steps) < 1:
-            raise ValueError(f"the motion's {fps:g} fps must divide the {PHYSICS_HZ:g} Hz physics rate")
-        if video_every < 1:
-            raise ValueError(f"video_every must be at least 1 pose, got {video_every}")
-        if video is not None:
-            from sim.bullet.render import _check_output, check_size
-            from sim.formats.preview import check_video_fps
-
-            _check_output(video)
-            check_size(*video_size)
-            check_video_fps(fps / video_every)
-        self.streams = list(stream) if isinstance(stream, (list, tuple)) else [stream]
-        if len(self.streams) != scene.characters:
-            raise ValueError(f"{len(self.streams)} streams for a scene of {scene.characters} characters")
-        self.scene, self.fps = scene, float(fps)
-        self._shown = [None] * len(self.streams)  # each character's current frame
-        self._targets = [None] * len(self.streams)  # and its Scene.pose_targets
-        self.steps_per_pose = int(round(steps))
+    def __init__(self, scene, streams, settings=LoopSettings(), balls=(), camera=None, video=None):
+        self.streams = list(streams) if isinstance(streams, (list, tuple)) else [streams]
+        _check_fits(scene, self.streams, settings, video)
+        self.scene, self.settings, self.video = scene, settings, video
+        self.fps = float(settings.fps)
+        self.camera = camera or Camera()
         self.spawns = list(balls)
         self.balls = [None] * len(self.spawns)  # body ids once dropped
-        self.realtime, self.progress, self.prefill = realtime, progress, prefill
-        self.camera = camera or Camera()
-        self.gui = p.getConnectionInfo(physicsClientId=scene.client)["connectionMethod"] == p.GUI
-        self.video_path, self.video_every, self.video_size = video, int(video_every), video_size
+        self._shown = [None] * len(self.streams)  # each character's current frame
+        self._targets = [None] * len(self.streams)  # and its Scene.pose_targets
         self._target = None  # the camera's filtered target
         self._ran = False
-        if self.spawns:
-            p.changeDynamics(
-                scene.terrain_body,
-                -1,
-                restitution=TERRAIN_RESTITUTION,
-                lateralFriction=TERRAIN_FRICTION,
-                physicsClientId=scene.client,
-            )
 
     # -- pieces of one iteration -----------------------------------------------------------------------
 
@@ -193,7 +166,7 @@ class SimulationLoop:
         p.resetDebugVisualizerCamera(*view, list(target), physicsClientId=c)
 
     def _wait_for_buffer(self):
-        if not self.prefill:
+        if not self.settings.prefill:
             return
         for stream in self.streams:
             if not hasattr(stream, "finished"):
@@ -214,8 +187,7 @@ class SimulationLoop:
         if seconds is not None:
             check_seconds(seconds)
         self._ran = True
-        run = _Run(limit=None if seconds is None else int(round(seconds * PHYSICS_HZ)), start=time.perf_counter())
-        switch = sys.getswitchinterval()
+        run = _RunState(limit=None if seconds is None else int(round(seconds * PHYSICS_HZ)), start=time.perf_counter())
         try:
             self._prepare(run, seconds)
             while self._wait_for_frames(run):
@@ -229,23 +201,33 @@ class SimulationLoop:
                 raise
             run.stopped = "window_closed"  # the window was closed during a call
         finally:
-            sys.setswitchinterval(switch)
             run.end = time.perf_counter()
             self._finish(run)
         return self._stats(run)
 
     def _prepare(self, run, seconds):
-        """Fill the buffer, open the video and the status bar, and start the real-time clock."""
-        if self.progress:
+        """Make the terrain bouncy for the balls, fill the buffer, open the video and the status bar, and start
+        the real-time clock."""
+        c = self.scene.client
+        run.gui = p.getConnectionInfo(physicsClientId=c)["connectionMethod"] == p.GUI
+        if self.spawns:
+            p.changeDynamics(
+                self.scene.terrain_body,
+                -1,
+                restitution=TERRAIN_RESTITUTION,
+                lateralFriction=TERRAIN_FRICTION,
+                physicsClientId=c,
+            )
+        if self.settings.progress:
             print("filling the motion buffer...", file=sys.stderr, flush=True)
         self._wait_for_buffer()
-        if self.video_path is not None:
+        if self.video is not None:
             from sim.bullet.render import VideoRecorder
 
             run.video = VideoRecorder(
-                self.video_path, self.fps / self.video_every, self.scene, self.camera, *self.video_size
+                self.video.path, self.fps / self.video.every, self.scene, self.camera, *self.video.size
             )
-        if self.progress:
+        if self.settings.progress:
             from tqdm import tqdm
 
             run.bar = tqdm(
@@ -255,10 +237,9 @@ class SimulationLoop:
                 file=sys.stderr,
                 bar_format="simulate {n:.1f}/{total:.1f} s |{bar}| {desc}" if seconds else "simulate {n:.1f} s {desc}",
             )
-        sys.setswitchinterval(SWITCH_INTERVAL)
         run.clock = time.perf_counter()  # wall time at which the schedule's step 0 starts
         run.startup = run.clock - run.start
-        run.last_status = (run.clock, 0, 0)
+        run.last_status = StatusMark(wall=run.clock, steps=0, poses=0)
 
     def _wait_for_frames(self, run):
         """Whether to go on, with the next frame of each character still going in self._shown; False with
@@ -284,17 +265,18 @@ class SimulationLoop:
             self.scene.apply_pose(self._targets[i], character=i)
             self.scene.show_contacts(frame.contacts, character=i)
         self._drop_balls([frame.root_pos for frame in self._shown])
-        if self.gui or run.video is not None:
+        if run.gui or run.video is not None:
             target, distance = self._follow(self._shown[0].root_pos)
-            if self.gui:
+            if run.gui:
                 self._aim_window(target, distance, run.poses == 0)
-            if run.video is not None and run.poses % self.video_every == 0:
+            if run.video is not None and run.poses % self.video.every == 0:
                 run.video.add(target, distance)
         run.poses += 1
 
     def _step_physics(self, run):
         """The physics steps of one pose, at most up to the time limit, each kept in real time."""
-        n = self.steps_per_pose if run.limit is None else min(self.steps_per_pose, run.limit - run.steps)
+        per_pose = self.settings.steps_per_pose
+        n = per_pose if run.limit is None else min(per_pose, run.limit - run.steps)
         for _ in range(n):
             p.stepSimulation(physicsClientId=self.scene.client)
             # A humanoid's base is fixed but its joints are free: a step of gravity and contacts moves its
@@ -302,7 +284,7 @@ class SimulationLoop:
             for i, targets in enumerate(self._targets):
                 self.scene.apply_pose(targets, character=i)
             run.steps += 1
-            if self.realtime:
+            if self.settings.realtime:
                 self._pace(run)
 
     @staticmethod
@@ -317,18 +299,19 @@ class SimulationLoop:
 
     def _show_status(self, run):
         now = time.perf_counter()
-        if run.bar is None or now - run.last_status[0] < STATUS_EVERY:
+        last = run.last_status
+        if run.bar is None or now - last.wall < STATUS_EVERY:
             return
-        dt = now - run.last_status[0]
+        dt = now - last.wall
         going = [s for s in self.streams if not getattr(s, "finished", False)] or self.streams
         buffered = min(getattr(stream, "buffered", 0) for stream in going) / self.fps
         run.bar.set_description_str(
-            f"physics {(run.steps - run.last_status[1]) / dt:.0f} Hz, poses {(run.poses - run.last_status[2]) / dt:.1f}"
-            f" Hz, buffer {buffered:.1f} s, underruns {self._underruns()}",
+            f"physics {(run.steps - last.steps) / dt:.0f} Hz, poses {(run.poses - last.poses) / dt:.1f} Hz, buffer"
+            f" {buffered:.1f} s, underruns {self._underruns()}",
             refresh=False,
         )
         run.bar.update(run.steps / PHYSICS_HZ - run.bar.n)
-        run.last_status = (now, run.steps, run.poses)
+        run.last_status = StatusMark(wall=now, steps=run.steps, poses=run.poses)
 
     def _finish(self, run):
         """Close the status bar, the stream (its generator thread must not outlive the loop) and the video."""
@@ -368,106 +351,17 @@ class SimulationLoop:
         return sum(int(getattr(stream, "underruns", 0)) for stream in self.streams)
 
 
-def simulate(
-    model,
-    terrain,
-    seed=0,
-    config=None,
-    balls=3,
-    seconds=None,
-    buffer_seconds=4.0,
-    gui=False,
-    realtime=True,
-    video=None,
-    video_every=4,
-    video_size=(480, 360),
-    camera=None,
-    progress=True,
-    characters=1,
-):
-    """Walk a character (or a crowd of `characters`) over `terrain` with the controller and show it in a running
-    PyBullet world.
-
-    model: a LoadedModel, a shipped model name or a checkpoint path. config: a ControllerConfig (default:
-    its defaults). balls: how many balls to drop along the path ahead of the character. seconds: simulated
-    seconds at most (the controller's time limit, the goal or a stall end it earlier). buffer_seconds: how
-    far the generator runs ahead. gui: a PyBullet window (else headless p.DIRECT). Other arguments as for
-    SimulationLoop. A crowd (controller/crowd.py: a formation walking from the start end to the goal end, each
-    on its own planned path) is stepped together, one network call per step for all (CrowdStream); the balls
-    drop along the first character's path, which the camera follows. Returns LoopStats with the controller's
-    status (a crowd's: a count of each once all have stopped, e.g. "goal 14, stalled 2").
-    """
-    from sim.bullet.scene import Scene
-
-    _check_simulate(terrain, seed, balls, seconds, buffer_seconds, video_every, characters)
-    controllers, crowd, stream = _start_streams(model, terrain, seed, config, buffer_seconds, characters)
-    controller = controllers[0]
-    with contextlib.ExitStack() as stack:
-        stack.callback((crowd or stream).close)  # whatever fails below, no generator thread outlives this
-        spawns = ball_spawns(terrain, controller.path, balls, seed=seed)
-        scene = stack.enter_context(Scene(terrain, controller.path, controller.goal, gui=gui, characters=characters))
-        for other in controllers[1:]:
-            scene.add_route(other.path, other.goal)
-        loop = SimulationLoop(
-            scene,
-            stream,
-            fps=controller.model.window.fps,
-            balls=spawns,
-            realtime=realtime,
-            camera=camera,
-            video=video,
-            video_every=video_every,
-            video_size=video_size,
-            progress=progress,
-        )
-        stats = loop.run(seconds)
-    stats.controller_status = _status(controllers)
-    stats.generated_seconds = max(c.num_frames for c in controllers) / controller.model.window.fps
-    return stats
-
-
-def _check_simulate(terrain, seed, balls, seconds, buffer_seconds, video_every, characters):
-    """ValueError naming the first of simulate()'s arguments that is out of range, before a model is loaded."""
-    from controller.stream import BUFFER_RANGE
-    from terrain.heightfield import Heightfield
-
-    numbers.instance(terrain, Heightfield, "terrain", "a Heightfield (make_terrain, Heightfield.load)")
-    numbers.seed(seed)
-    numbers.whole(balls, "balls", 0)
-    if seconds is not None:
-        check_seconds(seconds)
-    numbers.finite(buffer_seconds, "buffer_seconds", *BUFFER_RANGE)
-    numbers.whole(video_every, "video_every", 1)
-    numbers.whole(characters, "characters", 1)
-
-
 def check_seconds(seconds):
     """ValueError unless `seconds` (of simulated time) is a finite number of at least one physics step."""
     numbers.finite(seconds, "seconds", 1.0 / PHYSICS_HZ, MAX_SECONDS)
 
 
-def _start_streams(model, terrain, seed, config, buffer_seconds, characters):
-    """The controllers, the CrowdStream (None for one character) and the stream(s) the loop pulls from; the
-    generator starts filling its buffer at once, while the scene is built."""
-    from controller.crowd import crowd_controllers
-    from controller.path_controller import ControllerConfig, PathController
-    from controller.stream import BufferedStream, CrowdStream
+def _check_fits(scene, streams, settings, video):
+    """ValueError unless there is a stream for each character of the scene and the video's frame rate is in
+    range."""
+    if video is not None:
+        from sim.formats.preview import check_video_fps
 
-    config = config or ControllerConfig()
-    if characters == 1:
-        controller = PathController(model, terrain, config=config, seed=seed)
-        return [controller], None, BufferedStream(controller, buffer_seconds)
-    controllers = crowd_controllers(model, terrain, characters, config, seed=seed)
-    crowd = CrowdStream(controllers, buffer_seconds)
-    return controllers, crowd, crowd.streams
-
-
-def _status(controllers):
-    """The controllers' stop reason (None while any is still going): one's own, or a count of each, e.g.
-    "goal 14, stalled 2"."""
-    statuses = [c.status for c in controllers]
-    if None in statuses:
-        return None
-    if len(statuses) == 1:
-        return statuses[0]
-    return ", ".join(f"{status} {statuses.count(status)}" for status in sorted(set(statuses)))
+        check_video_fps(settings.fps / video.every)
+    if len(streams) != scene.characters:
+        raise ValueError(f"{len(streams)} streams for a scene of {scene.characters} characters")

@@ -215,7 +215,8 @@ def _local_frames(args, chunks):
         renderer.scene.close()
 
 
-def _check_output(out):
+def check_video_file(out):
+    """ValueError unless a video (.mp4 or .gif) can be written at `out`, before the work that makes it."""
     check_writable(out, "video file", VIDEO_SUFFIXES)
 
 
@@ -237,7 +238,7 @@ def render(motion, out, width=640, height=480, fps=None, camera=None, workers=No
     stderr. Returns {"frames", "fps", "workers", "seconds", "ms_per_frame"}: wall time of rendering and
     encoding together (scene set-up included), and per video frame.
     """
-    _check_output(out)
+    check_video_file(out)
     check_size(width, height)
     check_video_fps(fps or motion.fps)
     camera = camera or Camera()
@@ -285,7 +286,7 @@ def main_render(
 
     angles = {k: v for k, v in (("yaw", yaw), ("pitch", pitch)) if v is not None}
     camera = Camera(distance=distance, follow=follow, **angles)
-    _check_output(out)
+    check_video_file(out)
     motion = Motion.load(file)
     stats = render(motion, out, width, height, fps, camera, workers)
     print(

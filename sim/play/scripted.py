@@ -1,7 +1,7 @@
 """`terrain-mdm play --commands`: the play session headless, from a script of timed commands
 (controller/script.py), for one character or a crowd; and what both forms of `play` print and save.
 
-Several characters all follow the same script, each from its own start (sim/crowd.py crowd_starts: the
+Several characters all follow the same script, each from its own start (controller/crowd.py crowd_starts: the
 terrain's start and a 1.5 m grid around it), stepped together with one network call per step
 (controller/live.py next_frames).
 """
@@ -41,9 +41,9 @@ def motion_files(out, count):
 def play_script(model, terrain, commands, tail, config, seed=0, characters=1, video=None):
     """Run `commands` (controller.script TimedCommands) on `characters` live characters until the last
     command's time plus `tail` s; render `video` (a path, or None) of them all. Returns a PlayResult."""
+    from controller.crowd import crowd_starts
     from controller.live import LiveController
     from controller.script import run_scripts
-    from sim.crowd import crowd_starts
     from terrain.planning import Room
 
     began = time.perf_counter()

@@ -4,7 +4,7 @@ The character is a LiveController (controller/live.py) that a LiveCrowdStream ge
 ahead in a background thread; the loop below pulls its frames on a 30 fps wall-clock schedule, each iteration
 taking the frames that are due and showing the last (a slow window, as with software OpenGL, shows fewer but
 the motion keeps real time), reading the keys, following with the camera and redrawing one status line.
-With several characters (sim/crowd.py) the keys drive the first and the others follow seeded random commands;
+With several characters (controller/crowd.py) the keys drive the first and the others follow seeded random commands;
 one background thread steps all of them with one network call per step.
 
 World frame: Z up, metres, seconds; directions are radians of world yaw.
@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from controller.crowd import random_commands
 from controller.follower import root_speed
 from motion_model.body.motion import MAX_FRAMES
 from sim.bullet.scene import FOLLOW_DISTANCE, TARGET_DROP, Camera, p
 from sim.bullet.viewer import Hud, wait_for_view
-from sim.crowd import random_commands
 from sim.evaluation.metrics import penetration_depth
 from sim.play.steering import KEY_HELP, Steering, camera_yaw_behind
 from terrain.numbers import character_seed
@@ -220,10 +220,10 @@ def status_line(speed, decision, penetration, underruns):
 def play_gui(model, terrain, config=None, seed=0, characters=1, lead=0.2):
     """Open the PyBullet window on `terrain` and play until Esc or the window closes. model: a LoadedModel;
     config: a LiveConfig; characters: how many (the first one keys drive). Returns a PlayResult."""
+    from controller.crowd import crowd_starts
     from controller.live import LiveConfig, LiveController
     from controller.live_stream import LiveCrowdStream
     from sim.bullet.scene import Scene
-    from sim.crowd import crowd_starts
     from terrain.planning import Room
 
     config = config or LiveConfig()

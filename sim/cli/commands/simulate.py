@@ -47,25 +47,24 @@ def add_arguments(parser):
 def run(args):
     import numpy as np
 
-    from sim.bullet.loop import simulate
-    from sim.bullet.render import VIDEO_SUFFIXES, check_size
+    from motion_model.runtime import threads
+    from sim.bullet.loop import SWITCH_INTERVAL
+    from sim.bullet.render import check_size, check_video_file
+    from sim.bullet.simulate import SimulationSettings, simulate
     from sim.bullet.viewer import check_display
     from sim.cli.commands.terrain import terrain_spec
-    from terrain.atomic import check_writable
 
     spec = terrain_spec(args.terrain, args.params, args.seed)
     if args.video:
-        check_writable(args.video, "video file", VIDEO_SUFFIXES)
+        check_video_file(args.video)
         check_size(args.width, args.height)
     terrain = spec.make()
     config = controller_config(args)
     if args.gui:
         check_display()
-    stats = simulate(
-        args.model,
-        terrain,
+    settings = SimulationSettings(
         seed=spec.seed,
-        config=config,
+        characters=args.characters,
         balls=args.balls,
         seconds=args.seconds,
         buffer_seconds=args.buffer,
@@ -73,8 +72,9 @@ def run(args):
         video=args.video,
         video_every=args.video_every,
         video_size=(args.width, args.height),
-        characters=args.characters,
     )
+    with threads(switch_interval=SWITCH_INTERVAL):
+        stats = simulate(args.model, terrain, settings, config=config)
     print(stats.summary())
     if stats.characters > 1:
         print(f"underruns per character: {' '.join(str(n) for n in stats.underruns_per_character)}")
