@@ -8,7 +8,8 @@ Interpolating on that triangle (not bilinearly) matches Bullet's ray hits; bilin
 by decimetres on rough ground.
 
 Queries outside the grid clamp xy to the border first: height and normal there are those of the nearest
-border point. The signed distance to this surface is terrain.sdf's.
+border point. The triangles and the interpolation on them are terrain.surface's; the signed distance to this
+surface and a point's penetration depth are terrain.sdf's.
 
 Queries take numpy arrays or torch tensors and return the same kind; the torch results are differentiable
 with respect to the query points (index look-ups run in numpy, the arithmetic that carries gradients in torch).
@@ -19,12 +20,12 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
 from terrain.atomic import atomic_path
 from terrain.npz import Limit, read_npz
+from terrain.surface import Surface, interpolate, locate
 
 # Default local terrain grid seen by a character: metres in its heading frame.
 LOCAL_EXTENT_X = (-1.0, 2.0)
@@ -74,20 +75,6 @@ def local_grid_xy(extent_x=LOCAL_EXTENT_X, extent_y=LOCAL_EXTENT_Y, spacing=LOCA
         axes.append(lo + spacing * np.arange(n))
     gx, gy = np.meshgrid(*axes, indexing="ij")
     return np.stack([gx, gy], -1)
-
-
-class Surface(NamedTuple):
-    """The triangle under query points (...,): cell (i, j), in-cell offsets (u, v) in cells, upper-triangle
-    flag, surface height (m), and the height change per cell along x and y."""
-
-    i: np.ndarray
-    j: np.ndarray
-    u: np.ndarray
-    v: np.ndarray
-    upper: np.ndarray
-    height: np.ndarray
-    sx: np.ndarray
-    sy: np.ndarray
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -163,15 +150,8 @@ class Heightfield:
         return np.clip(xy, lo, hi)
 
     def _locate(self, xy: np.ndarray):
-        """Cell (i, j), in-cell offsets (u, v) in cells and upper-triangle flag under world xy (..., 2),
-        clamped to the grid."""
-        nx, ny = self.shape
-        fx = np.clip((xy[..., 0] - self.origin[0]) / self.cell, 0.0, nx - 1)
-        fy = np.clip((xy[..., 1] - self.origin[1]) / self.cell, 0.0, ny - 1)
-        i = np.minimum(fx.astype(np.int64), nx - 2)
-        j = np.minimum(fy.astype(np.int64), ny - 2)
-        u, v = fx - i, fy - j
-        return i, j, u, v, u + v > 1.0
+        """terrain.surface.locate on this grid: cell (i, j), offsets (u, v) and upper flag under world xy (..., 2)."""
+        return locate(xy, self.origin[0], self.origin[1], self.cell, *self.shape)
 
     def corners(self, i, j, like=None):
         """Heights h00, h10, h01, h11 of the corners of cells (i, j) (integer numpy arrays): numpy, or torch of
@@ -188,7 +168,7 @@ class Heightfield:
     def surface(self, xy: np.ndarray) -> Surface:
         """The triangle under world xy (..., 2) (numpy), clamped to the grid."""
         i, j, u, v, upper = self._locate(xy)
-        h, sx, sy = _interpolate(*self.corners(i, j), u, v, upper, np.where)
+        h, sx, sy = interpolate(*self.corners(i, j), u, v, upper, np.where)
         return Surface(i, j, u, v, upper, h, sx, sy)
 
     # ----------------------------------------------------------------------------------------------------
@@ -220,7 +200,7 @@ class Heightfield:
         u = (xy[..., 0] - self.origin[0]) / self.cell - torch.as_tensor(i, dtype=xy.dtype, device=xy.device)
         v = (xy[..., 1] - self.origin[1]) / self.cell - torch.as_tensor(j, dtype=xy.dtype, device=xy.device)
         corners = self.corners(i, j, like=xy)
-        return _interpolate(*corners, u, v, torch.as_tensor(upper, device=xy.device), torch.where)[0]
+        return interpolate(*corners, u, v, torch.as_tensor(upper, device=xy.device), torch.where)[0]
 
     # ----------------------------------------------------------------------------------------------------
     # Local grids in a character's frame
@@ -261,21 +241,6 @@ class Heightfield:
         wx = position[:, 0, None, None] + c * lx - s * ly
         wy = position[:, 1, None, None] + s * lx + c * ly
         return self.height(xp.stack([wx, wy], -1)) - relative_to[:, None, None]
-
-    # ----------------------------------------------------------------------------------------------------
-    # Signed distance and penetration depth: terrain.sdf (which builds on this module, hence the late import)
-
-    def sdf(self, points):
-        """terrain.sdf.SignedDistance(self)(points); hold a SignedDistance to query one terrain many times."""
-        from terrain.sdf import SignedDistance
-
-        return SignedDistance(self)(points)
-
-    def depth(self, points):
-        """terrain.sdf.depth(self, points)."""
-        from terrain.sdf import depth
-
-        return depth(self, points)
 
     # ----------------------------------------------------------------------------------------------------
     # Files
@@ -338,15 +303,3 @@ def _torch():
     import torch
 
     return torch
-
-
-def _interpolate(h00, h10, h01, h11, u, v, upper, where):
-    """Height on the Bullet triangle at in-cell offsets (u, v), and its change per cell along x and y.
-
-    Lower triangle (u + v <= 1): corners (0, 0), (1, 0), (0, 1); upper: (1, 1), (1, 0), (0, 1). `where` is
-    np.where or torch.where, so one formula serves both.
-    """
-    sx = where(upper, h11 - h01, h10 - h00)
-    sy = where(upper, h11 - h10, h01 - h00)
-    h = where(upper, h11 - (1.0 - u) * sx - (1.0 - v) * sy, h00 + u * sx + v * sy)
-    return h, sx, sy

@@ -11,139 +11,14 @@ respect to the points (the closest feature is found in numpy, its distance recom
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import NamedTuple
-
 import numpy as np
-from scipy import ndimage
 
 from terrain.heightfield import Heightfield, is_torch
+from terrain.sdf_tables import SDF_EXACT_RANGE, SdfTables
+from terrain.triangle_distance import EDGE_AB, EDGE_BC, FACE, VERTICAL, Nearest, box_distance, improve, ragged
 
-# sdf is exact (to SDF_TOLERANCE) within this distance of the surface; beyond it, it may return an upper
-# bound (the vertical gap), which is still larger than this.
-SDF_EXACT_RANGE = 0.5
 # Candidates that could beat the best distance found by less than this are not examined.
 SDF_TOLERANCE = 0.005
-
-# What a distance measures to (the torch path recomputes the same): the vertical gap, the plane of a
-# triangle, or one of its edges AB, AC, BC (an edge's end stands for a vertex; A is the triangle's right-angle
-# corner, B and C the corners (i + 1, j) and (i, j + 1) that both triangles of a cell share).
-VERTICAL, FACE, EDGE_AB, EDGE_AC, EDGE_BC = range(5)
-
-
-class Nearest(NamedTuple):
-    """The nearest surface feature found so far for each of N points."""
-
-    distance: np.ndarray  # (N,) metres; signed in SignedDistance.search's result, unsigned while searching
-    triangle: np.ndarray  # (N,) triangle id 2 * (i * (ny - 1) + j) + upper, -1 before any was measured
-    feature: np.ndarray  # (N,) what the distance measures to: VERTICAL, FACE, EDGE_AB, EDGE_AC or EDGE_BC
-
-
-@dataclass(frozen=True)
-class SdfTables:
-    """Bounds that let the search prove no geometry is near a point. Cells (i, j) are numbered i * (ny - 1) + j;
-    window k of a cell covers cells (i - k .. i + k, j - k .. j + k)."""
-
-    levels: np.ndarray  # (L,) the window sizes k that the bounds below are kept for
-    hmax: np.ndarray  # (L, cells) max vertex height over each window
-    hmin: np.ndarray  # (L, cells) min vertex height over each window
-    slope: np.ndarray  # (L, cells) max slope (tan) over each window
-    planar_radius: np.ndarray  # (cells,) the largest k whose window is one plane; -1 for a bent cell
-    cell_range: np.ndarray  # (cells, 2) min and max height of each cell
-    cell_planes: np.ndarray  # (cells, 2, 4) unit normal n and offset w of its two triangles (distance n.p + w)
-    block: int  # blocks of block x block cells for the best-first search
-    blocks: tuple  # (nbx, nby) blocks along x and y
-    block_range: np.ndarray  # (blocks, 2) height range of each block's bent cells
-    block_cells: np.ndarray  # (blocks, M) ids of each block's bent (not level) cells, -1 padded
-
-    @classmethod
-    def build(cls, terrain: Heightfield) -> SdfTables:
-        h, cell = terrain.heights, terrain.cell
-        h00, h10, h01, h11 = h[:-1, :-1], h[1:, :-1], h[:-1, 1:], h[1:, 1:]
-        cmax = np.maximum(np.maximum(h00, h10), np.maximum(h01, h11))
-        cmin = np.minimum(np.minimum(h00, h10), np.minimum(h01, h11))
-        slope = np.sqrt(np.maximum((h10 - h00) ** 2 + (h01 - h00) ** 2, (h11 - h01) ** 2 + (h11 - h10) ** 2)) / cell
-        kmax = int(np.ceil(SDF_EXACT_RANGE / cell - 1e-9))
-        levels = sorted({k for k in (0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64) if k < kmax} | {kmax})
-
-        def windows(a, op):
-            return np.stack([(op(a, 2 * k + 1, mode="nearest") if k else a).ravel() for k in levels])
-
-        return cls(
-            levels=np.array(levels),
-            hmax=windows(cmax, ndimage.maximum_filter),
-            hmin=windows(cmin, ndimage.minimum_filter),
-            slope=windows(slope, ndimage.maximum_filter),
-            planar_radius=_planar_radius(h00, h10, h01, h11, kmax).ravel(),
-            cell_range=np.stack([cmin.ravel(), cmax.ravel()], -1),
-            cell_planes=_cell_planes(terrain, h00, h10, h01, h11),
-            **_blocks(cmin, cmax, cell),
-        )
-
-
-def _planar_radius(h00, h10, h01, h11, kmax):
-    """Per cell, the largest k <= kmax whose window is one plane; -1 for a bent cell."""
-    # A cell is one plane when its diagonals agree; it shares its neighbours' plane when they are planar
-    # too with the same slopes (neighbours share a vertex). Window k is one plane when window k - 1 of the
-    # cell and of all its neighbours is.
-    eps = 1e-9
-    sx, sy = h10 - h00, h01 - h00
-    planar = np.abs(h00 + h11 - h10 - h01) <= eps
-
-    def spread(a):
-        return ndimage.maximum_filter(a, 3, mode="nearest") - ndimage.minimum_filter(a, 3, mode="nearest")
-
-    same = planar & ndimage.minimum_filter(planar, 3, mode="nearest") & (spread(sx) <= eps) & (spread(sy) <= eps)
-    planar_radius = np.where(planar, 0, -1)
-    window_planar = planar
-    for k in range(1, kmax + 1):
-        window_planar = same & ndimage.minimum_filter(window_planar, 3, mode="nearest")
-        if not window_planar.any():
-            break
-        planar_radius[window_planar] = k
-    return planar_radius
-
-
-def _blocks(cmin, cmax, cell) -> dict:
-    """The SdfTables fields of the blocks: about 0.2 m each, listing their bent (not level) cells first; their
-    bounds cover the bent cells only (a block with none is never visited)."""
-    block = max(2, int(round(0.2 / cell)))
-    nbx, nby = -(-cmax.shape[0] // block), -(-cmax.shape[1] // block)
-    pad = ((0, nbx * block - cmax.shape[0]), (0, nby * block - cmax.shape[1]))
-    bent = np.pad(cmax > cmin, pad)
-
-    def per_block(a):
-        return a.reshape(nbx, block, nby, block).transpose(0, 2, 1, 3).reshape(nbx * nby, block * block)
-
-    bent_b = per_block(bent)
-    bmax = np.where(bent_b, per_block(np.pad(cmax, pad)), -np.inf).max(1)
-    bmin = np.where(bent_b, per_block(np.pad(cmin, pad)), np.inf).min(1)
-    ids = per_block(np.pad(np.arange(cmax.size).reshape(cmax.shape), pad, constant_values=-1))
-    ids = np.where(bent_b, ids, -1)
-    ids = np.take_along_axis(ids, np.argsort(~bent_b, axis=1, kind="stable"), 1)
-    return {
-        "block": block,
-        "blocks": (nbx, nby),
-        "block_range": np.stack([bmin, bmax], -1),
-        "block_cells": ids[:, : max(int(bent_b.sum(1).max()), 1)],
-    }
-
-
-def _cell_planes(terrain, h00, h10, h01, h11):
-    """Unit normal n and offset w (cells, 2, 4) of both triangles of each cell: the triangle distance is at
-    least the plane distance |n.p + w|, a tighter bound than the box for steep cells."""
-    cell = terrain.cell
-    ii, jj = np.meshgrid(np.arange(h00.shape[0]), np.arange(h00.shape[1]), indexing="ij")
-    x0, y0 = terrain.origin[0] + ii * cell, terrain.origin[1] + jj * cell
-    planes = []
-    for gx, gy, corner in (
-        ((h10 - h00) / cell, (h01 - h00) / cell, (x0, y0, h00)),
-        ((h11 - h01) / cell, (h11 - h10) / cell, (x0 + cell, y0 + cell, h11)),
-    ):
-        norm = np.sqrt(1.0 + gx * gx + gy * gy)
-        n = (-gx / norm, -gy / norm, 1.0 / norm)
-        planes.append(np.stack([*n, -(n[0] * corner[0] + n[1] * corner[1] + n[2] * corner[2])], -1))
-    return np.stack(planes, -2).reshape(-1, 2, 4)
 
 
 class SignedDistance:
@@ -220,7 +95,7 @@ class SignedDistance:
         distances.
         """
         found = Nearest(best, np.full(len(p), -1), np.full(len(p), VERTICAL))
-        found = _improve(self.terrain, p, np.arange(len(p)), i, j, found)
+        found = improve(self.terrain, p, np.arange(len(p)), i, j, found)
         owner, lower, block_id = self._blocks_by_distance(p, found.distance)
         starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])[: len(owner)]
         sizes = np.diff(np.r_[starts, len(owner)])
@@ -242,7 +117,7 @@ class SignedDistance:
         bx0, bx1 = (np.clip(np.floor((fx + s * reach) / size).astype(np.int64), 0, nbx - 1) for s in (-1, 1))
         by0, by1 = (np.clip(np.floor((fy + s * reach) / size).astype(np.int64), 0, nby - 1) for s in (-1, 1))
         wide = by1 - by0 + 1
-        owner, local = _ragged((bx1 - bx0 + 1) * wide)
+        owner, local = ragged((bx1 - bx0 + 1) * wide)
         bi = bx0[owner] + local // wide[owner]
         bj = by0[owner] + local % wide[owner]
         block_id = bi * nby + bj
@@ -250,7 +125,7 @@ class SignedDistance:
         owner, bi, bj, block_id = owner[bent], bi[bent], bj[bent], block_id[bent]
         span = t.block_range[block_id]
         i0, j0 = bi * size, bj * size
-        lower = _box_distance(fx[owner], fy[owner], z[owner], i0, i0 + size, j0, j0 + size, span[:, 0], span[:, 1], c)
+        lower = box_distance(fx[owner], fy[owner], z[owner], i0, i0 + size, j0, j0 + size, span[:, 0], span[:, 1], c)
         keep = np.flatnonzero(lower < best[owner] - SDF_TOLERANCE)
         # One argsort on a combined key: the owner, then the lower bound within it.
         order = keep[np.argsort(owner[keep] + lower[keep] / (lower[keep].max(initial=0.0) + 1.0))]
@@ -263,7 +138,7 @@ class SignedDistance:
         fx, fy, z = (p[o, 0] - origin[0]) / c, (p[o, 1] - origin[1]) / c, p[o, 2]
         cid = t.block_cells[block_id]
         cspan = t.cell_range[cid]
-        box = _box_distance(
+        box = box_distance(
             fx[:, None],
             fy[:, None],
             z[:, None],
@@ -283,12 +158,12 @@ class SignedDistance:
         rows = np.arange(len(o))
         near = rows[box[rows, first] < found.distance[o] - SDF_TOLERANCE]
         cells = cid[near, first[near]]
-        found = _improve(self.terrain, p, o[near], cells // (ny - 1), cells % (ny - 1), found)
+        found = improve(self.terrain, p, o[near], cells // (ny - 1), cells % (ny - 1), found)
         box[near, first[near]] = np.inf
         r, k = np.nonzero(box < found.distance[o, None] - SDF_TOLERANCE)
         if r.size:
             cells = cid[r, k]
-            found = _improve(self.terrain, p, o[r], cells // (ny - 1), cells % (ny - 1), found)
+            found = improve(self.terrain, p, o[r], cells // (ny - 1), cells % (ny - 1), found)
         return found
 
     def _torch(self, points):
@@ -353,78 +228,10 @@ def depth(terrain: Heightfield, points):
         q = np.concatenate([xy[below], flat[below, 2:]], -1)
         reach = np.ceil(np.minimum(gap[below], SDF_EXACT_RANGE) / terrain.cell).astype(np.int64)
         side = 2 * reach + 1
-        owner, local = _ragged(side * side)
+        owner, local = ragged(side * side)
         di, dj = local // side[owner] - reach[owner], local % side[owner] - reach[owner]
         ci = np.clip(under.i[below][owner] + di, 0, terrain.shape[0] - 2)
         cj = np.clip(under.j[below][owner] + dj, 0, terrain.shape[1] - 2)
         unused = np.zeros(len(q), dtype=np.int64)
-        out[below] = _improve(terrain, q, owner, ci, cj, Nearest(gap[below], unused, unused.copy())).distance
+        out[below] = improve(terrain, q, owner, ci, cj, Nearest(gap[below], unused, unused.copy())).distance
     return out.reshape(p.shape[:-1])
-
-
-def _improve(terrain, p, owner, ci, cj, found: Nearest) -> Nearest:
-    """`found` lowered for points `owner` (M,) by the distances to both triangles of cells (ci, cj); its
-    triangle and feature arrays are updated in place."""
-    ny = terrain.shape[1]
-    owner, ci, cj = np.tile(owner, 2), np.tile(ci, 2), np.tile(cj, 2)
-    upper = np.repeat([False, True], len(owner) // 2)
-    d, feature = _triangle_distance(terrain, p[owner], ci, cj, upper)
-    improved = found.distance.copy()
-    np.minimum.at(improved, owner, d)
-    win = (d < found.distance[owner]) & (d <= improved[owner])
-    found.triangle[owner[win]] = (2 * (ci * (ny - 1) + cj) + upper)[win]
-    found.feature[owner[win]] = feature[win]
-    return Nearest(improved, found.triangle, found.feature)
-
-
-def _triangle_distance(terrain, p, i, j, upper):
-    """Distance from points p (M, 3) to the triangles (i, j, upper) and the closest feature: FACE, or the
-    edge EDGE_AB, EDGE_AC or EDGE_BC (an edge's end stands for the vertex)."""
-    c = terrain.cell
-    h00, h10, h01, h11 = terrain.corners(i, j)
-    x0, y0 = terrain.origin[0] + i * c, terrain.origin[1] + j * c
-    # B = (i + 1, j) and C = (i, j + 1) are shared by both triangles; A is the right-angle corner.
-    up = upper.astype(np.float64)
-    a = (x0 + c * up, y0 + c * up, np.where(upper, h11, h00))
-    b = (x0 + c, y0, h10)
-    ab = (c * (1.0 - up), -c * up, h10 - a[2])
-    ac = (-c * up, c * (1.0 - up), h01 - a[2])
-    bc = (-c, c, h01 - h10)
-    ap = [p[:, k] - a[k] for k in range(3)]
-    bp = [p[:, k] - b[k] for k in range(3)]
-
-    def dot(e, f):
-        return e[0] * f[0] + e[1] * f[1] + e[2] * f[2]
-
-    def segment(e, q):
-        s = np.clip(dot(q, e) / dot(e, e), 0.0, 1.0)
-        r = [qk - s * ek for qk, ek in zip(q, e)]
-        return dot(r, r)
-
-    d00, d01, d11, d20, d21 = dot(ab, ab), dot(ab, ac), dot(ac, ac), dot(ap, ab), dot(ap, ac)
-    den = d00 * d11 - d01 * d01
-    s = (d11 * d20 - d01 * d21) / den
-    w = (d00 * d21 - d01 * d20) / den
-    inside = (s >= 0) & (w >= 0) & (s + w <= 1)
-    n = (ab[1] * ac[2] - ab[2] * ac[1], ab[2] * ac[0] - ab[0] * ac[2], ab[0] * ac[1] - ab[1] * ac[0])
-    face = np.abs(dot(ap, n)) / np.sqrt(dot(n, n))
-    edges = np.stack([segment(ab, ap), segment(ac, ap), segment(bc, bp)])
-    nearest = np.argmin(edges, 0)
-    edge = np.sqrt(np.take_along_axis(edges, nearest[None], 0)[0])
-    feature = np.where(inside, FACE, np.array([EDGE_AB, EDGE_AC, EDGE_BC])[nearest])
-    return np.where(inside, face, edge), feature
-
-
-def _box_distance(fx, fy, z, i0, i1, j0, j1, lo, hi, cell):
-    """Distance (m) from points at cell coordinates (fx, fy) and height z to boxes spanning cells [i0, i1] x
-    [j0, j1] (cell coordinates) and heights [lo, hi] (m); all arguments broadcast."""
-    dx = np.maximum(np.maximum(i0 - fx, fx - i1), 0.0) * cell
-    dy = np.maximum(np.maximum(j0 - fy, fy - j1), 0.0) * cell
-    dz = np.maximum(np.maximum(lo - z, z - hi), 0.0)
-    return np.sqrt(dx * dx + dy * dy + dz * dz)
-
-
-def _ragged(counts):
-    """For counts (N,): the owner (0..N-1) and the index within its owner of each of sum(counts) items."""
-    owner = np.repeat(np.arange(len(counts)), counts)
-    return owner, np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)

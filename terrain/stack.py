@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from terrain.heightfield import Heightfield, _interpolate
+from terrain.heightfield import Heightfield
 from terrain.sdf import depth
+from terrain.surface import interpolate, locate
 
 
 class TerrainStack:
@@ -60,12 +61,7 @@ class TerrainStack:
         ox, oy = (self._rows(origin[..., a], ndim) for a in (0, 1))
         cell = self._rows(self._cell[self.which], ndim)
         nx, ny = (self._rows(self._shape[self.which][..., a], ndim) for a in (0, 1))
-        # Heightfield._locate with each point's origin, cell and grid size
-        fx = np.clip((xy[..., 0] - ox) / cell, 0.0, nx - 1)
-        fy = np.clip((xy[..., 1] - oy) / cell, 0.0, ny - 1)
-        i = np.minimum(fx.astype(np.int64), nx - 2)
-        j = np.minimum(fy.astype(np.int64), ny - 2)
-        u, v = fx - i, fy - j
+        i, j, u, v, upper = locate(xy, ox, oy, cell, nx, ny)  # each point on its own terrain's grid
         rows = self.which.reshape(-1)
         base = (i * ny + j).reshape(rows.size, -1)
         corners = np.empty((4,) + base.shape)
@@ -77,7 +73,7 @@ class TerrainStack:
                 step = terrain.shape[1]
                 offsets = np.array([0, step, 1, step + 1])[:, None, None]
                 corners[:, mine] = terrain.heights.reshape(-1)[base[mine] + offsets]
-        return _interpolate(*corners.reshape((4,) + u.shape), u, v, u + v > 1.0, np.where)[0]
+        return interpolate(*corners.reshape((4,) + u.shape), u, v, upper, np.where)[0]
 
     def local_grid(self, *args, **kwargs):
         """Heightfield.local_grid with each character (the first axis) on its own terrain."""

@@ -8,6 +8,7 @@ import torch
 from terrain.bullet import add_heightfield_body, connect_direct
 from terrain.generators import make_terrain
 from terrain.heightfield import Heightfield, local_grid_xy
+from terrain.sdf import SignedDistance, depth
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +64,12 @@ def test_a_heightfield_is_plain_data_and_pickles_as_such():
     hf = make_terrain("stairs", 1)
     bare = pickle.dumps(hf)
     points = np.array([[3.0, 0.0, 0.1], [5.0, 0.5, -0.2]])
-    before = hf.sdf(points)
-    hf.depth(points), hf.height(torch.tensor(points[:, :2]))
+    before = SignedDistance(hf)(points)
+    depth(hf, points), hf.height(torch.tensor(points[:, :2]))
     # Queries leave nothing behind on the object: no tables, no torch copies.
     assert set(vars(hf)) == {"heights", "cell", "origin", "start", "goal"} and pickle.dumps(hf) == bare
     copy = pickle.loads(bare)
-    np.testing.assert_array_equal(copy.sdf(points), before)
+    np.testing.assert_array_equal(SignedDistance(copy)(points), before)
     np.testing.assert_array_equal(copy.goal, hf.goal)
 
 

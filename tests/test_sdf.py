@@ -6,7 +6,14 @@ import torch
 
 from terrain.generators import make_terrain
 from terrain.heightfield import Heightfield
-from terrain.sdf import FACE, SDF_EXACT_RANGE, SDF_TOLERANCE, VERTICAL, SignedDistance, depth
+from terrain.sdf import SDF_TOLERANCE, SignedDistance, depth
+from terrain.sdf_tables import SDF_EXACT_RANGE
+from terrain.triangle_distance import FACE, VERTICAL
+
+
+def signed_distance(hf, points):
+    """The signed distance of points to hf, with tables built for this one query."""
+    return SignedDistance(hf)(points)
 
 
 def closest_on_triangles(q, a, b, c):
@@ -60,7 +67,7 @@ def test_sdf_beside_a_step_wall_is_the_distance_to_the_wall():
     hf = step_terrain()
     # The wall runs from (0.95, 0) to (1.0, 0.3): at mid height it is 0.025 m beyond x = 0.95.
     points = np.array([[0.9, 0.0, 0.15], [0.85, 0.1, 0.05], [0.6, -0.2, 0.28], [0.9, 0.0, 0.4]])
-    d = hf.sdf(points)
+    d = signed_distance(hf, points)
     assert np.all(d > 0)
     # Far less than the vertical gap: the wall is nearer than the floor.
     assert d[0] < points[0, 2] - 0.05
@@ -75,7 +82,7 @@ def test_sdf_under_a_ledge_is_negative_and_measures_to_the_nearest_face():
     hf = step_terrain()
     # Inside the raised part, just behind the wall and below its top.
     points = np.array([[1.05, 0.0, 0.2], [1.3, 0.0, 0.1], [1.02, 0.2, 0.29], [1.5, -0.1, 0.25]])
-    d = hf.sdf(points)
+    d = signed_distance(hf, points)
     assert np.all(d < 0)
     np.testing.assert_allclose(d, brute_sdf(hf, points), atol=SDF_TOLERANCE)
     assert d[3] == pytest.approx(-0.05, abs=1e-9)  # straight up to the top
@@ -89,7 +96,7 @@ def test_sdf_matches_brute_force_on_random_and_boxy_ground():
     hf = Heightfield(h, 0.05, (-0.5, 0.3))
     lo, hi = hf.bounds()
     points = np.column_stack([rng.uniform(lo, hi, (600, 2)), rng.uniform(-0.5, 0.9, 600)])
-    d, truth = hf.sdf(points), brute_sdf(hf, points)
+    d, truth = signed_distance(hf, points), brute_sdf(hf, points)
     near = np.abs(truth) < SDF_EXACT_RANGE
     assert near.sum() > 300
     assert np.abs(d - truth)[near].max() <= SDF_TOLERANCE + 1e-9
@@ -109,7 +116,7 @@ def test_sdf_matches_brute_force_on_generated_terrain(kind):
         crop = Heightfield(hf.heights[i0 : i0 + 41, j0 : j0 + 41], hf.cell, hf.origin + hf.cell * np.array([i0, j0]))
         xy = np.array(centre) + rng.uniform(-0.4, 0.4, (60, 2))
         points = np.column_stack([xy, hf.height(xy) + rng.uniform(-0.3, 0.7, 60)])
-        d, truth = hf.sdf(points), brute_sdf(crop, points)
+        d, truth = signed_distance(hf, points), brute_sdf(crop, points)
         near = np.abs(truth) < SDF_EXACT_RANGE
         assert np.abs(d - truth)[near].max() <= SDF_TOLERANCE + 1e-9
 
@@ -122,12 +129,12 @@ def test_depth_is_the_exact_distance_below_the_surface_and_zero_above():
     lo, hi = hf.bounds()
     xy = rng.uniform(lo, hi, (800, 2))
     points = np.column_stack([xy, hf.height(xy) + rng.uniform(-0.3, 0.1, 800)])
-    depth, truth = hf.depth(points), np.maximum(-brute_sdf(hf, points), 0.0)
+    d, truth = depth(hf, points), np.maximum(-brute_sdf(hf, points), 0.0)
     below = truth > 0
-    assert 300 < below.sum() < 800 and np.all(depth[~below] == 0.0)
-    np.testing.assert_allclose(depth, truth, atol=1e-9)  # exact, where sdf is within SDF_TOLERANCE
-    assert np.abs(depth - np.maximum(-hf.sdf(points), 0.0)).max() <= SDF_TOLERANCE + 1e-9
-    assert hf.depth(points.reshape(20, 40, 3)).shape == (20, 40)
+    assert 300 < below.sum() < 800 and np.all(d[~below] == 0.0)
+    np.testing.assert_allclose(d, truth, atol=1e-9)  # exact, where sdf is within SDF_TOLERANCE
+    assert np.abs(d - np.maximum(-signed_distance(hf, points), 0.0)).max() <= SDF_TOLERANCE + 1e-9
+    assert depth(hf, points.reshape(20, 40, 3)).shape == (20, 40)
 
 
 def test_sdf_torch_agrees_with_numpy_and_has_gradients():
@@ -136,38 +143,38 @@ def test_sdf_torch_agrees_with_numpy_and_has_gradients():
     xy = rng.uniform([1.0, -2.5], [19.0, 2.5], (3000, 2))
     points = np.column_stack([xy, hf.height(xy) + rng.uniform(-0.2, 1.2, 3000)])
     t = torch.tensor(points, requires_grad=True)
-    d = hf.sdf(t)
+    d = signed_distance(hf, t)
     assert isinstance(d, torch.Tensor) and d.shape == (3000,)
-    np.testing.assert_allclose(d.detach().numpy(), hf.sdf(points), atol=1e-9)
+    np.testing.assert_allclose(d.detach().numpy(), signed_distance(hf, points), atol=1e-9)
     d.sum().backward()
     grad = t.grad.numpy()
     assert np.all(np.isfinite(grad)) and np.all(np.linalg.norm(grad, axis=1) > 0.5)
     # The gradient of a distance within the exact range is its unit direction; check one by finite differences.
     k = int(np.argmin(np.abs(d.detach().numpy() - 0.2)))
     eps = 1e-6
-    numeric = [(hf.sdf(points[k] + eps * e) - hf.sdf(points[k] - eps * e)) / (2 * eps) for e in np.eye(3)]
+    sdf = SignedDistance(hf)
+    numeric = [(sdf(points[k] + eps * e) - sdf(points[k] - eps * e)) / (2 * eps) for e in np.eye(3)]
     np.testing.assert_allclose(grad[k], numeric, atol=1e-4)
 
 
 def test_sdf_shapes_and_clamping():
     hf = step_terrain()
-    assert hf.sdf(np.zeros((2, 3, 3))).shape == (2, 3)
+    assert signed_distance(hf, np.zeros((2, 3, 3))).shape == (2, 3)
     lo, hi = hf.bounds()
     outside = np.array([[lo[0] - 1.0, 0.0, 0.2]])
-    assert hf.sdf(outside)[0] == pytest.approx(hf.sdf(np.array([[lo[0], 0.0, 0.2]]))[0])
+    assert signed_distance(hf, outside)[0] == pytest.approx(signed_distance(hf, np.array([[lo[0], 0.0, 0.2]]))[0])
 
 
-def test_a_held_signed_distance_answers_like_the_one_shot_method_and_names_its_features():
+def test_a_held_signed_distance_answers_like_one_built_per_query_and_names_its_features():
     hf = step_terrain()
     sdf = SignedDistance(hf)
     rng = np.random.default_rng(6)
     lo, hi = hf.bounds()
     points = np.column_stack([rng.uniform(lo, hi, (400, 2)), rng.uniform(-0.2, 0.6, 400)])
-    np.testing.assert_array_equal(sdf(points), hf.sdf(points))
-    np.testing.assert_array_equal(sdf(points[:7]), hf.sdf(points[:7]))  # the same tables serve any batch
-    np.testing.assert_array_equal(depth(hf, points), hf.depth(points))
+    np.testing.assert_array_equal(sdf(points), signed_distance(hf, points))
+    np.testing.assert_array_equal(sdf(points[:7]), signed_distance(hf, points[:7]))  # the same tables serve any batch
     found = sdf.search(points)
-    np.testing.assert_array_equal(found.distance, hf.sdf(points))
+    np.testing.assert_array_equal(found.distance, signed_distance(hf, points))
     # Far out on the level floor (x < 0.5 m, more than the distance above it from the wall) the nearest
     # feature is the plane straight below: the triangle under the point, measured as a face or a vertical gap.
     level = (points[:, 0] < 0.5) & (points[:, 2] > 0) & (points[:, 2] < 0.95 - points[:, 0] - 0.05)
@@ -179,6 +186,6 @@ def test_a_held_signed_distance_answers_like_the_one_shot_method_and_names_its_f
 
 def test_bad_point_shapes_are_refused():
     hf = step_terrain()
-    for call in (hf.sdf, hf.depth, SignedDistance(hf)):
+    for call in (lambda p: signed_distance(hf, p), lambda p: depth(hf, p), SignedDistance(hf)):
         with pytest.raises(ValueError, match=r"points must have shape \(\.\.\., 3\)"):
             call(np.zeros((4, 2)))

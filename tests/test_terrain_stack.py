@@ -3,6 +3,7 @@
 import numpy as np
 
 from terrain.generators import make_terrain
+from terrain.sdf import depth
 from terrain.stack import TerrainStack
 
 
@@ -21,8 +22,8 @@ def test_heights_depths_and_grids_are_each_terrains_own():
     expected = np.stack([terrains[k].height(p) for k, p in zip(which, xy)])
     assert np.array_equal(stack.height(xy), expected)
     points = np.concatenate([xy, (expected + rng.normal(0.0, 0.05, expected.shape))[..., None]], -1)
-    depth = stack.depth(points)
-    assert (depth > 0).any() and np.array_equal(depth, np.stack([terrains[k].depth(p) for k, p in zip(which, points)]))
+    deep = stack.depth(points)
+    assert (deep > 0).any() and np.array_equal(deep, np.stack([depth(terrains[k], p) for k, p in zip(which, points)]))
     heading, relative = rng.uniform(-3, 3, 5), rng.normal(0, 0.1, 5)
     grids = stack.local_grid(xy[:, 0], heading, relative)
     for k, grid, position, yaw, z in zip(which, grids, xy[:, 0], heading, relative):

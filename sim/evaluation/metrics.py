@@ -21,6 +21,7 @@ from motion_model.body.motion import FILE_LIMITS, Motion, check_file_numbers
 from motion_model.body.skeleton import Skeleton
 from terrain.heightfield import Heightfield
 from terrain.npz import read_npz
+from terrain.sdf import SignedDistance
 
 # Contact and skating thresholds of GMD / OmniControl (`calculate_skating_ratio`), also used for the
 # motion-decided contacts, so that the drift and the skating ratio agree on what "in contact" means.
@@ -190,7 +191,7 @@ def penetration_depth(body, terrain, sdf=None):
     below = body_gap < 0
     depth = np.zeros(body_gap.shape)
     if below.any():
-        depth[below] = -(terrain.sdf if sdf is None else sdf)(body[below])
+        depth[below] = -(SignedDistance(terrain) if sdf is None else sdf)(body[below])
     return depth.max(1)
 
 
