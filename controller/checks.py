@@ -19,9 +19,10 @@ from motion_model.engine import Stop
 from motion_model.learner.checkpoint import LoadedModel
 from terrain import numbers
 from terrain.heightfield import Heightfield
-from terrain.planning import traversable
+from terrain.planning import PlannerConfig, traversable
 
 MAX_ROUTE = 10_000.0  # m of a given route: 40 minutes at a run's 4 m/s, a motion file's longest at most 20
+GIVEN_ROUTE = PlannerConfig(clearance=0.0)  # the planner's rules for a given route, which need not keep its clearance
 
 
 def check_arguments(model, terrain, config, stops=(), keyframes=(), end_pose=None):
@@ -95,7 +96,7 @@ def check_route(terrain, path, goal, spacing=0.05):
     points = np.concatenate(
         [a + np.linspace(0.0, 1.0, n + 1)[:, None] * (b - a) for a, b, n in zip(route[:-1], route[1:], steps)]
     )
-    blocked = np.flatnonzero(~traversable(terrain, points, clearance=0.0))
+    blocked = np.flatnonzero(~traversable(terrain, points, GIVEN_ROUTE))
     if len(blocked):
         x, y = points[blocked[0]]
         raise ValueError(

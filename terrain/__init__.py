@@ -11,6 +11,7 @@ _OWNERS = {
     "make_terrain": "terrain.generators",
     "Heightfield": "terrain.heightfield",
     "plan_path": "terrain.planning",
+    "PlannerConfig": "terrain.planning",
     "Polyline": "terrain.polyline",
 }
 __all__ = sorted(_OWNERS)

@@ -1,17 +1,18 @@
 """Walking routes over a Heightfield: A* on a coarse node grid, smoothed, resampled by arc length.
 
-What a walker can use: a node is traversable when the ground under its footprint has a foothold no steeper
-than `max_slope_deg` (stair treads count even though their risers are walls) and rises or falls by at most
-`max_step` within the footprint (so every step edge it stands near is climbable), and it lies at least
-`clearance` from every non-traversable node and from the border. Neighbouring nodes connect when their heights
-differ by at most `max_step`. A move costs its length times (1 + slope_cost * uphill/downhill slope
-+ cross_cost * cross slope) plus step_cost times the height change, slopes measured on heights smoothed over
-about 0.2 m: the cross-slope term makes routes cross stairs and ramps head-on and turn on level ground.
+What a walker can use (the limits and costs are PlannerConfig's): a node is traversable when the ground under its
+footprint has a foothold no steeper than `max_slope_deg` (stair treads count even though their risers are walls)
+and rises or falls by at most `max_step` within the footprint (so every step edge it stands near is climbable),
+and it lies at least `clearance` from every non-traversable node and from the border. Neighbouring nodes connect
+when their heights differ by at most `max_step`. A move costs its length times (1 + slope_cost * uphill/downhill
+slope + cross_cost * cross slope) plus step_cost times the height change, slopes measured on heights smoothed
+over about 0.2 m: the cross-slope term makes routes cross stairs and ramps head-on and turn on level ground.
 """
 
 from __future__ import annotations
 
 import heapq
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
@@ -28,14 +29,29 @@ class UnreachableGoal(ValueError):
     """No traversable route joins the start to the goal."""
 
 
+@dataclass(frozen=True)
+class PlannerConfig:
+    """What a walker may use and what a route costs (the module docstring says how each counts)."""
+
+    spacing: float = 0.1  # m between a planned route's points, at most
+    max_step: float = 0.3  # m a foothold may rise or fall within a node's footprint, and between nodes
+    max_slope_deg: float = 25.0  # the steepest foothold
+    clearance: float = 0.3  # m a route keeps from ground a walker may not stand on and from the border
+    grid: float = 0.1  # m between the planning nodes
+    slope_cost: float = 1.0  # per unit of uphill/downhill slope, times the length
+    cross_cost: float = 3.0  # per unit of cross slope, times the length
+    step_cost: float = 2.0  # per metre of height change
+
+
 class _Grid:
     """The planning nodes: traversability, heights and smoothed slopes at spacing `step` (metres)."""
 
-    def __init__(self, terrain: Heightfield, step, max_step, max_slope_deg, clearance, slope_cost=0.0, cross_cost=0.0):
+    def __init__(self, terrain: Heightfield, config: PlannerConfig):
         numbers.instance(terrain, Heightfield, "terrain", "a Heightfield (make_terrain, Heightfield.load)")
-        step = numbers.finite(step, "grid", 0.01, 10.0)  # before the nodes are allocated: 1e-6 asks for terabytes
+        # before the nodes are allocated: a grid of 1e-6 m asks for terabytes
+        step = numbers.finite(config.grid, "grid", 0.01, 10.0)
         self.terrain, self.step = terrain, step
-        self.slope_cost, self.cross_cost = slope_cost, cross_cost
+        self.slope_cost, self.cross_cost = config.slope_cost, config.cross_cost
         lo, hi = terrain.bounds()
         self.lo = lo
         self.shape = tuple(int(n) for n in np.floor((hi - lo) / step + 1e-9) + 1)
@@ -53,11 +69,11 @@ class _Grid:
         rise = ndimage.maximum_filter(h, size, mode="nearest") - ndimage.minimum_filter(h, size, mode="nearest")
         foothold = ndimage.minimum_filter(_vertex_slopes(h, cell), size, mode="nearest")
         idx = tuple(np.clip(np.rint((self.xy[..., k] - lo[k]) / cell).astype(int), 0, h.shape[k] - 1) for k in range(2))
-        traversable = (rise[idx] <= max_step) & (foothold[idx] <= np.tan(np.radians(max_slope_deg)))
+        traversable = (rise[idx] <= config.max_step) & (foothold[idx] <= np.tan(np.radians(config.max_slope_deg)))
         # Distance (in nodes) to the nearest non-traversable node or to beyond the border.
         room = ndimage.distance_transform_edt(np.pad(traversable, 1))[1:-1, 1:-1]
         self.room = room * step
-        self.allowed = traversable & (self.room >= clearance)
+        self.allowed = traversable & (self.room >= config.clearance)
 
     def node(self, xy) -> np.ndarray:
         """Index (ix, iy) of the nearest node to world xy (..., 2)."""
@@ -90,59 +106,47 @@ def _vertex_slopes(h: np.ndarray, cell: float) -> np.ndarray:
     return out
 
 
-def plan_path(
-    terrain: Heightfield,
-    start=None,
-    goal=None,
-    spacing=0.1,
-    max_step=0.3,
-    max_slope_deg=25.0,
-    clearance=0.3,
-    grid=0.1,
-    slope_cost=1.0,
-    cross_cost=3.0,
-    step_cost=2.0,
-) -> np.ndarray:
+def plan_path(terrain: Heightfield, start=None, goal=None, config: PlannerConfig = PlannerConfig()) -> np.ndarray:
     """A walking route (P, 2) in world xy metres from `start` to `goal` (default: the terrain's pads).
 
-    A* on nodes `grid` metres apart (see the module docstring for what is traversable and what costs),
+    A* on nodes `config.grid` metres apart (see the module docstring for what is traversable and what costs),
     then shortcut where a straight line is free and no costlier, rounded at the corners, and resampled at
-    equal arc-length steps of at most `spacing`; the first and last points are exactly start and goal.
+    equal arc-length steps of at most `config.spacing`; the first and last points are exactly start and goal.
     Raises UnreachableGoal (a ValueError) when no route exists, ValueError when the start is not traversable.
     """
     numbers.instance(terrain, Heightfield, "terrain", "a Heightfield (make_terrain, Heightfield.load)")
-    numbers.finite(spacing, "spacing", 0.01, 10.0)  # of the route's points: a smaller one makes millions
+    numbers.finite(config.spacing, "spacing", 0.01, 10.0)  # of the route's points: a smaller one makes millions
     start = _endpoint(terrain, start, "start")
     goal = _endpoint(terrain, goal, "goal")
-    g = _Grid(terrain, grid, max_step, max_slope_deg, clearance, slope_cost, cross_cost)
-    limits = f"max_step={max_step} m, max_slope_deg={max_slope_deg}, clearance={clearance} m"
+    g = _Grid(terrain, config)
+    limits = f"max_step={config.max_step} m, max_slope_deg={config.max_slope_deg}, clearance={config.clearance} m"
     if not g.allowed_at(start):
         raise ValueError(f"start {start.tolist()} is not on traversable ground ({limits})")
     if not g.allowed_at(goal):
         raise UnreachableGoal(f"goal {goal.tolist()} is not on traversable ground ({limits})")
 
-    nodes, costs = _astar(g, tuple(g.node(start)), tuple(g.node(goal)), max_step, step_cost)
+    nodes, costs = _astar(g, tuple(g.node(start)), tuple(g.node(goal)), config.max_step, config.step_cost)
     if nodes is None:
         raise UnreachableGoal(f"no traversable route from start {start.tolist()} to goal {goal.tolist()} ({limits})")
     points = g.xy[nodes[:, 0], nodes[:, 1]]
     points[0], points[-1] = start, goal
-    points = _shortcut(g, points, costs, step_cost)
+    points = _shortcut(g, points, costs, config.step_cost)
     points = _round_corners(g, points)
-    return Polyline(points).resample(spacing).points
+    return Polyline(points).resample(config.spacing).points
 
 
-def traversable(terrain: Heightfield, xy, max_step=0.3, max_slope_deg=25.0, clearance=0.3, grid=0.1) -> np.ndarray:
+def traversable(terrain: Heightfield, xy, config: PlannerConfig = PlannerConfig()) -> np.ndarray:
     """Whether a walker may stand at world xy (..., 2) by `plan_path`'s rules (judged at the nearest node)."""
-    return _Grid(terrain, grid, max_step, max_slope_deg, clearance).allowed_at(np.asarray(xy, dtype=np.float64))
+    return _Grid(terrain, config).allowed_at(np.asarray(xy, dtype=np.float64))
 
 
 class Room:
     """Distance (m) from any world xy to the nearest ground a walker may not stand on by `plan_path`'s step and
-    slope rules, or to the terrain's border (0 on such ground; judged at the nearest node): built once, queried
-    often (a live controller clips every new route by it)."""
+    slope rules (config's; its clearance is what this measures), or to the terrain's border (0 on such ground;
+    judged at the nearest node): built once, queried often (a live controller clips every new route by it)."""
 
-    def __init__(self, terrain: Heightfield, max_step=0.3, max_slope_deg=25.0, grid=0.1):
-        self._grid = _Grid(terrain, grid, max_step, max_slope_deg, 0.0)
+    def __init__(self, terrain: Heightfield, config: PlannerConfig = PlannerConfig()):
+        self._grid = _Grid(terrain, replace(config, clearance=0.0))
 
     def at(self, xy) -> np.ndarray:
         """Room (...,) m at world xy (..., 2)."""

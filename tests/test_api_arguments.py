@@ -35,7 +35,7 @@ from sim.bullet.simulate import SimulationSettings, simulate
 from sim.cli import main
 from terrain.generators import make_terrain
 from terrain.numbers import MAX_SEED
-from terrain.planning import plan_path
+from terrain.planning import PlannerConfig, plan_path
 
 NO_MODEL = "no-such-model.pt"
 SEED = f"seed must be a whole number in 0..{MAX_SEED}"
@@ -234,9 +234,9 @@ def test_bench_speed_refuses_sizes_before_allocating(kwargs, message):
     "kwargs, message",
     [
         ({"terrain": None}, "terrain must be a Heightfield"),
-        ({"grid": 1e-6}, "grid must be a finite number in 0.01..10"),
-        ({"grid": math.nan}, "grid must be a finite number"),
-        ({"spacing": 0.0}, "spacing must be a finite number in 0.01..10"),
+        ({"config": PlannerConfig(grid=1e-6)}, "grid must be a finite number in 0.01..10"),
+        ({"config": PlannerConfig(grid=math.nan)}, "grid must be a finite number"),
+        ({"config": PlannerConfig(spacing=0.0)}, "spacing must be a finite number in 0.01..10"),
     ],
 )
 def test_plan_path_refuses_a_grid_before_allocating_it(flat, kwargs, message):
