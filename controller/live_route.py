@@ -27,7 +27,7 @@ U_TURN_SPEED = 0.3  # m/s: moving faster, a sharp turn is walked round (u_turn_w
 
 
 @dataclass(frozen=True)
-class Route:
+class CommandRoute:
     """Where a live command leads: world points (P, 2), the first the character's root xy."""
 
     points: np.ndarray
@@ -44,7 +44,7 @@ def unit(angle):
 
 
 def command_route(xy, yaw, speed_now, direction, speed, room, settings, decel):
-    """The Route of the command (direction, speed) for a character at root xy (2,) heading yaw moving at
+    """The CommandRoute of the command (direction, speed) for a character at root xy (2,) heading yaw moving at
     speed_now; room: a terrain.planning.Room; settings: the LiveConfig (turn_lead, reach, clearance); decel the
     follower's m/s^2."""
     xy = np.asarray(xy, dtype=np.float64)
@@ -69,11 +69,11 @@ def command_route(xy, yaw, speed_now, direction, speed, room, settings, decel):
         route = None if route.length <= lead else route
     if route is None:  # no lead-in, or too near an obstacle for one: turn right here
         route = clip(np.stack([xy, xy + far]), room, settings.clearance)
-    return Route(route.points, route.clipped, not route.clipped)
+    return CommandRoute(points=route.points, clipped=route.clipped, extends=not route.clipped)
 
 
 def clip(points, room, clearance):
-    """The Route along `points` (P, 2) up to the first sample that is not walkable or that comes closer than
+    """The CommandRoute along `points` (P, 2) up to the first sample that is not walkable or that comes closer than
     `clearance` m to what is not (a sample within that margin may still move away or along the obstacle)."""
     line = Polyline(points)
     s = np.arange(0.0, line.length, SAMPLE)
@@ -83,10 +83,10 @@ def clip(points, room, clearance):
     ok[0] = True  # where the character stands
     bad = np.flatnonzero(~ok)
     if not len(bad):
-        return Route(np.asarray(points, dtype=np.float64), False)
+        return CommandRoute(points=np.asarray(points, dtype=np.float64), clipped=False)
     end = s[bad[0] - 1]
     kept = [p for p, a in zip(line.points, line.arc) if a < end - 1e-9]
     points = np.stack(kept + [line.point_at(end)])
     if line.length < SHORTEST or end < SHORTEST:  # blocked right away: stand, facing along the route
         points = np.stack([points[0], points[0] + SHORTEST * (line.points[-1] - points[0]) / max(line.length, 1e-9)])
-    return Route(points, True)
+    return CommandRoute(points=points, clipped=True)
