@@ -2,12 +2,13 @@
 API; each name's module owns it)."""
 
 from controller.config import ControllerConfig
+from controller.frames import Frame
 from controller.live import LiveController, next_frames
 from controller.live_config import LiveConfig
 from controller.live_stream import LiveCrowdStream, LiveStream
 from controller.path_controller import PathController, run_batch
 from controller.script import TimedCommand, load_commands, run_script
-from controller.stream import BufferedStream, CrowdStream, Frame
+from controller.stream import BufferedStream, CrowdStream
 
 __all__ = [
     "BufferedStream",

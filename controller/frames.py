@@ -1,4 +1,5 @@
-"""`Frames`: a run of motion frames in the world frame, as the controller keeps and passes them."""
+"""`Frames`: a run of motion frames in the world frame, as the controller keeps and passes them; `Frame`: one of
+them, as a stream hands it out."""
 
 from __future__ import annotations
 
@@ -45,3 +46,13 @@ class Frames:
     def motion(self, fps, **extra):
         """These frames as a Motion (extra: terrain, path, goal)."""
         return Motion(fps, *self.arrays(), **extra)
+
+
+@dataclass
+class Frame:
+    """One pose in the world frame: what Scene.pose takes."""
+
+    root_pos: np.ndarray  # (3,) m
+    root_quat: np.ndarray  # (4,) xyzw
+    joint_quat: np.ndarray  # (12, 4) xyzw
+    contacts: np.ndarray  # (2,) [left, right]

@@ -5,7 +5,7 @@
     frame = live.next_frame()                             # the next 1/30 s (controller.stream.Frame)
 
 Frames are generated `commit_frames` at a time by the path controller's step (controller/step.py `advance`,
-whose duck-typed protocol this class implements, so that `next_frames` steps many live characters with one
+whose protocols.SteppedCharacter this class is, so that `next_frames` steps many live characters with one
 network call). A frame is final once handed out; the ones generated but not handed out yet are provisional.
 A command change keeps `margin_frames` of them and regenerates from there: the new frames replace the rest once
 they are ready, so the first frame the change affects is `margin_frames` after the last one handed out. Until
@@ -32,16 +32,16 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from controller.checks import check_against_model
 from controller.conditions import condition_rows
 from controller.follower import FollowerConfig, PathFollower, root_speed, wrap
 from controller.foot_lock import FootLock
-from controller.frames import Frames
+from controller.frames import Frame, Frames
 from controller.live_config import MAX_SPEED, CommandRecord, LiveConfig
 from controller.live_route import SHORTEST, command_route
 from controller.live_stream import LiveStream
-from controller.path_controller import check_against_model
+from controller.protocols import SteppedCharacter
 from controller.step import advance
-from controller.stream import Frame
 from motion_model.body import quaternion as quat
 from motion_model.body.legs import FOOT_LINKS, sole_offset
 from motion_model.body.skeleton import Skeleton
@@ -58,13 +58,13 @@ __all__ = ["LiveController", "LiveConfig", "LiveStream", "CommandRecord", "next_
 SPEED_WINDOW = 10  # frames over which the root's current speed is measured (for a new route's start)
 
 
-class LiveController:
+class LiveController(SteppedCharacter):
     """One character on `terrain` driven by live commands; starts standing on `start` (default the terrain's
     start pad) facing `heading` (rad, world yaw; default +X).
 
-    model: a LoadedModel or a name/path for load_model. `config` (LiveConfig) is kept as `settings`; `config`
-    is its nested ControllerConfig with `commit_frames`, what controller/step.py reads. room: the terrain's
-    terrain.planning.Room, if already built (characters on one terrain share it).
+    model: a LoadedModel or a name/path for load_model. `config` (LiveConfig) is kept as `settings`;
+    `step_config` is its nested ControllerConfig with its `commit_frames`, what controller/step.py steps it
+    with. room: the terrain's terrain.planning.Room, if already built (characters on one terrain share it).
     """
 
     def __init__(self, model, terrain, config=LiveConfig(), seed=0, start=None, heading=None, room=None):
@@ -73,8 +73,8 @@ class LiveController:
         self.seed = numbers.seed(seed)  # before the model loads: the generator is made by the first step
         self.settings = config.checked()
         self.model = model if isinstance(model, LoadedModel) else load_model(model)
-        self.config = replace(config.controller, commit_frames=config.commit_frames).checked()
-        check_against_model(self.config, self.model)
+        self.step_config = replace(config.controller, commit_frames=config.commit_frames).checked()
+        check_against_model(self.step_config, self.model)
         self.terrain = terrain
         start = np.asarray(terrain.start if start is None else start, dtype=np.float64)
         if start.shape != (2,) or not np.isfinite(start).all() or not terrain.contains(start):
@@ -181,9 +181,10 @@ class LiveController:
             frames = Frames.concatenate(self._chunks)[: self.frame_index]
         return frames.motion(self.model.window.fps, terrain=self.terrain)
 
-    # -- controller/step.py's protocol ------------------------------------------------------------------
+    # -- SteppedCharacter (controller/step.py) ------------------------------------------------------------
 
     done = False  # a live character never ends by itself
+    known = None  # nothing is imposed on its segments
 
     @property
     def tracker(self):
@@ -207,7 +208,7 @@ class LiveController:
             return Frames.concatenate(tail)[-n:]
 
     def frames_to_commit(self):
-        return self.config.commit_frames
+        return self.step_config.commit_frames
 
     def prepare(self):
         """(last frames or None, reference xy (2,), reference yaw, Command) for the next step, from the end of
@@ -222,7 +223,7 @@ class LiveController:
                 recent = Frames.concatenate([recent[:1]] * (window.n_prev - len(recent)) + [recent])
             if recent is None:
                 self.generator = torch.Generator().manual_seed(self.seed)
-                self.foot_lock = FootLock(self.terrain) if self.config.foot_lock else None
+                self.foot_lock = FootLock(self.terrain) if self.step_config.foot_lock else None
                 ref_xy, ref_yaw, speed_now = np.asarray(self.start, float), float(self.start_yaw), 0.0
             else:
                 ref_xy, ref_yaw = recent.root_pos[-1, :2], float(quat.heading(recent.root_quat[-1]))
@@ -233,10 +234,10 @@ class LiveController:
                 self._plan(ref_xy, ref_yaw, speed_now)
             return recent, ref_xy, ref_yaw, self._command(ref_xy, ref_yaw)
 
-    @staticmethod
-    def conditions(controllers):
+    @classmethod
+    def conditions(cls, controllers):
         """The condition rows and reference frames xy (B, 2), yaw (B,), z (B,) of many live characters
-        (controller/step.py's protocol): each one's prepare(), then the rest for all at once
+        (SteppedCharacter.conditions): each one's prepare(), then the rest for all at once
         (conditions.condition_rows)."""
         recents, ref_xy, ref_yaw, commands = zip(*(c.prepare() for c in controllers))
         ref_xy, ref_yaw = np.stack(ref_xy), np.array(ref_yaw)
@@ -319,7 +320,7 @@ class LiveController:
 
     def _plan(self, xy, yaw, speed_now):
         self._route = command_route(
-            xy, yaw, speed_now, self.direction, self.speed, self.room, self.settings, self.config.decel
+            xy, yaw, speed_now, self.direction, self.speed, self.room, self.settings, self.step_config.decel
         )
         cruise = self.speed if self.speed > 0 else max(speed_now, 0.3)
         window = self.model.window
@@ -327,7 +328,7 @@ class LiveController:
             self._route.points,
             cruise,
             self.terrain,
-            FollowerConfig.of(self.config, window, turn_rate=self.settings.turn_rate),
+            FollowerConfig.of(self.step_config, window, turn_rate=self.settings.turn_rate),
             heading=yaw,
         )
         self._follower.state = self._follower.state._replace(speed=speed_now)
@@ -340,7 +341,7 @@ class LiveController:
             return follow
         window = self.model.window
         left = max(self._route.length - float(Polyline(self._route.points).arc_length(xy)) - SHORTEST, 0.0)
-        speed = min(self.speed, math.sqrt(2.0 * self.config.decel * left))  # to rest where the route is clipped
+        speed = min(self.speed, math.sqrt(2.0 * self.step_config.decel * left))  # to rest where the route is clipped
         times = np.asarray(window.command_frames) / window.fps
         return Command.straight(wrap(self.direction - yaw), speed, times)
 

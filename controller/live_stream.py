@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 
+from controller.protocols import FrameStream
 from controller.step import advance
 from controller.stream import Background, raise_error
 
@@ -56,8 +57,8 @@ class LiveCrowdStream(Background):
         self._pending = []  # (character, command id, wall time of the command)
         self._started = False
         self._wake, stop = threading.Event(), threading.Event()
-        lead_frames = max(1, round(lead * self.lives[0].model.window.fps))
-        self._start(_Worker(self.lives, lead_frames, self._wake, stop), stop, "live-generator")
+        self.lead_frames = max(1, round(lead * self.lives[0].model.window.fps))  # each character's frames ahead
+        self._start(_Worker(self.lives, self.lead_frames, self._wake, stop), stop, "live-generator")
 
     def command(self, character, direction=None, speed=None):
         """LiveController.command of character `character`, timed for `latencies`."""
@@ -107,13 +108,26 @@ class LiveCrowdStream(Background):
         super().close()
 
 
-class LiveStream:
+class LiveStream(FrameStream):
     """One LiveController generated `lead` s ahead (a LiveCrowdStream of one): command(direction, speed) and
     next_frame(); use as a context manager or close()."""
 
     def __init__(self, live, lead=0.2):
         self.live = live
         self._crowd = LiveCrowdStream([live], lead)
+
+    @property
+    def buffered(self):
+        return self.live.buffered
+
+    @property
+    def capacity(self):
+        return self._crowd.lead_frames
+
+    @property
+    def finished(self):
+        """True once the worker has stopped (an error, or close()): a live character never ends by itself."""
+        return self._crowd.finished
 
     @property
     def underruns(self):

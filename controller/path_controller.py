@@ -22,29 +22,26 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from controller.checks import check_against_model, check_arguments, check_length, check_route
+from controller.checks import check_against_model, check_arguments, check_length
 from controller.conditions import condition_rows
 from controller.config import ControllerConfig
-from controller.follower import REST_SPEED, REST_TIME, FollowerConfig, PathFollower, trailing_speed
+from controller.follower import REST_SPEED, REST_TIME, trailing_speed
 from controller.foot_lock import FootLock
 from controller.frames import Frames
-from controller.inpaint import Inpainter
-from controller.keyframes import check_keyframes, keyed_route
+from controller.protocols import SteppedCharacter
+from controller.route_plan import RouteRequest, plan_route
 from controller.step import advance, shared_setup
-from controller.timing import KeyTiming
 from motion_model.body.motion import Motion
 from motion_model.learner.checkpoint import LoadedModel, load_model
 from motion_model.learner.condition import reference_frame
 from motion_model.runtime import threads
 from terrain import numbers
-from terrain.planning import plan_path, traversable
 from terrain.polyline import Polyline
 from terrain.stack import TerrainStack
 
 # s: a lane waiting for the GIL to launch its next network op waits out the other lane's Python time slice
 # (5 ms by default); shorter slices keep the network lanes busy.
 LANE_SWITCH_INTERVAL = 2e-4
-START_LEG = 0.5  # m of the path whose direction the character faces at the start, by default
 
 
 @dataclass
@@ -59,8 +56,8 @@ class Result:
         return self.motion.duration / max(self.wall_seconds, 1e-9)
 
 
-class PathController:
-    """One character following a path over a terrain with a motion diffusion model.
+class PathController(SteppedCharacter):
+    """One character following a path over a terrain with a motion diffusion model (a SteppedCharacter).
 
     model: a LoadedModel or a name/path for load_model. goal defaults to the terrain's goal pad, start to
     its start pad; path (P, 2) defaults to the terrain planner's route from start to goal. A given path is
@@ -72,7 +69,8 @@ class PathController:
     on the way to the goal; end_pose: an end_pose.EndPose to arrive in, whose place is the goal. With either,
     the route is planned through them (leave out path; an end pose also replaces goal), the follower's speed
     timed to meet them (timing.py) and they are imposed while each segment is sampled (inpaint.py); an
-    impossible keyframe is refused (ValueError) before anything is generated.
+    impossible keyframe is refused (ValueError) before anything is generated. The route inputs are planned
+    by route_plan.plan_route.
     """
 
     def __init__(
@@ -96,23 +94,13 @@ class PathController:
         self.terrain = terrain
         check_against_model(config, self.model)
         check_length(config, self.model)
-        if end_pose is not None:
-            goal = _end_pose_goal(goal, end_pose)
-        start = np.asarray(terrain.start if start is None else start, dtype=np.float64)
-        goal = np.asarray(terrain.goal if goal is None else goal, dtype=np.float64)
-        if start.shape != (2,) or goal.shape != (2,):
-            raise ValueError("start and goal must be world xy pairs (the terrain has no pads to default to)")
-        self.timing = self.inpainter = None
-        self.known = None  # the Known parts of the next segment (ddim.Known), set by condition()
-        if keyframes or end_pose is not None:
-            if path is not None:
-                raise ValueError("keyframes and an end pose plan their own route: leave out the path (or waypoints)")
-            route, self.timing = _keyed_route(terrain, start, goal, keyframes, end_pose, self.config)
-            self.path = route.path
-            self.inpainter = Inpainter(keyframes, route.arcs, end_pose, terrain, self.model)
-        else:
-            self.path = plan_path(terrain, start=start, goal=goal) if path is None else check_route(terrain, path, goal)
-        self.goal = goal
+        request = RouteRequest(
+            goal=goal, path=path, start=start, heading=heading, stops=stops, keyframes=keyframes, end_pose=end_pose
+        )
+        plan = plan_route(terrain, self.model, self.config, request)
+        self.path, self.goal, self.start_yaw = plan.path, plan.goal, plan.start_yaw
+        self.timing, self.inpainter = plan.timing, plan.inpainter
+        self.known = None  # the Known parts of the next segment (ddim.Known), set by conditions()
         self.tracker = Polyline(self.path)
         self.generator = torch.Generator().manual_seed(seed)
         self.foot_lock = FootLock(terrain) if config.foot_lock else None
@@ -121,21 +109,7 @@ class PathController:
         self.segments = []
         self.status = None
         self.wall_seconds = 0.0
-        route = self.path if np.allclose(self.path[-1], goal) else np.concatenate([self.path, goal[None]])
-        line = Polyline(route)
-        direction = line.point_at(min(START_LEG, line.length)) - route[0]  # along the first leg
-        self.start_yaw = float(np.arctan2(direction[1], direction[0]) if heading is None else heading)
-        if not np.isfinite(self.start_yaw):
-            raise ValueError(f"the start heading must be a finite angle, got {heading}")
-        self.follower = PathFollower(
-            route,
-            self.config.speed,
-            terrain,
-            FollowerConfig.of(self.config, self.model.window),
-            stops,
-            heading=self.start_yaw,
-            waits=self.timing.waits() if self.timing else (),
-        )
+        self.follower = plan.follower(terrain, self.config, self.model.window)
 
     # -- state ---------------------------------------------------------------------------------------
 
@@ -159,15 +133,47 @@ class PathController:
                 break
         return Frames.concatenate(chunks)[-n:]
 
+    @property
+    def step_config(self):
+        """The settings its steps run with (SteppedCharacter): its config."""
+        return self.config
+
     def condition(self):
         """(cond dict for one row, reference (xy (1, 2), yaw (1,), z (1,))) for the next segment."""
-        cond, *ref = conditions([self])
+        cond, *ref = self.conditions([self])
         return cond, tuple(ref)
 
-    @staticmethod
-    def conditions(controllers):
-        """conditions(controllers): the condition rows and reference frames of many at once (controller/step.py)."""
-        return conditions(controllers)
+    @classmethod
+    def conditions(cls, controllers):
+        """The network's condition dict, one row per controller, for the controllers' next segments, and their
+        reference frames: xy (B, 2), yaw (B,), z (B,). A controller without frames starts cold: standing on its
+        start pad, facing along its path. Each controller's follower plans its command (its place is recorded);
+        the rest runs for all at once (conditions.condition_rows)."""
+        window = controllers[0].model.window
+        terrains = TerrainStack.of([c.terrain for c in controllers])
+        n = len(controllers)
+        ref_xy, ref_yaw, ref_z = np.zeros((n, 2)), np.zeros(n), np.zeros(n)
+        recents = [c.last_frames(window.n_prev) for c in controllers]
+        warm = [i for i, recent in enumerate(recents) if recent is not None]
+        for i, c in enumerate(controllers):
+            if recents[i] is None:
+                ref_xy[i], ref_yaw[i], ref_z[i] = c.path[0], c.start_yaw, c.terrain.height(c.path[0])
+        if warm:
+            last = Frames.stack([recents[i][-1:] for i in warm])
+            ref_xy[warm], ref_yaw[warm], ref_z[warm] = reference_frame(
+                last.root_pos[:, 0], last.root_quat[:, 0], terrains.rows(warm)
+            )
+        commands = []
+        for i, c in enumerate(controllers):
+            if c.timing:
+                c.timing.retime(c.follower, ref_xy[i])
+            commands.append(c.follower.command(ref_xy[i], float(ref_yaw[i])))
+            c.places.append((c.num_frames, c.follower.place))
+            if c.inpainter:
+                here = (ref_xy[i], float(ref_yaw[i]), float(ref_z[i]))
+                c.known = c.inpainter.known(c.num_frames, here, c.follower)
+        cond = condition_rows(controllers[0].model, terrains, ref_xy, ref_yaw, ref_z, recents, commands)
+        return cond, ref_xy, ref_yaw, ref_z
 
     def motion(self):
         """Everything committed so far as a Motion with the terrain, path and goal."""
@@ -269,57 +275,6 @@ class PathController:
             if earlier and place_now - earlier[-1] < self.config.stall_distance:
                 return "stalled"
         return None
-
-
-def conditions(controllers):
-    """The network's condition dict, one row per controller, for the controllers' next segments, and their
-    reference frames: xy (B, 2), yaw (B,), z (B,). A controller without frames starts cold: standing on its start
-    pad, facing along its path. Each controller's follower plans its command (its place is recorded); the rest
-    runs for all at once (conditions.condition_rows)."""
-    window = controllers[0].model.window
-    terrains = TerrainStack.of([c.terrain for c in controllers])
-    ref_xy, ref_yaw, ref_z = np.zeros((len(controllers), 2)), np.zeros(len(controllers)), np.zeros(len(controllers))
-    recents = [c.last_frames(window.n_prev) for c in controllers]
-    warm = [i for i, recent in enumerate(recents) if recent is not None]
-    for i, c in enumerate(controllers):
-        if recents[i] is None:
-            ref_xy[i], ref_yaw[i], ref_z[i] = c.path[0], c.start_yaw, c.terrain.height(c.path[0])
-    if warm:
-        last = Frames.stack([recents[i][-1:] for i in warm])
-        ref_xy[warm], ref_yaw[warm], ref_z[warm] = reference_frame(
-            last.root_pos[:, 0], last.root_quat[:, 0], terrains.rows(warm)
-        )
-    commands = []
-    for i, c in enumerate(controllers):
-        if c.timing:
-            c.timing.retime(c.follower, ref_xy[i])
-        commands.append(c.follower.command(ref_xy[i], float(ref_yaw[i])))
-        c.places.append((c.num_frames, c.follower.place))
-        if c.inpainter:
-            c.known = c.inpainter.known(c.num_frames, (ref_xy[i], float(ref_yaw[i]), float(ref_z[i])), c.follower)
-    cond = condition_rows(controllers[0].model, terrains, ref_xy, ref_yaw, ref_z, recents, commands)
-    return cond, ref_xy, ref_yaw, ref_z
-
-
-def _end_pose_goal(goal, end_pose):
-    """The goal an end pose sets (its root's place); ValueError if another goal is given too."""
-    if goal is not None and not np.allclose(goal, end_pose.xy):
-        raise ValueError("an end pose sets the goal (its root's place): leave out the goal")
-    return end_pose.xy
-
-
-def _keyed_route(terrain, start, goal, keyframes, end_pose, config):
-    """(KeyedRoute, KeyTiming or None) of a route from start through the keyframes to the goal; ValueError
-    naming an impossible keyframe."""
-    check_keyframes(terrain, keyframes, config.time_limit)
-    if end_pose is not None and not (terrain.contains(goal) and traversable(terrain, goal)):
-        raise ValueError(
-            f"the end pose's place ({goal[0]:.2f}, {goal[1]:.2f}) is off the terrain or not walkable ground: "
-            "give a pose from a motion on this terrain"
-        )
-    route = keyed_route(terrain, start, goal, keyframes, None if end_pose is None else end_pose.heading)
-    timing = KeyTiming(keyframes, route.arcs, route.path, terrain, config.speed, config.accel) if keyframes else None
-    return route, timing
 
 
 def run_batch(controllers, progress=False, batch=32, lanes=None):

@@ -1,8 +1,10 @@
 """One controller step for many characters at once, in named stages over small records.
 
-  segment_starts    the characters' condition rows and reference frames (PathController.conditions: the
-                    previous frames' features of all at once, terrain grids once per terrain, each one's
-                    follower plans its command) and last committed frames
+The characters are protocols.SteppedCharacter: PathControllers or LiveControllers, of one class per step.
+
+  segment_starts    the characters' condition rows and reference frames (their class's conditions, e.g.
+                    PathController.conditions: the previous frames' features of all at once, terrain grids once
+                    per terrain, each one's follower plans its command) and last committed frames
   best_candidates   `candidates` segments per character from one network call for all, in the world frame
                     with their seams blended, scored by the collision check; characters none of whose
                     candidates pass sample again, up to `max_retries` times; each keeps its best so far
@@ -43,7 +45,7 @@ FALLBACK_COST = 1e3  # added to the cost of a candidate that fails the check: a 
 class Starts:
     """Where the next segment of each of B characters starts."""
 
-    cond: dict  # the network's condition, one row per character (PathController.conditions)
+    cond: dict  # the network's condition, one row per character (SteppedCharacter.conditions)
     ref_xy: np.ndarray  # (B, 1, 2) reference frames, shaped to broadcast over the candidates
     ref_yaw: np.ndarray  # (B, 1)
     ref_z: np.ndarray  # (B, 1)
@@ -62,7 +64,8 @@ class Candidate:
 
 
 def advance(controllers):
-    """One step for every controller still going, with one network call per attempt for all of them.
+    """One step for every controller (SteppedCharacter, all of one class) still going, with one network call per
+    attempt for all of them.
 
     Returns the committed segment (Motion) of each controller in order (None for those already done).
     """
@@ -82,7 +85,7 @@ def advance(controllers):
 
 
 def shared_setup(controllers):
-    """The model and config of characters stepped together; ValueError unless they share the model and the
+    """The model and step_config of characters stepped together; ValueError unless they share the model and the
     settings of the shared work (config.BATCH_SETTINGS), naming the settings that differ."""
     first = controllers[0]
     for other in controllers[1:]:
@@ -91,18 +94,18 @@ def shared_setup(controllers):
                 "characters stepped together must share one model: load it once (load_model) and "
                 "give the same one to every PathController"
             )
-        differ = first.config.batch_differences(other.config)
+        differ = first.step_config.batch_differences(other.step_config)
         if differ:
             raise ValueError(
                 f"characters stepped together must share the controller settings {', '.join(differ)} "
                 "(one network call and one check for all); run those that differ in separate batches"
             )
-    return first.model, first.config
+    return first.model, first.step_config
 
 
 def segment_starts(controllers):
     """The Starts of the controllers' next segments."""
-    cond, *refs = controllers[0].conditions(controllers)
+    cond, *refs = type(controllers[0]).conditions(controllers)
     ref_xy, ref_yaw, ref_z = (r[:, None] for r in refs)  # (B, 1, ...)
     return Starts(cond, ref_xy, ref_yaw, ref_z, [c.last_frames(2) for c in controllers])
 
@@ -148,7 +151,7 @@ def sample_candidates(controllers, starts, pending, model, config):
     )
     # inference_mode rather than sample's no_grad: the same numbers, 10-15% less time per pass at batch 1
     # (sim/benchmarks/bench_batch1.py; README, Speed).
-    known = _stack_known([getattr(controllers[i], "known", None) for i in pending], k, noise.shape)
+    known = _stack_known([controllers[i].known for i in pending], k, noise.shape)
     network = model.sampling_network(config.precision)
     with torch.inference_mode(), autocast(config.precision):
         x0 = sample(
@@ -251,8 +254,8 @@ def diagnostics(candidate, seconds):
 
 def _stack_known(knowns, k, shape):
     """One ddim.Known (P * k, frames, features) of the characters' own (each repeated for its k candidates),
-    nothing known for those with none; None when none has any. A controller's `known` is optional (keyframes,
-    inpaint.py): it is set by condition()."""
+    nothing known for those with none; None when none has any (a SteppedCharacter's `known`: keyframes,
+    inpaint.py)."""
     if all(known is None for known in knowns):
         return None
     none = torch.zeros((1,) + tuple(shape[1:]))

@@ -12,25 +12,14 @@ import queue
 import threading
 import time
 import weakref
-from dataclasses import dataclass
 
-import numpy as np
-
+from controller.frames import Frame
 from controller.path_controller import PathController
+from controller.protocols import FrameStream
 from controller.step import advance, shared_setup
 from terrain import numbers
 
 BUFFER_RANGE = (0.01, 600.0)  # s of motion generated ahead: at least a frame or so, at most 10 minutes
-
-
-@dataclass
-class Frame:
-    """One pose in the world frame: what Scene.pose takes."""
-
-    root_pos: np.ndarray  # (3,) m
-    root_quat: np.ndarray  # (4,) xyzw
-    joint_quat: np.ndarray  # (12, 4) xyzw
-    contacts: np.ndarray  # (2,) [left, right]
 
 
 class Background:
@@ -109,10 +98,10 @@ class CrowdStream(Background):
     """Frames of many PathControllers on one step (controller.step.advance: one network call for all of them per
     step), generated ahead in one background thread.
 
-    `streams[i]` is character i's stream (CharacterStream: next_frame(), underruns, wait_seconds, buffered,
-    capacity, finished). A character is stepped while fewer than `buffer_seconds` of its motion are buffered, so
-    the characters that need frames share each network call. The controllers must share one model and the
-    batch settings (advance's shared_setup). close() stops the worker; so does dropping the stream.
+    `streams[i]` is character i's stream (a CharacterStream, a protocols.FrameStream). A character is stepped
+    while fewer than `buffer_seconds` of its motion are buffered, so the characters that need frames share each
+    network call. The controllers must share one model and the batch settings (advance's shared_setup). close()
+    stops the worker; so does dropping the stream.
     """
 
     def __init__(self, controllers, buffer_seconds=4.0, name="crowd-generator"):
@@ -135,8 +124,8 @@ class CrowdStream(Background):
         return index in self._worker.ended or self.finished
 
 
-class CharacterStream:
-    """One character's frames of a CrowdStream, with BufferedStream's interface (closing it closes the crowd's)."""
+class CharacterStream(FrameStream):
+    """One character's frames of a CrowdStream (closing it closes the crowd's)."""
 
     def __init__(self, crowd, index):
         self.crowd, self.index, self._frames = crowd, index, crowd.queues[index]

@@ -105,8 +105,8 @@ class _RunState:
 class SimulationLoop:
     """Stream frames into `scene` (a sim.bullet.scene.Scene) while stepping its physics at PHYSICS_HZ.
 
-    streams: anything with next_frame() -> Frame or None (a BufferedStream; its underruns and wait_seconds
-    are reported), or a list of them, one per humanoid of the scene (a crowd: CrowdStream.streams; a
+    streams: a controller.protocols.FrameStream (a BufferedStream; its underruns and wait_seconds are
+    reported), or a list of them, one per humanoid of the scene (a crowd: CrowdStream.streams; a
     character whose stream has ended keeps its last pose until every stream has). settings: LoopSettings.
     balls: BallSpawns. camera: a Camera whose follow filter aims the GUI window (a p.GUI scene) and the video,
     at the first character. video: a VideoOutput to record. run() closes the streams when it ends, so no
@@ -169,8 +169,6 @@ class SimulationLoop:
         if not self.settings.prefill:
             return
         for stream in self.streams:
-            if not hasattr(stream, "finished"):
-                continue
             while stream.buffered < stream.capacity and not stream.finished:
                 time.sleep(0.01)
 
@@ -303,8 +301,8 @@ class SimulationLoop:
         if run.bar is None or now - last.wall < STATUS_EVERY:
             return
         dt = now - last.wall
-        going = [s for s in self.streams if not getattr(s, "finished", False)] or self.streams
-        buffered = min(getattr(stream, "buffered", 0) for stream in going) / self.fps
+        going = [s for s in self.streams if not s.finished] or self.streams
+        buffered = min(stream.buffered for stream in going) / self.fps
         run.bar.set_description_str(
             f"physics {(run.steps - last.steps) / dt:.0f} Hz, poses {(run.poses - last.poses) / dt:.1f} Hz, buffer"
             f" {buffered:.1f} s, underruns {self._underruns()}",
@@ -319,8 +317,7 @@ class SimulationLoop:
             run.bar.update(run.steps / PHYSICS_HZ - run.bar.n)
             run.bar.close()
         for stream in self.streams:
-            if hasattr(stream, "close"):
-                stream.close()
+            stream.close()
         if run.video is not None:
             run.video.close()
 
@@ -337,18 +334,18 @@ class SimulationLoop:
             physics_hz=run.steps / max(wall, 1e-9),
             pose_hz=run.poses / max(wall, 1e-9),
             underruns=self._underruns(),
-            wait_seconds=sum(float(getattr(stream, "wait_seconds", 0.0)) for stream in self.streams),
+            wait_seconds=sum(stream.wait_seconds for stream in self.streams),
             resyncs=run.resyncs,
             stopped=run.stopped,
             ball_positions=balls,
             startup_seconds=run.startup,
             video_frames=run.video.count if run.video else 0,
             characters=len(self.streams),
-            underruns_per_character=tuple(int(getattr(stream, "underruns", 0)) for stream in self.streams),
+            underruns_per_character=tuple(stream.underruns for stream in self.streams),
         )
 
     def _underruns(self):
-        return sum(int(getattr(stream, "underruns", 0)) for stream in self.streams)
+        return sum(stream.underruns for stream in self.streams)
 
 
 def check_seconds(seconds):
