@@ -6,7 +6,7 @@ from controller.frames import Frame
 from controller.live import LiveController, next_frames
 from controller.live_config import LiveConfig
 from controller.live_stream import LiveCrowdStream, LiveStream
-from controller.path_controller import PathController, run_batch
+from controller.path_controller import PathController, lane_threads, run_batch
 from controller.script import TimedCommand, load_commands, run_script
 from controller.stream import BufferedStream, CrowdStream
 
@@ -21,6 +21,7 @@ __all__ = [
     "LiveStream",
     "PathController",
     "TimedCommand",
+    "lane_threads",
     "load_commands",
     "next_frames",
     "run_batch",
