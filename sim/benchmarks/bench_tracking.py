@@ -205,7 +205,7 @@ HEADER = (
 
 
 def at_rest_on_goal(row):
-    """The control issue's floor: within GOAL_RADIUS of the goal, slower than REST_SPEED over the last second."""
+    """The floor of a tracked run: within GOAL_RADIUS of the goal, slower than REST_SPEED over the last second."""
     return row.goal_m <= GOAL_RADIUS and row.last_speed is not None and row.last_speed < REST_SPEED
 
 

@@ -7,7 +7,7 @@ frame on, which direction and speed) and returns a Reaction per change, timed fr
   stop     the root slower than STOP_SPEED m/s after a stop (from a walk, or a run above RUN_FROM m/s)
   speed    the root moving at the new speed, within SPEED_TOLERANCE of it or SPEED_SLACK m/s
 A change is measured until the next one (or the end of the motion); a reaction not reached by then has
-seconds None. Each kind has a floor (the steering issue's); on slopes and stairs the caller scales them.
+seconds None. Each kind has a floor (what live steering must reach); on slopes and stairs the caller scales them.
 Root speed is horizontal, over a window centred on each frame (a step's sway would read as speed changes).
 """
 
