@@ -17,8 +17,9 @@ from motion_model.learner.dataset import build_dataset
 from sim.evaluation.batch import load_run, run_suite
 from sim.evaluation.compare import compare_runs
 from sim.evaluation.report import write_report
-from sim.evaluation.suite import MAX_SEED, SuiteError, load_suite, parse_suite
+from sim.evaluation.suite import SuiteError, load_suite, parse_suite
 from sim.play.scripted import check_outputs
+from terrain.numbers import MAX_SEED
 
 FLAT = {"kind": "flat", "seeds": [0], "goal_distance": 6.5}
 TINY_CONTROLLER = {"ddim_steps": 2, "commit_frames": 30, "candidates": 1, "max_retries": 0, "time_limit": 2.0}

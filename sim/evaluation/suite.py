@@ -21,8 +21,6 @@ the terrain parameters), so runs of different methods or suites can be matched e
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -30,15 +28,11 @@ from pathlib import Path
 import configs
 from configs.typed import SHOWN, cut, shown
 from controller.path_controller import ControllerConfig
-from terrain.generators import CORRIDOR_KINDS, PAD, make_terrain, parameter_spec, resolve_params
-from terrain.numbers import MAX_SEED
+from sim.evaluation.episodes import GAITS, MAX_EPISODES, Episode, SuiteError, expand_entry, is_number
 
 METHODS = ("model", "engine", "blind")
-GAITS = ("walk", "run")
 SUITE_KEYS = ("name", "method", "model", "controller", "batch_size", "speeds", "episodes")
-ENTRY_KEYS = ("kind", "params", "seeds", "gait", "goal_distance")
 DEFAULT_SPEEDS = {"walk": 1.2, "run": 3.0}
-MAX_EPISODES = 100_000  # a suite expands to at most this many episodes (checked before expanding)
 # What Suite.to_dict writes (run.yaml) and Episode.to_dict writes for each episode.
 RESOLVED_TYPES = {
     "name": str,
@@ -59,27 +53,6 @@ EPISODE_TYPES = {
     "speed": (int, float),
 }
 KIND_NAMES = {str: "text", int: "a whole number", dict: "a mapping", list: "a list"}
-
-
-class SuiteError(ValueError):
-    """A suite file that cannot be used; the message names the problem and the fix."""
-
-
-@dataclass(frozen=True)
-class Episode:
-    id: str
-    kind: str
-    params: dict  # terrain parameters, `length` included
-    seed: int
-    gait: str
-    goal_distance: float  # m
-    speed: float  # m/s
-
-    def terrain(self):
-        return make_terrain(self.kind, seed=self.seed, **self.params)
-
-    def to_dict(self):
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True)
@@ -191,7 +164,7 @@ def parse_suite(data, source="suite"):
             f"got a {type(given_speeds).__name__}"
         )
     speeds = {**DEFAULT_SPEEDS, **given_speeds}
-    if set(speeds) != set(GAITS) or not all(_is_number(v) and v > 0 for v in speeds.values()):
+    if set(speeds) != set(GAITS) or not all(is_number(v) and v > 0 for v in speeds.values()):
         raise SuiteError(f"{source}: speeds must give positive m/s for {' and '.join(GAITS)}, got {shown(speeds)}")
     controller = _controller(data.get("controller"), method, source)
     _check_speed_range(speeds, source)
@@ -204,7 +177,7 @@ def parse_suite(data, source="suite"):
     episodes, seen = [], {}
     for number, entry in enumerate(entries, 1):
         room = MAX_EPISODES - len(episodes)
-        for episode in _expand(entry, speeds, f"{source}, episodes entry {number}", room):
+        for episode in expand_entry(entry, speeds, f"{source}, episodes entry {number}", room):
             if episode.id in seen:
                 raise SuiteError(
                     f"{source}: episode {episode.id} is listed by entries {seen[episode.id]} and "
@@ -213,13 +186,13 @@ def parse_suite(data, source="suite"):
             seen[episode.id] = number
             episodes.append(episode)
     return Suite(
-        str(data.get("name") or Path(source).stem),
-        method,
-        str(data.get("model", "default")),
-        controller,
-        batch_size,
-        speeds,
-        tuple(episodes),
+        name=str(data.get("name") or Path(source).stem),
+        method=method,
+        model=str(data.get("model", "default")),
+        controller=controller,
+        batch_size=batch_size,
+        speeds=speeds,
+        episodes=tuple(episodes),
     )
 
 
@@ -235,10 +208,6 @@ def parse_shard(text):
             "2/4 and 3/4; in a Slurm array: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)"
         )
     return i, n
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _refuse_non_finite(data, source):
@@ -293,106 +262,3 @@ def _controller(spec, method, source):
     if method == "blind":
         config = replace(config, guidance={**config.guidance, "terrain": 0.0})
     return config.to_dict()
-
-
-def _as_list(value, name, where):
-    values = value if isinstance(value, list) else [value]
-    if not values:
-        raise SuiteError(f"{where}: {name} is an empty list")
-    return values
-
-
-def _seeds(spec, where):
-    if isinstance(spec, dict) and set(spec) == {"start", "count"}:
-        count = spec["count"]
-        if isinstance(count, int) and count > MAX_EPISODES:
-            raise SuiteError(
-                f"{where}: seeds count {count} is more than a suite's {MAX_EPISODES} episodes; "
-                "split the suite into several"
-            )
-        spec = (
-            list(range(spec["start"], spec["start"] + count))
-            if all(isinstance(v, int) and not isinstance(v, bool) for v in spec.values())
-            else None
-        )
-    if not (
-        isinstance(spec, list) and spec and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in spec)
-    ):
-        raise SuiteError(
-            f"{where}: seeds must be a list of whole numbers >= 0 or {{start: S, count: N}}, got {shown(spec)}"
-        )
-    if max(spec) > MAX_SEED:
-        raise SuiteError(
-            f"{where}: seeds must lie in 0..{MAX_SEED} (2**32 - 1, what every generator takes); one is larger"
-        )
-    return spec
-
-
-def _expand(entry, speeds, where, room):
-    if not isinstance(entry, dict):
-        raise SuiteError(f"{where}: expected a mapping such as {{kind: flat, seeds: [0]}}, got {shown(entry)}")
-    unknown = sorted(set(entry) - set(ENTRY_KEYS))
-    if unknown:
-        raise SuiteError(f"{where}: unknown key {shown(unknown[0])}; entry keys are {', '.join(ENTRY_KEYS)}")
-    kind = entry.get("kind")
-    if kind not in CORRIDOR_KINDS:  # a suite's episodes are set by a corridor's length (not the open field)
-        raise SuiteError(f"{where}: unknown terrain kind {shown(kind)}; kinds are {', '.join(CORRIDOR_KINDS)}")
-    params = entry.get("params") or {}
-    if not isinstance(params, dict):
-        raise SuiteError(
-            f"{where}: params must be a mapping of terrain parameters such as {{direction: up}}, "
-            f"got a {type(params).__name__}"
-        )
-    params = dict(params)
-    if "seeds" not in entry:
-        raise SuiteError(f"{where}: no seeds (for example seeds: [0, 1, 2])")
-    seeds = _seeds(entry["seeds"], where)
-    gaits = _as_list(entry.get("gait", "walk"), "gait", where)
-    if any(g not in GAITS for g in gaits):
-        raise SuiteError(f"{where}: unknown gait in {shown(gaits)}; gaits are {', '.join(GAITS)}")
-    lengths = parameter_spec(kind)["length"]
-    if "goal_distance" in entry:
-        if "length" in params:
-            raise SuiteError(
-                f"{where}: give goal_distance or params.length, not both (length = goal_distance + {PAD} m)"
-            )
-        distances = _as_list(entry["goal_distance"], "goal_distance", where)
-        lo, hi = lengths["min"] - PAD, lengths["max"] - PAD
-        bad = [d for d in distances if not (_is_number(d) and lo <= d <= hi)]
-        if bad:
-            raise SuiteError(
-                f"{where}: goal_distance {shown(bad[0])} is out of range for {kind}: valid range "
-                f"[{lo:g}, {hi:g}] m (the corridor length {lengths['min']}-{lengths['max']} m minus "
-                f"the pads' {PAD} m)"
-            )
-    else:
-        length = params.get("length", lengths["default"])
-        if not _is_number(length):
-            raise SuiteError(f"{where}: params.length must be a number of metres, got a {type(length).__name__}")
-        distances = [length - PAD]
-    try:
-        resolve_params(kind, {**params, "length": distances[0] + PAD})
-    except ValueError as error:
-        raise SuiteError(f"{where}: {error}") from error
-    count = len(gaits) * len(distances) * len(seeds)
-    if count > room:
-        raise SuiteError(
-            f"{where}: its {count} episodes (gaits x goal distances x seeds) take the suite beyond "
-            f"{MAX_EPISODES} episodes; split the suite into several"
-        )
-    given = {k: v for k, v in params.items() if k != "length"}
-    tag = "-" + hashlib.sha1(json.dumps(given, sort_keys=True).encode()).hexdigest()[:6] if given else ""
-    return [
-        Episode(
-            f"{kind}-{gait}-{distance:g}m-s{seed}{tag}",
-            kind,
-            {**params, "length": float(distance + PAD)},
-            seed,
-            gait,
-            float(distance),
-            float(speeds[gait]),
-        )
-        for gait in gaits
-        for distance in distances
-        for seed in seeds
-    ]
