@@ -47,6 +47,13 @@ def mid_flight_stops(terrain, path):
 
 def cases():
     """(name, terrain, path, plan or None) of every behaviour."""
+    yield from flat_cases()
+    yield from stops_on_inclines()
+    yield from random_plans()
+
+
+def flat_cases():
+    """The plain walk, then standing starts and stops, corners, turns and speed changes on flat ground."""
     flat = make_terrain("flat", seed=0, length=16.0, width=8.0)
     start = np.asarray(flat.start)
     line = lambda *points: start + np.array(points, dtype=float)
@@ -90,6 +97,10 @@ def cases():
         line((0, 0), (13, 0)),
         SpeedPlan((Cruise(0.0, 1.2), Cruise(3.0, 3.0), Cruise(8.0, 1.0)), end_standing=1.0),
     )
+
+
+def stops_on_inclines():
+    """Stops halfway up and down a flight of stairs, and on a 15 degree slope."""
     stairs = make_terrain("stairs", seed=5, direction="up_down", step_height=0.18, tread=0.28, num_steps=6)
     path = plan_path(stairs)
     up, down = mid_flight_stops(stairs, path)
@@ -106,6 +117,10 @@ def cases():
         plan_path(slope),
         SpeedPlan((Cruise(0.0, 1.1), Stop(4.0, 1.5), Stop(7.5, 1.0)), start_standing=1.0, end_standing=1.5),
     )
+
+
+def random_plans():
+    """Random speed plans (walk, mixed, run; walk only on stairs and steps) on three seeds of every corridor."""
     config = PlanConfig(stops_per_metre=0.1)
     for kind in CORRIDOR_KINDS:
         for seed in range(3):

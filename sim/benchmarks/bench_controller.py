@@ -120,7 +120,7 @@ def spiral_course(seed=0, laps=4, r_out=26.0, r_in=9.0):
     return Heightfield(h, cell, np.array([-30.0, -30.0]), start=path[0], goal=path[-1]), path
 
 
-def main():
+def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="default")
     parser.add_argument("--config", help="controller YAML (default: the ControllerConfig defaults)")
@@ -130,70 +130,97 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip", nargs="*", default=(), choices=("engine", "blind", "long"))
     parser.add_argument("--out", default="runs/bench")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    model = load_model(args.model)
-    config = ControllerConfig.load(args.config) if args.config else ControllerConfig()
-    eps = episodes(args.per_kind)
-    report = {"config": config.to_dict(), "episodes": len(eps)}
-    header = f"{'':<26}" + "".join(f"{key[:11]:>12}" for key, _ in COLUMNS)
+    return parser.parse_args()
 
+
+def model_runs(model, config, eps, args, report):
+    """The model over every episode, `args.batch` at a time, and its speeds (into `report`); returns the rows."""
     run_model(model, config, eps[:2], 2)  # warm-up: the first network calls allocate and tune kernels
-    single_rows, single_speed = run_model(model, config, eps[:: max(1, len(eps) // args.single)][: args.single], 1)
+    _, single_speed = run_model(model, config, eps[:: max(1, len(eps) // args.single)][: args.single], 1)
     rows, batch_speed = run_model(model, config, eps, args.batch)
     full_speed = steady_speed(model, config, args.batch)
     report.update(model=rows, speed_single=single_speed, speed_batch=full_speed, speed_episodes=batch_speed)
-    print(header)
+    print(f"{'':<26}" + "".join(f"{key[:11]:>12}" for key, _ in COLUMNS))
     for kind in CORRIDOR_KINDS:
         print(summarise(f"model {kind}", [r for r in rows if r["kind"] == kind]))
     print(summarise("model all", rows))
-    if "blind" not in args.skip:
-        blind, _ = run_model(model, replace(config, guidance={"terrain": 0.0}), eps, args.batch)
-        report["terrain_blind"] = blind
-        print(summarise("terrain-blind all", blind))
-        for kind in ("stairs", "steps"):
-            print(summarise(f"terrain-blind {kind}", [r for r in blind if r["kind"] == kind]))
-    if "engine" not in args.skip:
-        engine = []
-        for kind, i, terrain, path in eps:
-            m = evaluate(synthesize(terrain, path, gait="walk", seed=i, speed=config.speed))
-            m.update(kind=kind, seed=i, success=float(m["goal_dist_root_m"] < config.goal_radius), seam_ratio=np.nan)
-            engine.append(m)
-        report["engine"] = engine
-        print(summarise("synthesis engine all", engine))
+    return rows
+
+
+def terrain_blind(model, config, eps, batch, report):
+    blind, _ = run_model(model, replace(config, guidance={"terrain": 0.0}), eps, batch)
+    report["terrain_blind"] = blind
+    print(summarise("terrain-blind all", blind))
+    for kind in ("stairs", "steps"):
+        print(summarise(f"terrain-blind {kind}", [r for r in blind if r["kind"] == kind]))
+
+
+def engine_runs(config, eps, report):
+    """The synthesis engine on the same episodes; success is ending within the controller's goal radius."""
+    engine = []
+    for kind, i, terrain, path in eps:
+        m = evaluate(synthesize(terrain, path, gait="walk", seed=i, speed=config.speed))
+        m.update(kind=kind, seed=i, success=float(m["goal_dist_root_m"] < config.goal_radius), seam_ratio=np.nan)
+        engine.append(m)
+    report["engine"] = engine
+    print(summarise("synthesis engine all", engine))
+
+
+def long_walk(model, config, report):
+    """The 10-minute spiral walk, a 3 s stop every 60 m."""
+    terrain, path = spiral_course()
+    long_config = replace(config, time_limit=600.0)
+    stops = [Stop(at, 3.0) for at in np.arange(60.0, Polyline(path).length - 10.0, 60.0)]
+    begin = time.perf_counter()
+    controller = PathController(model, terrain, path=path, config=long_config, seed=0, stops=stops)
+    result = controller.run(progress=True)
+    wall = time.perf_counter() - begin
+    m = evaluate(result.motion)
+    off = Polyline(path).project(result.motion.root_pos[:, :2]).distance
+    report["long"] = {
+        **m,
+        "status": result.status,
+        "wall_s": wall,
+        "path_mean_m": off.mean(),
+        "path_max_m": off.max(),
+    }
+    print(
+        f"10-minute walk ({len(stops)} stops of 3 s, a U-turn): {result.motion.duration:.0f} s, "
+        f"{m['distance_m']:.0f} m, status {result.status}, NaN frames {m['nan_frames']}, from the path "
+        f"{off.mean():.2f} m mean / {off.max():.2f} m max, penetration mean {m['penetration_mean_mm']:.2f} mm, "
+        f"drift {m['drift_label_mm']:.2f} mm/frame, {result.motion.duration / wall:.1f}x real time"
+    )
+
+
+def print_speeds(report, rows, batch):
+    """The model runs' speeds, share of segments that fell back and statuses."""
     fallback = sum(r["fallbacks"] for r in rows) / max(sum(r["segments"] for r in rows), 1)
     print(
-        f"\nspeed, collision checks included: one character {single_speed:.1f}x real time; "
-        f"{args.batch} together {full_speed:.1f}x real time; all {len(eps)} episodes, {args.batch} at a time "
-        f"(stragglers at the end included) {batch_speed:.1f}x real time"
+        f"\nspeed, collision checks included: one character {report['speed_single']:.1f}x real time; "
+        f"{batch} together {report['speed_batch']:.1f}x real time; all {report['episodes']} episodes, {batch} at "
+        f"a time (stragglers at the end included) {report['speed_episodes']:.1f}x real time"
     )
     print(
         f"segments without a candidate passing the check: {100 * fallback:.1f}%;  statuses: "
         f"{ {s: sum(r['status'] == s for r in rows) for s in ('goal', 'time_limit', 'stalled')} }"
     )
+
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    model = load_model(args.model)
+    config = ControllerConfig.load(args.config) if args.config else ControllerConfig()
+    eps = episodes(args.per_kind)
+    report = {"config": config.to_dict(), "episodes": len(eps)}
+    rows = model_runs(model, config, eps, args, report)
+    if "blind" not in args.skip:
+        terrain_blind(model, config, eps, args.batch, report)
+    if "engine" not in args.skip:
+        engine_runs(config, eps, report)
+    print_speeds(report, rows, args.batch)
     if "long" not in args.skip:
-        terrain, path = spiral_course()
-        long_config = replace(config, time_limit=600.0)
-        stops = [Stop(at, 3.0) for at in np.arange(60.0, Polyline(path).length - 10.0, 60.0)]
-        begin = time.perf_counter()
-        controller = PathController(model, terrain, path=path, config=long_config, seed=0, stops=stops)
-        result = controller.run(progress=True)
-        wall = time.perf_counter() - begin
-        m = evaluate(result.motion)
-        off = Polyline(path).project(result.motion.root_pos[:, :2]).distance
-        report["long"] = {
-            **m,
-            "status": result.status,
-            "wall_s": wall,
-            "path_mean_m": off.mean(),
-            "path_max_m": off.max(),
-        }
-        print(
-            f"10-minute walk ({len(stops)} stops of 3 s, a U-turn): {result.motion.duration:.0f} s, "
-            f"{m['distance_m']:.0f} m, status {result.status}, NaN frames {m['nan_frames']}, from the path "
-            f"{off.mean():.2f} m mean / {off.max():.2f} m max, penetration mean {m['penetration_mean_mm']:.2f} mm, "
-            f"drift {m['drift_label_mm']:.2f} mm/frame, {result.motion.duration / wall:.1f}x real time"
-        )
+        long_walk(model, config, report)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "bench_controller.json", "w") as f:
