@@ -59,14 +59,14 @@ def score_candidates(
     frames to be committed, world frame. terrains, path_arcs: B terrains and B callables mapping xy (..., 2)
     to arc length along the character's path (m). last_links: B arrays (15, 3), the link positions of each
     character's last committed frame (for the seam jump), or None for a character without one. links: the
-    frames' (link_pos, link_rot) (Skeleton.fk) if the caller has them.
+    frames' Links (Skeleton.fk) if the caller has them.
     """
     skeleton = Skeleton.load()
     frames = np.arange(0, root_pos.shape[2], config.frame_stride)
     if links is None:
         link_pos, link_rot = skeleton.fk(root_pos[:, :, frames], root_quat[:, :, frames], joint_quat[:, :, frames])
     else:
-        link_pos, link_rot = links[0][:, :, frames], links[1][:, :, frames]
+        link_pos, link_rot = links.pos[:, :, frames], links.rot[:, :, frames]
     body = skeleton.body_points(link_pos, link_rot, exclude=FEET)  # (B, K, F, N, 3)
     soles = skeleton.sole_points(link_pos, link_rot)  # (B, K, F, 2, S, 3)
     labelled = contacts[:, :, frames] > 0.5

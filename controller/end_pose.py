@@ -36,8 +36,8 @@ class EndPose:
 
         skeleton = Skeleton.load()
         root = np.r_[self.xy, float(terrain.height(self.xy)) + self.height]
-        target = skeleton.fk(root[None], self.root_quat[None], self.joint_quat[None])[0][0]
-        last = skeleton.fk(motion.root_pos[-1:], motion.root_quat[-1:], motion.joint_quat[-1:])[0][0]
+        target = skeleton.fk(root[None], self.root_quat[None], self.joint_quat[None]).pos[0]
+        last = skeleton.fk(motion.root_pos[-1:], motion.root_quat[-1:], motion.joint_quat[-1:]).pos[0]
         return float(np.linalg.norm(last - target, axis=-1).mean())
 
     @classmethod

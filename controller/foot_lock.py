@@ -33,7 +33,7 @@ class FootLock:
     def apply(self, root_pos, root_quat, joint_quat, contacts, links=None):
         """Joint rotations (T, 12, 4) with stance feet pinned, for committed frames in the world frame.
 
-        links: (link_pos, link_rot) of these frames if the caller has them (Skeleton.fk).
+        links: the Links of these frames if the caller has them (Skeleton.fk).
         """
         ankles, rots = self.targets(root_pos, root_quat, joint_quat, contacts, links)
         return leg_ik(Skeleton.load(), root_pos, root_quat, joint_quat, ankles, rots)
@@ -106,14 +106,14 @@ def lock_targets(locks, contacts, links):
     """Ankle targets (T_i, 2, 3) and foot rotations (T_i, 2, 4) for legs.leg_ik that pin the stance feet of each
     character's next committed frames (FootLock.targets for many at once); advances each lock's state.
 
-    locks: FootLocks; contacts: (T_i, 2) labels of each one's frames; links: each one's (link_pos, link_rot)
+    locks: FootLocks; contacts: (T_i, 2) labels of each one's frames; links: each one's Links
     of those frames (Skeleton.fk). The arithmetic runs on all characters' frames at once and the terrain
     queries of all characters at once (TerrainStack); only the contact runs go one by one.
     """
     lengths = [len(c) for c in contacts]
     feet = list(FOOT_LINKS)
-    rots = np.concatenate([rot[:, feet] for _, rot in links])
-    soles = np.concatenate([pos[:, feet] for pos, _ in links]) + quat.rotate(
+    rots = np.concatenate([link.rot[:, feet] for link in links])
+    soles = np.concatenate([link.pos[:, feet] for link in links]) + quat.rotate(
         rots, np.broadcast_to(sole_offset(), rots.shape[:-1] + (3,))
     )
     model_soles, model_rots = soles.copy(), rots.copy()

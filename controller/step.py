@@ -33,7 +33,7 @@ from controller.foot_lock import lock_targets
 from controller.frames import Frames
 from controller.seam import blend_seam
 from motion_model.body.legs import leg_ik
-from motion_model.body.skeleton import Skeleton
+from motion_model.body.skeleton import Links, Skeleton
 from motion_model.learner.ddim import Known, sample
 from motion_model.learner.features import features_to_motion
 from motion_model.learner.network import autocast
@@ -57,7 +57,7 @@ class Candidate:
     """A character's best segment: committed length, world frame, seam blended, feet not yet locked."""
 
     frames: Frames
-    links: tuple  # (link_pos (T, 15, 3), link_rot (T, 15, 4)) of its frames (Skeleton.fk)
+    links: Links  # of its frames (T, 15, ...) (Skeleton.fk)
     attempt: int  # 0 for the first batch of candidates
     scores: Scores  # its collision scores (scalars)
     rank: float  # its cost, plus FALLBACK_COST if it fails the check
@@ -116,21 +116,26 @@ def best_candidates(controllers, starts, model, config, skeleton):
     pending = np.arange(len(controllers))
     for attempt in range(config.max_retries + 1):
         candidates = sample_candidates(controllers, starts, pending, model, config)
-        (link_pos, link_rot), last_links = links_after_tails(skeleton, candidates, [starts.tails[i] for i in pending])
+        links, last_links = links_after_tails(skeleton, candidates, [starts.tails[i] for i in pending])
         scores = score_candidates(
             [controllers[i].terrain for i in pending],
             [controllers[i].tracker.arc_length for i in pending],
             *candidates.arrays(),
             last_links,
             config.check,
-            links=(link_pos, link_rot),
+            links=links,
         )
         ranks = np.where(scores.passed, scores.cost, scores.cost + FALLBACK_COST)
         for row, i in enumerate(pending):
             j = int(ranks[row].argmin())
             if best[i] is None or ranks[row, j] < best[i].rank:
-                links = (link_pos[row, j], link_rot[row, j])
-                best[i] = Candidate(candidates[row, j], links, attempt, scores.at(row, j), ranks[row, j])
+                best[i] = Candidate(
+                    frames=candidates[row, j],
+                    links=Links(pos=links.pos[row, j], rot=links.rot[row, j]),
+                    attempt=attempt,
+                    scores=scores.at(row, j),
+                    rank=ranks[row, j],
+                )
         pending = pending[~scores.passed.any(1)]
         if not len(pending):
             break
@@ -182,7 +187,7 @@ def sample_candidates(controllers, starts, pending, model, config):
 def links_after_tails(skeleton, candidates, tails):
     """One FK (Skeleton.fk) of every frame of the candidates (P, k, T) (for the check, which reads every
     frame_stride-th, and the committed frames) and of each character's last committed frame (its tail's second;
-    the seam's jump): (link_pos, link_rot) of the candidates' frames, and the link positions (15, 3) of each last
+    the seam's jump): the Links of the candidates' frames, and the link positions (15, 3) of each last
     frame (None without a tail)."""
     arrays = (candidates.root_pos, candidates.root_quat, candidates.joint_quat)
     heads = [a[:, :, :1].copy() for a in arrays]  # the candidates' own first frame stands in where there is no tail
@@ -193,17 +198,16 @@ def links_after_tails(skeleton, candidates, tails):
             head[with_tail] = value[:, None, None]
     link_pos, link_rot = skeleton.fk(*(np.concatenate([h, a], 2) for h, a in zip(heads, arrays)))
     last_links = [None if tail is None else link_pos[row, 0, 0] for row, tail in enumerate(tails)]
-    return (link_pos[:, :, 1:], link_rot[:, :, 1:]), last_links
+    return Links(pos=link_pos[:, :, 1:], rot=link_rot[:, :, 1:]), last_links
 
 
 def committed_frames(controllers, best):
-    """The Frames each controller keeps of its best candidate (frames_to_commit) and their (link_pos,
-    link_rot)."""
+    """The Frames each controller keeps of its best candidate (frames_to_commit) and their Links."""
     frames, links = [], []
     for c, b in zip(controllers, best):
         n = c.frames_to_commit()
         frames.append(b.frames[:n])
-        links.append((b.links[0][:n], b.links[1][:n]))
+        links.append(Links(pos=b.links.pos[:n], rot=b.links.rot[:n]))
     return frames, links
 
 

@@ -16,6 +16,7 @@ import functools
 import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pybullet_data
@@ -177,6 +178,13 @@ def _foot_points(size):
     return np.concatenate([_sole_grid(size), top])
 
 
+class Links(NamedTuple):
+    """The links' world poses of some frames, as Skeleton.fk returns them (numpy or torch)."""
+
+    pos: np.ndarray  # (..., 15, 3) m, the link frame origins (= joint positions)
+    rot: np.ndarray  # (..., 15, 4) xyzw, the link frames' world orientations
+
+
 @dataclass(frozen=True)
 class Skeleton:
     """Kinematic tree of the humanoid (see the module docstring for the link order).
@@ -264,8 +272,8 @@ class Skeleton:
 
         root_pos (..., 3) m and root_quat (..., 4) xyzw: the base pose as given to
         resetBasePositionAndOrientation. joint_quat (..., 12, 4) xyzw: local joint rotations in
-        MOVABLE_JOINTS order (hinges as rotations about their +Z). Returns link_pos (..., 15, 3), the link
-        frame origins (= joint positions, PyBullet's getLinkState()[4]), and link_rot (..., 15, 4) xyzw,
+        MOVABLE_JOINTS order (hinges as rotations about their +Z). Returns Links: pos (..., 15, 3), the link
+        frame origins (= joint positions, PyBullet's getLinkState()[4]), and rot (..., 15, 4) xyzw,
         the link frames' world orientations (getLinkState()[5]).
         """
         xp = np if isinstance(root_pos, np.ndarray) else torch
@@ -281,7 +289,7 @@ class Skeleton:
             else:
                 rot.append(quat.multiply(parent_rot, joint_quat[..., j, :]))
                 j += 1
-        return xp.stack(pos, -2), xp.stack(rot, -2)
+        return Links(pos=xp.stack(pos, -2), rot=xp.stack(rot, -2))
 
     def body_points(self, link_pos, link_rot, exclude=()):
         """World positions (..., N, 3) of the body surface sample points, from fk() output (numpy or torch).

@@ -80,7 +80,7 @@ def end_pose(kind, terrain, heading_deg):
 
 
 def link_positions(motion):
-    return Skeleton.load().fk(motion.root_pos, motion.root_quat, motion.joint_quat)[0]
+    return Skeleton.load().fk(motion.root_pos, motion.root_quat, motion.joint_quat).pos
 
 
 def seams(links):
