@@ -25,7 +25,7 @@ import numpy as np
 
 from sim.bullet.balls import BALL_COLOURS, DROP_AHEAD, TERRAIN_FRICTION, TERRAIN_RESTITUTION, add_ball
 from sim.bullet.loop_stats import LoopStats
-from sim.bullet.scene import PHYSICS_HZ, TARGET_DROP, Camera, p
+from sim.bullet.scene import PHYSICS_HZ, Camera, p
 from terrain import numbers
 
 MAX_LAG = 0.25  # s behind the wall clock before the real-time schedule restarts from now
@@ -145,17 +145,6 @@ class SimulationLoop:
                 out[i] = p.getBasePositionAndOrientation(body, physicsClientId=self.scene.client)[0]
         return out
 
-    def _follow(self, root_pos):
-        """Advance the camera's follow filter to the pelvis at root_pos; returns (target, distance)."""
-        root_pos = np.asarray(root_pos, dtype=np.float64)
-        if self._target is None or not self.camera.follow:
-            targets, distance = self.camera.track(root_pos[None], self.fps, self.scene.terrain)
-        else:  # Camera.track's filter, one step on from the previous target
-            history = np.stack([self._target + [0.0, 0.0, TARGET_DROP], root_pos])
-            targets, distance = self.camera.track(history, self.fps, self.scene.terrain)
-        self._target = np.array(targets[-1])
-        return self._target, distance
-
     def _aim_window(self, target, distance, first):
         c = self.scene.client
         if first:
@@ -264,11 +253,12 @@ class SimulationLoop:
             self.scene.show_contacts(frame.contacts, character=i)
         self._drop_balls([frame.root_pos for frame in self._shown])
         if run.gui or run.video is not None:
-            target, distance = self._follow(self._shown[0].root_pos)
+            aim = self.camera.step(self._target, self._shown[0].root_pos, self.fps, self.scene.terrain)
+            self._target = aim.target
             if run.gui:
-                self._aim_window(target, distance, run.poses == 0)
+                self._aim_window(aim.target, aim.distance, run.poses == 0)
             if run.video is not None and run.poses % self.video.every == 0:
-                run.video.add(target, distance)
+                run.video.add(aim.target, aim.distance)
         run.poses += 1
 
     def _step_physics(self, run):

@@ -19,6 +19,7 @@ import math
 import os
 import tempfile
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import imageio.v2 as imageio
 import numpy as np
@@ -47,6 +48,20 @@ GOAL_POLE = (0.02, 1.2)  # m, radius and height of the pole
 # The camera looks at a point this far below the pelvis, so that the feet and the ground stay in view.
 TARGET_DROP = 0.3  # m
 FOLLOW_DISTANCE = 3.0  # m, default distance of a following camera
+
+
+class Track(NamedTuple):
+    """Where a camera looks over some frames: its targets (T, 3) m and its distance (m) from them."""
+
+    targets: np.ndarray
+    distance: float
+
+
+class Aim(NamedTuple):
+    """Where a camera looks at one frame: its target (3,) m and its distance (m) from it."""
+
+    target: np.ndarray
+    distance: float
 
 
 @dataclass
@@ -78,7 +93,7 @@ class Camera:
             )
 
     def track(self, root_pos, fps, terrain):
-        """Camera targets (T, 3) for pelvis positions root_pos (T, 3) sampled at `fps`, and the distance (m)."""
+        """The Track of pelvis positions root_pos (T, 3) m sampled at `fps`."""
         root_pos = np.asarray(root_pos, dtype=np.float64)
         if not self.follow:
             centre = 0.5 * (root_pos.min(0) + root_pos.max(0))
@@ -86,14 +101,25 @@ class Camera:
             # Fit the pelvis track with a body height to spare around it.
             extent = float(np.linalg.norm(np.ptp(root_pos[:, :2], 0))) + 2.0
             fit = 0.6 * extent / math.tan(math.radians(0.5 * self.fov))
-            return np.broadcast_to(target, root_pos.shape), self.distance or fit
+            return Track(targets=np.broadcast_to(target, root_pos.shape), distance=self.distance or fit)
         goal = root_pos - [0.0, 0.0, TARGET_DROP]
         alpha = 1.0 - math.exp(-1.0 / (fps * self.smoothing)) if self.smoothing > 0 else 1.0
         targets = np.empty_like(goal)
         targets[0] = goal[0]
         for t in range(1, len(goal)):
             targets[t] = targets[t - 1] + alpha * (goal[t] - targets[t - 1])
-        return targets, self.distance or FOLLOW_DISTANCE
+        return Track(targets=targets, distance=self.distance or FOLLOW_DISTANCE)
+
+    def step(self, previous, root_pos, fps, terrain):
+        """The Aim at the pelvis at root_pos (3,) m one frame (1 / fps s) after the camera aimed at target
+        `previous` (None at the first frame): track's filter one step on, for a camera following a live motion."""
+        root_pos = np.asarray(root_pos, dtype=np.float64)
+        if previous is None or not self.follow:
+            history = root_pos[None]
+        else:  # previous stands for the last pelvis position, whose filtered target it is
+            history = np.stack([previous + [0.0, 0.0, TARGET_DROP], root_pos])
+        targets, distance = self.track(history, fps, terrain)
+        return Aim(target=np.array(targets[-1]), distance=distance)
 
     def view_matrix(self, target, distance):
         return p.computeViewMatrixFromYawPitchRoll(list(target), distance, self.yaw, self.pitch, 0.0, 2)

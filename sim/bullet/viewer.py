@@ -12,6 +12,7 @@ import ctypes.util
 import math
 import os
 import time
+from typing import NamedTuple
 
 import numpy as np
 
@@ -150,6 +151,14 @@ def wait_for_view(hud, view, timeout=5.0):
         time.sleep(0.02)
 
 
+class View(NamedTuple):
+    """A window camera's placement around its target, as PyBullet's resetDebugVisualizerCamera takes it."""
+
+    distance: float  # m
+    yaw: float  # degrees
+    pitch: float  # degrees
+
+
 class Hud:
     """Lines of text in the top left corner of a PyBullet window (client), kept there as the camera moves.
 
@@ -167,12 +176,12 @@ class Hud:
         self._layout = None
 
     def view(self):
-        """The window's camera distance (m), yaw and pitch (degrees)."""
+        """The window camera's View."""
         yaw, pitch, distance = p.getDebugVisualizerCamera(physicsClientId=self.client)[8:11]
-        return distance, yaw, pitch
+        return View(distance=distance, yaw=yaw, pitch=pitch)
 
     def show(self, target, view, lines):
-        """Show `lines` with the camera on `target` (3,) and at `view` (distance, yaw, pitch) as view() gives."""
+        """Show `lines` with the camera on `target` (3,) and at `view` (a View, as view() gives)."""
         c = self.client
         p.resetBasePositionAndOrientation(self.body, list(target), [0, 0, 0, 1], physicsClientId=c)
         relayout = self._layout is None or not np.allclose(self._layout[0], view, rtol=0.05, atol=2.0)
@@ -180,8 +189,8 @@ class Hud:
             # Lines from the window's top left corner: screen offsets at the target's depth (distance).
             width, height, _, projection, _, _, right, up = p.getDebugVisualizerCamera(physicsClientId=c)[:8]
             right, up = (np.asarray(v) / np.linalg.norm(v) for v in (right, up))
-            x, y = (view[0] * HUD_CORNER[i] / projection[5 * i] for i in range(2))
-            line = view[0] * 2.0 * LINE_PIXELS / height / projection[5]
+            x, y = (view.distance * HUD_CORNER[i] / projection[5 * i] for i in range(2))
+            line = view.distance * 2.0 * LINE_PIXELS / height / projection[5]
             self._layout = (view, [x * right + (y - i * line) * up for i in range(len(lines))])
             relayout = True
         for i, text in enumerate(lines):

@@ -22,7 +22,7 @@ import numpy as np
 from controller.crowd import random_commands
 from controller.follower import root_speed
 from motion_model.body.motion import MAX_FRAMES
-from sim.bullet.scene import FOLLOW_DISTANCE, TARGET_DROP, Camera, p
+from sim.bullet.scene import FOLLOW_DISTANCE, Camera, p
 from sim.bullet.viewer import Hud, wait_for_view
 from sim.evaluation.metrics import penetration_depth
 from sim.play.steering import KEY_HELP, Steering, camera_yaw_behind
@@ -103,7 +103,7 @@ class Player:
                     )
                     return "frame_limit"
                 events = self._read_keys()
-                decision = self.steering.update(events, self.hud.view()[1])
+                decision = self.steering.update(events, self.hud.view().yaw)
                 if decision.quit:
                     return "escape"
                 if decision.reset:
@@ -164,10 +164,7 @@ class Player:
 
     def _follow_camera(self, frame):
         """Aim the window at character 0 through the camera's follow filter, keeping the mouse's view."""
-        root = np.asarray(frame.root_pos, dtype=np.float64)
-        # Camera.track's filter, one step on from the last target (it aims TARGET_DROP below the pelvis).
-        history = root[None] if self._target is None else np.stack([self._target + [0.0, 0.0, TARGET_DROP], root])
-        self._target = self.camera.track(history, self.fps, self.scene.terrain)[0][-1]
+        self._target = self.camera.step(self._target, frame.root_pos, self.fps, self.scene.terrain).target
         distance, yaw, pitch = self.hud.view()
         p.resetDebugVisualizerCamera(distance, yaw, pitch, self._target.tolist(), physicsClientId=self.client)
 
