@@ -1,0 +1,128 @@
+import math
+
+import numpy as np
+import pybullet as p
+import pytest
+
+from motion_model.body import clips
+from motion_model.body.inertia import LinkInertia
+from motion_model.body.motion import Motion
+from motion_model.body.skeleton import NUM_LINKS, SCALE, URDF_PATH
+from motion_model.engine.gait import standing_pose
+from sim.evaluation import dynamics
+from terrain.heightfield import Heightfield
+
+FPS = 30.0
+
+
+def _standing(frames=20, lift=0.0):
+    pose = standing_pose()
+    root_pos = np.tile([0.0, 0.0, pose.root_height + lift], (frames, 1))
+    return Motion(
+        FPS,
+        root_pos,
+        np.tile(pose.root_rel, (frames, 1)),
+        np.tile(pose.joints, (frames, 1, 1)),
+        np.zeros((frames, 2)),
+    )
+
+
+def test_inertia_matches_pybullet():
+    client = p.connect(p.DIRECT)
+    try:
+        body = p.loadURDF(URDF_PATH, globalScaling=SCALE, flags=p.URDF_MAINTAIN_LINK_ORDER, physicsClientId=client)
+        info = [p.getDynamicsInfo(body, i, physicsClientId=client) for i in range(NUM_LINKS)]
+    finally:
+        p.disconnect(client)
+    model = LinkInertia.load()
+    np.testing.assert_allclose(model.mass, [d[0] for d in info])
+    np.testing.assert_allclose(model.com_local, [d[3] for d in info], atol=1e-9)
+    assert all(np.allclose(d[4], [0, 0, 0, 1]) for d in info)  # inertial frames are not rotated
+    diagonal = np.array([np.diag(i) for i in model.inertia_local])
+    np.testing.assert_allclose(diagonal, [d[2] for d in info], rtol=1e-5)  # Bullet turns the capsules in float32
+    assert np.allclose(model.inertia_local, np.array([np.diag(d) for d in diagonal]), atol=1e-7)
+    assert model.total_mass == pytest.approx(45.0)
+
+
+def test_standing_still_is_supported():
+    frames = dynamics.dynamics_frames(_standing(), dynamics.flat_ground(_standing()))
+    weight = LinkInertia.load().total_mass * dynamics.G
+    np.testing.assert_allclose(frames.force, np.tile([0, 0, weight], (20, 1)), atol=1e-6)
+    assert frames.supporting.all()
+    result = dynamics.dynamic_metrics(_standing())
+    assert result["residual_force_mean_bw"] < 1e-6
+    assert result["residual_moment_mean"] < 1e-6
+    assert result["zmp_outside_max_m"] == 0.0
+    assert result["flight_count"] == 0
+    assert result["no_foot_walk_frac"] == 0.0
+
+
+def test_held_in_the_air_is_a_hovering_flight():
+    result = dynamics.dynamic_metrics(_standing(lift=0.5))
+    assert result["residual_force_mean_bw"] == pytest.approx(1.0, abs=1e-6)
+    assert result["residual_force_frac_0p1"] == 1.0
+    assert result["flight_count"] == 1
+    assert result["flight_accel_error_mean"] == pytest.approx(1.0, abs=1e-6)
+    assert result["no_foot_walk_frac"] == 1.0
+    assert math.isnan(result["zmp_outside_mean_m"])  # no support, no polygon
+
+
+def test_free_fall_is_ballistic():
+    motion = _standing(frames=12, lift=1.0)
+    t = np.arange(12) / FPS
+    motion.root_pos[:, 2] -= 0.5 * dynamics.G * t**2
+    motion.root_pos[:, 0] += 0.8 * t  # drifting forward at a constant speed changes nothing
+    frames = dynamics.dynamics_frames(motion, dynamics.flat_ground(motion))
+    assert np.abs(frames.force).max() < 1e-6
+    result = dynamics.dynamic_metrics(motion)
+    assert result["flight_count"] == 1
+    assert result["flight_accel_error_mean"] < 1e-9
+    assert result["residual_force_mean_bw"] < 1e-9
+
+
+@pytest.mark.parametrize("degrees", [15.0, 35.0])
+def test_standing_on_a_slope_is_supported_with_mu_1(degrees):
+    slope = math.tan(math.radians(degrees))
+    x = np.linspace(-2.0, 2.0, 41)
+    terrain = Heightfield(np.tile(slope * x[:, None], (1, 41)), 0.1, (-2.0, -2.0))
+    result = dynamics.dynamic_metrics(_standing(), terrain)
+    assert result["residual_force_mean_bw"] < 1e-6
+    assert result["residual_moment_mean"] < 1e-6
+    assert math.isnan(result["zmp_outside_mean_m"])  # defined on flat ground only
+
+
+def test_steeper_than_the_cone_slips():
+    slope = math.tan(math.radians(55.0))
+    x = np.linspace(-2.0, 2.0, 41)
+    terrain = Heightfield(np.tile(slope * x[:, None], (1, 41)), 0.1, (-2.0, -2.0))
+    assert dynamics.dynamic_metrics(_standing(), terrain)["residual_force_mean_bw"] > 0.1
+
+
+def test_short_or_broken_motions_give_nan():
+    result = dynamics.dynamic_metrics(_standing(frames=5))
+    assert set(result) == set(dynamics.KEYS)
+    assert math.isnan(result["residual_force_mean_bw"]) and result["flight_count"] == 0
+
+
+def test_smoothing_window_follows_the_frame_rate():
+    assert dynamics.smoothing_window(30.0) == 7
+    assert dynamics.smoothing_window(60.0) == 13
+    assert dynamics.smoothing_window(10.0) == 5
+
+
+def test_reference_figures_of_the_shipped_mocap():
+    """The shipped clips under the module's rule (docs/guide.md quotes these figures)."""
+    figures = {}
+    for name in ("walk", "walker/0walk_forward", "run", "jump"):
+        figures[name] = dynamics.dynamic_metrics(clips.clip_motion(name))
+        print(name, {k: round(v, 4) for k, v in figures[name].items()})
+    for name in ("walk", "walker/0walk_forward"):
+        assert figures[name]["residual_force_mean_bw"] < 0.015  # FACTS.md: about 0.01
+        assert figures[name]["residual_force_frac_0p1"] == 0.0
+        assert figures[name]["zmp_outside_mean_m"] < 0.03  # FACTS.md: 1-3 cm outside at times
+        assert figures[name]["no_foot_walk_frac"] == 0.0
+        assert figures[name]["flight_count"] == 0
+    jump = figures["jump"]
+    assert jump["flight_count"] == 1
+    assert jump["flight_accel_error_mean"] < 0.03  # FACTS.md: within 1-3 %
+    assert jump["residual_force_mean_bw"] < 0.08
