@@ -1,3 +1,4 @@
+import json
 import math
 
 import numpy as np
@@ -9,6 +10,7 @@ from motion_model.body.inertia import LinkInertia
 from motion_model.body.motion import Motion
 from motion_model.body.skeleton import NUM_LINKS, SCALE, URDF_PATH
 from motion_model.engine.gait import standing_pose
+from sim.cli import main
 from sim.evaluation import dynamics
 from terrain.heightfield import Heightfield
 
@@ -126,3 +128,22 @@ def test_reference_figures_of_the_shipped_mocap():
     assert jump["flight_count"] == 1
     assert jump["flight_accel_error_mean"] < 0.03  # FACTS.md: within 1-3 %
     assert jump["residual_force_mean_bw"] < 0.08
+
+
+def test_eval_dynamics_adds_the_keys(tmp_path, capsys):
+    path = tmp_path / "walk.npz"
+    motion = clips.clip_motion("walk")
+    motion.save(path)
+    assert main(["eval", str(path), "--flat-ground", "--json"]) == 0
+    plain = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert not set(dynamics.KEYS) & set(plain)
+    assert main(["eval", str(path), "--flat-ground", "--json", "--dynamics"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    expected = dynamics.dynamic_metrics(motion)
+    assert {k: v for k, v in result.items() if k not in dynamics.KEYS} == plain
+    for key in dynamics.KEYS:
+        value = result[key]
+        assert (value is None and math.isnan(expected[key])) or value == pytest.approx(expected[key])
+    assert main(["eval", str(path), str(path), "--flat-ground", "--dynamics"]) == 0
+    table = capsys.readouterr().out
+    assert "res F bw" in table and "|a-g|/g" in table and table.splitlines()[-1].startswith("mean")

@@ -19,6 +19,7 @@ from scipy.ndimage import uniform_filter1d
 
 from motion_model.body.motion import FILE_LIMITS, Motion, check_file_numbers
 from motion_model.body.skeleton import Skeleton
+from sim.evaluation.dynamics import dynamic_metrics
 from terrain.heightfield import Heightfield
 from terrain.npz import read_npz
 from terrain.sdf import SignedDistance
@@ -54,6 +55,16 @@ COLUMNS = (
     ("goal_dist_root_m", "goal root m", "{:.2f}"),
     ("goal_dist_foot_m", "goal foot m", "{:.2f}"),
     ("nan_frames", "NaN frames", "{:.0f}"),
+)
+# The columns `eval --dynamics` adds (sim.evaluation.dynamics; definitions: docs/guide.md, Metrics).
+DYNAMIC_COLUMNS = (
+    ("residual_force_mean_bw", "res F bw", "{:.3f}"),
+    ("residual_force_frac_0p1", ">0.1bw", "{:.3f}"),
+    ("residual_moment_mean", "res M", "{:.3f}"),
+    ("flight_count", "flights", "{:.0f}"),
+    ("flight_accel_error_mean", "|a-g|/g", "{:.3f}"),
+    ("no_foot_walk_frac", "no foot", "{:.3f}"),
+    ("zmp_outside_mean_m", "zmp out m", "{:.3f}"),
 )
 
 # Every key _metrics may fill; all NaN when the motion holds NaN (goal distances also without a goal).
@@ -326,35 +337,38 @@ def _raw_arrays(path):
     return arrays
 
 
-def evaluate_files(paths, flat_ground=False):
-    """evaluate() of each motion file, with its path under "file"; ValueError for a file that is no motion."""
+def evaluate_files(paths, flat_ground=False, dynamics=False):
+    """evaluate() of each motion file, with its path under "file"; ValueError for a file that is no motion.
+    dynamics: add the dynamic metrics (sim.evaluation.dynamics.dynamic_metrics) against the same ground."""
     results = []
     for path in paths:
-        result = {"file": str(path)}
-        result.update(evaluate(load_motion(path), flat_ground=flat_ground))
+        motion = load_motion(path)
+        result = {"file": str(path), **evaluate(motion, flat_ground=flat_ground)}
+        if dynamics:
+            result.update(dynamic_metrics(motion))
         results.append(result)
     return results
 
 
-def mean_row(results):
+def mean_row(results, columns=COLUMNS):
     """Per-column mean over the results, ignoring NaN (a column NaN everywhere stays NaN)."""
     row = {}
-    for key, _, _ in COLUMNS:
+    for key, _, _ in columns:
         values = np.array([r.get(key, math.nan) for r in results], dtype=np.float64)
         row[key] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
     return row
 
 
-def format_table(results):
+def format_table(results, columns=COLUMNS):
     """A plain-text table: one row per result (named by its "file"), then the mean row."""
 
     def cells(result):
-        return [fmt.format(result[key]) if np.isfinite(result.get(key, math.nan)) else "-" for key, _, fmt in COLUMNS]
+        return [fmt.format(result[key]) if np.isfinite(result.get(key, math.nan)) else "-" for key, _, fmt in columns]
 
     rows = [[str(r.get("file", f"#{i}"))] + cells(r) for i, r in enumerate(results)]
     if len(results) > 1:
-        rows.append(["mean"] + cells(mean_row(results)))
-    header = ["file"] + [h for _, h, _ in COLUMNS]
+        rows.append(["mean"] + cells(mean_row(results, columns)))
+    header = ["file"] + [h for _, h, _ in columns]
     widths = [max(len(row[c]) for row in rows + [header]) for c in range(len(header))]
 
     def line(row):
@@ -368,13 +382,14 @@ def json_ready(result):
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in result.items()}
 
 
-def main_eval(paths, as_json=False, flat_ground=False, stream=None):
-    """`terrain-mdm eval`: print the table, or one JSON object per file. Returns the exit status."""
+def main_eval(paths, as_json=False, flat_ground=False, stream=None, dynamics=False):
+    """`terrain-mdm eval`: print the table, or one JSON object per file (dynamics: with the dynamic metrics
+    added). Returns the exit status."""
     stream = stream or sys.stdout
-    results = evaluate_files(paths, flat_ground=flat_ground)
+    results = evaluate_files(paths, flat_ground=flat_ground, dynamics=dynamics)
     if as_json:
         for result in results:
             print(json.dumps(json_ready(result)), file=stream)
     else:
-        print(format_table(results), file=stream)
+        print(format_table(results, COLUMNS + (DYNAMIC_COLUMNS if dynamics else ())), file=stream)
     return 0
