@@ -6,9 +6,10 @@ import pybullet as p
 import pytest
 
 from motion_model.body import clips
+from motion_model.body import quaternion as quat
 from motion_model.body.inertia import LinkInertia
 from motion_model.body.motion import Motion
-from motion_model.body.skeleton import NUM_LINKS, SCALE, URDF_PATH
+from motion_model.body.skeleton import NUM_LINKS, SCALE, URDF_PATH, Skeleton
 from motion_model.engine.gait import standing_pose
 from sim.cli import main
 from sim.evaluation import dynamics
@@ -80,6 +81,26 @@ def test_free_fall_is_ballistic():
     assert result["flight_count"] == 1
     assert result["flight_accel_error_mean"] < 1e-9
     assert result["residual_force_mean_bw"] < 1e-9
+
+
+def test_leaning_beyond_the_toes_is_unsupported():
+    # The standing body turned rigidly forward about its toe line: held still, it needs its weight straight
+    # up through the centre of mass, which now lies ahead of every sole corner.
+    motion = _standing()
+    links = motion.fk()
+    toe_x = Skeleton.load().sole_points(*links)[0, :, :, 0].max()
+    turn = quat.from_axis_angle(np.array([0.0, 1.0, 0.0]), np.array(np.radians(12.0)))
+    pivot = np.array([toe_x, 0.0, 0.0])
+    motion.root_pos[:] = pivot + quat.rotate(turn, motion.root_pos[0] - pivot)
+    motion.root_quat[:] = quat.multiply(turn, motion.root_quat[0])
+    frames = dynamics.dynamics_frames(motion, dynamics.flat_ground(motion))
+    corners = Skeleton.load().sole_points(*motion.fk())[0]
+    assert frames.supporting.all() and corners[..., 2].min() == pytest.approx(0.0, abs=1e-9)
+    ahead = frames.com[0, 0] - corners[..., 0].max()
+    assert ahead > 0.05
+    np.testing.assert_allclose(frames.zmp_outside, ahead, atol=1e-6)
+    result = dynamics.dynamic_metrics(motion)
+    assert result["residual_moment_mean"] > 0.03 and result["zmp_outside_mean_m"] == pytest.approx(ahead, abs=1e-6)
 
 
 @pytest.mark.parametrize("degrees", [15.0, 35.0])
