@@ -2,6 +2,7 @@
 (conftest.py) saved as a checkpoint: worker-count independence, resume after SIGKILL, error recording, shards,
 reports, comparison, the Ray backend, and clear errors for bad input."""
 
+import csv
 import json
 import os
 import re
@@ -19,6 +20,7 @@ import yaml
 from motion_model.learner import checkpoint
 from sim.cli import main
 from sim.evaluation.batch import run_suite
+from sim.evaluation.dynamics import KEYS
 from sim.evaluation.suite import load_suite
 
 TINY = Path("configs/bench/tiny.yaml")
@@ -227,3 +229,24 @@ def test_resuming_with_other_settings_is_refused(reference, tmp_path, capsys):
     assert re.search("differ in batch_size.*new --out folder", capsys.readouterr().err)
     assert main(["report", str(tmp_path)]) == 2
     assert "is not a run folder" in capsys.readouterr().err
+
+
+def test_records_csv_and_report_carry_the_dynamic_metrics(reference):
+    records = {k: r for k, (r, _) in results(reference).items() if r["status"] != "error"}
+    always = ("residual_force_mean_bw", "residual_force_frac_0p1", "residual_moment_mean", "flight_count")
+    for key, record in records.items():
+        metrics = record["metrics"]
+        assert set(KEYS) <= set(metrics), key
+        assert all(np.isfinite(metrics[k]) for k in always), key
+        assert all(metrics[k] is None or np.isfinite(metrics[k]) for k in KEYS), key
+        if record["episode"]["kind"] == "flat":  # the ZMP is measured on flat ground
+            assert np.isfinite(metrics["zmp_outside_mean_m"]) and metrics["zmp_outside_max_m"] >= 0, key
+    rows = list(csv.DictReader((reference / "summary.csv").open()))
+    assert set(KEYS) <= set(rows[0])
+    for row in (r for r in rows if r["id"] in records):
+        assert all(np.isfinite(float(row[k])) for k in always), row["id"]
+    text = (reference / "report.md").read_text()
+    dynamics = text[text.index("## Dynamics") :].split("\n## ")[0]
+    for row in ("| flat |", "| stairs |", "| rough |", "| walk |", "| run |", "| all |"):
+        assert row in dynamics
+    assert "residual force bw" in dynamics and "flight accel error g" in dynamics

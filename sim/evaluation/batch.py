@@ -3,8 +3,8 @@
 A run folder holds
     run.yaml             the resolved suite and controller settings; a rerun into the folder must match them
     episodes/<id>.npz    the motion, with its terrain, planned path and goal
-    episodes/<id>.json   one JSON line: the episode, status, metrics and timings, or its error and traceback;
-                         written after the motion, so its presence means the episode is done
+    episodes/<id>.json   one JSON line: the episode, status, metrics (evaluate's and the dynamic ones) and timings,
+                         or its error and traceback; written after the motion, so its presence means it is done
     summary.csv, report.md, *.png   (sim/evaluation/report.py)
 
 Episodes run in the suite's fixed groups (Suite.groups), one group per task with one network call per step for
@@ -40,6 +40,7 @@ from controller.path_controller import PathController, run_batch
 from motion_model.engine.synthesis import synthesize
 from motion_model.learner.checkpoint import load_model
 from motion_model.runtime import threads
+from sim.evaluation.dynamics import dynamic_metrics
 from sim.evaluation.metrics import evaluate, json_ready
 from sim.evaluation.suite import MAX_EPISODES, Suite, SuiteError
 from terrain.atomic import atomic_path, check_writable_folder, read_regular
@@ -241,7 +242,7 @@ def _finish(suite, index, episode, outcome, setup_s):
         motion, status, generate_s, info = outcome
         start = time.perf_counter()
         try:
-            metrics = evaluate(motion)
+            metrics = {**evaluate(motion), **dynamic_metrics(motion)}
         except Exception as error:
             outcome = Failure.of(error)
     if isinstance(outcome, Failure):

@@ -1,6 +1,7 @@
-"""Reports of batch runs (sim/evaluation/batch.py): summary.csv, report.md with a table per terrain kind, and plots (the
-side-by-side comparison of two runs is sim/evaluation/compare.py). Every input is read before any output is written, and
-the outputs replace the old ones together, so a damaged run folder leaves the old report whole.
+"""Reports of batch runs (sim/evaluation/batch.py): summary.csv, report.md with a table per terrain kind (and Dynamics
+tables, sim/evaluation/dynamics_table.py), and plots (the side-by-side comparison of two runs is
+sim/evaluation/compare.py). Every input is read before any output is written, and the outputs replace the old ones
+together, so a damaged run folder leaves the old report whole.
 
 Table cells are means over the episodes that produced a motion; success counts every episode (an error is a
 failure); "x real time" is seconds of motion over seconds spent generating them (each episode's share of its
@@ -20,6 +21,7 @@ from matplotlib.figure import Figure
 
 from motion_model.body.motion import Motion
 from sim.evaluation.batch import load_run, read_record
+from sim.evaluation.dynamics_table import dynamics_table
 from sim.evaluation.suite import GAITS
 from sim.formats.preview import frame_strip
 from terrain.atomic import atomic_files
@@ -257,13 +259,17 @@ def paths_figure(runs, records, path):
 # -- reports -------------------------------------------------------------------------------------------------
 
 
-def table_rows(records, field="kind"):
-    """Table rows per terrain kind (field "kind") or gait (field "gait"), then overall."""
+def groups_of(records, field="kind"):
+    """[(label, records)] per terrain kind (field "kind") or gait (field "gait"), then "all"."""
     values = (
         kinds_of(records) if field == "kind" else [g for g in GAITS if any(r["episode"]["gait"] == g for r in records)]
     )
-    rows = [((v,), aggregate([r for r in records if r["episode"][field] == v])) for v in values]
-    return rows + [(("all",), aggregate(records))]
+    return [(v, [r for r in records if r["episode"][field] == v]) for v in values] + [("all", records)]
+
+
+def table_rows(records, field="kind"):
+    """Table rows per terrain kind (field "kind") or gait (field "gait"), then overall."""
+    return [((label,), aggregate(group)) for label, group in groups_of(records, field)]
 
 
 def describe(suite):
@@ -338,6 +344,14 @@ def _report_tables(run, suite, records):
         "",
         "Means over the episodes that produced a motion; success counts every episode (an error is a failure); "
         "x real time is seconds of motion over seconds spent generating them.",
+        "",
+        "## Dynamics",
+        "",
+        dynamics_table(groups_of(records), "kind"),
+        "",
+        dynamics_table(groups_of(records, "gait"), "gait"),
+        "",
+        "Means over the episodes with a value; definitions in docs/guide.md, Metrics, Dynamic metrics.",
         "",
         "Statuses: " + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())),
         "",
