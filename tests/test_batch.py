@@ -163,6 +163,7 @@ def test_compare_puts_the_model_beside_the_engine(reference, suite_file, tmp_pat
     assert main(["compare", str(reference), str(tmp_path / "engine"), "--out", str(tmp_path / "cmp")]) == 0
     text = (tmp_path / "cmp" / "compare.md").read_text()
     assert "reference (model)" in text and "engine (engine)" in text and "| stairs | engine (engine) |" in text
+    assert "## Dynamics" in text and "| stairs: engine (engine) |" in text and "| all: reference (model) |" in text
     assert (tmp_path / "cmp" / "metrics.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "cmp" / "paths.png").read_bytes()[:4] == b"\x89PNG"
 

@@ -1,10 +1,12 @@
 """The side-by-side comparison of two batch runs (sim/evaluation/batch.py) on the episodes both have: compare.md,
-a table per terrain kind, and the plots of sim/evaluation/report.py for both runs."""
+a table per terrain kind (kinematic and dynamic metrics), and the plots of sim/evaluation/report.py for both
+runs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from sim.evaluation.dynamics_table import dynamics_table
 from sim.evaluation.report import (
     PATHS_PER_KIND,
     aggregate,
@@ -45,11 +47,8 @@ def compare_runs(a, b, out=None):
     motions = [read_motions(run, records, shown) for run, (_, records) in zip((a, b), runs)]
     check_writable_folder(out, "comparison folder")
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for kind in kinds_of(runs[0][1]) + ["all"]:
-        for label, records in runs:
-            chosen = records if kind == "all" else [r for r in records if r["episode"]["kind"] == kind]
-            rows.append(((kind, label), aggregate(chosen)))
+    rows = [((kind, label), aggregate(records)) for kind, label, records in _by_kind(runs)]
+    dynamics = dynamics_table([(f"{kind}: {label}", records) for kind, label, records in _by_kind(runs)], "kind: run")
     left_out = len(records_a) + len(records_b) - 2 * len(common)
     lines = [
         f"# {runs[0][0]} against {runs[1][0]}",
@@ -62,6 +61,10 @@ def compare_runs(a, b, out=None):
         "",
         "Means over the episodes that produced a motion; success counts every episode; x real time is seconds "
         "of motion over seconds spent generating them.",
+        "",
+        "## Dynamics",
+        "",
+        dynamics,
         "",
         "## Metric distributions per terrain kind",
         "",
@@ -79,3 +82,10 @@ def compare_runs(a, b, out=None):
         paths_figure([(runs[0][0], motions[0]), (runs[1][0], motions[1])], runs[0][1], output("paths.png"))
         Path(output("compare.md")).write_text("\n".join(lines))
     return out / "compare.md"
+
+
+def _by_kind(runs):
+    """(kind, run label, the run's records of that kind) for every kind and then "all", the runs side by side."""
+    for kind in kinds_of(runs[0][1]) + ["all"]:
+        for label, records in runs:
+            yield kind, label, records if kind == "all" else [r for r in records if r["episode"]["kind"] == kind]
