@@ -8,7 +8,6 @@ from pathlib import Path
 
 from sim.evaluation.dynamics_table import dynamics_table
 from sim.evaluation.report import (
-    PATHS_PER_KIND,
     aggregate,
     check_motion_files,
     describe,
@@ -18,6 +17,7 @@ from sim.evaluation.report import (
     markdown_table,
     path_panels,
     paths_figure,
+    picture_sections,
     read_motions,
 )
 from terrain.atomic import atomic_files, check_writable_folder
@@ -66,16 +66,7 @@ def compare_runs(a, b, out=None):
         "",
         dynamics,
         "",
-        "## Metric distributions per terrain kind",
-        "",
-        "![metrics](metrics.png)",
-        "",
-        "## Paths",
-        "",
-        f"Planned path (white) and each run's root path, up to {PATHS_PER_KIND} episodes per kind.",
-        "",
-        "![paths](paths.png)",
-        "",
+        *picture_sections("each run's root path"),
     ]
     with atomic_files(out) as output:
         distributions_figure(runs, output("metrics.png"))

@@ -366,19 +366,26 @@ def _report_tables(run, suite, records):
     return lines
 
 
-def _report_pictures(worst):
-    """report.md's picture sections (metrics.png, paths.png, worst_N.png), as lines."""
-    lines = [
+def picture_sections(paths_caption):
+    """The metrics.png and paths.png sections of report.md and compare.md, as lines; `paths_caption` says what
+    the paths picture draws besides the planned path."""
+    return [
         "## Metric distributions per terrain kind",
         "",
         "![metrics](metrics.png)",
         "",
         "## Paths",
         "",
-        f"Planned path (white) and root path, up to {PATHS_PER_KIND} episodes per kind.",
+        f"Planned path (white) and {paths_caption}, up to {PATHS_PER_KIND} episodes per kind.",
         "",
         "![paths](paths.png)",
         "",
+    ]
+
+
+def _report_pictures(worst):
+    """report.md's picture sections (metrics.png, paths.png, worst_N.png), as lines."""
+    lines = picture_sections("root path") + [
         "## Worst episodes by mean penetration",
         "",
     ]
