@@ -77,33 +77,61 @@ def smoothing_window(fps):
     return max(SMOOTH_ORDER + 2, 2 * round(0.5 * (SMOOTH_WINDOW * fps / SMOOTH_FPS - 1)) + 1)
 
 
-def _derivative(x, fps, order):
+def phases(gap, min_flight=None):
+    """[start, stop) ranges that together cover every frame: each flight (no foot within NEAR_GROUND for
+    min_flight frames or more, FLIGHT_FRAMES by default) and each stretch of support between them. A support
+    stretch of fewer than 3 frames joins the flight after it (too short to fit an acceleration to)."""
+    bounds = [0, len(gap)]
+    for start, stop in flights(gap, min_flight or FLIGHT_FRAMES):
+        bounds += [start, stop]
+    bounds = sorted(set(bounds))
+    kept = [bounds[0]]
+    for b in bounds[1:-1]:
+        if b - kept[-1] >= 3:
+            kept.append(b)
+    if bounds[-1] - kept[-1] < 3 and len(kept) > 1:
+        kept.pop()
+    kept.append(bounds[-1])
+    return list(zip(kept[:-1], kept[1:]))
+
+
+def _derivative(x, fps, order, pieces=None):
+    """Savitzky-Golay derivative of x (T, ...) along time, fitted within each [start, stop) piece separately
+    (a piece shorter than the window: one parabola over it, the constant acceleration of a flight)."""
     window = smoothing_window(fps)
-    return savgol_filter(x, window, SMOOTH_ORDER, deriv=order, delta=1.0 / fps, axis=0)
+    out = np.empty_like(x)
+    for start, stop in pieces or [(0, len(x))]:
+        n = stop - start
+        w, polyorder = (window, SMOOTH_ORDER) if n >= window else (n, 2)
+        out[start:stop] = savgol_filter(x[start:stop], w, polyorder, deriv=order, delta=1.0 / fps, axis=0)
+    return out
 
 
-def angular_velocity(rot, fps):
-    """World angular velocities (T, L, 3) rad/s of world orientations rot (T, L, 4) xyzw."""
+def angular_velocity(rot, fps, pieces=None):
+    """World angular velocities (T, L, 3) rad/s of world orientations rot (T, L, 4) xyzw (pieces: as
+    _derivative)."""
     q = rot.copy()
     for t in range(1, len(q)):  # one hemisphere along time, so that the filter sees a smooth curve
         flip = (q[t] * q[t - 1]).sum(-1) < 0
         q[t, flip] *= -1
-    dq = _derivative(q, fps, 1)
+    dq = _derivative(q, fps, 1, pieces)
     return 2.0 * quat.multiply(dq, quat.conjugate(q))[..., :3]
 
 
-def required_wrench(links, fps, inertia):
-    """The ground's required force (T, 3) N and moment (T, 3) N m about the centre of mass, and com (T, 3)."""
+
+def required_wrench(links, fps, inertia, pieces=None):
+    """The ground's required force (T, 3) N and moment (T, 3) N m about the centre of mass, and com (T, 3).
+    pieces: [start, stop) contact phases (phases()) that the smoothing does not cross; one by default."""
     mass = inertia.mass
     total = inertia.total_mass
     c_links = inertia.world_com(links)
     com = (mass[:, None] * c_links).sum(1) / total
-    a_links = _derivative(c_links, fps, 2)
+    a_links = _derivative(c_links, fps, 2, pieces)
     a_com = (mass[:, None] * a_links).sum(1) / total
     force = total * (a_com - np.array([0.0, 0.0, -G]))
-    spin = np.einsum("tlij,tlj->tli", inertia.world_inertia(links), angular_velocity(links.rot, fps))
+    spin = np.einsum("tlij,tlj->tli", inertia.world_inertia(links), angular_velocity(links.rot, fps, pieces))
     orbital = np.cross(c_links - com[:, None], mass[:, None] * (a_links - a_com[:, None])).sum(1)
-    moment = orbital + _derivative(spin, fps, 1).sum(1)
+    moment = orbital + _derivative(spin, fps, 1, pieces).sum(1)
     return force, moment, com
 
 
@@ -112,9 +140,9 @@ def dynamics_frames(motion, terrain, skeleton=None, inertia=None):
     skeleton = skeleton or Skeleton.load()
     inertia = inertia or LinkInertia.load()
     links = motion.fk(skeleton)
-    force, moment, com = required_wrench(links, motion.fps, inertia)
     soles = skeleton.sole_points(*links)
     gap = (soles[..., 2] - terrain.height(soles[..., :2])).min(-1)
+    force, moment, com = required_wrench(links, motion.fps, inertia, phases(gap))
     supporting = support.supporting_feet(gap)
     corners = soles[:, :, support.SOLE_CORNERS]  # (T, 2, 4, 3)
     weight = inertia.total_mass * G
