@@ -53,6 +53,8 @@ class ControllerConfig:
     stall_time: float = bounded(8.0, 0.5, 3600.0)
     stall_distance: float = bounded(0.5, 0.01, 100.0)  # m
     foot_lock: bool = True  # pin stance feet to the terrain (see foot_lock.py)
+    # running flights that fall at g: the centre of mass's filter (momentum.py)
+    momentum: bool = True
     seam_frames: int = bounded(8, 0, 60)  # frames over which a new segment's first-frame mismatch fades out
     # frames (Gaussian sigma) over which each sampled segment is smoothed in time before it is used: a few
     # denoising steps leave frame-to-frame noise that doubles the jerk. 0.5 halves it; more smooths the feet's

@@ -9,14 +9,17 @@ The characters are protocols.SteppedCharacter: PathControllers or LiveController
                     with their seams blended, scored by the collision check; characters none of whose
                     candidates pass sample again, up to `max_retries` times; each keeps its best so far
   committed_frames  the first frames_to_commit() frames of each character's best candidate, with their links
+  settle_bodies     flights fall at g (controller/momentum.py) where the config asks for it (momentum); one FK
+                    for all of their new frames
   lock_feet         stance feet pinned: targets of all characters' FootLocks at once (foot_lock.lock_targets),
-                    then one IK solve for all
+                    the pelvis lowered where a leg could not reach its foothold, then one IK solve for all
   commit            each controller appends its frames and updates its status (PathController.commit)
 
 Everything after the network runs on arrays of all characters at once, and every terrain query once per
-terrain (controller/grouping.py: a crowd's characters share theirs); only the path follower's plan, the foot
-locks' contact runs and the commits go character by character. The characters share a model and the settings
-of the shared work (config.BATCH_SETTINGS): shared_setup refuses a batch that does not.
+terrain (controller/grouping.py: a crowd's characters share theirs); only the path follower's plan, the centre
+of mass's filter, the foot locks' contact runs, the pelvis's drop and the commits go character by character. The
+characters share a model and the settings of the shared work (config.BATCH_SETTINGS): shared_setup refuses a
+batch that does not.
 """
 
 from __future__ import annotations
@@ -31,14 +34,17 @@ from scipy.ndimage import gaussian_filter1d
 from controller.collision import Scores, score_candidates
 from controller.foot_lock import lock_targets
 from controller.frames import Frames
+from controller.momentum import HELD_FRAMES, settled_roots
 from controller.seam import blend_seam
-from motion_model.body.legs import leg_ik
+from motion_model.body.legs import leg_ik, reach_lowering
 from motion_model.body.skeleton import Links, Skeleton
 from motion_model.learner.ddim import Known, sample
 from motion_model.learner.features import features_to_motion
 from motion_model.learner.network import autocast
 
 FALLBACK_COST = 1e3  # added to the cost of a candidate that fails the check: a passing one beats any other
+MAX_REACH = 0.975  # fraction of thigh + shin a pinned leg may stretch to (the engine's max_reach)
+MAX_DROP = 0.1  # m the pelvis may drop for it: deeper would bend the other knee into the ground
 
 
 @dataclass
@@ -78,7 +84,8 @@ def advance(controllers):
     starts = segment_starts(active)
     best = best_candidates(active, starts, model, config, skeleton)
     frames, links = committed_frames(active, best)
-    frames = lock_feet(active, frames, links, skeleton)
+    frames, links = settle_bodies(active, frames, links, skeleton, model.window.fps)
+    frames = lock_feet(active, frames, links, skeleton, model.window.fps)
     seconds = (time.perf_counter() - start) / len(active)
     committed = {id(c): c.commit(f, diagnostics(b, seconds)) for c, f, b in zip(active, frames, best)}
     return [committed.get(id(c)) for c in controllers]
@@ -211,15 +218,37 @@ def committed_frames(controllers, best):
     return frames, links
 
 
-def lock_feet(controllers, frames, links, skeleton):
+def settle_bodies(controllers, frames, links, skeleton, fps):
+    """The Frames (roots moved: controller/momentum.py) and their Links, for the controllers whose config asks
+    for momentum; the others' as they were."""
+    settling = [i for i, c in enumerate(controllers) if c.step_config.momentum]
+    if not settling:
+        return frames, links
+    frames, links = list(frames), list(links)
+    for i in settling:
+        c = controllers[i]
+        frames[i] = replace(frames[i], root_pos=settled_roots(c.last_frames(HELD_FRAMES), frames[i], c.terrain, fps))
+    runs = [frames[i] for i in settling]
+    pos, rot = skeleton.fk(*(np.concatenate(a) for a in zip(*((f.root_pos, f.root_quat, f.joint_quat) for f in runs))))
+    cuts = np.cumsum([len(f) for f in runs])[:-1]
+    for i, p, r in zip(settling, np.split(pos, cuts), np.split(rot, cuts)):
+        links[i] = Links(pos=p, rot=r)
+    return frames, links
+
+
+def lock_feet(controllers, frames, links, skeleton, fps):
     """The Frames with the stance feet pinned, for the controllers that lock feet: the targets of all of them
-    (foot_lock.lock_targets: each one's FootLock state, one terrain query per terrain), then one IK solve."""
+    (foot_lock.lock_targets: each one's FootLock state, one terrain query per terrain), the pelvis lowered
+    where a leg would have to stretch beyond MAX_REACH to its target (legs.reach_lowering: the network sometimes
+    carries the body a few centimetres too high on stairs, and a pinned foot would hang in the air), then one
+    IK solve."""
     locking = [i for i, c in enumerate(controllers) if c.foot_lock is not None]
     if not locking:
         return frames
     runs = [frames[i] for i in locking]
     locks = [controllers[i].foot_lock for i in locking]
     ankles, foot_rots = zip(*lock_targets(locks, [f.contacts for f in runs], [links[i] for i in locking]))
+    runs = [_reached(f, a, skeleton, fps) for f, a in zip(runs, ankles)]
     solved = leg_ik(
         skeleton,
         *(
@@ -234,9 +263,15 @@ def lock_feet(controllers, frames, links, skeleton):
         ),
     )
     frames = list(frames)
-    for i, joints in zip(locking, np.split(solved, np.cumsum([len(f) for f in runs])[:-1])):
-        frames[i] = replace(frames[i], joint_quat=joints)
+    for i, run, joints in zip(locking, runs, np.split(solved, np.cumsum([len(f) for f in runs])[:-1])):
+        frames[i] = replace(run, joint_quat=joints)
     return frames
+
+
+def _reached(run, ankles, skeleton, fps):
+    """Frames `run` with the root lowered where a leg could not reach its ankle target (T, 2, 3)."""
+    drop = np.minimum(reach_lowering(skeleton, run.root_pos, run.root_quat, ankles, MAX_REACH, fps), MAX_DROP)
+    return replace(run, root_pos=run.root_pos - np.c_[np.zeros((len(run), 2)), drop])
 
 
 def diagnostics(candidate, seconds):

@@ -8,6 +8,7 @@ Q_Y2Z (the URDF is Y-up), so "foot rotation" below always means the link's world
 from functools import lru_cache
 
 import numpy as np
+from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from motion_model.body import quaternion as quat
 from motion_model.body.skeleton import JOINT_INDEX, LEFT_FOOT, RIGHT_FOOT
@@ -145,3 +146,21 @@ def leg_ik(skeleton, root_pos, root_quat, joints, ankles, foot_rots):
         shin_world = quat.multiply(hip_world, knee_q)
         joints[:, ANKLE_JOINTS[f]] = quat.normalize(quat.multiply(quat.conjugate(shin_world), foot_rots[:, f]))
     return joints
+
+
+def reach_lowering(skeleton, root_pos, root_quat, ankles, reach, fps):
+    """How far (T,) the pelvis must drop so that every leg reaches its ankle target (T, 2, 3), smoothed over
+    about 0.3 s (never less than the drop a frame needs). reach: the fraction of thigh plus shin a leg may
+    stretch to, a number or one per frame (T,)."""
+    leg = -(skeleton.offsets[KNEE_LINKS[0], 1] + skeleton.offsets[FOOT_LINKS[0], 1])  # thigh + shin
+    reach = np.asarray(reach) * leg
+    need = np.zeros(len(root_pos))
+    for f in range(2):
+        hip = root_pos + quat.rotate(root_quat, np.broadcast_to(skeleton.offsets[HIP_LINKS[f]], root_pos.shape))
+        horiz = np.linalg.norm(ankles[:, f, :2] - hip[:, :2], axis=-1)
+        vert = hip[:, 2] - ankles[:, f, 2]
+        need = np.maximum(need, vert - np.sqrt(np.maximum(reach**2 - horiz**2, 0.0)))
+    need = np.maximum(need, 0.0)
+    width = int(fps * 0.3) | 1
+    smooth = gaussian_filter1d(maximum_filter1d(need, width, mode="nearest"), width / 4, mode="nearest")
+    return np.maximum(smooth, need)

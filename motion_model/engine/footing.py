@@ -1,4 +1,4 @@
-"""Passes 3 to 5 of the synthesis engine (motion_model/engine/synthesis.py): a blended pose carried along the path,
+"""Passes 3 to 6 of the synthesis engine (motion_model/engine/synthesis.py): a blended pose carried along the path,
 fitted to the terrain.
 
 3. Footsteps. Each stance of the blended contact schedule becomes one foothold: where the nominal pose puts
@@ -10,6 +10,10 @@ fitted to the terrain.
    The pelvis follows a smoothed ground height from the footholds and drops where a leg could not reach.
 5. Leg IK. Analytic two-bone IK (hip ball joint, knee hinge) puts each ankle where its sole must be and the
    ankle joint turns the sole to the foothold's orientation. Torso and arms keep the clip's motion.
+6. Momentum. The whole body's centre of mass is moved to the nearest path a body under gravity could take
+   (motion_model/body/momentum.py): a parabola falling at g whenever neither foot is in stance, smooth
+   loading and unloading of the feet, little horizontal acceleration; the legs are solved again so that the
+   stance feet stay on their footholds.
 
 A planned body (motion_model/engine/stepping.py) also stands: its Settling says where, and there the feet are placed
 as the standing pose has them, its legs may stretch further, and in sharp turns its feet keep to their own
@@ -24,22 +28,22 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d, maximum_filter1d
+from scipy.ndimage import gaussian_filter1d
 
 from motion_model.body import quaternion as quat
 from motion_model.body.clips import Q_Y2Z
 from motion_model.body.legs import (
     FOOT_LINKS,
-    HIP_LINKS,
-    KNEE_LINKS,
     ankle_targets,
     footprint,
     leg_ik,
     place_foothold,
+    reach_lowering,
     rotate2,
     sole_offset,
     wrap_angle,
 )
+from motion_model.body.momentum import ballistic_body
 from motion_model.body.motion import Motion
 from motion_model.body.skeleton import Skeleton
 from motion_model.engine.gait import SWING_SAMPLES, standing_pose
@@ -196,23 +200,6 @@ def ground_height(holds, num_frames, config):
     return gaussian_filter1d(ground, config.pelvis_smoothing * config.fps, mode="nearest")
 
 
-def reach_lowering(skeleton, root_pos, root_quat, ankles, config, max_reach=None):
-    """How far (T,) the pelvis must drop so that every leg reaches its ankle target, smoothed.
-    max_reach: optional (T,) fraction of the leg per frame instead of config.max_reach."""
-    leg = -(skeleton.offsets[KNEE_LINKS[0], 1] + skeleton.offsets[FOOT_LINKS[0], 1])
-    reach = (config.max_reach if max_reach is None else max_reach) * leg
-    need = np.zeros(len(root_pos))
-    for f in range(2):
-        hip = root_pos + quat.rotate(root_quat, np.broadcast_to(skeleton.offsets[HIP_LINKS[f]], root_pos.shape))
-        horiz = np.linalg.norm(ankles[:, f, :2] - hip[:, :2], axis=-1)
-        vert = hip[:, 2] - ankles[:, f, 2]
-        need = np.maximum(need, vert - np.sqrt(np.maximum(reach**2 - horiz**2, 0.0)))
-    need = np.maximum(need, 0.0)
-    width = int(config.fps * 0.3) | 1
-    smooth = gaussian_filter1d(maximum_filter1d(need, width, mode="nearest"), width / 4, mode="nearest")
-    return np.maximum(smooth, need)
-
-
 class Settling(NamedTuple):
     """Where a planned body comes to rest (motion_model/engine/stepping.py), per frame (T,): standing, the frames where
     it stands still; feet, how far the feet's placement has moved from the cycles' to the standing pose's
@@ -243,7 +230,7 @@ def settle_feet(soles, toe_yaw, ground_xy, yaw, weight):
 
 
 def fit_to_terrain(terrain, ground_xy, yaw, pose, masks, config, keep, path, settling=None):
-    """Passes 2 to 5: the Motion (its frames `keep`, a slice) of a blended pose carried along ground points
+    """Passes 2 to 6: the Motion (its frames `keep`, a slice) of a blended pose carried along ground points
     (T, 2) with headings (T,) and stance masks (T, 2), over the terrain; `settling` for a planned body.
     """
     skeleton = Skeleton.load()
@@ -260,8 +247,11 @@ def fit_to_terrain(terrain, ground_xy, yaw, pose, masks, config, keep, path, set
     ankles = ankle_targets(soles, rots)
 
     root_pos[:, 2] = ground_height(holds, len(yaw), config) + pose.height
-    root_pos[:, 2] -= reach_lowering(skeleton, root_pos, root_quat, ankles, config, settling.reach if planned else None)
+    reach = settling.reach if planned else config.max_reach
+    root_pos[:, 2] -= reach_lowering(skeleton, root_pos, root_quat, ankles, reach, config.fps)
     joints = leg_ik(skeleton, root_pos, root_quat, pose.joints, ankles, rots)
+    airborne = ~masks.any(1)
+    root_pos, joints = ballistic_body(root_pos, root_quat, joints, ankles, rots, airborne, config.fps, config.momentum)
     return Motion(
         config.fps,
         root_pos[keep],

@@ -1,13 +1,14 @@
 """Terrain-aware locomotion synthesis: the shipped flat-ground mocap cycles driven along a path over terrain.
 
-The engine (in the spirit of PFNN's terrain fitting) works in five passes over the frames of an episode:
+The engine (in the spirit of PFNN's terrain fitting) works in six passes over the frames of an episode:
 
 1. Timeline. A gait phase advances at a cadence derived from the requested speed; the root's arc length
    along the path advances at the speed. Walk, the turning walks (and their mirrors) and run are gait cycles
    with phase 0 at the left foot's touchdown, blended by the path's curvature and the walk/run mix.
 2. Nominal pose. The blended cycle (motion_model/engine/timeline.py) gives the pose relative to the heading
    frame; the root is put on the path with its heading along the smoothed tangent (motion_model/engine/route.py).
-3-5. Footsteps, feet and pelvis, leg IK: motion_model/engine/footing.py fits the carried pose to the terrain.
+3-6. Footsteps, feet and pelvis, leg IK, momentum: motion_model/engine/footing.py fits the carried pose to the
+   terrain and makes its centre of mass move as a body's.
 
 With a speed plan (motion_model/engine/speed_plan.py) passes 1 and 2 are motion_model/engine/travel.py and
 motion_model/engine/stepping.py instead: starts from standing, stops to a stand, slowing into corners, turning on
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from motion_model.body.momentum import MomentumConfig
 from motion_model.engine.footing import fit_to_terrain
 from motion_model.engine.gait import run_cycle, walk_cycles
 from motion_model.engine.route import HEADING_SMOOTHING, STAIR_SLOWDOWN, PathCurve, stair_slowdown
@@ -46,6 +48,7 @@ class SynthesisConfig:
     speed_ramp: float = 1.0  # s to reach the requested speed from the start
     stair_slowdown: float = STAIR_SLOWDOWN  # speed factor lost per metre of riser ahead (route.stair_slowdown)
     behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)  # speed plans only (speed_plan.py)
+    momentum: MomentumConfig = field(default_factory=MomentumConfig)  # the centre of mass's filter (body/momentum.py)
 
 
 # --------------------------------------------------------------------------------------------------------
