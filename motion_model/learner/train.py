@@ -244,8 +244,11 @@ def _setup(config, state):
     torch.manual_seed(config.seed)
     model, window, schedule = checkpoint.build(config)
     data = Path(config.data)
+    initial = _initial_model(config) if state is None and config.init else None
     if state is not None:
         normalizer = Normalizer.from_state_dict(state["normalizer"])
+    elif initial is not None:  # its weights read inputs scaled by its own statistics
+        normalizer = initial.normalizer
     elif (data / "stats.npz").exists():
         normalizer = load_stats(data)
     else:
@@ -262,6 +265,8 @@ def _setup(config, state):
         lr=optim.lr,
         betas=tuple(optim.betas),
     )
+    if initial is not None:
+        model.load_state_dict(initial.network.state_dict())
     ema = copy.deepcopy(model).requires_grad_(False)
     start = 0
     if state is not None:
@@ -277,6 +282,17 @@ def _setup(config, state):
         skeleton=skeleton,
         start=start,
     )
+
+
+def _initial_model(config):
+    """The model config.init names (checkpoint.load_model); ValueError unless its network is this run's."""
+    initial = checkpoint.load_model(config.init)
+    if checkpoint.network_shapes(initial.config) != checkpoint.network_shapes(config):
+        raise ValueError(
+            f"init: model {config.init} has another network than this run's config (model and window): "
+            "give a model trained with the same network settings, or leave out init"
+        )
+    return initial
 
 
 def _clear_run_folder(out, overwrite):

@@ -64,6 +64,7 @@ class TrainConfig:
     seed: int = bounded(0, 0, MAX_SEED)
     data: str | None = None  # dataset folder: episodes/*.npz and stats.npz
     out: str | None = None  # run folder: checkpoint.pt, model.pt, log.csv, loss.png
+    init: str | None = None  # a model (name or model.pt) whose EMA weights and normalizer a new run starts from
     window: WindowConfig = field(default_factory=WindowConfig)
     model: ModelConfig = field(default_factory=ModelConfig)  # n_prev, frames and target_dim come from window
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
