@@ -6,8 +6,10 @@ Definitions: docs/guide.md, Metrics, "Dynamic metrics". In short:
   sum_i m_i (c_i - c) x (a_i - a_com) + d/dt (I_i w_i). Derivatives are Savitzky-Golay filters
   (scipy.signal.savgol_filter, window SMOOTH_WINDOW = 7 frames at 30 fps, about 0.2 s, polynomial order 3;
   the window scales with the frame rate), applied to positions, quaternions (for the angular velocities
-  w = 2 dq/dt q*) and I_i w_i. The half window at either end of a motion, where the filter extrapolates,
-  is left out of the wrench and ZMP summaries;
+  w = 2 dq/dt q*) and I_i w_i, within each contact phase (phases(): each flight and each stretch of support
+  between flights), never across a take-off or a touchdown, where a real body's acceleration jumps; a phase
+  shorter than the window gets one parabola (a flight's constant acceleration). The half window at either
+  end of a motion, where the filter extrapolates, is left out of the wrench and ZMP summaries;
 - the best wrench the supporting soles can supply (sim.evaluation.support: contact rule, friction pyramids
   mu 1, non-negative least squares) and the residual, force in body weights and moment in body weight
   times the centre of mass's height above the terrain under it;
@@ -116,7 +118,6 @@ def angular_velocity(rot, fps, pieces=None):
         q[t, flip] *= -1
     dq = _derivative(q, fps, 1, pieces)
     return 2.0 * quat.multiply(dq, quat.conjugate(q))[..., :3]
-
 
 
 def required_wrench(links, fps, inertia, pieces=None):
