@@ -9,7 +9,8 @@ Airborne means both soles more than NEAR_GROUND above the terrain, from the fram
 contact labels are no guide in a run (they miss whole stances). Only stretches at running speed count as
 flights: a walk has no flight, and the parabola through the ends of a walking stretch with no foot down would
 lift the feet further. The legs are not solved here: the foot lock (foot_lock.py), which runs next on the new
-roots, pins the stance feet and keeps the swing feet above the terrain. World frame: Z up, metres, seconds.
+roots, pins the stance feet and keeps the swing feet where the network put them (carried along with the root
+in flight). World frame: Z up, metres, seconds.
 """
 
 from __future__ import annotations
@@ -44,11 +45,13 @@ def flight_frames(links, terrain, fps, skeleton):
 
 def settled_roots(held, frames, terrain, fps, config=MomentumConfig()):
     """Root positions (T, 3) of `frames` (Frames over `terrain`) whose centre of mass follows
-    body.momentum.filtered_com, continuing from `held` (the last committed Frames, or None)."""
+    body.momentum.filtered_com, continuing from `held` (the last committed Frames, or None), and which of the
+    frames (T,) are in flight."""
     skeleton, inertia = Skeleton.load(), LinkInertia.load()
     run = frames if held is None else Frames.concatenate([held, frames])
     links = skeleton.fk(run.root_pos, run.root_quat, run.joint_quat)
     com = centre_of_mass(links, inertia)
     kept = 0 if held is None else len(held)
-    goal = filtered_com(com, flight_frames(links, terrain, fps, skeleton), fps, config, held=kept)
-    return frames.root_pos + (goal - com)[kept:]
+    flying = flight_frames(links, terrain, fps, skeleton)
+    goal = filtered_com(com, flying, fps, config, held=kept)
+    return frames.root_pos + (goal - com)[kept:], flying[kept:]

@@ -9,10 +9,11 @@ The characters are protocols.SteppedCharacter: PathControllers or LiveController
                     with their seams blended, scored by the collision check; characters none of whose
                     candidates pass sample again, up to `max_retries` times; each keeps its best so far
   committed_frames  the first frames_to_commit() frames of each character's best candidate, with their links
-  settle_bodies     flights fall at g (controller/momentum.py) where the config asks for it (momentum); one FK
-                    for all of their new frames
-  lock_feet         stance feet pinned: targets of all characters' FootLocks at once (foot_lock.lock_targets),
-                    the pelvis lowered where a leg could not reach its foothold, then one IK solve for all
+  settle_bodies     flights fall at g: the roots move (controller/momentum.py) where the config asks for it
+                    (momentum)
+  lock_feet         stance feet pinned and swing feet where the network put them: targets of all characters'
+                    FootLocks at once (foot_lock.lock_targets), the pelvis lowered where a leg could not reach its
+                    foothold, then one IK solve for all
   commit            each controller appends its frames and updates its status (PathController.commit)
 
 Everything after the network runs on arrays of all characters at once, and every terrain query once per
@@ -84,7 +85,7 @@ def advance(controllers):
     starts = segment_starts(active)
     best = best_candidates(active, starts, model, config, skeleton)
     frames, links = committed_frames(active, best)
-    frames, links = settle_bodies(active, frames, links, skeleton, model.window.fps)
+    frames, links = settle_bodies(active, frames, links, model.window.fps)
     frames = lock_feet(active, frames, links, skeleton, model.window.fps)
     seconds = (time.perf_counter() - start) / len(active)
     committed = {id(c): c.commit(f, diagnostics(b, seconds)) for c, f, b in zip(active, frames, best)}
@@ -218,21 +219,17 @@ def committed_frames(controllers, best):
     return frames, links
 
 
-def settle_bodies(controllers, frames, links, skeleton, fps):
-    """The Frames (roots moved: controller/momentum.py) and their Links, for the controllers whose config asks
-    for momentum; the others' as they were."""
-    settling = [i for i, c in enumerate(controllers) if c.step_config.momentum]
-    if not settling:
-        return frames, links
+def settle_bodies(controllers, frames, links, fps):
+    """The Frames with their roots moved (controller/momentum.py) for the controllers whose config asks for
+    momentum, and the Links lock_feet keeps the feet by: the network's, carried along with the root in flight
+    (on the ground the feet stay where the network put them while the root moves)."""
     frames, links = list(frames), list(links)
-    for i in settling:
-        c = controllers[i]
-        frames[i] = replace(frames[i], root_pos=settled_roots(c.last_frames(HELD_FRAMES), frames[i], c.terrain, fps))
-    runs = [frames[i] for i in settling]
-    pos, rot = skeleton.fk(*(np.concatenate(a) for a in zip(*((f.root_pos, f.root_quat, f.joint_quat) for f in runs))))
-    cuts = np.cumsum([len(f) for f in runs])[:-1]
-    for i, p, r in zip(settling, np.split(pos, cuts), np.split(rot, cuts)):
-        links[i] = Links(pos=p, rot=r)
+    for i, c in enumerate(controllers):
+        if c.step_config.momentum:
+            root_pos, flying = settled_roots(c.last_frames(HELD_FRAMES), frames[i], c.terrain, fps)
+            shift = np.where(flying[:, None], root_pos - frames[i].root_pos, 0.0)
+            frames[i] = replace(frames[i], root_pos=root_pos)
+            links[i] = Links(pos=links[i].pos + shift[:, None], rot=links[i].rot)
     return frames, links
 
 
@@ -241,7 +238,7 @@ def lock_feet(controllers, frames, links, skeleton, fps):
     (foot_lock.lock_targets: each one's FootLock state, one terrain query per terrain), the pelvis lowered
     where a leg would have to stretch beyond MAX_REACH to its target (legs.reach_lowering: the network sometimes
     carries the body a few centimetres too high on stairs, and a pinned foot would hang in the air), then one
-    IK solve."""
+    IK solve. links: the Links settle_bodies gives, by which the feet are kept."""
     locking = [i for i, c in enumerate(controllers) if c.foot_lock is not None]
     if not locking:
         return frames

@@ -95,7 +95,8 @@ def test_settled_roots_make_a_hovering_hop_fall_and_continue_from_the_held_frame
     lift[12:22] = 0.1  # both feet 10 cm up, held there: a hover
     frames = _frames(30, speed=3.0, lift=lift)
     held, new = frames[:8], frames[8:]
-    root = settled_roots(held, new, FLAT, FPS)
+    root, flying = settled_roots(held, new, FLAT, FPS)
+    np.testing.assert_array_equal(np.flatnonzero(flying), np.arange(4, 14))
     com = _com(Frames.concatenate([held, dataclasses.replace(new, root_pos=root)]))
     np.testing.assert_allclose(_accel(com[:, 2])[12:20], -G, atol=0.5)
     assert abs(root[0, 2] - new.root_pos[0, 2]) < 0.01  # no jump at the seam: the take-off comes after it
@@ -112,4 +113,4 @@ def test_walking_and_standing_have_no_flights():
     links = skeleton.fk(running.root_pos, running.root_quat, running.joint_quat)
     np.testing.assert_array_equal(np.flatnonzero(flight_frames(links, FLAT, FPS, skeleton)), np.arange(12, 22))
     standing = _frames(20, speed=0.0)
-    np.testing.assert_allclose(settled_roots(None, standing, FLAT, FPS), standing.root_pos, atol=1e-6)
+    np.testing.assert_allclose(settled_roots(None, standing, FLAT, FPS)[0], standing.root_pos, atol=1e-6)
