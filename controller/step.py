@@ -45,7 +45,7 @@ from motion_model.learner.network import autocast
 
 FALLBACK_COST = 1e3  # added to the cost of a candidate that fails the check: a passing one beats any other
 MAX_REACH = 0.975  # fraction of thigh + shin a pinned leg may stretch to (the engine's max_reach)
-MAX_DROP = 0.1  # m the pelvis may drop for it: deeper would bend the other knee into the ground
+MAX_DROP = 0.2  # m the pelvis may drop for it (a stair riser and more): deeper folds the other knee into the ground
 
 
 @dataclass
