@@ -17,6 +17,10 @@ def test_quick_tracking_benchmark_runs_and_writes_its_files(tmp_path):
     assert engine["length_m"] == 13.0 and abs(engine["nominal_s"] - 13.0 / 1.2) < 1e-9
     assert model["status"] == "goal" and model["goal_m"] < 0.3 and model["last_speed"] < 0.05
     assert 0 <= model["path_mean_m"] <= model["path_max_m"] and set(model["quality"]) == set(engine["quality"])
+    # the dynamic metrics beside the kinematic ones: a walk needs little unsupported force and keeps a foot down
+    for run in (engine, model):
+        assert 0 < run["quality"]["residual_force_mean_bw"] < 0.05
+        assert run["quality"]["no_foot_walk_frac"] <= 0.01
     table = (tmp_path / "tracking.md").read_text()
     assert table.count("| corner90 | flat | walk |") == 2 and "| corner90 | flat | walk |" in result.stdout
     assert (tmp_path / "tracking.png").read_bytes()[:4] == b"\x89PNG"

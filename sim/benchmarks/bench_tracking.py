@@ -62,6 +62,7 @@ QUALITY = (
     "skate_ratio",
     "jerk_m_s3",
 )
+DYNAMICS = ("residual_force_mean_bw", "flight_accel_error_mean", "no_foot_walk_frac")  # sim.evaluation.dynamics
 
 
 END_STAND = 1.0  # s the engine stands on the goal, as the controller's episodes end: after a second at rest
@@ -151,12 +152,13 @@ def run_engine(cases_, seed):
 def measure(case, method, motion, status, stops_made):
     """The Tracking of one run; stops_made: whether the method was told the route's stops."""
     from controller.follower import trailing_speed
+    from sim.evaluation.dynamics import dynamic_metrics
     from sim.evaluation.metrics import evaluate
 
     line = Polyline(np.array(case.route.waypoints))
     xy = motion.root_pos[:, :2]
     distance = line.project(xy).distance
-    metrics = evaluate(motion, goal=np.array(case.route.waypoints[-1]))
+    metrics = {**evaluate(motion, goal=np.array(case.route.waypoints[-1])), **dynamic_metrics(motion)}
     stand = sum(s.seconds for s in case.route.stops) if stops_made else 0.0
     return Tracking(
         case.route.name,
@@ -171,7 +173,7 @@ def measure(case, method, motion, status, stops_made):
         float(distance.max()),
         float(np.linalg.norm(xy[-1] - line.points[-1])),
         _plain(trailing_speed(xy, motion.fps)[-1]),
-        {k: _plain(metrics[k]) for k in QUALITY},
+        {k: _plain(metrics[k]) for k in QUALITY + DYNAMICS},
     )
 
 
@@ -201,6 +203,9 @@ HEADER = (
     "sliding",
     "skate",
     "jerk m/s3",
+    "residual BW",
+    "flight accel error",
+    "no foot walking",
 )
 
 
@@ -231,14 +236,17 @@ def table(rows):
             _cell(r.last_speed, "{:.2f}"),
         ] + [
             _cell(q[k], f)
-            for k, f in zip(QUALITY, ("{:.2f}", "{:.3f}", "{:.1f}", "{:.2f}", "{:.3f}", "{:.3f}", "{:.0f}"))
+            for k, f in zip(
+                QUALITY + DYNAMICS,
+                ("{:.2f}", "{:.3f}", "{:.1f}", "{:.2f}", "{:.3f}", "{:.3f}", "{:.0f}", "{:.3f}", "{:.2f}", "{:.2%}"),
+            )
         ]
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
         "| method | gait | runs | at rest on the goal | path mean m | path max m (largest) | "
-        "goal m (largest) | float mm | jerk m/s3 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "goal m (largest) | float mm | jerk m/s3 | residual BW | flight accel error | no foot walking |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for method in dict.fromkeys(r.method for r in rows):
         for gait in dict.fromkeys(r.gait for r in rows):
@@ -249,7 +257,10 @@ def table(rows):
                     f"{_mean(r.path_mean_m for r in group):.2f} | {max(r.path_max_m for r in group):.2f} | "
                     f"{max(r.goal_m for r in group):.2f} | "
                     f"{_mean(r.quality['float_mean_mm'] for r in group):.1f} | "
-                    f"{_mean(r.quality['jerk_m_s3'] for r in group):.0f} |"
+                    f"{_mean(r.quality['jerk_m_s3'] for r in group):.0f} | "
+                    f"{_cell(_mean(r.quality['residual_force_mean_bw'] for r in group), '{:.3f}')} | "
+                    f"{_cell(_mean(r.quality['flight_accel_error_mean'] for r in group), '{:.2f}')} | "
+                    f"{_cell(_mean(r.quality['no_foot_walk_frac'] for r in group), '{:.2%}')} |"
                 )
     return "\n".join(lines)
 
