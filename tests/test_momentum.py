@@ -1,7 +1,9 @@
 import dataclasses
 
 import numpy as np
+import pytest
 
+from controller import ControllerConfig, PathController
 from controller.frames import Frames
 from controller.momentum import flight_frames, settled_roots
 from motion_model.body.inertia import LinkInertia
@@ -9,6 +11,7 @@ from motion_model.body.momentum import G, MomentumConfig, centre_of_mass, filter
 from motion_model.body.skeleton import Skeleton
 from motion_model.engine import synthesize
 from motion_model.engine.gait import standing_pose
+from motion_model.learner.checkpoint import load_model
 from sim.evaluation import dynamics
 from sim.evaluation.metrics import evaluate
 from terrain import make_terrain, plan_path
@@ -114,3 +117,26 @@ def test_walking_and_standing_have_no_flights():
     np.testing.assert_array_equal(np.flatnonzero(flight_frames(links, FLAT, FPS, skeleton)), np.arange(12, 22))
     standing = _frames(20, speed=0.0)
     np.testing.assert_allclose(settled_roots(None, standing, FLAT, FPS)[0], standing.root_pos, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_model("default")
+
+
+def test_the_shipped_controller_runs_ballistically(shipped):
+    terrain = make_terrain("flat", seed=41, length=14.0)
+    result = PathController(shipped, terrain, config=ControllerConfig(speed=3.2), seed=41).run()
+    on = dynamics.dynamic_metrics(result.motion)
+    off_config = ControllerConfig(speed=3.2, momentum=False)
+    off = dynamics.dynamic_metrics(PathController(shipped, terrain, config=off_config, seed=41).run().motion)
+    assert on["flight_count"] >= 3
+    assert on["flight_accel_error_mean"] < 0.15 < off["flight_accel_error_mean"]
+
+
+def test_the_shipped_controller_keeps_a_foot_down_on_stairs(shipped):
+    terrain = make_terrain("stairs", seed=43, length=12.0)
+    motion = PathController(shipped, terrain, seed=43).run().motion
+    result = dynamics.dynamic_metrics(motion)
+    assert result["no_foot_walk_frac"] <= 0.005
+    assert evaluate(motion)["penetration_mean_mm"] < 2.0
