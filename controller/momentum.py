@@ -18,9 +18,12 @@ from __future__ import annotations
 import numpy as np
 
 from controller.frames import Frames
+from motion_model.body import quaternion as quat
 from motion_model.body.inertia import LinkInertia
+from motion_model.body.legs import FOOT_LINKS, SOLE_HALF, sole_offset
 from motion_model.body.momentum import MomentumConfig, centre_of_mass, filtered_com
-from motion_model.body.skeleton import Skeleton
+from motion_model.body.skeleton import Links, Skeleton
+from terrain.stack import TerrainStack
 
 HELD_FRAMES = 8  # committed frames the filter continues from: about its jerk term's reach
 NEAR_GROUND = 0.05  # m: a sole this near the terrain could push (the dynamic metrics' contact rule)
@@ -28,10 +31,9 @@ RUN_SPEED = 2.0  # m/s of the root: below it the body walks
 FLIGHT_FRAMES = (2, 20)  # frames a flight may last: shorter is a sole's flicker, longer no run's stride
 
 
-def flight_frames(links, terrain, fps, skeleton):
-    """(T,) bool: the frames of Links (Skeleton.fk) in flight, both soles above NEAR_GROUND at running speed."""
-    soles = skeleton.sole_points(*links)
-    gap = (soles[..., 2] - terrain.height(soles[..., :2])).min(-1)
+def flight_frames(links, gap, fps):
+    """(T,) bool: the frames of Links (Skeleton.fk) in flight: both soles' lowest points (gap (T, 2) above the
+    terrain) over NEAR_GROUND, at running speed, for FLIGHT_FRAMES."""
     root_xy = links.pos[:, 0, :2]
     speed = np.linalg.norm(np.gradient(root_xy, axis=0), axis=-1) * fps if len(root_xy) > 1 else np.zeros(1)
     up = (gap >= NEAR_GROUND).all(1)
@@ -43,15 +45,50 @@ def flight_frames(links, terrain, fps, skeleton):
     return out
 
 
-def settled_roots(held, frames, terrain, fps, config=MomentumConfig()):
-    """Root positions (T, 3) of `frames` (Frames over `terrain`) whose centre of mass follows
-    body.momentum.filtered_com, continuing from `held` (the last committed Frames, or None), and which of the
-    frames (T,) are in flight."""
+def settled_roots(helds, frames, links, terrains, fps, config=MomentumConfig()):
+    """For each character: root positions (T, 3) of its `frames` whose centre of mass follows
+    body.momentum.filtered_com, continuing from its `helds` (last committed Frames, or None), and which of the
+    frames (T,) are in flight. links: the Links of each one's frames; terrains: each one's Heightfield. The
+    arithmetic before the filter runs once for all of them (one FK for the held frames, one terrain query)."""
     skeleton, inertia = Skeleton.load(), LinkInertia.load()
-    run = frames if held is None else Frames.concatenate([held, frames])
-    links = skeleton.fk(run.root_pos, run.root_quat, run.joint_quat)
-    com = centre_of_mass(links, inertia)
-    kept = 0 if held is None else len(held)
-    flying = flight_frames(links, terrain, fps, skeleton)
-    goal = filtered_com(com, flying, fps, config, held=kept)
-    return frames.root_pos + (goal - com)[kept:], flying[kept:]
+    runs = [Links(*(np.concatenate([a, b]) for a, b in zip(h, k))) for h, k in zip(_held_links(skeleton, helds), links)]
+    lengths = [len(r.pos) for r in runs]
+    every = Links(*(np.concatenate(a) for a in zip(*runs)))
+    corners = _sole_corners(every)
+    owner = np.repeat(np.arange(len(runs)), lengths)
+    gap = (corners[..., 2] - TerrainStack.of(list(terrains)).rows(owner).height(corners[..., :2])).min(-1)
+    cuts = np.cumsum(lengths)[:-1]
+    out = []
+    for h, f, run, g, com in zip(
+        helds, frames, runs, np.split(gap, cuts), np.split(centre_of_mass(every, inertia), cuts)
+    ):
+        kept = 0 if h is None else len(h)
+        flying = flight_frames(run, g, fps)
+        goal = filtered_com(com, flying, fps, config, held=kept)
+        out.append((f.root_pos + (goal - com)[kept:], flying[kept:]))
+    return out
+
+
+def _sole_corners(links):
+    """World positions (T, 2, 4, 3) of the 4 corners of each [left, right] sole: a flat sole's lowest points."""
+    rots = links.rot[:, list(FOOT_LINKS)]
+    local = sole_offset() + np.array(
+        [[x, 0.0, z] for x in (-SOLE_HALF[0], SOLE_HALF[0]) for z in (-SOLE_HALF[1], SOLE_HALF[1])]
+    )
+    return links.pos[:, list(FOOT_LINKS), None] + quat.rotate(
+        rots[:, :, None], np.broadcast_to(local, rots.shape[:2] + (4, 3))
+    )
+
+
+def _held_links(skeleton, helds):
+    """The Links of each held Frames (no frames for None), from one FK of all of them."""
+    links = len(skeleton.offsets)
+    none = Links(pos=np.zeros((0, links, 3)), rot=np.zeros((0, links, 4)))
+    present = [h for h in helds if h is not None]
+    if not present:
+        return [none] * len(helds)
+    joined = Frames.concatenate(present)
+    pos, rot = skeleton.fk(joined.root_pos, joined.root_quat, joined.joint_quat)
+    cuts = np.cumsum([len(h) for h in present])[:-1]
+    parts = iter(zip(np.split(pos, cuts), np.split(rot, cuts)))
+    return [none if h is None else Links(*next(parts)) for h in helds]

@@ -223,13 +223,21 @@ def settle_bodies(controllers, frames, links, fps):
     """The Frames with their roots moved (controller/momentum.py) for the controllers whose config asks for
     momentum, and the Links lock_feet keeps the feet by: the network's, carried along with the root in flight
     (on the ground the feet stay where the network put them while the root moves)."""
+    settling = [i for i, c in enumerate(controllers) if c.step_config.momentum]
+    if not settling:
+        return frames, links
     frames, links = list(frames), list(links)
-    for i, c in enumerate(controllers):
-        if c.step_config.momentum:
-            root_pos, flying = settled_roots(c.last_frames(HELD_FRAMES), frames[i], c.terrain, fps)
-            shift = np.where(flying[:, None], root_pos - frames[i].root_pos, 0.0)
-            frames[i] = replace(frames[i], root_pos=root_pos)
-            links[i] = Links(pos=links[i].pos + shift[:, None], rot=links[i].rot)
+    moved = settled_roots(
+        [controllers[i].last_frames(HELD_FRAMES) for i in settling],
+        [frames[i] for i in settling],
+        [links[i] for i in settling],
+        [controllers[i].terrain for i in settling],
+        fps,
+    )
+    for i, (root_pos, flying) in zip(settling, moved):
+        shift = np.where(flying[:, None], root_pos - frames[i].root_pos, 0.0)
+        frames[i] = replace(frames[i], root_pos=root_pos)
+        links[i] = Links(pos=links[i].pos + shift[:, None], rot=links[i].rot)
     return frames, links
 
 

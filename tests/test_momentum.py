@@ -88,9 +88,22 @@ def _frames(frames, speed, lift=None):
 FLAT = Heightfield(np.zeros((2, 2)), 20.0, np.array([-5.0, -10.0]))
 
 
+def _links(frames):
+    return Skeleton.load().fk(frames.root_pos, frames.root_quat, frames.joint_quat)
+
+
 def _com(frames):
-    skeleton = Skeleton.load()
-    return centre_of_mass(skeleton.fk(frames.root_pos, frames.root_quat, frames.joint_quat), LinkInertia.load())
+    return centre_of_mass(_links(frames), LinkInertia.load())
+
+
+def _settled(held, frames):
+    return settled_roots([held], [frames], [_links(frames)], [FLAT], FPS)[0]
+
+
+def _flights(frames):
+    links = _links(frames)
+    soles = Skeleton.load().sole_points(*links)
+    return flight_frames(links, soles[..., 2].min(-1), FPS)  # the gaps above flat ground at z = 0
 
 
 def test_settled_roots_make_a_hovering_hop_fall_and_continue_from_the_held_frames():
@@ -98,7 +111,7 @@ def test_settled_roots_make_a_hovering_hop_fall_and_continue_from_the_held_frame
     lift[12:22] = 0.1  # both feet 10 cm up, held there: a hover
     frames = _frames(30, speed=3.0, lift=lift)
     held, new = frames[:8], frames[8:]
-    root, flying = settled_roots(held, new, FLAT, FPS)
+    root, flying = _settled(held, new)
     np.testing.assert_array_equal(np.flatnonzero(flying), np.arange(4, 14))
     com = _com(Frames.concatenate([held, dataclasses.replace(new, root_pos=root)]))
     np.testing.assert_allclose(_accel(com[:, 2])[12:20], -G, atol=0.5)
@@ -106,17 +119,12 @@ def test_settled_roots_make_a_hovering_hop_fall_and_continue_from_the_held_frame
 
 
 def test_walking_and_standing_have_no_flights():
-    skeleton = Skeleton.load()
     lift = np.zeros(30)
     lift[12:22] = 0.1
-    walking = _frames(30, speed=1.2, lift=lift)
-    links = skeleton.fk(walking.root_pos, walking.root_quat, walking.joint_quat)
-    assert not flight_frames(links, FLAT, FPS, skeleton).any()
-    running = _frames(30, speed=3.0, lift=lift)
-    links = skeleton.fk(running.root_pos, running.root_quat, running.joint_quat)
-    np.testing.assert_array_equal(np.flatnonzero(flight_frames(links, FLAT, FPS, skeleton)), np.arange(12, 22))
+    assert not _flights(_frames(30, speed=1.2, lift=lift)).any()
+    np.testing.assert_array_equal(np.flatnonzero(_flights(_frames(30, speed=3.0, lift=lift))), np.arange(12, 22))
     standing = _frames(20, speed=0.0)
-    np.testing.assert_allclose(settled_roots(None, standing, FLAT, FPS)[0], standing.root_pos, atol=1e-6)
+    np.testing.assert_allclose(_settled(None, standing)[0], standing.root_pos, atol=1e-6)
 
 
 @pytest.fixture(scope="module")

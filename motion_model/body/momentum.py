@@ -67,8 +67,8 @@ def _apply_transposed(stencil, values, n):
     return out
 
 
-def filter_axis(x, airborne, fps, flight_accel, support_tol, config, held=0):
-    """One axis (T,) of a centre-of-mass path, filtered (module docstring).
+def filter_axes(x, airborne, fps, flight_accel, support_tol, config, held=0):
+    """Axes (T, K) of a centre-of-mass path that share their weights, filtered (module docstring).
 
     airborne (T,) bool: frames in flight, which accelerate at flight_accel m/s^2 (-G vertically, 0
     horizontally); support_tol: m/s^2 of acceleration the other frames pay for (None: free). held: leading
@@ -86,17 +86,15 @@ def filter_axis(x, airborne, fps, flight_accel, support_tol, config, held=0):
     ab[BANDS] = fit_w
     _add_gram(ab, STENCILS[2] / dt**2, acc_w)
     _add_gram(ab, STENCILS[3] / dt**3, np.full(n - 3, config.jerk**-2))
-    rhs = fit_w * x + _apply_transposed(STENCILS[2] / dt**2, acc_w * np.where(flying, flight_accel, 0.0), n)
-    return solveh_banded(ab, rhs)
+    pull = _apply_transposed(STENCILS[2] / dt**2, acc_w * flying, n)  # where the flight's acceleration pulls
+    return solveh_banded(ab, fit_w[:, None] * x + pull[:, None] * flight_accel)
 
 
 def filtered_com(com, airborne, fps, config=MomentumConfig(), held=0):
     """The centre-of-mass path (T, 3) closest to com (T, 3) that flies ballistically while airborne (T,)."""
     out = np.empty_like(com)
-    for k in range(3):
-        vertical = k == 2
-        tol = None if vertical else config.horizontal
-        out[:, k] = filter_axis(com[:, k], airborne, fps, -G if vertical else 0.0, tol, config, held)
+    out[:, 2:] = filter_axes(com[:, 2:], airborne, fps, np.array([-G]), None, config, held)
+    out[:, :2] = filter_axes(com[:, :2], airborne, fps, np.zeros(2), config.horizontal, config, held)
     return out
 
 
