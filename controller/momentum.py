@@ -2,8 +2,8 @@
 
 The network's segments are kinematic: its running flights hover (the centre of mass falls at a third to a half
 of g). `settled_roots` moves the root so that the whole body's centre of mass takes the nearest path that falls
-at g while both feet are off the ground (motion_model/body/momentum.py), continuing smoothly from the frames
-already committed, which stay as they are.
+at g while both feet are off the ground and leans as an inverted pendulum over a single supporting foot
+(motion_model/body/momentum.py), continuing smoothly from the frames already committed, which stay as they are.
 
 Airborne means both soles more than NEAR_GROUND above the terrain, from the frames' own feet: the network's
 contact labels are no guide in a run (they miss whole stances). Only stretches at running speed count as
@@ -21,7 +21,7 @@ from controller.frames import Frames
 from motion_model.body import quaternion as quat
 from motion_model.body.inertia import LinkInertia
 from motion_model.body.legs import FOOT_LINKS, SOLE_HALF, sole_offset
-from motion_model.body.momentum import MomentumConfig, centre_of_mass, filtered_com
+from motion_model.body.momentum import MomentumConfig, centre_of_mass, filtered_com, single_support
 from motion_model.body.skeleton import Links, Skeleton
 from terrain.stack import TerrainStack
 
@@ -59,12 +59,13 @@ def settled_roots(helds, frames, links, terrains, fps, config=MomentumConfig()):
     gap = (corners[..., 2] - TerrainStack.of(list(terrains)).rows(owner).height(corners[..., :2])).min(-1)
     cuts = np.cumsum(lengths)[:-1]
     out = []
-    for h, f, run, g, com in zip(
-        helds, frames, runs, np.split(gap, cuts), np.split(centre_of_mass(every, inertia), cuts)
-    ):
+    soles = corners.mean(2)  # (T, 2, 3) sole centres
+    parts = (np.split(a, cuts) for a in (gap, centre_of_mass(every, inertia), soles))
+    for h, f, run, g, com, sole in zip(helds, frames, runs, *parts):
         kept = 0 if h is None else len(h)
         flying = flight_frames(run, g, fps)
-        goal = filtered_com(com, flying, fps, config, held=kept)
+        support = single_support(sole, g < NEAR_GROUND)
+        goal = filtered_com(com, flying, fps, config, held=kept, support=support)
         out.append((f.root_pos + (goal - com)[kept:], flying[kept:]))
     return out
 

@@ -250,8 +250,7 @@ def fit_to_terrain(terrain, ground_xy, yaw, pose, masks, config, keep, path, set
     reach = settling.reach if planned else config.max_reach
     root_pos[:, 2] -= reach_lowering(skeleton, root_pos, root_quat, ankles, reach, config.fps)
     joints = leg_ik(skeleton, root_pos, root_quat, pose.joints, ankles, rots)
-    airborne = ~masks.any(1)
-    root_pos, joints = ballistic_body(root_pos, root_quat, joints, ankles, rots, airborne, config.fps, config.momentum)
+    root_pos, joints = ballistic_body(root_pos, root_quat, joints, ankles, rots, masks, config.fps, config.momentum)
     return Motion(
         config.fps,
         root_pos[keep],
