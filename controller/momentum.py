@@ -27,7 +27,7 @@ from terrain.stack import TerrainStack
 
 HELD_FRAMES = 8  # committed frames the filter continues from: about its jerk term's reach
 NEAR_GROUND = 0.05  # m: a sole this near the terrain could push (the dynamic metrics' contact rule)
-RUN_SPEED = 2.0  # m/s of the root: below it the body walks
+RUN_SPEED = 1.5  # m/s of the root: below it the body walks (a run slowing into a corner still flies)
 FLIGHT_FRAMES = (2, 20)  # frames a flight may last: shorter is a sole's flicker, longer no run's stride
 
 
