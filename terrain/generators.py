@@ -22,13 +22,16 @@ from scipy import ndimage
 
 import configs
 from configs.typed import shown
-from terrain import numbers
+from terrain import numbers, skill_terrains
 from terrain.field import scatter
 from terrain.heightfield import Heightfield
 
-# The corridors (length, width: the suites, benchmarks and training data use these) and the open field.
+# The corridors (length, width: the suites, benchmarks and training data use these) and the open field. The
+# skill corridors (terrain/skill_terrains.py) need a jump, which neither the engine nor the model can make yet:
+# they stay out of CORRIDOR_KINDS, which the suites and benchmarks walk (the dataset configs name their kinds).
 CORRIDOR_KINDS = ("flat", "slope", "stairs", "steps", "rough", "course")
-KINDS = CORRIDOR_KINDS + ("field",)
+SKILL_KINDS = skill_terrains.KINDS
+KINDS = CORRIDOR_KINDS + ("field",) + SKILL_KINDS
 SECTION_KINDS = ("slope", "stairs", "steps", "rough")
 LAYOUT = ("length", "width", "cell")
 PAD = 1.5  # side of the flat start and goal pads, m
@@ -244,6 +247,8 @@ def _section(kind: str, draw: _Draw, X, Y, x0, x1, cell, width):
     beyond x1)."""
     if kind == "steps":
         return _steps(draw, X, Y, x0, x1, cell, width)
+    if kind in SKILL_KINDS:
+        return skill_terrains.section(kind, draw, X, x0, x1, cell)
     return {"slope": _slope, "stairs": _stairs, "rough": _rough}[kind](draw, X, Y, x0, x1, cell)
 
 
