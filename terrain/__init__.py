@@ -11,7 +11,10 @@ _OWNERS = {
     "make_terrain": "terrain.generators",
     "Heightfield": "terrain.heightfield",
     "plan_path": "terrain.planning",
+    "plan_route": "terrain.planning",
+    "PlannedRoute": "terrain.planning",
     "PlannerConfig": "terrain.planning",
+    "Jump": "terrain.jumps",
     "Polyline": "terrain.polyline",
 }
 __all__ = sorted(_OWNERS)

@@ -7,21 +7,41 @@ and it lies at least `clearance` from every non-traversable node and from the bo
 when their heights differ by at most `max_step`. A move costs its length times (1 + slope_cost * uphill/downhill
 slope + cross_cost * cross slope) plus step_cost times the height change, slopes measured on heights smoothed
 over about 0.2 m: the cross-slope term makes routes cross stairs and ramps head-on and turn on level ground.
+
+With a jump reach (`jump_length` > 0; none by default), A* may also jump in a straight line along a move direction
+from the last allowed node before ground a walker may not use to the first allowed node after it, within the
+reach's distance, rise and drop, over nothing higher than the landing or the take-off (terrain/jumps.py: which
+jumps, and what they cost). Smoothing never touches a jump: the walked stretches are smoothed on their own, so a
+jump stays the straight line that A* chose.
 """
 
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage
 
 from terrain import numbers
 from terrain.heightfield import Heightfield
+from terrain.jumps import (
+    MAX_REACH,
+    MOVES,
+    OVER_REACH,
+    Jump,
+    Reach,
+    adjacency,
+    blocked_at,
+    edge_costs,
+    excess,
+    jump_edges,
+    jump_record,
+    leaps,
+    path_edges,
+)
 from terrain.polyline import Polyline
 
-_MOVES = [(1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)]
 _SMOOTHING = 0.2  # length over which slopes are measured for costs, m
 
 
@@ -41,6 +61,18 @@ class PlannerConfig:
     slope_cost: float = 1.0  # per unit of uphill/downhill slope, times the length
     cross_cost: float = 3.0  # per unit of cross slope, times the length
     step_cost: float = 2.0  # per metre of height change
+    # A jump reach (terrain/jumps.py); the default, none, keeps every route on the ground.
+    jump_length: float = 0.0  # m from take-off to landing, horizontally, over ground a walker may not use
+    jump_up: float = 0.0  # m a jump may rise
+    jump_down: float = 0.0  # m a jump may drop
+
+
+@dataclass(frozen=True, eq=False)
+class PlannedRoute:
+    """A planned route: `points` (P, 2) world xy (plan_path's) and the stretches of it that are jumps, in order."""
+
+    points: np.ndarray
+    jumps: tuple[Jump, ...] = field(default=())
 
 
 class _Grid:
@@ -113,26 +145,100 @@ def plan_path(terrain: Heightfield, start=None, goal=None, config: PlannerConfig
     then shortcut where a straight line is free and no costlier, rounded at the corners, and resampled at
     equal arc-length steps of at most `config.spacing`; the first and last points are exactly start and goal.
     Raises UnreachableGoal (a ValueError) when no route exists, ValueError when the start is not traversable.
+    The points of plan_route, which also says where the route jumps (with a jump reach in `config`).
+    """
+    return plan_route(terrain, start, goal, config).points
+
+
+def plan_route(terrain: Heightfield, start=None, goal=None, config: PlannerConfig = PlannerConfig()) -> PlannedRoute:
+    """plan_path's route and its jumps: each walked stretch shortcut, rounded and resampled on its own, each jump
+    a straight stretch resampled likewise, so that every take-off and landing is one of the points.
+
+    UnreachableGoal's message names where the route is blocked and, when jumps would pass, the reach to ask for.
     """
     numbers.instance(terrain, Heightfield, "terrain", "a Heightfield (make_terrain, Heightfield.load)")
     numbers.finite(config.spacing, "spacing", 0.01, 10.0)  # of the route's points: a smaller one makes millions
+    reach = _reach(config)
     start = _endpoint(terrain, start, "start")
     goal = _endpoint(terrain, goal, "goal")
     g = _Grid(terrain, config)
     limits = f"max_step={config.max_step} m, max_slope_deg={config.max_slope_deg}, clearance={config.clearance} m"
+    if reach.length > 0:
+        limits += f", jump_length={reach.length} m, jump_up={reach.up} m, jump_down={reach.down} m"
     if not g.allowed_at(start):
         raise ValueError(f"start {start.tolist()} is not on traversable ground ({limits})")
     if not g.allowed_at(goal):
         raise UnreachableGoal(f"goal {goal.tolist()} is not on traversable ground ({limits})")
 
-    nodes, costs = _astar(g, tuple(g.node(start)), tuple(g.node(goal)), config.max_step, config.step_cost)
+    source, target = tuple(g.node(start)), tuple(g.node(goal))
+    jumps = _jump_moves(g, reach, config.step_cost) if reach.length > 0 else None
+    nodes, costs = _astar(g, source, target, config.max_step, config.step_cost, jumps)
     if nodes is None:
-        raise UnreachableGoal(f"no traversable route from start {start.tolist()} to goal {goal.tolist()} ({limits})")
+        raise UnreachableGoal(
+            f"no traversable route from start {start.tolist()} to goal {goal.tolist()} ({limits})"
+            + _blocked(g, source, target, reach, config)
+        )
+    return _route(g, nodes, costs, start, goal, config)
+
+
+def _jump_moves(g: _Grid, reach: Reach, step_cost: float, beyond: Reach | None = None) -> dict:
+    """A*'s jump moves within `reach`; with `beyond`, a jump beyond that reach costs OVER_REACH more per metre
+    it goes beyond it."""
+    edges = jump_edges(g.allowed, g.h, g.step, reach)
+    cost = edge_costs(edges, step_cost)
+    if beyond is not None:
+        cost = cost + OVER_REACH * excess(edges, beyond)
+    return adjacency(edges, cost)
+
+
+def _route(g: _Grid, nodes, costs, start, goal, config: PlannerConfig) -> PlannedRoute:
+    """The route of A*'s nodes: walked runs smoothed apart, jumps kept straight, each resampled."""
     points = g.xy[nodes[:, 0], nodes[:, 1]]
     points[0], points[-1] = start, goal
-    points = _shortcut(g, points, costs, config.step_cost)
-    points = _round_corners(g, points)
-    return Polyline(points).resample(config.spacing).points
+    at = leaps(nodes).tolist()
+    if not at:  # exactly the ground route of before jumps existed
+        points = _round_corners(g, _shortcut(g, points, costs, config.step_cost))
+        return PlannedRoute(Polyline(points).resample(config.spacing).points)
+    pieces = []
+    for k, (i, j) in enumerate(zip([0] + [i + 1 for i in at], at + [len(nodes) - 1])):
+        walk = points[i : j + 1]
+        if j > i:
+            walk = _round_corners(g, _shortcut(g, walk, costs[i : j + 1], config.step_cost))
+            walk = Polyline(walk).resample(config.spacing).points
+        pieces.append(walk if k == 0 else walk[1:])
+        if k < len(at):
+            pieces.append(Polyline(points[j : j + 2]).resample(config.spacing).points[1:])
+    route = np.concatenate(pieces)
+    arc = Polyline(route).arc[np.cumsum([len(p) for p in pieces]) - 1]  # at each piece's last point
+    ends = g.terrain.height(np.stack([points[at], points[np.array(at) + 1]], 1))
+    edges = path_edges(nodes, g.h, g.step)
+    jumps = (
+        jump_record(edges, k, g.h, (points[i], points[i + 1]), arc[2 * k : 2 * k + 2], ends[k], config.max_step)
+        for k, i in enumerate(at)
+    )
+    return PlannedRoute(route, tuple(jumps))
+
+
+def _reach(config: PlannerConfig) -> Reach:
+    """The config's jump reach, each number checked against MAX_REACH."""
+    return Reach(
+        *(numbers.finite(getattr(config, f"jump_{k}"), f"jump_{k}", 0.0, m) for k, m in zip(Reach._fields, MAX_REACH))
+    )
+
+
+def _blocked(g: _Grid, source, target, reach: Reach, config: PlannerConfig) -> str:
+    """Where a route with no way through is blocked, and the reach that would pass, for UnreachableGoal: on the
+    route that jumps least beyond the reach (up to MAX_REACH), its first jump beyond it."""
+    wide = _jump_moves(g, MAX_REACH, config.step_cost, beyond=reach)
+    nodes, best = _astar(g, source, target, config.max_step, config.step_cost, wide)
+    if nodes is not None:
+        return blocked_at(path_edges(nodes, g.h, g.step), g.h, g.room, g.xy, reach, config.max_step)
+    reached = g.xy.reshape(-1, 2)[np.isfinite(best)]
+    near = reached[np.argmin(np.linalg.norm(reached - g.xy[target], axis=-1))]
+    return (
+        f": it gets no nearer the goal than x={near[0]:.2f}, y={near[1]:.2f} m, and no jump passes on from there "
+        f"(with jump_length up to {MAX_REACH.length} m, jump_up {MAX_REACH.up} m, jump_down {MAX_REACH.down} m)"
+    )
 
 
 def traversable(terrain: Heightfield, xy, config: PlannerConfig = PlannerConfig()) -> np.ndarray:
@@ -164,14 +270,15 @@ def _endpoint(terrain: Heightfield, xy, name: str) -> np.ndarray:
     return xy
 
 
-def _astar(g: _Grid, source, target, max_step, step_cost):
-    """Cheapest node path (K, 2) and the cost accumulated at each node, or (None, None)."""
+def _astar(g: _Grid, source, target, max_step, step_cost, jumps=None):
+    """Cheapest node path (K, 2) and the cost accumulated at each node; or None and the best cost found to every
+    node (inf where none). `jumps`: jump moves {node: [(node, cost), ...]} (flat indices) beside the steps."""
     nx, ny = g.shape
     ok = g.allowed
     padded_ok = np.pad(ok, 1)
     padded_h = np.pad(g.h, 1)
     edge_costs, offsets = [], []
-    for dx, dy in _MOVES:
+    for dx, dy in MOVES:
         there = (slice(1 + dx, 1 + dx + nx), slice(1 + dy, 1 + dy + ny))
         dh = np.abs(padded_h[there] - g.h)
         valid = ok & padded_ok[there] & (dh <= max_step)
@@ -209,8 +316,14 @@ def _astar(g: _Grid, source, target, max_step, step_cost):
                     best[b] = total
                     parent[b] = a
                     heapq.heappush(heap, (total + heuristic[b], b))
+        for b, c in jumps.get(a, ()) if jumps else ():
+            total = base + c
+            if total < best[b]:
+                best[b] = total
+                parent[b] = a
+                heapq.heappush(heap, (total + heuristic[b], b))
     if best[dst] == np.inf:
-        return None, None
+        return None, np.array(best)
     chain = [dst]
     while chain[-1] != src:
         chain.append(parent[chain[-1]])
