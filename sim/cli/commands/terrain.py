@@ -53,7 +53,9 @@ def terrain_spec(name, items, seed=None):
 
 
 def add_arguments(parser):
-    parser.add_argument("kind", help="flat, slope, stairs, steps, rough, course, field, or a terrain YAML file")
+    parser.add_argument(
+        "kind", help="flat, slope, stairs, steps, rough, course, field, gaps, ledges, or a terrain YAML file"
+    )
     parser.add_argument("params", nargs="*", help="generator parameters as key=value")
     parser.add_argument("--seed", type=SEED, help=SEED_HELP)
     parser.add_argument("--out", help="terrain file (.npz)")
@@ -62,9 +64,11 @@ def add_arguments(parser):
 
 def run(args):
     from terrain.atomic import check_writable
-    from terrain.planning import plan_path
+    from terrain.generators import SKILL_KINDS
+    from terrain.planning import PlannerConfig, plan_route
     from terrain.plot import plot_terrain
     from terrain.polyline import Polyline
+    from terrain.skill_terrains import REACH
 
     spec = terrain_spec(args.kind, args.params, args.seed)
     if args.out:
@@ -72,7 +76,9 @@ def run(args):
     if args.png:
         check_writable(args.png, "picture", (".png",))
     terrain = spec.make()
-    path = plan_path(terrain)
+    # The skill kinds cannot be walked: their path jumps, with a reach that crosses any of them.
+    route = plan_route(terrain, config=PlannerConfig(**REACH) if spec.kind in SKILL_KINDS else PlannerConfig())
+    path = route.points
     if args.out:
         terrain.save(args.out)
         print(f"terrain written to {args.out}")
@@ -83,4 +89,5 @@ def run(args):
     print(
         f"{args.kind}: {terrain.heights.shape[0]} x {terrain.heights.shape[1]} cells of {terrain.cell} m, "
         f"heights {terrain.heights.min():.2f}..{terrain.heights.max():.2f} m, path {length:.1f} m"
+        + (f" with {len(route.jumps)} jumps" if route.jumps else "")
     )
