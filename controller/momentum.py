@@ -65,7 +65,7 @@ def settled_roots(helds, frames, links, terrains, fps, config=MomentumConfig()):
         kept = 0 if h is None else len(h)
         flying = flight_frames(run, g, fps)
         support = single_support(sole, g < NEAR_GROUND)
-        goal = filtered_com(com, flying, fps, config, held=kept, support=support)
+        goal = filtered_com(com, flying, fps, config, fixed=np.arange(len(com)) < kept, support=support)
         out.append((f.root_pos + (goal - com)[kept:], flying[kept:]))
     return out
 

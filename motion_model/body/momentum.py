@@ -25,7 +25,7 @@ from scipy.linalg import solveh_banded
 
 from motion_model.body import quaternion as quat
 from motion_model.body.inertia import LinkInertia
-from motion_model.body.legs import leg_ik, sole_offset
+from motion_model.body.legs import leg_ik, reach_lowering, sole_offset
 from motion_model.body.skeleton import Skeleton
 
 G = 9.81  # m/s^2
@@ -41,7 +41,7 @@ class MomentumConfig:
     jerk: float = 300.0  # m/s^3: how fast the acceleration may change
     horizontal: float = 5.0  # m/s^2 of horizontal acceleration in support
     pendulum: float = 1.0  # m/s^2 from the inverted pendulum's horizontal acceleration on a single foot
-    held: float = 1e-6  # m from the given path over the leading `held` frames (already shown)
+    held: float = 1e-6  # m from the given path where it is fixed (frames already shown, standing still)
     iterations: int = 2  # root shifts and leg solves: the legs' new pose moves the centre of mass a little
 
 
@@ -74,19 +74,20 @@ def _apply_transposed(stencil, values, n):
     return out
 
 
-def filter_axes(x, fps, accel, target, weight, config, held=0):
+def filter_axes(x, fps, accel, target, weight, config, fixed=None):
     """Axes (T, K) of a centre-of-mass path that share their weights, filtered (module docstring).
 
     Each interior frame i (1 .. T-2) pays weight[i - 1] for the distance of accel (T - 2, 3) (a second-difference
     stencil per frame, in 1/s^2) applied to frames i - 1 .. i + 1 from target (T - 2, K); every frame pays
-    config.fit from x, config.held over the leading `held` frames, and config.jerk for the third differences.
+    config.fit from x (config.held where fixed (T,) is true), and config.jerk for the third differences.
     """
     n = len(x)
     if n < len(STENCILS[3]) + 1:
         return x.copy()
     dt = 1.0 / fps
     fit_w = np.full(n, config.fit**-2)
-    fit_w[:held] = config.held**-2
+    if fixed is not None:
+        fit_w[fixed] = config.held**-2
     ab = np.zeros((BANDS + 1, n))
     ab[BANDS] = fit_w
     _add_gram(ab, accel, weight)
@@ -94,8 +95,9 @@ def filter_axes(x, fps, accel, target, weight, config, held=0):
     return solveh_banded(ab, fit_w[:, None] * x + _apply_transposed(accel, weight[:, None] * target, n))
 
 
-def filtered_com(com, airborne, fps, config=MomentumConfig(), held=0, support=None):
-    """The centre-of-mass path (T, 3) closest to com (T, 3) that flies ballistically while airborne (T,).
+def filtered_com(com, airborne, fps, config=MomentumConfig(), fixed=None, support=None):
+    """The centre-of-mass path (T, 3) closest to com (T, 3) that flies ballistically while airborne (T,),
+    left as it is where fixed (T,) is true (frames already shown, a body standing still).
 
     support (T, 3): where a single supporting foot pushes (NaN elsewhere): there the horizontal acceleration
     follows the force line from the foot through the centre of mass, a = (a_z + g) (c - p) / (c_z - p_z),
@@ -108,7 +110,7 @@ def filtered_com(com, airborne, fps, config=MomentumConfig(), held=0, support=No
     flying = airborne[1:-1]
     out = np.empty_like(com)
     w = np.where(flying, config.flight**-2, 0.0)
-    out[:, 2:] = filter_axes(com[:, 2:], fps, d2, np.where(flying, -G, 0.0)[:, None], w, config, held)
+    out[:, 2:] = filter_axes(com[:, 2:], fps, d2, np.where(flying, -G, 0.0)[:, None], w, config, fixed)
     w = np.where(flying, config.flight**-2, config.horizontal**-2)
     accel, target = d2.copy(), np.zeros((n - 2, 2))
     if support is not None:
@@ -120,7 +122,7 @@ def filtered_com(com, airborne, fps, config=MomentumConfig(), held=0, support=No
         accel[:, 1] -= omega2
         target = -omega2[:, None] * np.nan_to_num(p[:, :2])
         w = np.where(lean, config.pendulum**-2, w)
-    out[:, :2] = filter_axes(com[:, :2], fps, accel, target, w, config, held)
+    out[:, :2] = filter_axes(com[:, :2], fps, accel, target, w, config, fixed)
     return out
 
 
@@ -131,19 +133,24 @@ def single_support(soles, stance):
     return np.where(single[:, None], soles[np.arange(len(soles)), np.argmax(stance, 1)], np.nan)
 
 
-def ballistic_body(root_pos, root_quat, joints, ankles, foot_rots, stance, fps, config=MomentumConfig()):
+def ballistic_body(
+    root_pos, root_quat, joints, ankles, foot_rots, stance, fps, config=MomentumConfig(), still=None, reach=1.0
+):
     """Root positions (T, 3) and joint rotations (T, 12, 4) whose centre of mass follows filtered_com.
 
     ankles (T, 2, 3) and foot_rots (T, 2, 4): where the legs keep the feet (legs.leg_ik targets), so that
     planted feet stay planted while the root moves; stance (T, 2) bool: the feet on their footholds (flight
-    where neither is).
+    where neither is); still (T,) bool: frames where the body stands still, left as they are; reach: the
+    fraction of the leg (a number or (T,)) the moved root may stretch one to (legs.reach_lowering drops it
+    where the centre of mass's path would ask for more).
     """
     skeleton, inertia = Skeleton.load(), LinkInertia.load()
     com = centre_of_mass(skeleton.fk(root_pos, root_quat, joints), inertia)
     soles = ankles + quat.rotate(foot_rots, np.broadcast_to(sole_offset(), ankles.shape))
-    goal = filtered_com(com, ~stance.any(1), fps, config, support=single_support(soles, stance))
+    goal = filtered_com(com, ~stance.any(1), fps, config, fixed=still, support=single_support(soles, stance))
     for _ in range(config.iterations):
         root_pos = root_pos + (goal - com)
+        root_pos[:, 2] -= reach_lowering(skeleton, root_pos, root_quat, ankles, reach, fps)
         joints = leg_ik(skeleton, root_pos, root_quat, joints, ankles, foot_rots)
         com = centre_of_mass(skeleton.fk(root_pos, root_quat, joints), inertia)
     return root_pos, joints

@@ -250,7 +250,11 @@ def fit_to_terrain(terrain, ground_xy, yaw, pose, masks, config, keep, path, set
     reach = settling.reach if planned else config.max_reach
     root_pos[:, 2] -= reach_lowering(skeleton, root_pos, root_quat, ankles, reach, config.fps)
     joints = leg_ik(skeleton, root_pos, root_quat, pose.joints, ankles, rots)
-    root_pos, joints = ballistic_body(root_pos, root_quat, joints, ankles, rots, masks, config.fps, config.momentum)
+    still = settling.standing if planned else None
+    momentum = config.momentum
+    root_pos, joints = ballistic_body(
+        root_pos, root_quat, joints, ankles, rots, masks, config.fps, momentum, still, reach
+    )
     return Motion(
         config.fps,
         root_pos[keep],
