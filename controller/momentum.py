@@ -45,11 +45,12 @@ def flight_frames(links, gap, fps):
     return out
 
 
-def settled_roots(helds, frames, links, terrains, fps, config=MomentumConfig()):
+def settled_roots(helds, frames, links, terrains, fps, config=MomentumConfig(), pinned=None):
     """For each character: root positions (T, 3) of its `frames` whose centre of mass follows
     body.momentum.filtered_com, continuing from its `helds` (last committed Frames, or None), and which of the
-    frames (T,) are in flight. links: the Links of each one's frames; terrains: each one's Heightfield. The
-    arithmetic before the filter runs once for all of them (one FK for the held frames, one terrain query)."""
+    frames (T,) are in flight. links: the Links of each one's frames; terrains: each one's Heightfield;
+    pinned: each one's (T,) bool frames to leave where they are (keyframes), or None. The arithmetic before
+    the filter runs once for all of them (one FK for the held frames, one terrain query)."""
     skeleton, inertia = Skeleton.load(), LinkInertia.load()
     runs = [Links(*(np.concatenate([a, b]) for a, b in zip(h, k))) for h, k in zip(_held_links(skeleton, helds), links)]
     lengths = [len(r.pos) for r in runs]
@@ -61,11 +62,13 @@ def settled_roots(helds, frames, links, terrains, fps, config=MomentumConfig()):
     out = []
     soles = corners.mean(2)  # (T, 2, 3) sole centres
     parts = (np.split(a, cuts) for a in (gap, centre_of_mass(every, inertia), soles))
-    for h, f, run, g, com, sole in zip(helds, frames, runs, *parts):
+    pinned = pinned or [None] * len(runs)
+    for h, f, run, g, com, sole, pins in zip(helds, frames, runs, *parts, pinned):
         kept = 0 if h is None else len(h)
         flying = flight_frames(run, g, fps)
         support = single_support(sole, g < NEAR_GROUND)
-        goal = filtered_com(com, flying, fps, config, fixed=np.arange(len(com)) < kept, support=support)
+        fixed = np.r_[np.ones(kept, bool), np.zeros(len(f), bool) if pins is None else pins]
+        goal = filtered_com(com, flying, fps, config, fixed=fixed, support=support)
         out.append((f.root_pos + (goal - com)[kept:], flying[kept:]))
     return out
 

@@ -45,6 +45,7 @@ from motion_model.learner.network import autocast
 
 FALLBACK_COST = 1e3  # added to the cost of a candidate that fails the check: a passing one beats any other
 MAX_REACH = 0.975  # fraction of thigh + shin a pinned leg may stretch to (the engine's max_reach)
+DROP_FADE = 10  # frames over which the drop fades out before a keyframe or an end pose
 MAX_DROP = 0.2  # m the pelvis may drop for it (a stair riser and more): deeper folds the other knee into the ground
 
 
@@ -222,7 +223,8 @@ def committed_frames(controllers, best):
 def settle_bodies(controllers, frames, links, fps):
     """The Frames with their roots moved (controller/momentum.py) for the controllers whose config asks for
     momentum, and the Links lock_feet keeps the feet by: the network's, carried along with the root in flight
-    (on the ground the feet stay where the network put them while the root moves)."""
+    (on the ground the feet stay where the network put them while the root moves). Frames the segment's Known
+    imposed (keyframes, an end pose) stay where they are."""
     settling = [i for i, c in enumerate(controllers) if c.step_config.momentum]
     if not settling:
         return frames, links
@@ -233,12 +235,20 @@ def settle_bodies(controllers, frames, links, fps):
         [links[i] for i in settling],
         [controllers[i].terrain for i in settling],
         fps,
+        pinned=[_imposed(controllers[i].known, len(frames[i])) for i in settling],
     )
     for i, (root_pos, flying) in zip(settling, moved):
         shift = np.where(flying[:, None], root_pos - frames[i].root_pos, 0.0)
         frames[i] = replace(frames[i], root_pos=root_pos)
         links[i] = Links(pos=links[i].pos + shift[:, None], rot=links[i].rot)
     return frames, links
+
+
+def _imposed(known, frames):
+    """(frames,) bool: the first `frames` frames of a segment on which ddim.Known imposes anything (None: none)."""
+    if known is None:
+        return np.zeros(frames, bool)
+    return known.mask[0, :frames].amax(-1).numpy() > 0
 
 
 def lock_feet(controllers, frames, links, skeleton, fps):
@@ -253,7 +263,8 @@ def lock_feet(controllers, frames, links, skeleton, fps):
     runs = [frames[i] for i in locking]
     locks = [controllers[i].foot_lock for i in locking]
     ankles, foot_rots = zip(*lock_targets(locks, [f.contacts for f in runs], [links[i] for i in locking]))
-    runs = [_reached(f, a, skeleton, fps) for f, a in zip(runs, ankles)]
+    imposed = [_imposed(controllers[i].known, len(frames[i])) for i in locking]
+    runs = [_reached(f, a, skeleton, fps, k) for f, a, k in zip(runs, ankles, imposed)]
     solved = leg_ik(
         skeleton,
         *(
@@ -273,9 +284,13 @@ def lock_feet(controllers, frames, links, skeleton, fps):
     return frames
 
 
-def _reached(run, ankles, skeleton, fps):
-    """Frames `run` with the root lowered where a leg could not reach its ankle target (T, 2, 3)."""
+def _reached(run, ankles, skeleton, fps, imposed):
+    """Frames `run` with the root lowered where a leg could not reach its ankle target (T, 2, 3), except on
+    the frames a keyframe or end pose imposed (T,) bool."""
     drop = np.minimum(reach_lowering(skeleton, run.root_pos, run.root_quat, ankles, MAX_REACH, fps), MAX_DROP)
+    if imposed.any():  # fade out towards the imposed frames over DROP_FADE frames, so that nothing jumps
+        near = np.abs(np.arange(len(run))[:, None] - np.flatnonzero(imposed)[None]).min(1)
+        drop *= np.clip(near / DROP_FADE, 0.0, 1.0)
     return replace(run, root_pos=run.root_pos - np.c_[np.zeros((len(run), 2)), drop])
 
 
