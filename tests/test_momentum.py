@@ -133,7 +133,7 @@ def shipped():
 
 
 def test_the_shipped_controller_runs_ballistically(shipped):
-    terrain = make_terrain("flat", seed=41, length=14.0)
+    terrain = make_terrain("flat", seed=41, length=20.0)
     result = PathController(shipped, terrain, config=ControllerConfig(speed=3.2), seed=41).run()
     on = dynamics.dynamic_metrics(result.motion)
     off_config = ControllerConfig(speed=3.2, momentum=False)
