@@ -41,7 +41,7 @@ class MomentumConfig:
     jerk: float = 300.0  # m/s^3: how fast the acceleration may change
     horizontal: float = 5.0  # m/s^2 of horizontal acceleration in support
     pendulum: float = 1.0  # m/s^2 from the inverted pendulum's horizontal acceleration on a single foot
-    held: float = 1e-6  # m from the given path where it is fixed (frames already shown, standing still)
+    fixed: float = 1e-6  # m from the given path where it is fixed (frames already shown, standing still)
     iterations: int = 2  # root shifts and leg solves: the legs' new pose moves the centre of mass a little
 
 
@@ -79,7 +79,7 @@ def filter_axes(x, fps, accel, target, weight, config, fixed=None):
 
     Each interior frame i (1 .. T-2) pays weight[i - 1] for the distance of accel (T - 2, 3) (a second-difference
     stencil per frame, in 1/s^2) applied to frames i - 1 .. i + 1 from target (T - 2, K); every frame pays
-    config.fit from x (config.held where fixed (T,) is true), and config.jerk for the third differences.
+    config.fit from x (config.fixed where fixed (T,) is true), and config.jerk for the third differences.
     """
     n = len(x)
     if n < len(STENCILS[3]) + 1:
@@ -87,7 +87,7 @@ def filter_axes(x, fps, accel, target, weight, config, fixed=None):
     dt = 1.0 / fps
     fit_w = np.full(n, config.fit**-2)
     if fixed is not None:
-        fit_w[fixed] = config.held**-2
+        fit_w[fixed] = config.fixed**-2
     ab = np.zeros((BANDS + 1, n))
     ab[BANDS] = fit_w
     _add_gram(ab, accel, weight)
