@@ -68,3 +68,11 @@ def test_planned_episodes_end_standing_on_their_route():
     last = motion.root_pos[-int(motion.fps) :, :2]
     assert np.linalg.norm(np.diff(last, axis=0), axis=-1).max() * motion.fps < 0.05  # standing for its last second
     assert np.linalg.norm(last[-1] - motion.path[-1]) < 0.1 and len(motion.path) >= 3
+
+
+@pytest.mark.parametrize("kind", ["gaps", "ledges"])
+def test_a_data_config_refuses_the_kinds_that_need_a_jump(kind):
+    """The engine walks and runs: a dataset of gaps or ledges would fail episode by episode, so it is refused
+    up front, naming the kinds it can make."""
+    with pytest.raises(ValueError, match=rf"terrains: key must be one of flat, .*field, got '{kind}'"):
+        data_config({"episodes": 2, "seed": 0, "terrains": {kind: 1.0}, "gaits": {"walk": 1.0}})

@@ -22,12 +22,13 @@ from configs.typed import bounded, build, to_dict
 from motion_model.engine.speed_plan import PlanConfig, random_plan
 from motion_model.engine.synthesis import SynthesisConfig, synthesize
 from terrain.atomic import atomic_path
-from terrain.generators import KINDS, make_terrain, resolve_params
+from terrain.generators import KINDS, SKILL_KINDS, make_terrain, resolve_params
 from terrain.numbers import MAX_SEED
 from terrain.planning import UnreachableGoal, plan_path, traversable
 from terrain.polyline import Polyline
 
-TerrainKind = Literal[KINDS]
+# The engine walks and runs: the kinds that need a jump (gaps, ledges) are not synthesised yet.
+TerrainKind = Literal[tuple(k for k in KINDS if k not in SKILL_KINDS)]
 Gait = Literal["walk", "run", "mixed"]  # synthesis.speed_profile's gaits
 MAX_EPISODES = 1_000_000
 MAX_WEIGHT = 1e6  # of a terrain kind or a gait: their sum stays finite, so the shares are numbers
