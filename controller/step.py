@@ -37,14 +37,13 @@ from controller.foot_lock import lock_targets
 from controller.frames import Frames
 from controller.momentum import HELD_FRAMES, settled_roots
 from controller.seam import blend_seam
-from motion_model.body.legs import leg_ik, reach_lowering
+from motion_model.body.legs import MAX_REACH, leg_ik, reach_lowering
 from motion_model.body.skeleton import Links, Skeleton
 from motion_model.learner.ddim import Known, sample
 from motion_model.learner.features import features_to_motion
 from motion_model.learner.network import autocast
 
 FALLBACK_COST = 1e3  # added to the cost of a candidate that fails the check: a passing one beats any other
-MAX_REACH = 0.975  # fraction of thigh + shin a pinned leg may stretch to (the engine's max_reach)
 DROP_FADE = 10  # frames over which the drop fades out before a keyframe or an end pose
 MAX_DROP = 0.2  # m the pelvis may drop for it (a stair riser and more): deeper folds the other knee into the ground
 
@@ -86,8 +85,9 @@ def advance(controllers):
     starts = segment_starts(active)
     best = best_candidates(active, starts, model, config, skeleton)
     frames, links = committed_frames(active, best)
-    frames, links = settle_bodies(active, frames, links, model.window.fps)
-    frames = lock_feet(active, frames, links, skeleton, model.window.fps)
+    imposed = [_imposed(c.known, len(f)) for c, f in zip(active, frames)]
+    frames, links = settle_bodies(active, frames, links, imposed, model.window.fps)
+    frames = lock_feet(active, frames, links, imposed, skeleton, model.window.fps)
     seconds = (time.perf_counter() - start) / len(active)
     committed = {id(c): c.commit(f, diagnostics(b, seconds)) for c, f, b in zip(active, frames, best)}
     return [committed.get(id(c)) for c in controllers]
@@ -220,11 +220,11 @@ def committed_frames(controllers, best):
     return frames, links
 
 
-def settle_bodies(controllers, frames, links, fps):
+def settle_bodies(controllers, frames, links, imposed, fps):
     """The Frames with their roots moved (controller/momentum.py) for the controllers whose config asks for
     momentum, and the Links lock_feet keeps the feet by: the network's, carried along with the root in flight
-    (on the ground the feet stay where the network put them while the root moves). Frames the segment's Known
-    imposed (keyframes, an end pose) stay where they are."""
+    (on the ground the feet stay where the network put them while the root moves). Each one's imposed (T,)
+    frames (keyframes, an end pose: _imposed) stay where they are."""
     settling = [i for i, c in enumerate(controllers) if c.step_config.momentum]
     if not settling:
         return frames, links
@@ -235,7 +235,7 @@ def settle_bodies(controllers, frames, links, fps):
         [links[i] for i in settling],
         [controllers[i].terrain for i in settling],
         fps,
-        pinned=[_imposed(controllers[i].known, len(frames[i])) for i in settling],
+        pinned=[imposed[i] for i in settling],
     )
     for i, (root_pos, flying) in zip(settling, moved):
         shift = np.where(flying[:, None], root_pos - frames[i].root_pos, 0.0)
@@ -251,7 +251,7 @@ def _imposed(known, frames):
     return known.mask[0, :frames].amax(-1).numpy() > 0
 
 
-def lock_feet(controllers, frames, links, skeleton, fps):
+def lock_feet(controllers, frames, links, imposed, skeleton, fps):
     """The Frames with the stance feet pinned, for the controllers that lock feet: the targets of all of them
     (foot_lock.lock_targets: each one's FootLock state, one terrain query per terrain), the pelvis lowered
     where a leg would have to stretch beyond MAX_REACH to its target (legs.reach_lowering: the network sometimes
@@ -263,8 +263,7 @@ def lock_feet(controllers, frames, links, skeleton, fps):
     runs = [frames[i] for i in locking]
     locks = [controllers[i].foot_lock for i in locking]
     ankles, foot_rots = zip(*lock_targets(locks, [f.contacts for f in runs], [links[i] for i in locking]))
-    imposed = [_imposed(controllers[i].known, len(frames[i])) for i in locking]
-    runs = [_reached(f, a, skeleton, fps, k) for f, a, k in zip(runs, ankles, imposed)]
+    runs = [_reached(f, a, skeleton, fps, imposed[i]) for f, a, i in zip(runs, ankles, locking)]
     solved = leg_ik(
         skeleton,
         *(

@@ -19,6 +19,7 @@ KNEE_JOINTS = (JOINT_INDEX["left_knee"], JOINT_INDEX["right_knee"])
 ANKLE_JOINTS = (JOINT_INDEX["left_ankle"], JOINT_INDEX["right_ankle"])
 HIP_LINKS = (9, 3)
 KNEE_LINKS = (10, 4)
+MAX_REACH = 0.975  # fraction of thigh + shin a leg may stretch to: nearly straight, never locked
 
 # Foot box (FACTS.md): the sole is 0.05 m below the ankle; the box is centred 0.045 m ahead of it. In the
 # foot's Z-up frame (x toe-ward, y left, z up) the sole centre sits at SOLE_CENTRE from the ankle joint.

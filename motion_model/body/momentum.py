@@ -116,7 +116,7 @@ def filtered_com(com, airborne, fps, config=MomentumConfig(), fixed=None, suppor
     if support is not None:
         p = support[1:-1]
         lean = np.isfinite(p[:, 2]) & ~flying
-        a_z = (out[2:, 2] - 2 * out[1:-1, 2] + out[:-2, 2]) * fps**2
+        a_z = np.diff(out[:, 2], 2) * fps**2
         height = np.maximum(out[1:-1, 2] - np.nan_to_num(p[:, 2]), 0.3)
         omega2 = np.where(lean, np.maximum(a_z + G, 0.0) / height, 0.0)
         accel[:, 1] -= omega2

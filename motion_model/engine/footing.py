@@ -251,9 +251,8 @@ def fit_to_terrain(terrain, ground_xy, yaw, pose, masks, config, keep, path, set
     root_pos[:, 2] -= reach_lowering(skeleton, root_pos, root_quat, ankles, reach, config.fps)
     joints = leg_ik(skeleton, root_pos, root_quat, pose.joints, ankles, rots)
     still = settling.standing if planned else None
-    momentum = config.momentum
     root_pos, joints = ballistic_body(
-        root_pos, root_quat, joints, ankles, rots, masks, config.fps, momentum, still, reach
+        root_pos, root_quat, joints, ankles, rots, masks, config.fps, config.momentum, still, reach
     )
     return Motion(
         config.fps,

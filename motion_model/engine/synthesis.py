@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from motion_model.body.legs import MAX_REACH
 from motion_model.body.momentum import MomentumConfig
 from motion_model.engine.footing import fit_to_terrain
 from motion_model.engine.gait import run_cycle, walk_cycles
@@ -43,7 +44,7 @@ class SynthesisConfig:
     swing_margin: float = 0.04  # m of clearance the swinging sole keeps above the terrain
     swing_climb_speed: float = 1.5  # m/s: how fast a swing rises before an obstacle and drops after it
     pelvis_smoothing: float = 0.2  # s (Gaussian sigma) for the pelvis's ground height
-    max_reach: float = 0.975  # fraction of thigh + shin a leg may stretch to
+    max_reach: float = MAX_REACH  # fraction of thigh + shin a leg may stretch to (legs.py)
     gait_blend_time: float = 0.8  # s for a walk/run transition
     speed_ramp: float = 1.0  # s to reach the requested speed from the start
     stair_slowdown: float = STAIR_SLOWDOWN  # speed factor lost per metre of riser ahead (route.stair_slowdown)

@@ -50,6 +50,7 @@ STAGES = (
     ("  blend_seam", step, "blend_seam"),
     ("score_candidates", step, "score_candidates"),
     ("committed_frames", step, "committed_frames"),
+    ("settle_bodies", step, "settle_bodies"),
     ("lock_feet", step, "lock_feet"),
     ("  foot lock targets", FootLock, "targets"),  # before the batching
     ("  foot lock targets", step, "lock_targets"),

@@ -79,12 +79,12 @@ def smoothing_window(fps):
     return max(SMOOTH_ORDER + 2, 2 * round(0.5 * (SMOOTH_WINDOW * fps / SMOOTH_FPS - 1)) + 1)
 
 
-def phases(gap, min_flight=None):
+def phases(gap):
     """[start, stop) ranges that together cover every frame: each flight (no foot within NEAR_GROUND for
-    min_flight frames or more, FLIGHT_FRAMES by default) and each stretch of support between them. A support
+    FLIGHT_FRAMES or more) and each stretch of support between them. A support
     stretch of fewer than 3 frames joins the flight after it (too short to fit an acceleration to)."""
     bounds = [0, len(gap)]
-    for start, stop in flights(gap, min_flight or FLIGHT_FRAMES):
+    for start, stop in flights(gap):
         bounds += [start, stop]
     bounds = sorted(set(bounds))
     kept = [bounds[0]]
